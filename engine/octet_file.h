@@ -1,0 +1,76 @@
+// The .octet container: header, typed key/value metadata, tensor table, 64-byte aligned data.
+// models/FORMAT.md is the specification; this is its reader (mmap + validation).
+#ifndef OCTET_FILE_H
+#define OCTET_FILE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define OCTET_MAGIC        "OCTETLM\0"
+#define OCTET_VERSION      1u
+#define OCTET_HEADER_SIZE  64u
+#define OCTET_ALIGN        64u
+#define OCTET_MAX_DIMS     4u
+
+enum octet_dtype { OCTET_F32 = 0, OCTET_F16 = 1, OCTET_BF16 = 2, OCTET_Q8 = 3, OCTET_DTYPE_COUNT };
+enum octet_kv_type {
+    OCTET_KV_U32 = 0, OCTET_KV_I32 = 1, OCTET_KV_F32 = 2, OCTET_KV_U64 = 3,
+    OCTET_KV_BOOL = 4, OCTET_KV_STR = 5, OCTET_KV_ARR = 6, OCTET_KV_TYPE_COUNT
+};
+
+typedef struct {
+    char    *key;        // NUL-terminated copy
+    uint32_t type;       // enum octet_kv_type
+    uint32_t arr_type;   // element type when type == OCTET_KV_ARR (never ARR itself)
+    uint64_t count;      // elements for arrays, bytes for strings, 1 otherwise
+    const uint8_t *val;  // points into the mapping (for string arrays: first element's length)
+} octet_kv;
+
+typedef struct {
+    char    *name;
+    uint32_t dtype, n_dims;
+    uint64_t dims[OCTET_MAX_DIMS];  // outermost first: a matrix is [rows(out), cols(in)]
+    uint64_t offset, nbytes;        // offset relative to the data section
+    uint64_t rows, cols;            // cols = last dim, rows = product of the others
+    const void *data;               // into the mapping
+} octet_tensor;
+
+typedef struct {
+    const char *path;
+    uint8_t  *map;
+    uint64_t  size;
+    uint32_t  version;
+    uint64_t  n_kv, n_tensors, data_offset, checksum;
+    octet_kv     *kv;
+    octet_tensor *tensors;
+} octet_file;
+
+// Maps and validates every count, offset and size against the file size. Returns 0 or -1 with
+// octet_last_error() set; a failed open leaves nothing to close.
+int  octet_file_open(octet_file *f, const char *path);
+void octet_file_close(octet_file *f);
+// Recomputes the checksum of everything after the header; 0 when it matches.
+int  octet_file_verify(const octet_file *f);
+
+const octet_kv     *octet_file_kv(const octet_file *f, const char *key);
+const octet_tensor *octet_file_tensor(const octet_file *f, const char *name);
+// Typed getters; return `def` when the key is missing or has another type.
+uint32_t    octet_kv_u32(const octet_file *f, const char *key, uint32_t def);
+int32_t     octet_kv_i32(const octet_file *f, const char *key, int32_t def);
+float       octet_kv_f32(const octet_file *f, const char *key, float def);
+int         octet_kv_bool(const octet_file *f, const char *key, int def);
+// Strings are not NUL-terminated in the file: returns a pointer and length, or NULL.
+const char *octet_kv_str(const octet_file *f, const char *key, uint64_t *len);
+
+// Walks a string array: fills ptrs/lens (count entries). Returns 0 or -1.
+int octet_kv_str_array(const octet_kv *kv, const char **ptrs, uint32_t *lens);
+
+const char *octet_dtype_name(uint32_t dtype);
+// Bytes a tensor of this dtype and shape occupies (q8: int8 data padded to 64, then f32 scales).
+int octet_tensor_nbytes(uint32_t dtype, uint64_t rows, uint64_t cols, uint64_t *out);
+// Offset of the f32 row scales inside a q8 tensor's data.
+static inline uint64_t octet_q8_scales_offset(uint64_t rows, uint64_t cols) {
+    return (rows * cols + OCTET_ALIGN - 1) / OCTET_ALIGN * OCTET_ALIGN;
+}
+// Dequantizes/converts one row of any dtype to f32.
+void octet_tensor_row_f32(const octet_tensor *t, uint64_t row, float *out);
+#endif

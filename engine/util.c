@@ -1,0 +1,132 @@
+#include "util.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static _Thread_local char last_error[1024];
+
+void octet_set_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    // Keep the message to one line whatever was interpolated into it.
+    for (char *p = last_error; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+}
+
+const char *octet_last_error(void) { return last_error[0] ? last_error : "unknown error"; }
+
+float octet_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (mant == 0) bits = sign;
+        else {  // subnormal: normalise
+            int e = -1;
+            do { e++; mant <<= 1; } while (!(mant & 0x400));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+        }
+    } else if (exp == 31) bits = sign | 0x7f800000 | (mant << 13);
+    else bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t octet_f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, absx = x & 0x7fffffff;
+    if (absx > 0x7f800000) return (uint16_t)(sign | 0x7e00);          // NaN
+    if (absx >= 0x477ff000) return (uint16_t)(sign | 0x7c00);         // overflow -> inf
+    if (absx < 0x38800000) {                                          // subnormal or zero
+        if (absx < 0x33000000) return (uint16_t)sign;
+        uint32_t e = absx >> 23, m = (absx & 0x7fffff) | 0x800000;
+        uint32_t shift = 126 - e;                                     // 14..24
+        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1))) r++;
+        return (uint16_t)(sign | r);
+    }
+    uint32_t r = (absx - 0x38000000) >> 13, rem = absx & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
+    return (uint16_t)(sign | r);
+}
+
+float octet_bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t octet_f32_to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000) return (uint16_t)((x >> 16) | 0x40);
+    x += 0x7fff + ((x >> 16) & 1);
+    return (uint16_t)(x >> 16);
+}
+
+char *octet_read_file(const char *path, size_t *size) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) { octet_set_error("%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    if (fseek(fp, 0, SEEK_END) != 0) { octet_set_error("%s: cannot seek", path); fclose(fp); return NULL; }
+    long n = ftell(fp);
+    if (n < 0) { octet_set_error("%s: not a regular file", path); fclose(fp); return NULL; }
+    rewind(fp);
+    char *buf = malloc((size_t)n + 1);
+    if (!buf) { octet_set_error("%s: out of memory (%ld bytes)", path, n); fclose(fp); return NULL; }
+    if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+        octet_set_error("%s: read error", path);
+        free(buf); fclose(fp); return NULL;
+    }
+    fclose(fp);
+    buf[n] = 0;
+    if (size) *size = (size_t)n;
+    return buf;
+}
+
+#define HASH_PRIME 0x100000001b3ull
+void octet_hash_init(octet_hash *s) { memset(s, 0, sizeof *s); s->h = 0xcbf29ce484222325ull; }
+
+static inline uint64_t hash_word(uint64_t h, uint64_t w) { return (h ^ w) * HASH_PRIME; }
+
+void octet_hash_update(octet_hash *s, const void *data, size_t n) {
+    const uint8_t *p = data;
+    s->total += n;
+    while (s->n_carry && n) {
+        s->carry[s->n_carry++] = *p++; n--;
+        if (s->n_carry == 8) { uint64_t w; memcpy(&w, s->carry, 8); s->h = hash_word(s->h, w); s->n_carry = 0; }
+    }
+    uint64_t h = s->h;
+    for (; n >= 8; n -= 8, p += 8) { uint64_t w; memcpy(&w, p, 8); h = hash_word(h, w); }
+    s->h = h;
+    while (n--) s->carry[s->n_carry++] = *p++;
+}
+
+uint64_t octet_hash_final(octet_hash *s) {
+    uint64_t h = s->h;
+    if (s->n_carry) {
+        uint64_t w = 0;
+        memcpy(&w, s->carry, s->n_carry);
+        h = hash_word(h, w);
+    }
+    h = hash_word(h, s->total);
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ull; h ^= h >> 33;
+    return h;
+}
+
+int octet_mul_u64(uint64_t a, uint64_t b, uint64_t *out) {
+    if (a && b > UINT64_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+double octet_time_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}

@@ -1,0 +1,12 @@
+// Subcommands of the octet CLI and the small helpers they share.
+#ifndef OCTET_CLI_H
+#define OCTET_CLI_H
+int cmd_convert(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+
+// Prints "octet: <message>" on one line to stderr and returns 1 (the exit status).
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// Returns argv[++*i] or NULL after printing an error that the flag needs a value.
+const char *cli_value(int argc, char **argv, int *i);
+#endif

@@ -1,0 +1,40 @@
+#include "cli.h"
+#include "convert.h"
+#include "util.h"
+#include <stdio.h>
+#include <string.h>
+
+static void help(void) {
+    printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|f16|bf16|f32] [--tokenizer tokenizer.bin] [--vocab-only] [--quiet]\n"
+           "  INPUT: a .gguf file, a Hugging Face directory (config.json, tokenizer.json, *.safetensors),\n"
+           "         or a llama2.c .bin checkpoint (needs --tokenizer)\n"
+           "  --type   matrices as per-row INT8 (q8, default) or unquantized f16/bf16/f32; norms stay f32\n");
+}
+
+int cmd_convert(int argc, char **argv) {
+    convert_options o = {0};
+    o.type = OCTET_Q8;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!(v = cli_value(argc, argv, &i))) return 1; o.output = v; }
+        else if (!strcmp(a, "--tokenizer")) { if (!(v = cli_value(argc, argv, &i))) return 1; o.tokenizer = v; }
+        else if (!strcmp(a, "--type")) {
+            if (!(v = cli_value(argc, argv, &i))) return 1;
+            if (!strcmp(v, "q8")) o.type = OCTET_Q8;
+            else if (!strcmp(v, "f16")) o.type = OCTET_F16;
+            else if (!strcmp(v, "bf16")) o.type = OCTET_BF16;
+            else if (!strcmp(v, "f32")) o.type = OCTET_F32;
+            else return cli_fail("--type: unknown type '%s' (q8, f16, bf16, f32)", v);
+        }
+        else if (!strcmp(a, "--vocab-only")) o.vocab_only = 1;
+        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) o.quiet = 1;
+        else if (a[0] == '-' && a[1]) return cli_fail("convert: unknown flag '%s'", a);
+        else if (!o.input) o.input = a;
+        else return cli_fail("convert: unexpected argument '%s' (one INPUT only)", a);
+    }
+    if (!o.input) return cli_fail("convert: missing INPUT (octet convert INPUT -o OUTPUT.octet)");
+    if (!o.output) return cli_fail("convert: missing -o OUTPUT.octet");
+    if (octet_convert(&o) != 0) return cli_fail("%s", octet_last_error());
+    return 0;
+}

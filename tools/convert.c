@@ -1,0 +1,203 @@
+// octet convert: read a checkpoint with one of the readers, quantize, write the .octet file.
+#include "convert.h"
+#include "util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OCTET_CONVERTER_VERSION "octet-convert 1"
+
+conv_tensor *conv_add_tensor(conv_model *m, const char *name, uint32_t n_dims, const uint64_t *dims) {
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        conv_tensor *t = realloc(m->t, cap * sizeof *t);
+        if (!t) { octet_set_error("out of memory"); return NULL; }
+        m->t = t; m->cap = cap;
+    }
+    conv_tensor *t = &m->t[m->n];
+    memset(t, 0, sizeof *t);
+    t->name = strdup(name);
+    if (!t->name) { octet_set_error("out of memory"); return NULL; }
+    t->n_dims = n_dims;
+    memcpy(t->dims, dims, n_dims * sizeof *dims);
+    m->n++;
+    return t;
+}
+
+uint64_t conv_tensor_numel(const conv_tensor *t) {
+    uint64_t n = 1;
+    for (uint32_t d = 0; d < t->n_dims; d++) n *= t->dims[d];
+    return n;
+}
+
+const conv_tensor *conv_find_tensor(const conv_model *m, const char *name) {
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->t[i].name, name) == 0) return &m->t[i];
+    return NULL;
+}
+
+const uint8_t *conv_map_file(conv_model *m, const char *path, size_t *size) {
+    if (m->n_maps == (int)(sizeof m->maps / sizeof *m->maps)) { octet_set_error("%s: too many input files", path); return NULL; }
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { octet_set_error("%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); octet_set_error("%s: not a regular file", path); return NULL; }
+    if (st.st_size == 0) { close(fd); octet_set_error("%s: file is empty", path); return NULL; }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) { octet_set_error("%s: mmap failed: %s", path, strerror(errno)); return NULL; }
+    m->maps[m->n_maps].p = p;
+    m->maps[m->n_maps].n = (size_t)st.st_size;
+    m->n_maps++;
+    *size = (size_t)st.st_size;
+    return p;
+}
+
+void conv_model_free(conv_model *m) {
+    for (size_t i = 0; i < m->n; i++) free(m->t[i].name);
+    free(m->t);
+    for (int i = 0; i < m->n_maps; i++) munmap(m->maps[i].p, m->maps[i].n);
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    octet_meta_free(&m->meta);
+    memset(m, 0, sizeof *m);
+}
+
+void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint8_t *dst) {
+    int8_t *q = (int8_t *)dst;
+    uint64_t so = octet_q8_scales_offset(rows, cols);
+    memset(dst + rows * cols, 0, so - rows * cols);
+    for (uint64_t r = 0; r < rows; r++) {
+        const float *row = x + r * cols;
+        float amax = 0;
+        for (uint64_t i = 0; i < cols; i++) amax = fmaxf(amax, fabsf(row[i]));
+        float scale = amax / 127.0f;
+        float inv = scale > 0 ? 1.0f / scale : 0.0f;
+        for (uint64_t i = 0; i < cols; i++) {
+            float v = roundf(row[i] * inv);
+            q[r * cols + i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+        memcpy(dst + so + r * 4, &scale, 4);
+    }
+}
+
+static void progress(int quiet, size_t i, size_t n, const char *name) {
+    if (quiet || !isatty(2)) return;
+    int w = 30, done = n ? (int)(w * i / n) : w;
+    fprintf(stderr, "\r[%.*s%*s] %zu/%zu %-40.40s", done, "##############################", w - done, "", i, n, name);
+    if (i == n) fputc('\n', stderr);
+}
+
+static int is_dir(const char *p) { struct stat st; return stat(p, &st) == 0 && S_ISDIR(st.st_mode); }
+
+static int is_gguf(const char *p) {
+    FILE *fp = fopen(p, "rb");
+    char magic[4] = {0};
+    if (!fp) return 0;
+    size_t n = fread(magic, 1, 4, fp);
+    fclose(fp);
+    return n == 4 && memcmp(magic, "GGUF", 4) == 0;
+}
+
+static const char *basename_of(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+// Architectures whose tensors the forward pass understands (Llama family).
+static int arch_supported(const char *a, uint64_t n) {
+    static const char *ok[] = {"llama", "qwen2", "mistral"};
+    for (unsigned i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (strlen(ok[i]) == n && memcmp(ok[i], a, n) == 0) return 1;
+    return 0;
+}
+
+// Checks what the rest of octet relies on before anything is written.
+static int check_model(const conv_model *m, const char *in, int vocab_only) {
+    if (!octet_meta_has(&m->meta, "tokenizer.tokens") && vocab_only) { octet_set_error("%s: has no tokenizer vocabulary to write", in); return -1; }
+    if (vocab_only) return 0;
+    if (!arch_supported(m->arch, strlen(m->arch))) { octet_set_error("%s: architecture '%s' is not supported (llama, qwen2, mistral are); --vocab-only still works", in, m->arch); return -1; }
+    if (!conv_find_tensor(m, "token_embd.weight")) { octet_set_error("%s: no token embedding tensor found (is this a model or a vocabulary-only file?)", in); return -1; }
+    return 0;
+}
+
+int octet_convert(const convert_options *opt) {
+    conv_model m = {0};
+    m.path = opt->input;
+    int rc = -1;
+    if (is_dir(opt->input)) rc = hf_read(&m, opt->input);
+    else if (is_gguf(opt->input)) rc = gguf_read(&m, opt->input);
+    else if (opt->tokenizer) rc = llama2c_read(&m, opt->input, opt->tokenizer);
+    else if (access(opt->input, R_OK) != 0) octet_set_error("%s: cannot open: %s", opt->input, strerror(errno));
+    else octet_set_error("%s: not a GGUF file or Hugging Face directory; a llama2.c checkpoint needs --tokenizer tokenizer.bin", opt->input);
+    if (rc != 0) { conv_model_free(&m); return -1; }
+    if (check_model(&m, opt->input, opt->vocab_only) != 0) { conv_model_free(&m); return -1; }
+
+    octet_meta *meta = &m.meta;
+    octet_meta_cstr(meta, "converter.version", OCTET_CONVERTER_VERSION);
+    octet_meta_cstr(meta, "converter.source", basename_of(opt->input));
+    octet_meta_cstr(meta, "general.file_type", opt->vocab_only ? "vocab" : octet_dtype_name(opt->type));
+    octet_meta_cstr(meta, "converter.quantization", opt->type == OCTET_Q8 && !opt->vocab_only ? "per-row symmetric int8, scale = max|row|/127" : "none");
+    if (!opt->vocab_only) octet_meta_bool(meta, "model.tied_embeddings", conv_find_tensor(&m, "output.weight") == NULL);
+
+    octet_writer w;
+    if (octet_writer_open(&w, opt->output) != 0) { conv_model_free(&m); return -1; }
+    size_t n = opt->vocab_only ? 0 : m.n;
+    uint32_t *dtype = calloc(n ? n : 1, sizeof *dtype);
+    if (!dtype) goto fail_oom;
+    for (size_t i = 0; i < n; i++) {
+        const conv_tensor *t = &m.t[i];
+        dtype[i] = t->n_dims >= 2 ? opt->type : OCTET_F32;
+        if (octet_writer_add_tensor(&w, t->name, dtype[i], t->n_dims, t->dims) != 0) goto fail;
+    }
+    if (octet_writer_begin_data(&w, meta) != 0) goto fail;
+    uint64_t params = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const conv_tensor *t = &m.t[i];
+        const octet_writer_tensor *wt = &w.t[i];
+        progress(opt->quiet, i, n, t->name);
+        uint64_t numel = conv_tensor_numel(t);
+        float *x = malloc(numel * sizeof *x);
+        uint8_t *out = dtype[i] == OCTET_F32 ? (uint8_t *)x : malloc(wt->nbytes);
+        if (!x || !out) { free(x); goto fail_oom; }
+        if (t->load(&m, t, x) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
+        if (dtype[i] == OCTET_Q8) octet_quantize_q8(x, wt->rows, wt->cols, out);
+        else if (dtype[i] == OCTET_F16 || dtype[i] == OCTET_BF16) {
+            for (uint64_t j = 0; j < numel; j++) {
+                uint16_t h = dtype[i] == OCTET_F16 ? octet_f32_to_f16(x[j]) : octet_f32_to_bf16(x[j]);
+                memcpy(out + 2 * j, &h, 2);
+            }
+        }
+        int wrc = octet_writer_write_tensor(&w, out);
+        if (out != (uint8_t *)x) free(out);
+        free(x);
+        if (wrc != 0) goto fail;
+        params += numel;
+        bytes += wt->nbytes;
+    }
+    progress(opt->quiet, n, n, "done");
+    if (octet_writer_commit(&w) != 0) { free(dtype); conv_model_free(&m); return -1; }
+    if (!opt->quiet) {
+        struct stat st;
+        long long fsize = stat(opt->output, &st) == 0 ? (long long)st.st_size : -1;
+        if (opt->vocab_only) fprintf(stderr, "wrote %s: vocabulary only, %lld bytes\n", opt->output, fsize);
+        else fprintf(stderr, "wrote %s: %zu tensors, %.2fM parameters, %.1f MiB of tensor data, %.2f bits per weight, file %lld bytes\n",
+                     opt->output, n, params / 1e6, bytes / 1048576.0, params ? 8.0 * bytes / params : 0.0, fsize);
+    }
+    free(dtype);
+    conv_model_free(&m);
+    return 0;
+fail_oom:
+    octet_set_error("out of memory while converting %s", opt->input);
+fail:
+    if (!opt->quiet && isatty(2)) fputc('\n', stderr);
+    free(dtype);
+    octet_writer_abort(&w);
+    conv_model_free(&m);
+    return -1;
+}

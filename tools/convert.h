@@ -1,0 +1,57 @@
+// The converter's common model description: each reader (GGUF, Hugging Face, llama2.c) fills
+// metadata and a list of tensors that load themselves as f32 on demand; convert.c quantizes
+// and writes them.
+#ifndef OCTET_CONVERT_H
+#define OCTET_CONVERT_H
+#include "octet_writer.h"
+#include <stddef.h>
+#include <stdint.h>
+
+struct conv_model;
+typedef struct conv_tensor {
+    char    *name;                 // octet name (GGUF convention: blk.N.attn_q.weight ...)
+    uint32_t n_dims;
+    uint64_t dims[OCTET_MAX_DIMS]; // outermost first
+    uint32_t src_type;             // reader-specific (ggml type, safetensors dtype ...)
+    const uint8_t *src;            // reader-specific source bytes
+    int (*load)(const struct conv_model *m, const struct conv_tensor *t, float *out);
+} conv_tensor;
+
+typedef struct conv_model {
+    const char *path;
+    octet_meta meta;
+    conv_tensor *t;
+    size_t n, cap;
+    // Mapped input files, unmapped by conv_model_free.
+    struct { void *p; size_t n; } maps[64];
+    int n_maps;
+    char arch[64];                 // model.arch, as the reader found it
+    char *owned[8];                // other buffers the reader keeps alive
+    int n_owned;
+} conv_model;
+
+conv_tensor *conv_add_tensor(conv_model *m, const char *name, uint32_t n_dims, const uint64_t *dims);
+uint64_t conv_tensor_numel(const conv_tensor *t);
+const conv_tensor *conv_find_tensor(const conv_model *m, const char *name);
+// mmaps a whole input file (read-only) and records it for conv_model_free.
+const uint8_t *conv_map_file(conv_model *m, const char *path, size_t *size);
+void conv_model_free(conv_model *m);
+
+// Readers. Each returns 0, or -1 with octet_last_error() naming the file and the problem.
+int gguf_read(conv_model *m, const char *path);
+int hf_read(conv_model *m, const char *dir);
+int llama2c_read(conv_model *m, const char *path, const char *tokenizer_path);
+// Reads a llama2.c tokenizer.bin into the model's metadata (SentencePiece-style vocabulary).
+int llama2c_read_tokenizer(conv_model *m, const char *path, uint32_t vocab_size);
+
+typedef struct {
+    const char *input, *output, *tokenizer;
+    uint32_t type;       // OCTET_Q8, OCTET_F16, OCTET_BF16 or OCTET_F32 for matrices
+    int vocab_only, quiet;
+} convert_options;
+int octet_convert(const convert_options *opt);
+
+// Per-row symmetric INT8: scale = max|row| / 127. Writes the q8 layout (int8 rows, padding,
+// f32 scales) into dst, which holds octet_tensor_nbytes(OCTET_Q8, rows, cols) bytes.
+void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint8_t *dst);
+#endif

@@ -1,0 +1,285 @@
+// GGUF v2/v3 reader: metadata to .octet keys, tensors dequantized to f32 on demand.
+#include "convert.h"
+#include "ggml_quants.h"
+#include "util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { G_U8, G_I8, G_U16, G_I16, G_U32, G_I32, G_F32, G_BOOL, G_STR, G_ARR, G_U64, G_I64, G_F64, G_NTYPES };
+static const uint8_t g_size[G_NTYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+
+typedef struct { const char *key; uint64_t klen; uint32_t type, arr_type; uint64_t count; const uint8_t *val; } gkv;
+typedef struct { const uint8_t *p, *end; const char *path; int err; } gcur;
+
+static int gneed(gcur *c, uint64_t n, const char *what) {
+    if (c->err) return 0;
+    if ((uint64_t)(c->end - c->p) < n) { octet_set_error("%s: truncated GGUF file (%s runs past the end)", c->path, what); c->err = 1; return 0; }
+    return 1;
+}
+static uint64_t g64(gcur *c, const char *w) { uint64_t v = 0; if (gneed(c, 8, w)) { memcpy(&v, c->p, 8); c->p += 8; } return v; }
+static uint32_t g32(gcur *c, const char *w) { uint32_t v = 0; if (gneed(c, 4, w)) { memcpy(&v, c->p, 4); c->p += 4; } return v; }
+static const char *gstr(gcur *c, uint64_t *len, const char *w) {
+    *len = g64(c, w);
+    if (!gneed(c, *len, w)) return NULL;
+    const char *s = (const char *)c->p;
+    c->p += *len;
+    return s;
+}
+
+static void skip_scalar_or_str(gcur *c, uint32_t t, const char *w) {
+    if (t == G_STR) { uint64_t n; gstr(c, &n, w); }
+    else if (t < G_NTYPES && g_size[t]) { if (gneed(c, g_size[t], w)) c->p += g_size[t]; }
+    else if (!c->err) { octet_set_error("%s: GGUF value '%s' has unknown type %u", c->path, w, t); c->err = 1; }
+}
+
+static const gkv *find(const gkv *kv, uint64_t n, const char *key) {
+    size_t kl = strlen(key);
+    for (uint64_t i = 0; i < n; i++)
+        if (kv[i].klen == kl && memcmp(kv[i].key, key, kl) == 0) return &kv[i];
+    return NULL;
+}
+// Numeric value of any integer/float/bool scalar; 1 when found.
+static int num(const gkv *kv, uint64_t n, const char *key, double *out) {
+    const gkv *k = find(kv, n, key);
+    if (!k) return 0;
+    const uint8_t *p = k->val;
+    switch (k->type) {
+    case G_U8: *out = *p; return 1;
+    case G_I8: *out = (int8_t)*p; return 1;
+    case G_BOOL: *out = *p != 0; return 1;
+    case G_U16: { uint16_t v; memcpy(&v, p, 2); *out = v; return 1; }
+    case G_I16: { int16_t v; memcpy(&v, p, 2); *out = v; return 1; }
+    case G_U32: { uint32_t v; memcpy(&v, p, 4); *out = v; return 1; }
+    case G_I32: { int32_t v; memcpy(&v, p, 4); *out = v; return 1; }
+    case G_F32: { float v; memcpy(&v, p, 4); *out = v; return 1; }
+    case G_U64: { uint64_t v; memcpy(&v, p, 8); *out = (double)v; return 1; }
+    case G_I64: { int64_t v; memcpy(&v, p, 8); *out = (double)v; return 1; }
+    case G_F64: { double v; memcpy(&v, p, 8); *out = v; return 1; }
+    }
+    return 0;
+}
+static const char *str(const gkv *kv, uint64_t n, const char *key, uint64_t *len) {
+    const gkv *k = find(kv, n, key);
+    if (!k || k->type != G_STR) return NULL;
+    memcpy(len, k->val, 8);
+    return (const char *)k->val + 8;
+}
+
+static int load_gguf_tensor(const conv_model *m, const conv_tensor *t, float *out) {
+    (void)m;
+    ggml_dequantize(t->src_type, t->src, out, conv_tensor_numel(t));
+    return 0;
+}
+
+// Copies tokenizer arrays; returns -1 on a type mismatch.
+static int copy_vocab(conv_model *m, const char *path, const gkv *kv, uint64_t n_kv, uint64_t *n_vocab) {
+    const gkv *tok = find(kv, n_kv, "tokenizer.ggml.tokens");
+    if (!tok) return 0;  // a model without a vocabulary is allowed (it cannot tokenize)
+    if (tok->type != G_ARR || tok->arr_type != G_STR) { octet_set_error("%s: tokenizer.ggml.tokens is not a string array", path); return -1; }
+    uint64_t n = tok->count;
+    if (n == 0 || n > (1u << 24)) { octet_set_error("%s: vocabulary size %llu out of range", path, (unsigned long long)n); return -1; }
+    *n_vocab = n;
+    const char **s = malloc(n * sizeof *s);
+    uint32_t *l = malloc(n * sizeof *l);
+    if (!s || !l) { free(s); free(l); octet_set_error("out of memory"); return -1; }
+    const uint8_t *p = tok->val;
+    for (uint64_t i = 0; i < n; i++) { uint64_t len; memcpy(&len, p, 8); s[i] = (const char *)p + 8; l[i] = (uint32_t)len; p += 8 + len; }
+    octet_meta_arr_str(&m->meta, "tokenizer.tokens", n, s, l);
+
+    const gkv *mg = find(kv, n_kv, "tokenizer.ggml.merges");
+    if (mg) {
+        if (mg->type != G_ARR || mg->arr_type != G_STR) { free(s); free(l); octet_set_error("%s: tokenizer.ggml.merges is not a string array", path); return -1; }
+        const char **ms = realloc(s, mg->count * sizeof *s);
+        uint32_t *ml = realloc(l, mg->count * sizeof *l);
+        if (!ms || !ml) { free(ms ? (void *)ms : (void *)s); free(ml ? ml : l); octet_set_error("out of memory"); return -1; }
+        s = ms; l = ml;
+        p = mg->val;
+        for (uint64_t i = 0; i < mg->count; i++) { uint64_t len; memcpy(&len, p, 8); s[i] = (const char *)p + 8; l[i] = (uint32_t)len; p += 8 + len; }
+        octet_meta_arr_str(&m->meta, "tokenizer.merges", mg->count, s, l);
+    }
+    free(s); free(l);
+
+    const gkv *sc = find(kv, n_kv, "tokenizer.ggml.scores");
+    if (sc) {
+        if (sc->type != G_ARR || sc->arr_type != G_F32 || sc->count != n) { octet_set_error("%s: tokenizer.ggml.scores must be %llu f32 values", path, (unsigned long long)n); return -1; }
+        octet_meta_arr_f32(&m->meta, "tokenizer.scores", n, (const float *)sc->val);
+    }
+    const gkv *tt = find(kv, n_kv, "tokenizer.ggml.token_type");
+    if (tt) {
+        if (tt->type != G_ARR || (tt->arr_type != G_I32 && tt->arr_type != G_U32) || tt->count != n) { octet_set_error("%s: tokenizer.ggml.token_type must be %llu int32 values", path, (unsigned long long)n); return -1; }
+        octet_meta_arr_i32(&m->meta, "tokenizer.token_type", n, (const int32_t *)tt->val);
+    }
+    uint64_t len;
+    const char *model = str(kv, n_kv, "tokenizer.ggml.model", &len);
+    int spm = model && len == 5 && memcmp(model, "llama", 5) == 0;
+    int bpe = model && len == 4 && memcmp(model, "gpt2", 4) == 0;
+    if (!spm && !bpe) { octet_set_error("%s: unsupported tokenizer model '%.*s' (llama and gpt2 are supported)", path, model ? (int)len : 4, model ? model : "none"); return -1; }
+    octet_meta_cstr(&m->meta, "tokenizer.model", spm ? "spm" : "bpe");
+    const char *pre = str(kv, n_kv, "tokenizer.ggml.pre", &len);
+    if (pre) octet_meta_str(&m->meta, "tokenizer.pre", pre, len);
+    else octet_meta_cstr(&m->meta, "tokenizer.pre", "default");
+    static const struct { const char *g, *o; } ids[] = {
+        {"tokenizer.ggml.bos_token_id", "tokenizer.bos_id"}, {"tokenizer.ggml.eos_token_id", "tokenizer.eos_id"},
+        {"tokenizer.ggml.unknown_token_id", "tokenizer.unk_id"}, {"tokenizer.ggml.padding_token_id", "tokenizer.pad_id"},
+        {"tokenizer.ggml.eot_token_id", "tokenizer.eot_id"},
+    };
+    for (unsigned i = 0; i < sizeof ids / sizeof *ids; i++) {
+        double v;
+        if (num(kv, n_kv, ids[i].g, &v)) {
+            if (v < 0 || v >= (double)n) { octet_set_error("%s: %s = %g is outside the vocabulary", path, ids[i].g, v); return -1; }
+            octet_meta_i32(&m->meta, ids[i].o, (int32_t)v);
+        }
+    }
+    double v;
+    octet_meta_bool(&m->meta, "tokenizer.add_bos", num(kv, n_kv, "tokenizer.ggml.add_bos_token", &v) ? v != 0 : spm);
+    octet_meta_bool(&m->meta, "tokenizer.add_eos", num(kv, n_kv, "tokenizer.ggml.add_eos_token", &v) ? v != 0 : 0);
+    octet_meta_bool(&m->meta, "tokenizer.add_space_prefix", num(kv, n_kv, "tokenizer.ggml.add_space_prefix", &v) ? v != 0 : spm);
+    const char *tmpl = str(kv, n_kv, "tokenizer.chat_template", &len);
+    if (tmpl) octet_meta_str(&m->meta, "tokenizer.chat_template", tmpl, len);
+    return 0;
+}
+
+static int copy_hparams(conv_model *m, const char *path, const gkv *kv, uint64_t n_kv, uint64_t n_vocab) {
+    uint64_t alen;
+    const char *arch = str(kv, n_kv, "general.architecture", &alen);
+    if (!arch || alen == 0 || alen > 63) { octet_set_error("%s: missing general.architecture", path); return -1; }
+    char a[64];
+    memcpy(a, arch, alen); a[alen] = 0;
+    octet_meta_cstr(&m->meta, "model.arch", a);
+    memcpy(m->arch, a, alen + 1 < sizeof m->arch ? alen + 1 : sizeof m->arch - 1);
+    uint64_t nlen;
+    const char *name = str(kv, n_kv, "general.name", &nlen);
+    if (name) octet_meta_str(&m->meta, "general.name", name, nlen);
+    char key[128];
+    static const struct { const char *g, *o; int f; } hp[] = {
+        {"embedding_length", "model.dim", 0}, {"block_count", "model.n_layers", 0},
+        {"attention.head_count", "model.n_heads", 0}, {"attention.head_count_kv", "model.n_kv_heads", 0},
+        {"feed_forward_length", "model.hidden_dim", 0}, {"context_length", "model.context_length", 0},
+        {"rope.dimension_count", "model.rope_dim", 0}, {"attention.layer_norm_rms_epsilon", "model.norm_eps", 1},
+        {"rope.freq_base", "model.rope_theta", 1}, {"rope.scaling.factor", "model.rope_scaling_factor", 1},
+        {"rope.scaling.original_context_length", "model.rope_scaling_orig_ctx", 0},
+    };
+    for (unsigned i = 0; i < sizeof hp / sizeof *hp; i++) {
+        double v;
+        snprintf(key, sizeof key, "%s.%s", a, hp[i].g);
+        if (!num(kv, n_kv, key, &v)) continue;
+        if (hp[i].f) octet_meta_f32(&m->meta, hp[i].o, (float)v);
+        else {
+            if (v < 0 || v > 4e9) { octet_set_error("%s: %s = %g out of range", path, key, v); return -1; }
+            octet_meta_u32(&m->meta, hp[i].o, (uint32_t)v);
+        }
+    }
+    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+    uint64_t slen;
+    const char *st = str(kv, n_kv, key, &slen);
+    if (st) octet_meta_str(&m->meta, "model.rope_scaling_type", st, slen);
+    double v;
+    snprintf(key, sizeof key, "%s.vocab_size", a);
+    if (num(kv, n_kv, key, &v)) octet_meta_u32(&m->meta, "model.vocab_size", (uint32_t)v);
+    else if (n_vocab) octet_meta_u32(&m->meta, "model.vocab_size", (uint32_t)n_vocab);
+    // llama.cpp's converter permutes Llama Q/K rows into the interleaved-pair RoPE order;
+    // Qwen2 (and other NeoX-style archs) are stored in the original rotate-half order.
+    int neox = strcmp(a, "qwen2") == 0 || strcmp(a, "phi3") == 0 || strcmp(a, "gptneox") == 0 || strcmp(a, "starcoder2") == 0;
+    octet_meta_cstr(&m->meta, "model.rope_style", neox ? "neox" : "interleaved");
+    return 0;
+}
+
+int gguf_read(conv_model *m, const char *path) {
+    size_t size;
+    const uint8_t *map = conv_map_file(m, path, &size);
+    if (!map) return -1;
+    gcur c = {map, map + size, path, 0};
+    if (size < 24 || memcmp(map, "GGUF", 4) != 0) { octet_set_error("%s: not a GGUF file (bad magic)", path); return -1; }
+    c.p += 4;
+    uint32_t version = g32(&c, "version");
+    if (version != 2 && version != 3) { octet_set_error("%s: GGUF version %u not supported (2 and 3 are)", path, version); return -1; }
+    uint64_t n_tensors = g64(&c, "tensor count"), n_kv = g64(&c, "metadata count");
+    // Every kv takes at least 12 bytes and every tensor info at least 24.
+    if (n_kv > size / 12 || n_tensors > size / 24) { octet_set_error("%s: GGUF counts (%llu keys, %llu tensors) exceed the file size", path, (unsigned long long)n_kv, (unsigned long long)n_tensors); return -1; }
+    gkv *kv = calloc(n_kv ? n_kv : 1, sizeof *kv);
+    if (!kv) { octet_set_error("out of memory"); return -1; }
+    int rc = -1;
+    for (uint64_t i = 0; i < n_kv && !c.err; i++) {
+        kv[i].key = gstr(&c, &kv[i].klen, "metadata key");
+        kv[i].type = g32(&c, "metadata type");
+        if (c.err) break;
+        kv[i].val = c.p;
+        char kname[96];
+        snprintf(kname, sizeof kname, "%.*s", (int)(kv[i].klen < 90 ? kv[i].klen : 90), kv[i].key);
+        if (kv[i].type == G_ARR) {
+            kv[i].arr_type = g32(&c, kname);
+            kv[i].count = g64(&c, kname);
+            if (c.err) break;
+            kv[i].val = c.p;
+            if (kv[i].arr_type == G_ARR || kv[i].arr_type >= G_NTYPES) { octet_set_error("%s: GGUF array '%s' has unsupported element type %u", path, kname, kv[i].arr_type); goto out; }
+            if (kv[i].arr_type == G_STR) {
+                if (kv[i].count > size / 8) { octet_set_error("%s: GGUF array '%s' claims %llu strings", path, kname, (unsigned long long)kv[i].count); goto out; }
+                for (uint64_t j = 0; j < kv[i].count && !c.err; j++) skip_scalar_or_str(&c, G_STR, kname);
+            } else {
+                uint64_t bytes;
+                if (!octet_mul_u64(kv[i].count, g_size[kv[i].arr_type], &bytes)) bytes = UINT64_MAX;
+                if (gneed(&c, bytes, kname)) c.p += bytes;
+            }
+        } else skip_scalar_or_str(&c, kv[i].type, kname);
+    }
+    if (c.err) goto out;
+    double align_d = 32;
+    num(kv, n_kv, "general.alignment", &align_d);
+    uint64_t align = (uint64_t)align_d;
+    if (align == 0 || (align & (align - 1)) || align > 65536) { octet_set_error("%s: bad general.alignment %g", path, align_d); goto out; }
+
+    uint64_t n_vocab = 0;
+    if (copy_vocab(m, path, kv, n_kv, &n_vocab) != 0) goto out;
+    if (copy_hparams(m, path, kv, n_kv, n_vocab) != 0) goto out;
+
+    // Tensor infos; data offsets are checked once the data section start is known.
+    uint64_t *offs = calloc(n_tensors ? n_tensors : 1, sizeof *offs), *sizes = calloc(n_tensors ? n_tensors : 1, sizeof *sizes);
+    if (!offs || !sizes) { free(offs); free(sizes); octet_set_error("out of memory"); goto out; }
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        uint64_t nl;
+        const char *nm = gstr(&c, &nl, "tensor name");
+        uint32_t nd = g32(&c, "tensor dims");
+        if (c.err) break;
+        char name[128];
+        if (nl == 0 || nl >= sizeof name) { octet_set_error("%s: tensor %llu has a bad name length %llu", path, (unsigned long long)i, (unsigned long long)nl); c.err = 1; break; }
+        memcpy(name, nm, nl); name[nl] = 0;
+        if (nd < 1 || nd > 4) { octet_set_error("%s: tensor '%s' has %u dims", path, name, nd); c.err = 1; break; }
+        uint64_t ne[4] = {1, 1, 1, 1}, dims[4], numel = 1;
+        for (uint32_t d = 0; d < nd; d++) {
+            ne[d] = g64(&c, name);
+            if (!c.err && (ne[d] == 0 || ne[d] > (1ull << 40) || !octet_mul_u64(numel, ne[d], &numel))) { octet_set_error("%s: tensor '%s' has a bad dimension", path, name); c.err = 1; }
+        }
+        uint32_t type = g32(&c, name);
+        offs[i] = g64(&c, name);
+        if (c.err) break;
+        uint32_t block, bytes;
+        if (!ggml_type_geometry(type, &block, &bytes)) { octet_set_error("%s: tensor '%s' has unknown type %u", path, name, type); c.err = 1; break; }
+        if (ne[0] % block) { octet_set_error("%s: tensor '%s' row of %llu is not a multiple of the %s block", path, name, (unsigned long long)ne[0], ggml_type_name(type)); c.err = 1; break; }
+        if (!octet_mul_u64(numel / block, bytes, &sizes[i])) { octet_set_error("%s: tensor '%s' is too large", path, name); c.err = 1; break; }
+        if (offs[i] % align) { octet_set_error("%s: tensor '%s' offset is not aligned", path, name); c.err = 1; break; }
+        for (uint32_t d = 0; d < nd; d++) dims[d] = ne[nd - 1 - d];
+        if (conv_find_tensor(m, name)) { octet_set_error("%s: duplicate tensor '%s'", path, name); c.err = 1; break; }
+        conv_tensor *t = conv_add_tensor(m, name, nd, dims);
+        if (!t) { c.err = 1; break; }
+        t->src_type = type;
+        t->load = load_gguf_tensor;
+    }
+    if (!c.err) {
+        uint64_t data_start = ((uint64_t)(c.p - map) + align - 1) / align * align;
+        for (uint64_t i = 0; i < n_tensors; i++) {
+            conv_tensor *t = &m->t[i];
+            if (data_start > size || offs[i] > size - data_start || sizes[i] > size - data_start - offs[i]) {
+                octet_set_error("%s: tensor '%s' data lies past the end of the file (truncated?)", path, t->name);
+                c.err = 1; break;
+            }
+            t->src = map + data_start + offs[i];
+            if (!ggml_can_dequantize(t->src_type)) { octet_set_error("%s: tensor '%s' has type %s, which octet cannot convert yet", path, t->name, ggml_type_name(t->src_type)); c.err = 1; break; }
+        }
+    }
+    free(offs); free(sizes);
+    if (!c.err) rc = 0;
+out:
+    free(kv);
+    return rc;
+}

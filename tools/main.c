@@ -1,0 +1,41 @@
+// octet: one binary, one subcommand per file in tools/.
+#include "cli.h"
+#include "util.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int cli_fail(const char *fmt, ...) {
+    char buf[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    for (char *p = buf; *p; p++) if (*p == '\n') *p = ' ';
+    fprintf(stderr, "octet: %s\n", buf);
+    return 1;
+}
+
+const char *cli_value(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) { cli_fail("flag %s needs a value", argv[*i]); return NULL; }
+    return argv[++*i];
+}
+
+static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
+    {"convert", cmd_convert, "convert a GGUF file, Hugging Face directory or llama2.c checkpoint to .octet"},
+    {"info", cmd_info, "show a model's hyperparameters, tensors and the CPU kernels that would run"},
+    {"tokenize", cmd_tokenize, "tokenize text with a model's tokenizer"},
+};
+
+static void usage(FILE *fp) {
+    fprintf(fp, "usage: octet COMMAND [options]   (octet COMMAND --help for its options)\n\ncommands:\n");
+    for (unsigned i = 0; i < sizeof cmds / sizeof *cmds; i++) fprintf(fp, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return 1; }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+    for (unsigned i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    return cli_fail("unknown command '%s' (try: octet --help)", argv[1]);
+}
