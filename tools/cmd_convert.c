@@ -7,7 +7,8 @@
 static void help(void) {
     printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|f16|bf16|f32] [--tokenizer tokenizer.bin] [--vocab-only] [--quiet]\n"
            "  INPUT: a .gguf file, a Hugging Face directory (config.json, tokenizer.json, *.safetensors),\n"
-           "         or a llama2.c .bin checkpoint (needs --tokenizer)\n"
+           "         or a llama2.c .bin checkpoint (needs --tokenizer); with --vocab-only and no INPUT,\n"
+           "         --tokenizer tokenizer.bin alone gives a vocabulary-only file\n"
            "  --type   matrices as per-row INT8 (q8, default) or unquantized f16/bf16/f32; norms stay f32\n");
 }
 
@@ -33,7 +34,7 @@ int cmd_convert(int argc, char **argv) {
         else if (!o.input) o.input = a;
         else return cli_fail("convert: unexpected argument '%s' (one INPUT only)", a);
     }
-    if (!o.input) return cli_fail("convert: missing INPUT (octet convert INPUT -o OUTPUT.octet)");
+    if (!o.input && !(o.vocab_only && o.tokenizer)) return cli_fail("convert: missing INPUT (octet convert INPUT -o OUTPUT.octet)");
     if (!o.output) return cli_fail("convert: missing -o OUTPUT.octet");
     if (octet_convert(&o) != 0) return cli_fail("%s", octet_last_error());
     return 0;

@@ -134,19 +134,21 @@ static int check_model(const conv_model *m, const char *in, int vocab_only) {
 
 int octet_convert(const convert_options *opt) {
     conv_model m = {0};
-    m.path = opt->input;
+    m.path = opt->input ? opt->input : opt->tokenizer;
     int rc = -1;
-    if (is_dir(opt->input)) rc = hf_read(&m, opt->input);
+    if (!opt->input && opt->tokenizer && opt->vocab_only) rc = llama2c_read_tokenizer(&m, opt->tokenizer, 0);
+    else if (!opt->input) octet_set_error("convert: missing INPUT");
+    else if (is_dir(opt->input)) rc = hf_read(&m, opt->input);
     else if (is_gguf(opt->input)) rc = gguf_read(&m, opt->input);
     else if (opt->tokenizer) rc = llama2c_read(&m, opt->input, opt->tokenizer);
     else if (access(opt->input, R_OK) != 0) octet_set_error("%s: cannot open: %s", opt->input, strerror(errno));
     else octet_set_error("%s: not a GGUF file or Hugging Face directory; a llama2.c checkpoint needs --tokenizer tokenizer.bin", opt->input);
     if (rc != 0) { conv_model_free(&m); return -1; }
-    if (check_model(&m, opt->input, opt->vocab_only) != 0) { conv_model_free(&m); return -1; }
+    if (check_model(&m, m.path, opt->vocab_only) != 0) { conv_model_free(&m); return -1; }
 
     octet_meta *meta = &m.meta;
     octet_meta_cstr(meta, "converter.version", OCTET_CONVERTER_VERSION);
-    octet_meta_cstr(meta, "converter.source", basename_of(opt->input));
+    octet_meta_cstr(meta, "converter.source", basename_of(m.path));
     octet_meta_cstr(meta, "general.file_type", opt->vocab_only ? "vocab" : octet_dtype_name(opt->type));
     octet_meta_cstr(meta, "converter.quantization", opt->type == OCTET_Q8 && !opt->vocab_only ? "per-row symmetric int8, scale = max|row|/127" : "none");
     if (!opt->vocab_only) octet_meta_bool(meta, "model.tied_embeddings", conv_find_tensor(&m, "output.weight") == NULL);
