@@ -31,11 +31,11 @@ endif
 all: octet liboctet.a
 
 liboctet.a: $(LIB_OBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 # The library without the converter; the converter lives in tools/ with the CLI.
 $(B)/libconvert.a: $(CONVERT_OBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 octet: $(CLI_OBJ) $(B)/libconvert.a liboctet.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a liboctet.a $(LDLIBS)
