@@ -1,0 +1,271 @@
+// Hostile and broken inputs: every one must end with exit status 1, exactly one line
+// "octet: ..." naming the problem, no crash, and no output (or temp) file left behind.
+#include "check.h"
+#include "octet_file.h"
+#include "util.h"
+#include <stdint.h>
+#include <unistd.h>
+
+#define D "tests/out/bad"
+
+static void put(const char *path, const void *data, size_t n) {
+    FILE *fp = fopen(path, "wb");
+    if (fp) { fwrite(data, 1, n, fp); fclose(fp); }
+}
+static void puts_file(const char *path, const char *s) { put(path, s, strlen(s)); }
+
+static uint8_t *slurp(const char *path, size_t *n) { return (uint8_t *)octet_read_file(path, n); }
+
+// Copies src to dst keeping only the first `keep` bytes (or all when keep is 0), after
+// applying `patch` bytes at `at` (if patch != NULL).
+static void copy_patched(const char *src, const char *dst, size_t keep, size_t at, const void *patch, size_t plen) {
+    size_t n;
+    uint8_t *b = slurp(src, &n);
+    if (!b) return;
+    if (patch && at + plen <= n) memcpy(b + at, patch, plen);
+    put(dst, b, keep ? keep : n);
+    free(b);
+}
+
+static size_t find_bytes(const char *path, const char *needle) {
+    size_t n, k = strlen(needle);
+    uint8_t *b = slurp(path, &n);
+    size_t at = (size_t)-1;
+    for (size_t i = 0; b && i + k <= n; i++)
+        if (!memcmp(b + i, needle, k)) { at = i; break; }
+    free(b);
+    return at;
+}
+
+// A minimal .octet: header + given metadata bytes + given table bytes + data.
+static void raw_octet(const char *path, uint64_t n_kv, const void *kv, size_t kvlen, uint64_t n_t, const void *tab, size_t tablen, size_t data) {
+    uint8_t *b = calloc(1, 64 + kvlen + tablen + 64 + data);
+    uint64_t meta = kvlen + tablen, doff = octet_align64(64 + meta), size = doff + data;
+    uint32_t v = 1, hs = 64;
+    memcpy(b, OCTET_MAGIC, 8); memcpy(b + 8, &v, 4); memcpy(b + 12, &hs, 4);
+    memcpy(b + 16, &n_kv, 8); memcpy(b + 24, &n_t, 8); memcpy(b + 32, &meta, 8); memcpy(b + 40, &doff, 8); memcpy(b + 48, &size, 8);
+    memcpy(b + 64, kv, kvlen); memcpy(b + 64 + kvlen, tab, tablen);
+    put(path, b, size);
+    free(b);
+}
+static size_t tensor_entry(uint8_t *p, const char *name, uint32_t dtype, uint32_t nd, const uint64_t *dims, uint64_t off, uint64_t nbytes) {
+    size_t o = 0;
+    uint32_t nl = (uint32_t)strlen(name);
+    memcpy(p + o, &nl, 4); o += 4; memcpy(p + o, name, nl); o += nl;
+    memcpy(p + o, &dtype, 4); o += 4; memcpy(p + o, &nd, 4); o += 4;
+    memcpy(p + o, dims, nd * 8); o += nd * 8;
+    memcpy(p + o, &off, 8); o += 8; memcpy(p + o, &nbytes, 8); o += 8;
+    return o;
+}
+
+static void expect_clean_failure(const char *label, const char *cmd, const char *must_mention, const char *output) {
+    char *out = NULL;
+    int rc = run_cmd(&out, "%s 2>&1 >/dev/null", cmd);
+    int lines = 0;
+    for (char *p = out; p && *p; p++) lines += *p == '\n';
+    CHECK(rc == 1, "%s: exit status %d (want 1): %s", label, rc, out ? out : "");
+    CHECK(out && !strncmp(out, "octet: ", 7) && lines == 1, "%s: want one 'octet: ...' line, got: %s", label, out ? out : "");
+    CHECK(out && strstr(out, must_mention), "%s: error should mention '%s': %s", label, must_mention, out ? out : "");
+    if (output) {
+        char *ls = NULL;
+        run_cmd(&ls, "ls %s* 2>/dev/null", output);
+        CHECK(ls && !ls[0], "%s: a failed conversion left files behind: %s", label, ls ? ls : "");
+        free(ls);
+    }
+    free(out);
+}
+
+static void setup(void) { run_cmd(NULL, "rm -rf " D " && mkdir -p " D); }
+
+static void hostile_octet_files(void) {
+    setup();
+    puts_file(D "/empty.octet", "");
+    expect_clean_failure("empty .octet", "./octet info -m " D "/empty.octet", "empty.octet", NULL);
+    puts_file(D "/magic.octet", "GGUFxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    expect_clean_failure("bad magic", "./octet info -m " D "/magic.octet", "bad magic", NULL);
+    expect_clean_failure("missing file", "./octet info -m " D "/nope.octet", "nope.octet", NULL);
+    expect_clean_failure("directory as model", "./octet info -m " D, "not a regular file", NULL);
+
+    // A real vocabulary file, truncated and patched.
+    const char *good = "tests/out/vocab-gpt-2.octet";
+    if (!file_exists(good)) run_cmd(NULL, "./octet convert %s -o %s --vocab-only --quiet", shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf"), good);
+    copy_patched(good, D "/trunc.octet", 100000, 0, NULL, 0);
+    expect_clean_failure("truncated .octet", "./octet info -m " D "/trunc.octet", "truncated", NULL);
+    uint32_t v9 = 9;
+    copy_patched(good, D "/version.octet", 0, 8, &v9, 4);
+    expect_clean_failure("future version", "./octet tokenize -m " D "/version.octet -p hi", "version 9", NULL);
+    uint64_t huge = 1ull << 60;
+    copy_patched(good, D "/nkv.octet", 0, 16, &huge, 8);
+    expect_clean_failure("huge key count", "./octet info -m " D "/nkv.octet", "exceed", NULL);
+    size_t at = find_bytes(good, "tokenizer.tokens");
+    copy_patched(good, D "/arrcount.octet", 0, at + 16 + 4 + 4, &huge, 8);
+    expect_clean_failure("huge array count", "./octet info -m " D "/arrcount.octet", "past the end", NULL);
+    // Data byte flipped: opens, but --verify names the corruption.
+    size_t n;
+    uint8_t *b = slurp(good, &n);
+    b[n / 2] ^= 0x40;
+    put(D "/flip.octet", b, n);
+    free(b);
+    expect_clean_failure("corrupt data", "./octet info -m " D "/flip.octet --verify --no-tensors", "checksum mismatch", NULL);
+
+    // Hand-made tables: offsets past the end, overflowing shapes, bad dtype.
+    uint8_t tab[256];
+    uint64_t dims[2] = {4, 4};
+    size_t tl = tensor_entry(tab, "w", OCTET_F32, 2, dims, 1 << 20, 64);
+    raw_octet(D "/offset.octet", 0, "", 0, 1, tab, tl, 64);
+    expect_clean_failure("tensor past the end", "./octet info -m " D "/offset.octet", "outside the file", NULL);
+    uint64_t big[2] = {1ull << 40, 1ull << 40};
+    tl = tensor_entry(tab, "w", OCTET_F32, 2, big, 0, 64);
+    raw_octet(D "/overflow.octet", 0, "", 0, 1, tab, tl, 64);
+    expect_clean_failure("shape overflow", "./octet info -m " D "/overflow.octet", "does not match its f32 shape", NULL);
+    tl = tensor_entry(tab, "w", 17, 2, dims, 0, 64);
+    raw_octet(D "/dtype.octet", 0, "", 0, 1, tab, tl, 64);
+    expect_clean_failure("unknown dtype", "./octet info -m " D "/dtype.octet", "unknown dtype", NULL);
+    uint8_t kv[64] = {0};
+    uint32_t kl = 1, kt = 5;
+    uint64_t slen = 1ull << 62;
+    memcpy(kv, &kl, 4); kv[4] = 'k'; memcpy(kv + 5, &kt, 4); memcpy(kv + 9, &slen, 8);
+    raw_octet(D "/strlen.octet", 1, kv, 17, 0, "", 0, 0);
+    expect_clean_failure("huge string length", "./octet info -m " D "/strlen.octet", "past the end", NULL);
+    raw_octet(D "/notok.octet", 0, "", 0, 0, "", 0, 0);
+    expect_clean_failure("no tokenizer", "./octet tokenize -m " D "/notok.octet -p hi", "has no tokenizer", NULL);
+}
+
+static void hostile_gguf_files(void) {
+    setup();
+    const char *src = "tests/fixtures/quant-types.gguf";
+    const char *out = D "/out.octet";
+    char cmd[512];
+    puts_file(D "/short.gguf", "GGUF");
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/short.gguf -o %s", out);
+    expect_clean_failure("4-byte GGUF", cmd, "short.gguf", out);
+    uint32_t v1 = 1;
+    copy_patched(src, D "/v1.gguf", 0, 4, &v1, 4);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/v1.gguf -o %s", out);
+    expect_clean_failure("GGUF v1", cmd, "version 1", out);
+    uint64_t huge = 1ull << 61;
+    copy_patched(src, D "/ntensors.gguf", 0, 8, &huge, 8);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/ntensors.gguf -o %s", out);
+    expect_clean_failure("huge tensor count", cmd, "exceed", out);
+    copy_patched(src, D "/keylen.gguf", 0, 24, &huge, 8);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/keylen.gguf -o %s", out);
+    expect_clean_failure("huge key length", cmd, "truncated", out);
+    size_t n;
+    uint8_t *b = slurp(src, &n);
+    free(b);
+    copy_patched(src, D "/trunc.gguf", n - 100, 0, NULL, 0);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/trunc.gguf -o %s", out);
+    expect_clean_failure("truncated tensor data", cmd, "past the end", out);
+    size_t at = find_bytes(src, "t.q4_0");
+    uint32_t q2k = 10, nd9 = 9;
+    copy_patched(src, D "/q2k.gguf", 0, at + 6 + 4 + 16, &q2k, 4);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/q2k.gguf -o %s --vocab-only", out);
+    expect_clean_failure("unconvertible type", cmd, "Q2_K", out);
+    copy_patched(src, D "/ndims.gguf", 0, at + 6, &nd9, 4);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/ndims.gguf -o %s", out);
+    expect_clean_failure("9 dims", cmd, "9 dims", out);
+    // A vocabulary file is not a model.
+    snprintf(cmd, sizeof cmd, "./octet convert %s -o %s", shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf"), out);
+    expect_clean_failure("vocab-only GGUF as a model", cmd, "not supported", out);
+}
+
+static void write_min_hf(const char *dir) {
+    char p[256];
+    run_cmd(NULL, "mkdir -p %s", dir);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    puts_file(p, "{\"model_type\":\"llama\",\"hidden_size\":4,\"intermediate_size\":4,\"num_hidden_layers\":1,\"num_attention_heads\":1,\"vocab_size\":2}");
+    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    puts_file(p, "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1},\"merges\":[]}}");
+}
+
+static void hostile_hf_directories(void) {
+    setup();
+    const char *out = D "/out.octet";
+    char cmd[512];
+    run_cmd(NULL, "mkdir -p " D "/noconf");
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/noconf -o %s", out);
+    expect_clean_failure("no config.json", cmd, "config.json", out);
+    write_min_hf(D "/badjson");
+    puts_file(D "/badjson/config.json", "{\"model_type\": \"llama\", \"hidden_size\": 4,,}");
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/badjson -o %s", out);
+    expect_clean_failure("malformed config.json", cmd, "line 1 column", out);
+    write_min_hf(D "/deep");
+    char *deep = malloc(200001);
+    memset(deep, '[', 100000);
+    memset(deep + 100000, ']', 100000);
+    deep[200000] = 0;
+    puts_file(D "/deep/tokenizer.json", deep);
+    free(deep);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/deep -o %s", out);
+    expect_clean_failure("JSON nesting bomb", cmd, "nested too deeply", out);
+    write_min_hf(D "/nost");
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/nost -o %s", out);
+    expect_clean_failure("no safetensors", cmd, "model.safetensors", out);
+    write_min_hf(D "/sthdr");
+    uint64_t hl = 1ull << 40;
+    put(D "/sthdr/model.safetensors", &hl, 8);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/sthdr -o %s", out);
+    expect_clean_failure("safetensors header length", cmd, "header length", out);
+    write_min_hf(D "/stoff");
+    const char *h = "{\"model.embed_tokens.weight\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32000]}}";
+    uint8_t buf[512];
+    hl = strlen(h);
+    memcpy(buf, &hl, 8); memcpy(buf + 8, h, hl); memset(buf + 8 + hl, 0, 32);
+    put(D "/stoff/model.safetensors", buf, 8 + hl + 32);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/stoff -o %s", out);
+    expect_clean_failure("safetensors offsets past the end", cmd, "outside the file", out);
+    write_min_hf(D "/sttype");
+    h = "{\"model.embed_tokens.weight\":{\"dtype\":\"I64\",\"shape\":[2,2],\"data_offsets\":[0,32]}}";
+    hl = strlen(h);
+    memcpy(buf, &hl, 8); memcpy(buf + 8, h, hl); memset(buf + 8 + hl, 0, 32);
+    put(D "/sttype/model.safetensors", buf, 8 + hl + 32);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/sttype -o %s", out);
+    expect_clean_failure("unsupported safetensors dtype", cmd, "I64", out);
+}
+
+static void hostile_llama2c_files(void) {
+    setup();
+    const char *out = D "/out.octet";
+    char cmd[1024];
+    const char *bin = shared_path("models/stories260K/stories260K.bin"), *tok = shared_path("models/stories260K/tok512.bin");
+    if (!file_exists(bin)) SKIP("../shared missing");
+    copy_patched(tok, D "/tok.bin", 3000, 0, NULL, 0);
+    snprintf(cmd, sizeof cmd, "./octet convert %s --tokenizer " D "/tok.bin -o %s", bin, out);
+    expect_clean_failure("truncated tokenizer.bin", cmd, "tok.bin", out);
+    int32_t badlen = 1 << 30;
+    copy_patched(tok, D "/toklen.bin", 0, 8, &badlen, 4);
+    snprintf(cmd, sizeof cmd, "./octet convert %s --tokenizer " D "/toklen.bin -o %s", bin, out);
+    expect_clean_failure("token length", cmd, "bad length", out);
+    copy_patched(bin, D "/short.bin", 500000, 0, NULL, 0);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/short.bin --tokenizer %s -o %s", tok, out);
+    expect_clean_failure("truncated checkpoint", cmd, "does not match its header", out);
+    int32_t neg = -64;
+    copy_patched(bin, D "/neg.bin", 0, 0, &neg, 4);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/neg.bin --tokenizer %s -o %s", tok, out);
+    expect_clean_failure("negative dim", cmd, "implausible", out);
+    snprintf(cmd, sizeof cmd, "./octet convert %s -o %s", bin, out);
+    expect_clean_failure("checkpoint without tokenizer", cmd, "--tokenizer", out);
+}
+
+static void bad_flags(void) {
+    setup();
+    expect_clean_failure("unknown command", "./octet frobnicate", "unknown command", NULL);
+    expect_clean_failure("unknown flag", "./octet info -m x --bogus", "--bogus", NULL);
+    expect_clean_failure("flag without value", "./octet tokenize -p", "needs a value", NULL);
+    expect_clean_failure("bad --type", "./octet convert tests/fixtures/quant-types.gguf -o " D "/x.octet --type q3", "--type", D "/x.octet");
+    expect_clean_failure("two text sources", "./octet tokenize -m x -p a -f b", "exactly one", NULL);
+    expect_clean_failure("missing -o", "./octet convert tests/fixtures/quant-types.gguf", "-o", NULL);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "./octet convert --vocab-only %s -o /nonexistent-dir/x.octet", shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf"));
+    expect_clean_failure("unwritable output", cmd, "/nonexistent-dir", NULL);
+    expect_clean_failure("missing -f file", "./octet tokenize -m models/smollm2-135m-instruct.q8.octet -f " D "/none.txt", "none.txt", NULL);
+}
+
+int main(void) {
+    RUN(hostile_octet_files);
+    RUN(hostile_gguf_files);
+    RUN(hostile_hf_directories);
+    RUN(hostile_llama2c_files);
+    RUN(bad_flags);
+    CHECK_DONE();
+}
