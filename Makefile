@@ -22,10 +22,14 @@ NVCC        ?= nvcc
 NVCCFLAGS   ?= -O2 -arch=sm_90a
 CUDA_SRC    := $(wildcard cuda/*.cu)
 LIB_OBJ     += $(CUDA_SRC:%.cu=$(B)/%.o)
-CFLAGS      += -DOCTET_CUDA=1
+CFLAGS      += -DOCTET_CUDA=1 -Icuda
 CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC)))
 LDLIBS      += -L$(CUDA_HOME)/lib64 -lcudart
 endif
+
+# Objects are rebuilt when the compiler, flags or CUDA setting change.
+CONFIG := $(CC) $(CFLAGS) CUDA=$(CUDA)
+$(shell mkdir -p $(B); echo '$(CONFIG)' | cmp -s - $(B)/config || echo '$(CONFIG)' > $(B)/config)
 
 .PHONY: all test models run clean
 all: octet liboctet.a
@@ -40,13 +44,13 @@ $(B)/libconvert.a: $(CONVERT_OBJ)
 octet: $(CLI_OBJ) $(B)/libconvert.a liboctet.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a liboctet.a $(LDLIBS)
 
-$(B)/%.o: %.c $(wildcard engine/*.h kernels/*.h tools/*.h)
+$(B)/%.o: %.c $(wildcard engine/*.h kernels/*.h tools/*.h cuda/*.h) $(B)/config
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/cuda/%.o: cuda/%.cu
+$(B)/cuda/%.o: cuda/%.cu $(wildcard cuda/*.h) $(B)/config
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Iengine -c -o $@ $<
+	$(NVCC) $(NVCCFLAGS) -Iengine -Icuda -Xcompiler -fPIC -c -o $@ $<
 
 # Tests link the converter library too (they exercise the readers directly).
 $(B)/tests/%: tests/%.c tests/check.h $(B)/libconvert.a liboctet.a

@@ -4,6 +4,9 @@
 #include "octet_file.h"
 #include "util.h"
 #include <stdio.h>
+#ifdef OCTET_CUDA
+#include "octet_cuda.h"
+#endif
 #include <string.h>
 
 static void help(void) { printf("usage: octet info -m FILE [--verify] [--no-tensors]\n"); }
@@ -89,6 +92,11 @@ int cmd_info(int argc, char **argv) {
     octet_cpu_detect(&cf);
     octet_cpu_features_string(&cf, feats, sizeof feats);
     printf("%-15s %s\n%-15s %s\n", "cpu features", feats, "kernels", octet_kernels_name());
+#ifdef OCTET_CUDA
+    char gpu[256];
+    octet_cuda_describe(gpu, sizeof gpu);
+    printf("%-15s %s\n", "gpu", gpu);
+#endif
     int rc = 0;
     if (verify) {
         if (octet_file_verify(&f) == 0) printf("%-15s checksum ok (%016llx)\n", "verify", (unsigned long long)f.checksum);

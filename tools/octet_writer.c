@@ -1,6 +1,7 @@
 #include "octet_writer.h"
 #include "util.h"
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -68,6 +69,23 @@ int octet_meta_has(const octet_meta *m, const char *key) {
     return 0;
 }
 
+// An interrupted conversion removes its temp file: the handler only calls unlink and _exit.
+static char interrupted_tmp[4096];
+static void on_signal(int sig) {
+    if (interrupted_tmp[0]) unlink(interrupted_tmp);
+    _exit(128 + sig);
+}
+static void guard_tmp(const char *tmp) {
+    if (!tmp) { interrupted_tmp[0] = 0; return; }
+    snprintf(interrupted_tmp, sizeof interrupted_tmp, "%s", tmp);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
 int octet_writer_open(octet_writer *w, const char *path) {
     memset(w, 0, sizeof *w);
     size_t n = strlen(path) + 32;
@@ -75,6 +93,7 @@ int octet_writer_open(octet_writer *w, const char *path) {
     w->tmp = malloc(n);
     if (!w->dst || !w->tmp) { octet_set_error("out of memory"); octet_writer_abort(w); return -1; }
     snprintf(w->tmp, n, "%s.tmp-%d", path, (int)getpid());
+    guard_tmp(w->tmp);
     w->fp = fopen(w->tmp, "wb");
     if (!w->fp) { octet_set_error("%s: cannot create: %s", w->tmp, strerror(errno)); free(w->tmp); w->tmp = NULL; octet_writer_abort(w); return -1; }
     return 0;
@@ -175,6 +194,7 @@ int octet_writer_commit(octet_writer *w) {
 void octet_writer_abort(octet_writer *w) {
     if (w->fp) fclose(w->fp);
     if (w->tmp) unlink(w->tmp);
+    guard_tmp(NULL);
     for (uint64_t i = 0; i < w->n_tensors; i++) free(w->t[i].name);
     free(w->t); free(w->tmp); free(w->dst);
     memset(w, 0, sizeof *w);

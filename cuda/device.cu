@@ -1,0 +1,17 @@
+#include "octet_cuda.h"
+#include <cuda_runtime.h>
+#include <stdio.h>
+
+extern "C" int octet_cuda_describe(char *buf, size_t cap) {
+    int n = 0;
+    cudaError_t err = cudaGetDeviceCount(&n);
+    if (err != cudaSuccess || n == 0) {
+        snprintf(buf, cap, "none (%s)", err != cudaSuccess ? cudaGetErrorString(err) : "no device");
+        return 0;
+    }
+    cudaDeviceProp p;
+    cudaGetDeviceProperties(&p, 0);
+    snprintf(buf, cap, "%s, compute %d.%d, %.1f GiB, %d SMs%s", p.name, p.major, p.minor,
+             p.totalGlobalMem / 1073741824.0, p.multiProcessorCount, n > 1 ? " (+ more devices)" : "");
+    return n;
+}
