@@ -1,8 +1,8 @@
 # octet — INT8 LLM inference engine. `make`, `make test`, `make models`, `make run`.
 CC      ?= cc
-OPT     ?= -O2
-CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
+# CFLAGS is yours to override (e.g. CFLAGS="-O1 -g -fsanitize=address"); the rest always applies.
+CFLAGS  ?= -O2 -g
+XCFLAGS := $(CFLAGS) -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
            -ffp-contract=off -fPIC -Iengine -Ikernels -Itools -pthread
 LDLIBS  += -lm -pthread
 B       := build
@@ -22,13 +22,13 @@ NVCC        ?= nvcc
 NVCCFLAGS   ?= -O2 -arch=sm_90a
 CUDA_SRC    := $(wildcard cuda/*.cu)
 LIB_OBJ     += $(CUDA_SRC:%.cu=$(B)/%.o)
-CFLAGS      += -DOCTET_CUDA=1 -Icuda
+XCFLAGS     += -DOCTET_CUDA=1 -Icuda
 CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC)))
 LDLIBS      += -L$(CUDA_HOME)/lib64 -lcudart
 endif
 
 # Objects are rebuilt when the compiler, flags or CUDA setting change.
-CONFIG := $(CC) $(CFLAGS) CUDA=$(CUDA)
+CONFIG := $(CC) $(XCFLAGS) CUDA=$(CUDA)
 $(shell mkdir -p $(B); echo '$(CONFIG)' | cmp -s - $(B)/config || echo '$(CONFIG)' > $(B)/config)
 
 .PHONY: all test models run clean
@@ -42,11 +42,11 @@ $(B)/libconvert.a: $(CONVERT_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 octet: $(CLI_OBJ) $(B)/libconvert.a liboctet.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a liboctet.a $(LDLIBS)
+	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a liboctet.a $(LDLIBS)
 
 $(B)/%.o: %.c $(wildcard engine/*.h kernels/*.h tools/*.h cuda/*.h) $(B)/config
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(XCFLAGS) -c -o $@ $<
 
 $(B)/cuda/%.o: cuda/%.cu $(wildcard cuda/*.h) $(B)/config
 	@mkdir -p $(dir $@)
@@ -55,7 +55,7 @@ $(B)/cuda/%.o: cuda/%.cu $(wildcard cuda/*.h) $(B)/config
 # Tests link the converter library too (they exercise the readers directly).
 $(B)/tests/%: tests/%.c tests/check.h $(B)/libconvert.a liboctet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/libconvert.a liboctet.a $(LDLIBS)
+	$(CC) $(XCFLAGS) -Itests -o $@ $< $(B)/libconvert.a liboctet.a $(LDLIBS)
 
 test: octet models $(TEST_BIN)
 	@bash tests/run.sh $(TEST_BIN)

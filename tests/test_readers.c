@@ -404,7 +404,7 @@ static void octet_container_round_trip(void) {
     CHECK(as && as->count == 3 && octet_kv_str_array(as, ptr, len) == 0 && len[1] == 0 && len[2] == 4 && !memcmp(ptr[2], "\xE2\x96\x81z", 4), "string array");
     const octet_tensor *tq = octet_file_tensor(&f, "q"), *th = octet_file_tensor(&f, "h");
     CHECK(tq && th && (uintptr_t)tq->data % 64 == 0 && (uintptr_t)th->data % 64 == 0, "aligned");
-    float row[5];
+    float row[8];
     octet_tensor_row_f32(tq, 1, row);
     CHECK(row[0] == 0 && row[4] == 0, "zero row dequantizes to zeros");
     octet_tensor_row_f32(tq, 2, row);
