@@ -161,24 +161,24 @@ static void check_hf_octet(const char *path) {
     octet_file_close(&f);
 }
 
-static void hf_directory_round_trip(void) {
-    make_hf_dir("tests/out/hf-single", 0);
+static void convert_hf_dir(const char *dir, int sharded) {
+    make_hf_dir(dir, sharded);
     char *out = NULL;
-    int rc = run_cmd(&out, "./octet convert tests/out/hf-single -o tests/out/hf-single.octet --type f32");
+    int rc = run_cmd(&out, "./octet convert %s -o %s.octet --type f32", dir, dir);
     CHECK(rc == 0, "convert: %s", out);
     free(out);
-    check_hf_octet("tests/out/hf-single.octet");
+    char path[256];
+    snprintf(path, sizeof path, "%s.octet", dir);
+    check_hf_octet(path);
 }
 
+static void hf_directory_round_trip(void) { convert_hf_dir("tests/out/hf-single", 0); }
+
 static void hf_sharded_round_trip(void) {
-    make_hf_dir("tests/out/hf-sharded", 1);
+    convert_hf_dir("tests/out/hf-sharded", 1);
     char *out = NULL;
-    int rc = run_cmd(&out, "./octet convert tests/out/hf-sharded -o tests/out/hf-sharded.octet --type f32");
-    CHECK(rc == 0, "convert: %s", out);
-    free(out);
-    check_hf_octet("tests/out/hf-sharded.octet");
     // f16 output holds the same (f16-exact) values.
-    rc = run_cmd(&out, "./octet convert tests/out/hf-sharded -o tests/out/hf-sharded.f16.octet --type f16");
+    int rc = run_cmd(&out, "./octet convert tests/out/hf-sharded -o tests/out/hf-sharded.f16.octet --type f16");
     CHECK(rc == 0, "convert f16: %s", out);
     free(out);
     octet_file f;
