@@ -23,6 +23,7 @@ const char *cli_value(int argc, char **argv, int *i) {
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
     {"convert", cmd_convert, "convert a GGUF file, Hugging Face directory or llama2.c checkpoint to .octet"},
+    {"run", cmd_run, "generate text from a prompt"},
     {"info", cmd_info, "show a model's hyperparameters, tensors and the CPU kernels that would run"},
     {"tokenize", cmd_tokenize, "tokenize text with a model's tokenizer"},
 };

@@ -1,0 +1,22 @@
+// The narrow interface between the forward pass and the kernels. The CPU implementation is
+// kernels/cpu_backend.c; every operation gives the same result whatever the thread count.
+#ifndef OCTET_BACKEND_H
+#define OCTET_BACKEND_H
+#include "octet_file.h"
+#include "threadpool.h"
+#include <stdint.h>
+
+// Scratch a backend needs for m activation rows of width up to k (one per context).
+typedef struct {
+    int8_t *xq;     // m * k int8 activations
+    float  *xs;     // m activation scales
+    float  *rows;   // per-thread row conversion space (n_threads * k)
+    int     max_m, max_k, n_threads;
+} octet_scratch;
+int  octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads);
+void octet_scratch_free(octet_scratch *s);
+
+// y[m][w->rows] = x[m][w->cols] · W^T. q8 weights: activations are quantized per row to int8
+// and multiplied in int32 (DESIGN.md, "INT8 arithmetic"); f32/f16/bf16 weights: f32 math.
+void octet_matmul(octet_threadpool *tp, octet_scratch *s, const octet_tensor *w, const float *x, int m, float *y);
+#endif

@@ -1,0 +1,147 @@
+#include "forward.h"
+#include "kernels.h"
+#include "util.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads) {
+    memset(c, 0, sizeof *c);
+    const octet_hparams *hp = &m->hp;
+    c->m = m; c->n_ctx = n_ctx; c->n_batch = n_batch; c->n_threads = n_threads;
+    size_t B = (size_t)n_batch, cache = (size_t)hp->n_layers * n_ctx * hp->kv_dim;
+    c->k_cache = calloc(cache, sizeof(float));
+    c->v_cache = calloc(cache, sizeof(float));
+    c->x = malloc(B * hp->dim * sizeof(float));
+    c->xb = malloc(B * hp->dim * sizeof(float));
+    c->q = malloc(B * hp->dim * sizeof(float));
+    c->k = malloc(B * hp->kv_dim * sizeof(float));
+    c->v = malloc(B * hp->kv_dim * sizeof(float));
+    c->att = malloc(B * hp->dim * sizeof(float));
+    c->hb = malloc(B * hp->hidden_dim * sizeof(float));
+    c->hb2 = malloc(B * hp->hidden_dim * sizeof(float));
+    c->logits = malloc(B * hp->vocab_size * sizeof(float));
+    c->scores = malloc((size_t)n_threads * n_ctx * sizeof(float));
+    c->tp = octet_threadpool_new(n_threads);
+    uint32_t max_k = hp->dim > hp->hidden_dim ? hp->dim : hp->hidden_dim;
+    int sc = octet_scratch_init(&c->scratch, n_batch, (int)max_k, n_threads);
+    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
+        !c->logits || !c->scores || !c->tp || sc != 0) {
+        octet_context_free(c);
+        octet_set_error("out of memory for a context of %d tokens (KV cache %.1f MiB)", n_ctx, 2.0 * cache * 4 / 1048576);
+        return -1;
+    }
+    return 0;
+}
+
+void octet_context_free(octet_context *c) {
+    free(c->k_cache); free(c->v_cache); free(c->x); free(c->xb); free(c->q); free(c->k); free(c->v);
+    free(c->att); free(c->hb); free(c->hb2); free(c->logits); free(c->scores);
+    if (c->tp) octet_threadpool_free(c->tp);
+    octet_scratch_free(&c->scratch);
+    memset(c, 0, sizeof *c);
+}
+
+// Rotates one head's vector in place for position pos.
+static void rope(float *v, int pos, const octet_hparams *hp, const float *inv_freq) {
+    int half = (int)hp->rope_dim / 2;
+    for (int i = 0; i < half; i++) {
+        double a = (double)pos * inv_freq[i];
+        float cs = (float)cos(a), sn = (float)sin(a);
+        int i0 = hp->rope_neox ? i : 2 * i, i1 = hp->rope_neox ? i + half : 2 * i + 1;
+        float x0 = v[i0], x1 = v[i1];
+        v[i0] = x0 * cs - x1 * sn;
+        v[i1] = x0 * sn + x1 * cs;
+    }
+}
+
+typedef struct { octet_context *c; int layer, n; } att_job;
+
+// Causal grouped-query attention for n batch tokens: each (token, head) pair is one item.
+static void attention_worker(void *p, int ith, int nth) {
+    att_job *j = p;
+    octet_context *c = j->c;
+    const octet_hparams *hp = &c->m->hp;
+    int hd = (int)hp->head_dim, group = (int)(hp->n_heads / hp->n_kv_heads), i0, i1;
+    float *scores = c->scores + (size_t)ith * c->n_ctx, scale = 1.0f / sqrtf((float)hd);
+    const float *kc = c->k_cache + (size_t)j->layer * c->n_ctx * hp->kv_dim, *vc = c->v_cache + (size_t)j->layer * c->n_ctx * hp->kv_dim;
+    octet_split(j->n * (int)hp->n_heads, ith, nth, &i0, &i1);
+    for (int it = i0; it < i1; it++) {
+        int t = it / (int)hp->n_heads, h = it % (int)hp->n_heads, kvh = h / group, last = c->pos + t;
+        const float *q = c->q + (size_t)t * hp->dim + (size_t)h * hd;
+        for (int s = 0; s <= last; s++) scores[s] = k_dot_f32(q, kc + (size_t)s * hp->kv_dim + (size_t)kvh * hd, hd) * scale;
+        k_softmax(scores, last + 1);
+        float *out = c->att + (size_t)t * hp->dim + (size_t)h * hd;
+        memset(out, 0, (size_t)hd * sizeof *out);
+        for (int s = 0; s <= last; s++) {
+            const float *v = vc + (size_t)s * hp->kv_dim + (size_t)kvh * hd;
+            float a = scores[s];
+            for (int i = 0; i < hd; i++) out[i] += a * v[i];
+        }
+    }
+}
+
+static void add_bias(float *y, const octet_tensor *b, int n, int width) {
+    if (!b) return;
+    const float *bb = b->data;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < width; i++) y[(size_t)t * width + i] += bb[i];
+}
+
+// One chunk of at most n_batch tokens.
+static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int all, float *logits_out) {
+    const octet_model *m = c->m;
+    const octet_hparams *hp = &m->hp;
+    int dim = (int)hp->dim, kvd = (int)hp->kv_dim, hid = (int)hp->hidden_dim, hd = (int)hp->head_dim;
+    for (int t = 0; t < n; t++) octet_tensor_row_f32(m->tok_embd, (uint64_t)tokens[t], c->x + (size_t)t * dim);
+    for (uint32_t l = 0; l < hp->n_layers; l++) {
+        const octet_layer *L = &m->layers[l];
+        for (int t = 0; t < n; t++) k_rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->attn_norm->data, dim, hp->norm_eps);
+        octet_matmul(c->tp, &c->scratch, L->wq, c->xb, n, c->q);
+        octet_matmul(c->tp, &c->scratch, L->wk, c->xb, n, c->k);
+        octet_matmul(c->tp, &c->scratch, L->wv, c->xb, n, c->v);
+        add_bias(c->q, L->bq, n, dim);
+        add_bias(c->k, L->bk, n, kvd);
+        add_bias(c->v, L->bv, n, kvd);
+        float *kc = c->k_cache + (size_t)l * c->n_ctx * kvd, *vc = c->v_cache + (size_t)l * c->n_ctx * kvd;
+        for (int t = 0; t < n; t++) {
+            int pos = c->pos + t;
+            for (uint32_t h = 0; h < hp->n_heads; h++) rope(c->q + (size_t)t * dim + h * hd, pos, hp, m->rope_inv_freq);
+            for (uint32_t h = 0; h < hp->n_kv_heads; h++) rope(c->k + (size_t)t * kvd + h * hd, pos, hp, m->rope_inv_freq);
+            memcpy(kc + (size_t)pos * kvd, c->k + (size_t)t * kvd, (size_t)kvd * sizeof(float));
+            memcpy(vc + (size_t)pos * kvd, c->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
+        }
+        att_job aj = {c, (int)l, n};
+        octet_threadpool_run(c->tp, attention_worker, &aj);
+        octet_matmul(c->tp, &c->scratch, L->wo, c->att, n, c->xb);
+        for (size_t i = 0; i < (size_t)n * dim; i++) c->x[i] += c->xb[i];
+        for (int t = 0; t < n; t++) k_rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->ffn_norm->data, dim, hp->norm_eps);
+        octet_matmul(c->tp, &c->scratch, L->w_gate, c->xb, n, c->hb);
+        octet_matmul(c->tp, &c->scratch, L->w_up, c->xb, n, c->hb2);
+        k_swiglu(c->hb, c->hb, c->hb2, n * hid);
+        octet_matmul(c->tp, &c->scratch, L->w_down, c->hb, n, c->xb);
+        for (size_t i = 0; i < (size_t)n * dim; i++) c->x[i] += c->xb[i];
+    }
+    // Only the rows whose logits are wanted go through the final norm and the LM head.
+    int first = all ? 0 : n - 1, rows = n - first;
+    for (int t = first; t < n; t++) k_rmsnorm(c->xb + (size_t)(t - first) * dim, c->x + (size_t)t * dim, m->output_norm->data, dim, hp->norm_eps);
+    octet_matmul(c->tp, &c->scratch, m->output, c->xb, rows, logits_out);
+    c->pos += n;
+}
+
+int octet_forward(octet_context *c, const int32_t *tokens, int n, float *logits, int all) {
+    const octet_hparams *hp = &c->m->hp;
+    if (n <= 0) { octet_set_error("nothing to evaluate"); return -1; }
+    if (c->pos + n > c->n_ctx) { octet_set_error("context full: %d + %d tokens exceed the context size %d (-c)", c->pos, n, c->n_ctx); return -1; }
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= hp->vocab_size) { octet_set_error("token id %d outside the vocabulary (%u)", tokens[i], hp->vocab_size); return -1; }
+    for (int done = 0; done < n;) {
+        int k = n - done < c->n_batch ? n - done : c->n_batch, last_chunk = done + k == n;
+        float *out = all ? logits + (size_t)done * hp->vocab_size : c->logits;
+        if (all || last_chunk) forward_chunk(c, tokens + done, k, all, out);
+        else forward_chunk(c, tokens + done, k, 0, c->logits);  // logits of earlier chunks are not wanted
+        done += k;
+    }
+    if (!all) memcpy(logits, c->logits, (size_t)hp->vocab_size * sizeof(float));
+    return 0;
+}

@@ -1,0 +1,23 @@
+// The Llama-family forward pass over a batch of tokens; prefill and decode share this path.
+#ifndef OCTET_FORWARD_H
+#define OCTET_FORWARD_H
+#include "backend.h"
+#include "model.h"
+
+typedef struct {
+    const octet_model *m;
+    int n_ctx, n_batch, n_threads, pos;
+    float *k_cache, *v_cache;                 // [n_layers][n_ctx][kv_dim]
+    float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *logits;  // one row per batch token
+    float *scores;                            // [n_threads][n_ctx]
+    octet_threadpool *tp;
+    octet_scratch scratch;
+} octet_context;
+
+int  octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads);
+void octet_context_free(octet_context *c);
+// Evaluates n tokens at positions pos..pos+n-1 (in chunks of n_batch) and advances pos.
+// Writes logits of every token (all = 1: n * vocab floats) or of the last (vocab floats).
+// Returns 0, or -1 when the context is full or a token id is invalid.
+int  octet_forward(octet_context *c, const int32_t *tokens, int n, float *logits, int all);
+#endif

@@ -1,0 +1,61 @@
+// The public API over model.c, forward.c and tokenizer.c.
+#include "octet.h"
+#include "forward.h"
+#include "model.h"
+#include "util.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct octet_session { octet_context c; };
+struct octet_text_stream { octet_decoder d; };
+
+octet_model *octet_load(const char *path) {
+    octet_model *m = calloc(1, sizeof *m);
+    if (!m) { octet_set_error("out of memory"); return NULL; }
+    if (octet_model_load(m, path) != 0) { free(m); return NULL; }
+    return m;
+}
+void   octet_free(octet_model *m) { if (m) { octet_model_free(m); free(m); } }
+double octet_load_ms(const octet_model *m) { return m->load_ms; }
+int    octet_vocab_size(const octet_model *m) { return (int)m->hp.vocab_size; }
+int    octet_context_length(const octet_model *m) { return (int)m->hp.context_length; }
+int    octet_model_is_synthetic(const octet_model *m) { return octet_kv_bool(&m->file, "general.synthetic", 0); }
+
+int octet_is_end_token(const octet_model *m, int32_t id) {
+    if (!m->has_tokenizer || id < 0 || (uint32_t)id >= m->tok.n_vocab) return 0;
+    if (id == m->tok.eos || id == m->tok.eot) return 1;
+    // Chat control tokens that close a turn (<|im_end|>, <|eot_id|>, <|end|>, <end_of_turn>).
+    if (m->tok.type[id] != TT_CONTROL) return 0;
+    static const char *ends[] = {"<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>"};
+    for (unsigned i = 0; i < sizeof ends / sizeof *ends; i++)
+        if (m->tok.piece_len[id] == strlen(ends[i]) && !memcmp(m->tok.piece[id], ends[i], strlen(ends[i]))) return 1;
+    return 0;
+}
+
+int octet_tokenize_text(const octet_model *m, const char *text, size_t len, int add_bos, int parse_special, int32_t **ids, size_t *n) {
+    if (!m->has_tokenizer) { octet_set_error("%s: has no tokenizer", m->file.path); return -1; }
+    return octet_tokenize(&m->tok, text, len, add_bos, parse_special, ids, n);
+}
+
+octet_session *octet_session_new(const octet_model *m, const octet_session_params *p) {
+    octet_session *s = calloc(1, sizeof *s);
+    if (!s) { octet_set_error("out of memory"); return NULL; }
+    if (p->n_ctx < 1 || p->n_batch < 1 || p->n_threads < 1) { free(s); octet_set_error("context, batch and thread counts must be positive"); return NULL; }
+    if (octet_context_init(&s->c, m, p->n_ctx, p->n_batch, p->n_threads) != 0) { free(s); return NULL; }
+    return s;
+}
+void octet_session_free(octet_session *s) { if (s) { octet_context_free(&s->c); free(s); } }
+int  octet_session_pos(const octet_session *s) { return s->c.pos; }
+int  octet_session_n_ctx(const octet_session *s) { return s->c.n_ctx; }
+void octet_session_reset(octet_session *s) { s->c.pos = 0; }
+int  octet_eval(octet_session *s, const int32_t *t, int n, float *logits, int all) { return octet_forward(&s->c, t, n, logits, all); }
+
+octet_text_stream *octet_text_stream_new(const octet_model *m) {
+    if (!m->has_tokenizer) { octet_set_error("%s: has no tokenizer", m->file.path); return NULL; }
+    octet_text_stream *t = malloc(sizeof *t);
+    if (t) octet_decoder_init(&t->d, &m->tok, 0);
+    return t;
+}
+size_t octet_text_stream_push(octet_text_stream *t, int32_t id, char *out, size_t cap) { return octet_decoder_push(&t->d, id, out, cap); }
+size_t octet_text_stream_flush(octet_text_stream *t, char *out, size_t cap) { return octet_decoder_flush(&t->d, out, cap); }
+void   octet_text_stream_free(octet_text_stream *t) { free(t); }

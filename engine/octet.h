@@ -1,0 +1,43 @@
+// octet's public API (liboctet.a / liboctet.so): load a model, make a context, tokenize,
+// evaluate tokens into logits, sample, turn tokens back into text.
+#ifndef OCTET_H
+#define OCTET_H
+#include <stddef.h>
+#include <stdint.h>
+#include "sampler.h"
+
+typedef struct octet_model octet_model;
+typedef struct octet_session octet_session;
+
+typedef struct { int n_ctx, n_batch, n_threads; } octet_session_params;
+
+// Every function that can fail returns NULL or non-zero and sets octet_last_error().
+const char    *octet_last_error(void);
+octet_model   *octet_load(const char *path);
+void           octet_free(octet_model *m);
+double         octet_load_ms(const octet_model *m);
+int            octet_vocab_size(const octet_model *m);
+int            octet_context_length(const octet_model *m);   // the model's trained context
+int            octet_model_is_synthetic(const octet_model *m);
+// True for tokens that end a generation (EOS, EOT, and control tokens such as <|im_end|>).
+int            octet_is_end_token(const octet_model *m, int32_t id);
+
+// add_bos < 0 follows the model; parse_special turns control-token text into ids.
+int octet_tokenize_text(const octet_model *m, const char *text, size_t len, int add_bos, int parse_special, int32_t **ids, size_t *n);
+
+octet_session *octet_session_new(const octet_model *m, const octet_session_params *p);
+void           octet_session_free(octet_session *s);
+int            octet_session_pos(const octet_session *s);
+int            octet_session_n_ctx(const octet_session *s);
+void           octet_session_reset(octet_session *s);
+// Evaluates n tokens after those already in the session; logits of all (n * vocab floats) or
+// of the last token (vocab floats).
+int            octet_eval(octet_session *s, const int32_t *tokens, int n, float *logits, int all);
+
+// Streaming detokenization: appends whole UTF-8 characters of token id to out.
+typedef struct octet_text_stream octet_text_stream;
+octet_text_stream *octet_text_stream_new(const octet_model *m);
+size_t             octet_text_stream_push(octet_text_stream *t, int32_t id, char *out, size_t cap);
+size_t             octet_text_stream_flush(octet_text_stream *t, char *out, size_t cap);
+void               octet_text_stream_free(octet_text_stream *t);
+#endif

@@ -1,0 +1,124 @@
+#include "sampler.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void octet_sampler_defaults(octet_sampler_params *p) {
+    memset(p, 0, sizeof *p);
+    p->temp = 0.8f; p->top_k = 40; p->top_p = 0.95f; p->min_p = 0.05f;
+    p->repeat_penalty = 1.0f; p->repeat_last_n = 64; p->seed = 0x5eed;
+}
+
+int octet_sampler_init(octet_sampler *s, const octet_sampler_params *p, int n_vocab) {
+    memset(s, 0, sizeof *s);
+    s->p = *p;
+    s->n_vocab = n_vocab;
+    s->rng = p->seed ^ 0x9E3779B97F4A7C15ull;
+    s->history = calloc((size_t)(p->repeat_last_n > 0 ? p->repeat_last_n : 1), sizeof *s->history);
+    s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
+    s->counts = calloc((size_t)n_vocab, sizeof *s->counts);
+    return s->history && s->cand && s->counts ? 0 : -1;
+}
+
+void octet_sampler_free(octet_sampler *s) { free(s->history); free(s->cand); free(s->counts); memset(s, 0, sizeof *s); }
+
+void octet_sampler_accept(octet_sampler *s, int32_t id) {
+    int n = s->p.repeat_last_n;
+    if (n <= 0) return;
+    if (s->n_hist == n) { memmove(s->history, s->history + 1, (size_t)(n - 1) * sizeof *s->history); s->n_hist--; }
+    s->history[s->n_hist++] = id;
+}
+
+static double uniform(octet_sampler *s) {  // splitmix64
+    uint64_t z = (s->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static int better(const octet_candidate *a, const octet_candidate *b) { return a->logit > b->logit || (a->logit == b->logit && a->id < b->id); }
+static int cmp_cand(const void *x, const void *y) {
+    const octet_candidate *a = x, *b = y;
+    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
+static void penalties(octet_sampler *s, float *logits) {
+    const octet_sampler_params *p = &s->p;
+    if (!s->n_hist || (p->repeat_penalty == 1.0f && !p->presence_penalty && !p->frequency_penalty)) return;
+    for (int i = 0; i < s->n_hist; i++) s->counts[s->history[i]]++;
+    for (int i = 0; i < s->n_hist; i++) {
+        int32_t id = s->history[i];
+        int c = s->counts[id];
+        if (!c) continue;  // already handled
+        float *l = &logits[id];
+        if (p->repeat_penalty != 1.0f) *l = *l > 0 ? *l / p->repeat_penalty : *l * p->repeat_penalty;
+        *l -= (float)c * p->frequency_penalty + p->presence_penalty;
+        s->counts[id] = 0;
+    }
+}
+
+// Keeps the k best candidates, sorted best first (a min-heap over the first k).
+static int top_k(octet_candidate *c, int n, int k) {
+    if (k <= 0 || k >= n) { qsort(c, (size_t)n, sizeof *c, cmp_cand); return n; }
+    for (int i = k / 2 - 1; i >= 0; i--)  // heapify with the worst at the root
+        for (int j = i;;) {
+            int w = j, l = 2 * j + 1, r = l + 1;
+            if (l < k && better(&c[w], &c[l])) w = l;
+            if (r < k && better(&c[w], &c[r])) w = r;
+            if (w == j) break;
+            octet_candidate t = c[j]; c[j] = c[w]; c[w] = t; j = w;
+        }
+    for (int i = k; i < n; i++) {
+        if (!better(&c[i], &c[0])) continue;
+        c[0] = c[i];
+        for (int j = 0;;) {
+            int w = j, l = 2 * j + 1, r = l + 1;
+            if (l < k && better(&c[w], &c[l])) w = l;
+            if (r < k && better(&c[w], &c[r])) w = r;
+            if (w == j) break;
+            octet_candidate t = c[j]; c[j] = c[w]; c[w] = t; j = w;
+        }
+    }
+    qsort(c, (size_t)k, sizeof *c, cmp_cand);
+    return k;
+}
+
+int32_t octet_sample(octet_sampler *s, float *logits) {
+    const octet_sampler_params *p = &s->p;
+    penalties(s, logits);
+    int n = s->n_vocab;
+    if (p->temp <= 0) {
+        int32_t best = 0;
+        for (int i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+    octet_candidate *c = s->cand;
+    for (int i = 0; i < n; i++) { c[i].logit = logits[i]; c[i].id = i; }
+    n = top_k(c, n, p->top_k);
+    // top-p on the softmax of the (untempered) logits
+    if (p->top_p < 1.0f) {
+        double sum = 0, cum = 0;
+        for (int i = 0; i < n; i++) sum += exp((double)c[i].logit - c[0].logit);
+        int keep = n;
+        for (int i = 0; i < n; i++) {
+            cum += exp((double)c[i].logit - c[0].logit) / sum;
+            if (cum >= p->top_p) { keep = i + 1; break; }
+        }
+        n = keep;
+    }
+    if (p->min_p > 0) {
+        float floor_logit = c[0].logit + logf(p->min_p);
+        int keep = 1;
+        while (keep < n && c[keep].logit >= floor_logit) keep++;
+        n = keep;
+    }
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += exp(((double)c[i].logit - c[0].logit) / p->temp);
+    double r = uniform(s) * sum, acc = 0;
+    for (int i = 0; i < n; i++) {
+        acc += exp(((double)c[i].logit - c[0].logit) / p->temp);
+        if (r < acc) return c[i].id;
+    }
+    return c[n - 1].id;
+}

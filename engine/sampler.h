@@ -1,0 +1,30 @@
+// Token sampling: repetition/presence/frequency penalties, then greedy, or top-k, top-p,
+// min-p and temperature (llama.cpp's order) with a seeded generator. Same seed, same tokens.
+#ifndef OCTET_SAMPLER_H
+#define OCTET_SAMPLER_H
+#include <stdint.h>
+
+typedef struct {
+    float temp, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;
+    int top_k, repeat_last_n;
+    uint64_t seed;
+} octet_sampler_params;
+
+typedef struct { float logit; int32_t id; } octet_candidate;
+typedef struct {
+    octet_sampler_params p;
+    uint64_t rng;
+    int32_t *history;
+    int n_hist, n_vocab;
+    octet_candidate *cand;
+    int32_t *counts;
+} octet_sampler;
+
+void    octet_sampler_defaults(octet_sampler_params *p);  // temp 0.8, top-k 40, top-p 0.95, min-p 0.05
+int     octet_sampler_init(octet_sampler *s, const octet_sampler_params *p, int n_vocab);
+void    octet_sampler_free(octet_sampler *s);
+// Picks the next token from logits (which the penalties modify in place).
+int32_t octet_sample(octet_sampler *s, float *logits);
+// Records a token (prompt or generated) for the penalties.
+void    octet_sampler_accept(octet_sampler *s, int32_t id);
+#endif

@@ -1,0 +1,27 @@
+// CPU kernels: the scalar reference of every hot operation. SIMD versions (issue "CPU speed")
+// must give the same int32 sums bit for bit and f32 results within stated tolerances.
+#ifndef OCTET_KERNELS_H
+#define OCTET_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+// Symmetric per-row int8 quantization of activations: s = max|x| / 127, q = round(x / s).
+void k_quantize_row_i8(const float *x, int k, int8_t *q, float *s);
+// Exact int32 dot product of two int8 vectors.
+int32_t k_dot_i8(const int8_t *a, const int8_t *b, int k);
+// f32 dot product, summed in 8 interleaved partial sums then combined in a fixed order, so the
+// result does not depend on how work is split between threads.
+float k_dot_f32(const float *a, const float *b, int k);
+
+// Rows [n0, n1) of y[m][n] = x[m][:] · w[n][:] for each of the m activation rows.
+// q8 weights with int8 activations: y = xs[m] * ws[n] * sum(xq[m] * wq[n]).
+void k_gemm_q8_i8(const int8_t *xq, const float *xs, int m, int k, const int8_t *wq, const float *ws,
+                  int n0, int n1, float *y, int ldy);
+// f32 activations with f32, f16 or bf16 weights (dtype as in octet_file.h); `row` is scratch of k floats.
+void k_gemm_f32(const float *x, int m, int k, const void *w, int wdtype, int n0, int n1, float *y, int ldy, float *row);
+
+void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps);
+void k_softmax(float *x, int n);
+// y[i] = silu(g[i]) * u[i]
+void k_swiglu(float *y, const float *g, const float *u, int n);
+#endif
