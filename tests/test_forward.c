@@ -1,0 +1,252 @@
+// The forward pass against its oracles: Hugging Face transformers on SmolLM2 (fixture made by
+// tools/ref/make_fixtures.py), and the reference greedy tokens and logits of stories260K
+// (../shared/models/SOURCES.md). Also octet run: the Paris answer, thread-count and seed
+// determinism, bad flags.
+#include "check.h"
+#include "json.h"
+#include "octet.h"
+#include "util.h"
+#include <math.h>
+
+#define SMOL_F32 "models/smollm2-135m-instruct.f32.octet"
+#define SMOL_Q8 "models/smollm2-135m-instruct.q8.octet"
+#define STORIES_F32 "tests/out/fwd-stories260K.f32.octet"
+#define STORIES_Q8 "tests/out/fwd-stories260K.q8.octet"
+
+static const int STORIES_GREEDY[48] = {403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292,
+                                       411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267};
+
+static octet_session *session(const octet_model *m, int n_ctx, int threads) {
+    octet_session_params p = {n_ctx, 64, threads};
+    octet_session *s = octet_session_new(m, &p);
+    CHECK(s != NULL, "%s", octet_last_error());
+    return s;
+}
+
+static int argmax(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
+    return b;
+}
+
+// Greedy decoding from a prompt; stops after an end token (included) or n tokens.
+static int greedy(const octet_model *m, octet_session *s, const int32_t *prompt, int np, int n, int32_t *out) {
+    int V = octet_vocab_size(m), k = 0;
+    float *logits = malloc((size_t)V * sizeof *logits);
+    if (octet_eval(s, prompt, np, logits, 0) != 0) { free(logits); return -1; }
+    while (k < n) {
+        int32_t t = argmax(logits, V);
+        out[k++] = t;
+        if (octet_is_end_token(m, t) || octet_eval(s, &t, 1, logits, 0) != 0) break;
+    }
+    free(logits);
+    return k;
+}
+
+static void convert_stories(void) {
+    if (!file_exists(STORIES_F32))
+        run_cmd(NULL, "./octet convert %s --tokenizer %s -o %s --type f32 --quiet", shared_path("models/stories260K/stories260K.bin"), shared_path("models/stories260K/tok512.bin"), STORIES_F32);
+    if (!file_exists(STORIES_Q8))
+        run_cmd(NULL, "./octet convert %s --tokenizer %s -o %s --quiet", shared_path("models/stories260K/stories260K.bin"), shared_path("models/stories260K/tok512.bin"), STORIES_Q8);
+}
+
+static void stories260k_matches_reference(void) {
+    if (!file_exists(shared_path("models/stories260K/stories260K.bin"))) SKIP("../shared missing");
+    convert_stories();
+    octet_model *m = octet_load(STORIES_F32);
+    CHECK(m != NULL, "%s", octet_last_error());
+    if (!m) return;
+    octet_session *s = session(m, 512, 2);
+    float logits[512];
+    int32_t bos = 1, out[48];
+    CHECK(octet_eval(s, &bos, 1, logits, 0) == 0, "%s", octet_last_error());
+    const int top[5] = {403, 385, 410, 317, 407};
+    const float val[5] = {17.0235f, 15.4062f, 13.1083f, 12.7692f, 12.4181f};
+    for (int i = 0; i < 5; i++) CHECK(fabsf(logits[top[i]] - val[i]) < 2e-3f, "logit of %d: %f, reference %f", top[i], logits[top[i]], val[i]);
+    octet_session_reset(s);
+    int n = greedy(m, s, &bos, 1, 48, out);
+    int same = 0;
+    while (same < n && out[same] == STORIES_GREEDY[same]) same++;
+    CHECK(n == 48 && same == 48, "greedy tokens: first %d of 48 match", same);
+    octet_session_free(s);
+    octet_free(m);
+    // INT8: report how far the greedy text stays identical.
+    m = octet_load(STORIES_Q8);
+    CHECK(m != NULL, "%s", octet_last_error());
+    if (!m) return;
+    s = session(m, 512, 2);
+    n = greedy(m, s, &bos, 1, 48, out);
+    same = 0;
+    while (same < n && out[same] == STORIES_GREEDY[same]) same++;
+    printf("  stories260K q8: first %d of 48 greedy tokens equal the f32 reference\n", same);
+    CHECK(same >= 8, "q8 greedy diverges after %d tokens", same);
+    octet_session_free(s);
+    octet_free(m);
+}
+
+typedef struct { json *root; const json *cases; } fixture;
+static int load_fixture(fixture *fx) {
+    size_t n;
+    char *text = octet_read_file("tests/fixtures/smollm2-ref.json", &n), err[128];
+    if (!text) return -1;
+    fx->root = json_parse(text, n, err, sizeof err);
+    free(text);
+    fx->cases = json_get(fx->root, "cases");
+    return fx->cases && fx->cases->type == JSON_ARRAY ? 0 : -1;
+}
+static int32_t *ids_of(const json *arr, size_t *n) {
+    *n = arr ? arr->len : 0;
+    int32_t *v = malloc((*n ? *n : 1) * sizeof *v);
+    for (size_t i = 0; i < *n; i++) v[i] = (int32_t)arr->items[i]->num;
+    return v;
+}
+
+// f32 and q8 against the transformers fixture. Returns per-case top-1 agreement data.
+static void smollm2_case(const octet_model *m, const json *c, int f32, int *agree, int *positions, int *greedy16, float **f32_top1) {
+    size_t np, ng;
+    int32_t *ids = ids_of(json_get(c, "ids"), &np), *ref = ids_of(json_get(c, "greedy"), &ng);
+    const char *text = json_str(c, "text");
+    int32_t *tok = NULL;
+    size_t nt = 0;
+    CHECK(octet_tokenize_text(m, text, strlen(text), -1, 1, &tok, &nt) == 0, "tokenize");
+    int same_tok = nt == np;
+    for (size_t i = 0; same_tok && i < np; i++) same_tok = tok[i] == ids[i];
+    CHECK(same_tok, "tokenization of '%.40s' differs from transformers (%zu vs %zu tokens)", text, nt, np);
+    free(tok);
+    int V = octet_vocab_size(m);
+    float *logits = malloc(np * (size_t)V * sizeof *logits);
+    octet_session *s = session(m, 512, 2);
+    CHECK(octet_eval(s, ids, (int)np, logits, 1) == 0, "%s", octet_last_error());
+    const json *top_ids = json_get(c, "top_ids"), *top_logits = json_get(c, "top_logits");
+    float worst = 0;
+    for (size_t p = 0; p < np; p++) {
+        const json *ti = top_ids->items[p], *tl = top_logits->items[p];
+        float mx = 0, diff = 0;
+        for (size_t k = 0; k < tl->len; k++) mx = fmaxf(mx, fabsf((float)tl->items[k]->num));
+        for (size_t k = 0; k < ti->len; k++) diff = fmaxf(diff, fabsf(logits[p * V + (int)ti->items[k]->num] - (float)tl->items[k]->num));
+        worst = fmaxf(worst, diff / mx);
+        int mine = argmax(logits + p * V, V);
+        if (f32) { (*f32_top1)[*positions] = (float)mine; (*agree) += mine == (int)ti->items[0]->num; }
+        else (*agree) += mine == (int)(*f32_top1)[*positions];
+        (*positions)++;
+    }
+    if (f32) CHECK(worst <= 1e-3f, "'%.30s': logits differ by %.2e of max|logit| (limit 1e-3)", text, worst);
+    octet_session_reset(s);
+    int32_t out[64];
+    int n = greedy(m, s, ids, (int)np, 64, out), same = 0;
+    while (same < n && (size_t)same < ng && out[same] == ref[same]) same++;
+    if (f32) CHECK(same == n && (size_t)n == ng, "'%.30s': greedy continuation matches transformers for %d of %zu tokens", text, same, ng);
+    *greedy16 += same >= 16 || (size_t)same == ng;
+    printf("  %s %3zu-token prompt: logits within %.1e of max|logit|, greedy equal for %d/%zu tokens\n", f32 ? "f32" : "q8 ", np, worst, same, ng);
+    octet_session_free(s);
+    free(logits); free(ids); free(ref);
+}
+
+static float *f32_top1;
+static int n_positions;
+
+static void smollm2_f32_matches_transformers(void) {
+    if (!file_exists(SMOL_F32)) SKIP("run make models");
+    fixture fx;
+    CHECK(load_fixture(&fx) == 0, "cannot read tests/fixtures/smollm2-ref.json");
+    octet_model *m = octet_load(SMOL_F32);
+    CHECK(m != NULL, "%s", octet_last_error());
+    if (m && fx.cases) {
+        f32_top1 = malloc(4096 * sizeof *f32_top1);
+        int agree = 0, pos = 0, g16 = 0;
+        for (size_t i = 0; i < fx.cases->len; i++) smollm2_case(m, fx.cases->items[i], 1, &agree, &pos, &g16, &f32_top1);
+        n_positions = pos;
+        printf("  f32: top-1 equals transformers' at %d of %d positions\n", agree, pos);
+        CHECK(fx.cases->len >= 8, "at least 8 prompts");
+    }
+    octet_free(m);
+    json_free(fx.root);
+}
+
+static void smollm2_int8_close_to_f32(void) {
+    if (!file_exists(SMOL_Q8) || !f32_top1) SKIP("needs the f32 results");
+    fixture fx;
+    CHECK(load_fixture(&fx) == 0, "fixture");
+    octet_model *m = octet_load(SMOL_Q8);
+    CHECK(m != NULL, "%s", octet_last_error());
+    if (m && fx.cases) {
+        int agree = 0, pos = 0, g16 = 0;
+        for (size_t i = 0; i < fx.cases->len; i++) smollm2_case(m, fx.cases->items[i], 0, &agree, &pos, &g16, &f32_top1);
+        printf("  q8: top-1 agreement with f32 %d/%d = %.1f%%; first 16 greedy tokens identical for %d of %zu prompts\n", agree, pos, 100.0 * agree / pos, g16, fx.cases->len);
+        CHECK(agree >= 0.95 * pos, "top-1 agreement %.1f%% < 95%%", 100.0 * agree / pos);
+        CHECK(2 * g16 > (int)fx.cases->len, "first 16 greedy tokens identical for only %d prompts", g16);
+    }
+    octet_free(m);
+    json_free(fx.root);
+    free(f32_top1);
+    f32_top1 = NULL;
+}
+
+#define CHAT_PARIS "'<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n'"
+
+static void run_answers_paris(void) {
+    if (!file_exists(SMOL_Q8)) SKIP("run make models");
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet run -m " SMOL_Q8 " -p \"$(printf " CHAT_PARIS ")\" -n 32 --temp 0 2>/dev/null");
+    CHECK(rc == 0 && out && strstr(out, "Paris"), "answer: %s", out ? out : "");
+    free(out);
+}
+
+static void run_is_deterministic(void) {
+    if (!file_exists(SMOL_Q8)) SKIP("run make models");
+    char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+    const char *p = "-p 'Once upon a time' -n 24";
+    run_cmd(&a, "./octet run -m " SMOL_Q8 " %s --temp 0 -t 1 2>/dev/null", p);
+    run_cmd(&b, "./octet run -m " SMOL_Q8 " %s --temp 0 -t 2 2>/dev/null", p);
+    CHECK(a && b && !strcmp(a, b) && strlen(a) > 20, "-t 1 and -t 2 differ:\n%s\n%s", a, b);
+    run_cmd(&c, "./octet run -m " SMOL_Q8 " %s --temp 0.8 -s 42 -t 1 2>/dev/null", p);
+    run_cmd(&d, "./octet run -m " SMOL_Q8 " %s --temp 0.8 -s 42 -t 2 2>/dev/null", p);
+    CHECK(c && d && !strcmp(c, d), "same seed, different text:\n%s\n%s", c, d);
+    free(a); free(b); free(d);
+    run_cmd(&d, "./octet run -m " SMOL_Q8 " %s --temp 0.8 -s 43 -t 2 2>/dev/null", p);
+    CHECK(c && d && strcmp(c, d), "seeds 42 and 43 gave the same text");
+    free(c); free(d);
+    // --json: one object with the text and the ids
+    run_cmd(&a, "./octet run -m " SMOL_Q8 " %s --temp 0 --json 2>/dev/null", p);
+    char err[128];
+    json *j = a ? json_parse(a, strlen(a), err, sizeof err) : NULL;
+    CHECK(j && json_str(j, "text") && json_num(j, "generated_tokens", 0) == 24 && json_get(j, "tokens")->len == 24 && json_get(j, "timings"), "--json output: %s", a ? a : "");
+    json_free(j);
+    free(a);
+}
+
+static void run_rejects_bad_flags(void) {
+    static const struct { const char *args, *want; } bad[] = {
+        {"-m " SMOL_Q8 " -p hi -n abc", "-n"}, {"-m " SMOL_Q8 " -p hi -c 0", "-c"}, {"-m " SMOL_Q8 " -p hi -t 0", "-t"},
+        {"-m " SMOL_Q8 " -p hi --temp -1", "--temp"}, {"-m " SMOL_Q8 " -p hi --top-p 2", "--top-p"}, {"-p hi", "missing -m"},
+        {"-m " SMOL_Q8 " -p 'a b c d e f g h' -c 4", "raise -c"}, {"-m tests/out/none.octet -p hi", "none.octet"},
+        {"-m " SMOL_Q8, "exactly one"}, {"-m " SMOL_Q8 " -p hi --frobnicate", "--frobnicate"},
+    };
+    for (unsigned i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *out = NULL;
+        int rc = run_cmd(&out, "./octet run %s 2>&1 >/dev/null", bad[i].args);
+        CHECK(rc == 1 && out && !strncmp(out, "octet: ", 7) && strstr(out, bad[i].want) && strchr(out, '\n') == out + strlen(out) - 1,
+              "'%s': rc %d, %s", bad[i].args, rc, out ? out : "");
+        free(out);
+    }
+}
+
+static void run_is_memory_clean(void) {
+    if (run_cmd(NULL, "command -v valgrind >/dev/null") != 0) SKIP("valgrind not installed");
+    convert_stories();
+    char *out = NULL;
+    int rc = run_cmd(&out, "valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite ./octet run -m %s -p 'Once upon a time' -n 12 -t 2 --temp 0.8 -s 1 2>&1 >/dev/null", STORIES_Q8);
+    CHECK(rc == 0, "valgrind: %s", out ? out : "");
+    free(out);
+}
+
+int main(void) {
+    RUN(stories260k_matches_reference);
+    RUN(smollm2_f32_matches_transformers);
+    RUN(smollm2_int8_close_to_f32);
+    RUN(run_answers_paris);
+    RUN(run_is_deterministic);
+    RUN(run_rejects_bad_flags);
+    RUN(run_is_memory_clean);
+    CHECK_DONE();
+}
