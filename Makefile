@@ -32,10 +32,13 @@ CONFIG := $(CC) $(XCFLAGS) CUDA=$(CUDA)
 $(shell mkdir -p $(B); echo '$(CONFIG)' | cmp -s - $(B)/config || echo '$(CONFIG)' > $(B)/config)
 
 .PHONY: all test models run clean
-all: octet liboctet.a
+all: octet liboctet.a liboctet.so
 
 liboctet.a: $(LIB_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
+
+liboctet.so: $(LIB_OBJ)
+	$(CC) $(XCFLAGS) -shared -o $@ $^ $(LDLIBS)
 
 # The library without the converter; the converter lives in tools/ with the CLI.
 $(B)/libconvert.a: $(CONVERT_OBJ)
@@ -76,11 +79,10 @@ $(SMOL_Q8): $(SMOL_GGUF) octet
 $(SMOL_F32): $(SMOL_GGUF) octet
 	./octet convert $(SMOL_GGUF) -o $@ --type f32
 
-PROMPT ?= The capital of France is
-# Until the forward pass lands, `make run` shows the model and how it tokenizes the prompt.
+PROMPT ?= What is the capital of France?
+# SmolLM2 is a chat model: the prompt goes into its ChatML turn markers.
 run: models
-	./octet info -m $(SMOL_Q8)
-	./octet tokenize -m $(SMOL_Q8) -p "$(PROMPT)"
+	./octet run -m $(SMOL_Q8) -n 256 --temp 0 -p "$$(printf '<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n' "$(PROMPT)")"
 
 clean:
 	rm -rf $(B) octet liboctet.a liboctet.so tests/out

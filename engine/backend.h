@@ -12,11 +12,14 @@ typedef struct {
     float  *xs;     // m activation scales
     float  *rows;   // per-thread row conversion space (n_threads * k)
     int     max_m, max_k, n_threads;
+    int     act_block;  // 0: one activation scale per row; >0: per block of that many inputs; <0: f32 activations
 } octet_scratch;
-int  octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads);
+int  octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads, int act_block);
 void octet_scratch_free(octet_scratch *s);
 
-// y[m][w->rows] = x[m][w->cols] · W^T. q8 weights: activations are quantized per row to int8
-// and multiplied in int32 (DESIGN.md, "INT8 arithmetic"); f32/f16/bf16 weights: f32 math.
+// y[m][w->rows] = x[m][w->cols] · W^T. q8 weights: activations are quantized to int8 (one scale
+// per act_block inputs, or per row when act_block is 0 or does not divide the row) and
+// multiplied in int32 (DESIGN.md, "INT8 arithmetic"); act_block < 0 keeps f32 activations
+// (weight-only INT8). f32/f16/bf16 weights: f32 math.
 void octet_matmul(octet_threadpool *tp, octet_scratch *s, const octet_tensor *w, const float *x, int m, float *y);
 #endif

@@ -14,7 +14,7 @@ typedef struct {
     octet_scratch scratch;
 } octet_context;
 
-int  octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads);
+int  octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block);
 void octet_context_free(octet_context *c);
 // Evaluates n tokens at positions pos..pos+n-1 (in chunks of n_batch) and advances pos.
 // Writes logits of every token (all = 1: n * vocab floats) or of the last (vocab floats).

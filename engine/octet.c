@@ -9,6 +9,10 @@
 struct octet_session { octet_context c; };
 struct octet_text_stream { octet_decoder d; };
 
+int octet_act_mode(const char *name) {
+    return !strcmp(name, "int8") ? OCTET_ACT_INT8 : !strcmp(name, "int8-row") ? OCTET_ACT_INT8_ROW : !strcmp(name, "f32") ? OCTET_ACT_F32 : -1;
+}
+
 octet_model *octet_load(const char *path) {
     octet_model *m = calloc(1, sizeof *m);
     if (!m) { octet_set_error("out of memory"); return NULL; }
@@ -41,7 +45,8 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
     octet_session *s = calloc(1, sizeof *s);
     if (!s) { octet_set_error("out of memory"); return NULL; }
     if (p->n_ctx < 1 || p->n_batch < 1 || p->n_threads < 1) { free(s); octet_set_error("context, batch and thread counts must be positive"); return NULL; }
-    if (octet_context_init(&s->c, m, p->n_ctx, p->n_batch, p->n_threads) != 0) { free(s); return NULL; }
+    int act_block = p->act == OCTET_ACT_F32 ? -1 : p->act == OCTET_ACT_INT8_ROW ? 0 : 32;
+    if (octet_context_init(&s->c, m, p->n_ctx, p->n_batch, p->n_threads, act_block) != 0) { free(s); return NULL; }
     return s;
 }
 void octet_session_free(octet_session *s) { if (s) { octet_context_free(&s->c); free(s); } }

@@ -3,10 +3,10 @@
 #include "kernels.h"
 #include <stdlib.h>
 
-int octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads) {
-    s->max_m = max_m; s->max_k = max_k; s->n_threads = n_threads;
+int octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads, int act_block) {
+    s->max_m = max_m; s->max_k = max_k; s->n_threads = n_threads; s->act_block = act_block;
     s->xq = malloc((size_t)max_m * max_k);
-    s->xs = malloc((size_t)max_m * sizeof *s->xs);
+    s->xs = malloc((size_t)max_m * (act_block > 0 ? max_k / act_block + 1 : 1) * sizeof *s->xs);
     s->rows = malloc((size_t)n_threads * max_k * sizeof *s->rows);
     return s->xq && s->xs && s->rows ? 0 : -1;
 }
@@ -22,7 +22,10 @@ static void mm_worker(void *p, int ith, int nth) {
     if (w->dtype == OCTET_Q8) {
         const int8_t *wq = w->data;
         const float *ws = (const float *)((const uint8_t *)w->data + octet_q8_scales_offset(w->rows, w->cols));
-        k_gemm_q8_i8(j->s->xq, j->s->xs, j->m, k, wq, ws, n0, n1, j->y, n);
+        int bs = j->s->act_block;
+        if (bs < 0) k_gemm_q8_f32(j->x, j->m, k, wq, ws, n0, n1, j->y, n, j->s->rows + (size_t)ith * k);
+        else if (bs > 0 && k % bs == 0) k_gemm_q8_i8_blocks(j->s->xq, j->s->xs, j->m, k, bs, wq, ws, n0, n1, j->y, n);
+        else k_gemm_q8_i8(j->s->xq, j->s->xs, j->m, k, wq, ws, n0, n1, j->y, n);
     } else k_gemm_f32(j->x, j->m, k, w->data, (int)w->dtype, n0, n1, j->y, n, j->s->rows + (size_t)ith * k);
 }
 
@@ -30,11 +33,15 @@ static void quant_worker(void *p, int ith, int nth) {
     mm_job *j = p;
     int k = (int)j->w->cols, r0, r1;
     octet_split(j->m, ith, nth, &r0, &r1);
-    for (int r = r0; r < r1; r++) k_quantize_row_i8(j->x + (size_t)r * k, k, j->s->xq + (size_t)r * k, &j->s->xs[r]);
+    int bs = j->s->act_block;
+    for (int r = r0; r < r1; r++) {
+        if (bs > 0 && k % bs == 0) k_quantize_row_i8_blocks(j->x + (size_t)r * k, k, bs, j->s->xq + (size_t)r * k, j->s->xs + (size_t)r * (k / bs));
+        else k_quantize_row_i8(j->x + (size_t)r * k, k, j->s->xq + (size_t)r * k, &j->s->xs[r]);
+    }
 }
 
 void octet_matmul(octet_threadpool *tp, octet_scratch *s, const octet_tensor *w, const float *x, int m, float *y) {
     mm_job j = {s, w, x, m, y};
-    if (w->dtype == OCTET_Q8) octet_threadpool_run(tp, quant_worker, &j);
+    if (w->dtype == OCTET_Q8 && s->act_block >= 0) octet_threadpool_run(tp, quant_worker, &j);
     octet_threadpool_run(tp, mm_worker, &j);
 }

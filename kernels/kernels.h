@@ -20,6 +20,14 @@ void k_gemm_q8_i8(const int8_t *xq, const float *xs, int m, int k, const int8_t 
 // f32 activations with f32, f16 or bf16 weights (dtype as in octet_file.h); `row` is scratch of k floats.
 void k_gemm_f32(const float *x, int m, int k, const void *w, int wdtype, int n0, int n1, float *y, int ldy, float *row);
 
+// Block-wise int8 activations: one scale per `bs` inputs (k % bs == 0), so an outlier only
+// coarsens its own block. y = ws[n] * sum_b xs[m][b] * sum_{i in b} xq[m][i] * wq[n][i].
+void k_quantize_row_i8_blocks(const float *x, int k, int bs, int8_t *q, float *s);
+void k_gemm_q8_i8_blocks(const int8_t *xq, const float *xs, int m, int k, int bs, const int8_t *wq, const float *ws,
+                         int n0, int n1, float *y, int ldy);
+// Weight-only INT8: f32 activations times dequantized q8 rows (`row` is scratch of k floats).
+void k_gemm_q8_f32(const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row);
+
 void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps);
 void k_softmax(float *x, int n);
 // y[i] = silu(g[i]) * u[i]

@@ -51,6 +51,33 @@ void k_gemm_f32(const float *x, int m, int k, const void *w, int wdtype, int n0,
     }
 }
 
+void k_quantize_row_i8_blocks(const float *x, int k, int bs, int8_t *q, float *s) {
+    for (int b = 0; b < k / bs; b++) k_quantize_row_i8(x + b * bs, bs, q + b * bs, &s[b]);
+}
+
+void k_gemm_q8_i8_blocks(const int8_t *xq, const float *xs, int m, int k, int bs, const int8_t *wq, const float *ws,
+                         int n0, int n1, float *y, int ldy) {
+    int nb = k / bs;
+    for (int n = n0; n < n1; n++) {
+        const int8_t *w = wq + (size_t)n * k;
+        for (int r = 0; r < m; r++) {
+            const int8_t *x = xq + (size_t)r * k;
+            const float *sx = xs + (size_t)r * nb;
+            float acc = 0;
+            for (int b = 0; b < nb; b++) acc += sx[b] * (float)k_dot_i8(x + b * bs, w + b * bs, bs);
+            y[(size_t)r * ldy + n] = ws[n] * acc;
+        }
+    }
+}
+
+void k_gemm_q8_f32(const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row) {
+    for (int n = n0; n < n1; n++) {
+        const int8_t *w = wq + (size_t)n * k;
+        for (int i = 0; i < k; i++) row[i] = (float)w[i];
+        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ws[n] * k_dot_f32(x + (size_t)r * k, row, k);
+    }
+}
+
 void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps) {
     double ss = 0;
     for (int i = 0; i < k; i++) ss += (double)x[i] * x[i];
