@@ -5,13 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block) {
+int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block, int kv_f16) {
     memset(c, 0, sizeof *c);
     const octet_hparams *hp = &m->hp;
     c->m = m; c->n_ctx = n_ctx; c->n_batch = n_batch; c->n_threads = n_threads;
     size_t B = (size_t)n_batch, cache = (size_t)hp->n_layers * n_ctx * hp->kv_dim;
-    c->k_cache = calloc(cache, sizeof(float));
-    c->v_cache = calloc(cache, sizeof(float));
+    size_t elt = kv_f16 ? 2 : 4;
+    c->kv_f16 = kv_f16;
+    c->k_cache = calloc(cache, elt);
+    c->v_cache = calloc(cache, elt);
+    c->kv_rows = malloc((size_t)n_threads * 2 * hp->head_dim * sizeof(float));
     c->x = malloc(B * hp->dim * sizeof(float));
     c->xb = malloc(B * hp->dim * sizeof(float));
     c->q = malloc(B * hp->dim * sizeof(float));
@@ -26,9 +29,9 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
     uint32_t max_k = hp->dim > hp->hidden_dim ? hp->dim : hp->hidden_dim;
     int sc = octet_scratch_init(&c->scratch, n_batch, (int)max_k, n_threads, act_block);
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
-        !c->logits || !c->scores || !c->tp || sc != 0) {
+        !c->logits || !c->scores || !c->kv_rows || !c->tp || sc != 0) {
         octet_context_free(c);
-        octet_set_error("out of memory for a context of %d tokens (KV cache %.1f MiB)", n_ctx, 2.0 * cache * 4 / 1048576);
+        octet_set_error("out of memory for a context of %d tokens (KV cache %.1f MiB)", n_ctx, 2.0 * cache * elt / 1048576);
         return -1;
     }
     return 0;
@@ -36,7 +39,7 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
 
 void octet_context_free(octet_context *c) {
     free(c->k_cache); free(c->v_cache); free(c->x); free(c->xb); free(c->q); free(c->k); free(c->v);
-    free(c->att); free(c->hb); free(c->hb2); free(c->logits); free(c->scores);
+    free(c->att); free(c->hb); free(c->hb2); free(c->logits); free(c->scores); free(c->kv_rows);
     if (c->tp) octet_threadpool_free(c->tp);
     octet_scratch_free(&c->scratch);
     memset(c, 0, sizeof *c);
@@ -57,24 +60,44 @@ static void rope(float *v, int pos, const octet_hparams *hp, const float *inv_fr
 
 typedef struct { octet_context *c; int layer, n; } att_job;
 
+// Row `pos` of one head in a layer's cache, as f32 (converted into `tmp` for an f16 cache).
+static const float *cache_row(const octet_context *c, const void *cache, int pos, int off, int n, float *tmp) {
+    size_t i = (size_t)pos * c->m->hp.kv_dim + (size_t)off;
+    if (!c->kv_f16) return (const float *)cache + i;
+    const uint16_t *h = (const uint16_t *)cache + i;
+    for (int k = 0; k < n; k++) tmp[k] = octet_f16_to_f32(h[k]);
+    return tmp;
+}
+
+static void cache_store(octet_context *c, void *cache, int pos, const float *x) {
+    size_t kvd = c->m->hp.kv_dim, i = (size_t)pos * kvd;
+    if (!c->kv_f16) { memcpy((float *)cache + i, x, kvd * sizeof(float)); return; }
+    uint16_t *h = (uint16_t *)cache + i;
+    for (size_t k = 0; k < kvd; k++) h[k] = octet_f32_to_f16(x[k]);
+}
+
+static void *layer_cache(const octet_context *c, void *cache, int layer) {
+    return (char *)cache + (size_t)layer * c->n_ctx * c->m->hp.kv_dim * (c->kv_f16 ? 2 : 4);
+}
+
 // Causal grouped-query attention for n batch tokens: each (token, head) pair is one item.
 static void attention_worker(void *p, int ith, int nth) {
     att_job *j = p;
     octet_context *c = j->c;
     const octet_hparams *hp = &c->m->hp;
     int hd = (int)hp->head_dim, group = (int)(hp->n_heads / hp->n_kv_heads), i0, i1;
-    float *scores = c->scores + (size_t)ith * c->n_ctx, scale = 1.0f / sqrtf((float)hd);
-    const float *kc = c->k_cache + (size_t)j->layer * c->n_ctx * hp->kv_dim, *vc = c->v_cache + (size_t)j->layer * c->n_ctx * hp->kv_dim;
+    float *scores = c->scores + (size_t)ith * c->n_ctx, scale = 1.0f / sqrtf((float)hd), *tmp = c->kv_rows + (size_t)ith * 2 * hd;
+    const void *kc = layer_cache(c, c->k_cache, j->layer), *vc = layer_cache(c, c->v_cache, j->layer);
     octet_split(j->n * (int)hp->n_heads, ith, nth, &i0, &i1);
     for (int it = i0; it < i1; it++) {
         int t = it / (int)hp->n_heads, h = it % (int)hp->n_heads, kvh = h / group, last = c->pos + t;
         const float *q = c->q + (size_t)t * hp->dim + (size_t)h * hd;
-        for (int s = 0; s <= last; s++) scores[s] = k_dot_f32(q, kc + (size_t)s * hp->kv_dim + (size_t)kvh * hd, hd) * scale;
+        for (int s = 0; s <= last; s++) scores[s] = k_dot_f32(q, cache_row(c, kc, s, kvh * hd, hd, tmp), hd) * scale;
         k_softmax(scores, last + 1);
         float *out = c->att + (size_t)t * hp->dim + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
         for (int s = 0; s <= last; s++) {
-            const float *v = vc + (size_t)s * hp->kv_dim + (size_t)kvh * hd;
+            const float *v = cache_row(c, vc, s, kvh * hd, hd, tmp + hd);
             float a = scores[s];
             for (int i = 0; i < hd; i++) out[i] += a * v[i];
         }
@@ -103,13 +126,13 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
         add_bias(c->q, L->bq, n, dim);
         add_bias(c->k, L->bk, n, kvd);
         add_bias(c->v, L->bv, n, kvd);
-        float *kc = c->k_cache + (size_t)l * c->n_ctx * kvd, *vc = c->v_cache + (size_t)l * c->n_ctx * kvd;
+        void *kc = layer_cache(c, c->k_cache, (int)l), *vc = layer_cache(c, c->v_cache, (int)l);
         for (int t = 0; t < n; t++) {
             int pos = c->pos + t;
             for (uint32_t h = 0; h < hp->n_heads; h++) rope(c->q + (size_t)t * dim + h * hd, pos, hp, m->rope_inv_freq);
             for (uint32_t h = 0; h < hp->n_kv_heads; h++) rope(c->k + (size_t)t * kvd + h * hd, pos, hp, m->rope_inv_freq);
-            memcpy(kc + (size_t)pos * kvd, c->k + (size_t)t * kvd, (size_t)kvd * sizeof(float));
-            memcpy(vc + (size_t)pos * kvd, c->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
+            cache_store(c, kc, pos, c->k + (size_t)t * kvd);
+            cache_store(c, vc, pos, c->v + (size_t)t * kvd);
         }
         att_job aj = {c, (int)l, n};
         octet_threadpool_run(c->tp, attention_worker, &aj);

@@ -7,14 +7,16 @@
 typedef struct {
     const octet_model *m;
     int n_ctx, n_batch, n_threads, pos;
-    float *k_cache, *v_cache;                 // [n_layers][n_ctx][kv_dim]
+    void *k_cache, *v_cache;                  // [n_layers][n_ctx][kv_dim], f32 or f16
+    int kv_f16;
+    float *kv_rows;                           // [n_threads][2 * head_dim]: f16 rows converted
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *logits;  // one row per batch token
     float *scores;                            // [n_threads][n_ctx]
     octet_threadpool *tp;
     octet_scratch scratch;
 } octet_context;
 
-int  octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block);
+int  octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block, int kv_f16);
 void octet_context_free(octet_context *c);
 // Evaluates n tokens at positions pos..pos+n-1 (in chunks of n_batch) and advances pos.
 // Writes logits of every token (all = 1: n * vocab floats) or of the last (vocab floats).

@@ -46,7 +46,7 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
     if (!s) { octet_set_error("out of memory"); return NULL; }
     if (p->n_ctx < 1 || p->n_batch < 1 || p->n_threads < 1) { free(s); octet_set_error("context, batch and thread counts must be positive"); return NULL; }
     int act_block = p->act == OCTET_ACT_F32 ? -1 : p->act == OCTET_ACT_INT8_ROW ? 0 : 32;
-    if (octet_context_init(&s->c, m, p->n_ctx, p->n_batch, p->n_threads, act_block) != 0) { free(s); return NULL; }
+    if (octet_context_init(&s->c, m, p->n_ctx, p->n_batch, p->n_threads, act_block, p->kv_f16) != 0) { free(s); return NULL; }
     return s;
 }
 void octet_session_free(octet_session *s) { if (s) { octet_context_free(&s->c); free(s); } }

@@ -12,7 +12,7 @@ typedef struct octet_session octet_session;
 // How activations meet INT8 weights: int8 with one scale per 32 inputs (default; integer
 // matmuls), int8 with one scale per token (DESIGN's plain mode), or f32 (weight-only INT8).
 enum { OCTET_ACT_INT8 = 0, OCTET_ACT_INT8_ROW = 1, OCTET_ACT_F32 = 2 };
-typedef struct { int n_ctx, n_batch, n_threads, act; } octet_session_params;
+typedef struct { int n_ctx, n_batch, n_threads, act, kv_f16; } octet_session_params;
 // Parses "int8", "int8-row" or "f32"; -1 for anything else.
 int octet_act_mode(const char *name);
 

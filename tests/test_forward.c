@@ -18,7 +18,7 @@ static const int STORIES_GREEDY[48] = {403, 407, 261, 378, 432, 383, 286, 261, 3
 
 static int act_mode = OCTET_ACT_INT8;
 static octet_session *session(const octet_model *m, int n_ctx, int threads) {
-    octet_session_params p = {n_ctx, 64, threads, act_mode};
+    octet_session_params p = {n_ctx, 64, threads, act_mode, 0};
     octet_session *s = octet_session_new(m, &p);
     CHECK(s != NULL, "%s", octet_last_error());
     return s;
@@ -203,6 +203,10 @@ static void run_is_deterministic(void) {
     if (!file_exists(SMOL_Q8)) SKIP("run make models");
     char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
     const char *p = "-p 'Once upon a time' -n 24";
+    run_cmd(&a, "./octet run -m " SMOL_Q8 " %s --temp 0 -t 1 --cache-type f16 2>/dev/null", p);
+    run_cmd(&b, "./octet run -m " SMOL_Q8 " %s --temp 0 -t 2 --cache-type f16 2>/dev/null", p);
+    CHECK(a && b && !strcmp(a, b) && strlen(a) > 20, "f16 cache: -t 1 and -t 2 differ:\n%s\n%s", a, b);
+    free(a); free(b);
     run_cmd(&a, "./octet run -m " SMOL_Q8 " %s --temp 0 -t 1 2>/dev/null", p);
     run_cmd(&b, "./octet run -m " SMOL_Q8 " %s --temp 0 -t 2 2>/dev/null", p);
     CHECK(a && b && !strcmp(a, b) && strlen(a) > 20, "-t 1 and -t 2 differ:\n%s\n%s", a, b);

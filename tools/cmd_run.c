@@ -25,6 +25,7 @@ static void help(void) {
            "  --no-special       treat control-token text in the prompt (<|im_start|>) as plain text\n"
            "  --act MODE         int8 (default: int8 activations, one scale per 32 inputs), int8-row (one\n"
            "                     scale per token), f32 (weight-only INT8: f32 activations)\n"
+           "  --cache-type T     KV cache in f32 (default) or f16 (half the memory)\n"
            "  --json             print one JSON object (text, token ids, counts, timings) instead of streaming\n");
 }
 
@@ -81,7 +82,7 @@ int cmd_run(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *file = NULL, *v;
     long n_predict = -1, n_ctx = 0, n_threads = 0, n_batch = 64, seed = -1, top_k = 40, last_n = 64;
     double temp = 0.8, top_p = 0.95, min_p = 0.05, rep = 1.0, pres = 0, freq = 0;
-    int no_bos = 0, special = 1, json = 0, act = OCTET_ACT_INT8;
+    int no_bos = 0, special = 1, json = 0, act = OCTET_ACT_INT8, kv_f16 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
@@ -103,6 +104,11 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--presence-penalty")) { VAL(); if (cli_float(a, v, -100, 100, &pres)) return 1; }
         else if (!strcmp(a, "--frequency-penalty")) { VAL(); if (cli_float(a, v, -100, 100, &freq)) return 1; }
         else if (!strcmp(a, "--act")) { VAL(); if ((act = octet_act_mode(v)) < 0) return cli_fail("--act: unknown mode '%s' (int8, int8-row, f32)", v); }
+        else if (!strcmp(a, "--cache-type")) {
+            VAL();
+            if (strcmp(v, "f32") && strcmp(v, "f16")) return cli_fail("--cache-type: '%s' is not f32 or f16", v);
+            kv_f16 = !strcmp(v, "f16");
+        }
         else if (!strcmp(a, "--no-bos")) no_bos = 1;
         else if (!strcmp(a, "--no-special")) special = 0;
         else if (!strcmp(a, "--json")) json = 1;
@@ -130,7 +136,7 @@ int cmd_run(int argc, char **argv) {
     int rc = 1;
     if (octet_tokenize_text(m, ptext, plen, no_bos ? 0 : -1, special, &ids, &n_ids) != 0) { cli_fail("%s", octet_last_error()); goto done; }
     if ((long)n_ids > n_ctx) { cli_fail("the prompt has %zu tokens but the context holds %ld (raise -c)", n_ids, n_ctx); goto done; }
-    octet_session_params sp = {(int)n_ctx, (int)n_batch, (int)n_threads, act};
+    octet_session_params sp = {(int)n_ctx, (int)n_batch, (int)n_threads, act, kv_f16};
     if (!(s = octet_session_new(m, &sp))) { cli_fail("%s", octet_last_error()); goto done; }
     octet_sampler_params p;
     octet_sampler_defaults(&p);
