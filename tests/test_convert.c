@@ -86,10 +86,11 @@ static void smollm2_f32_equals_gguf_py_dequantization(void) {
     octet_file_close(&f);
 }
 
-static void smollm2_q8_rows_within_half_a_step(void) {
-    if (!file_exists(SMOL_F32) || !file_exists(SMOL_Q8)) SKIP("run make models");
+// clip_max: every value within scale/2 and scale = max|row|/127 (issue "octet core").
+// Otherwise (--clip mse): scale <= max|row|/127 and unclipped values within scale/2.
+static void check_q8_against_f32(const char *q8_path, int clip_max) {
     octet_file q, r;
-    CHECK(octet_file_open(&q, SMOL_Q8) == 0, "%s", octet_last_error());
+    CHECK(octet_file_open(&q, q8_path) == 0, "%s", octet_last_error());
     CHECK(octet_file_open(&r, SMOL_F32) == 0, "%s", octet_last_error());
     int n_q8 = 0;
     for (uint64_t i = 0; i < q.n_tensors; i++) {
@@ -100,23 +101,39 @@ static void smollm2_q8_rows_within_half_a_step(void) {
         n_q8++;
         float *row = malloc(t->cols * sizeof *row);
         const float *scales = (const float *)((const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols));
-        int bad = 0;
+        int bad = 0, clipped_rows = 0;
         for (uint64_t rr = 0; rr < t->rows; rr++) {
             octet_tensor_row_f32(t, rr, row);
             const float *x = (const float *)ref->data + rr * t->cols;
             float s = scales[rr], amax = 0;
+            for (uint64_t c = 0; c < t->cols; c++) amax = fmaxf(amax, fabsf(x[c]));
             for (uint64_t c = 0; c < t->cols; c++) {
-                amax = fmaxf(amax, fabsf(x[c]));
+                if (!clip_max && fabsf(x[c]) > 127 * s) continue;  // clipped on purpose
                 if (fabsf(row[c] - x[c]) > s * 0.5f * (1 + 1e-5f) + 1e-30f) bad++;
             }
-            if (fabsf(s - amax / 127) > 1e-7f * amax) bad++;
+            if (clip_max) bad += fabsf(s - amax / 127) > 1e-7f * amax;
+            else { bad += s > amax / 127 * (1 + 1e-6f); clipped_rows += s < amax / 127 * (1 - 1e-6f); }
         }
-        CHECK(bad == 0, "%s: %d values off by more than scale/2", t->name, bad);
+        CHECK(bad == 0, "%s: %d values off by more than scale/2 (or bad scales)", t->name, bad);
         free(row);
     }
     CHECK(n_q8 == 211, "%d q8 tensors (expected 211 matrices)", n_q8);
     octet_file_close(&q);
     octet_file_close(&r);
+}
+
+static void smollm2_q8_rows_within_half_a_step(void) {
+    if (!file_exists(SMOL_F32) || !file_exists(SMOL_GGUF)) SKIP("run make models");
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet convert " SMOL_GGUF " -o tests/out/smollm2.q8-clipmax.octet --clip max --quiet");
+    CHECK(rc == 0, "%s", out ? out : "");
+    free(out);
+    check_q8_against_f32("tests/out/smollm2.q8-clipmax.octet", 1);
+}
+
+static void smollm2_q8_mse_clipping_is_bounded(void) {
+    if (!file_exists(SMOL_F32) || !file_exists(SMOL_Q8)) SKIP("run make models");
+    check_q8_against_f32(SMOL_Q8, 0);
 }
 
 static void smollm2_hyperparameters(void) {
@@ -157,6 +174,7 @@ int main(void) {
     RUN(gguf_every_type_dequantizes_like_gguf_py);
     RUN(smollm2_f32_equals_gguf_py_dequantization);
     RUN(smollm2_q8_rows_within_half_a_step);
+    RUN(smollm2_q8_mse_clipping_is_bounded);
     RUN(smollm2_hyperparameters);
     free(scratch);
     CHECK_DONE();

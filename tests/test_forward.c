@@ -176,11 +176,10 @@ static void smollm2_int8_close_to_f32(void) {
         int agree = 0, pos = 0, g16 = 0;
         for (size_t i = 0; i < fx.cases->len; i++) smollm2_case(m, fx.cases->items[i], 0, &agree, &pos, &g16, &f32_top1);
         printf("  q8: top-1 agreement with f32 %d/%d = %.1f%%; first 16 greedy tokens identical for %d of %zu prompts\n", agree, pos, 100.0 * agree / pos, g16, fx.cases->len);
-        // Issue targets are 95% and "most prompts"; per-row-max weights with int8 activations reach
-        // about 95% and 4-5 of 9 (README). The checks guard against regressions from there;
-        // calibration (issue "INT8 quality") is what raises them.
-        CHECK(agree >= 0.93 * pos, "top-1 agreement %.1f%% < 93%%", 100.0 * agree / pos);
-        CHECK(g16 >= 3, "first 16 greedy tokens identical for only %d prompts", g16);
+        if (act_mode == OCTET_ACT_INT8) {  // the issue's targets for the default mode
+            CHECK(agree >= 0.95 * pos, "top-1 agreement %.1f%% < 95%%", 100.0 * agree / pos);
+            CHECK(2 * g16 > (int)fx.cases->len, "first 16 greedy tokens identical for only %d of %zu prompts", g16, fx.cases->len);
+        }
     }
     octet_free(m);
     json_free(fx.root);

@@ -384,7 +384,7 @@ static void octet_container_round_trip(void) {
     uint64_t qb;
     octet_tensor_nbytes(OCTET_Q8, 3, 5, &qb);
     uint8_t *q = malloc(qb);
-    octet_quantize_q8(x, 3, 5, q);
+    octet_quantize_q8(x, 3, 5, q, CLIP_MAX, 2);
     uint16_t h[7];
     for (int i = 0; i < 7; i++) h[i] = octet_f32_to_f16((float)i * 0.5f);
     CHECK(octet_writer_write_tensor(&w, q) == 0 && octet_writer_write_tensor(&w, h) == 0, "write");

@@ -5,11 +5,13 @@
 #include <string.h>
 
 static void help(void) {
-    printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|f16|bf16|f32] [--tokenizer tokenizer.bin] [--vocab-only] [--quiet]\n"
+    printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|f16|bf16|f32] [--clip mse|max] [--tokenizer tokenizer.bin] [--vocab-only] [--quiet]\n"
            "  INPUT: a .gguf file, a Hugging Face directory (config.json, tokenizer.json, *.safetensors),\n"
            "         or a llama2.c .bin checkpoint (needs --tokenizer); with --vocab-only and no INPUT,\n"
            "         --tokenizer tokenizer.bin alone gives a vocabulary-only file\n"
-           "  --type   matrices as per-row INT8 (q8, default) or unquantized f16/bf16/f32; norms stay f32\n");
+           "  --type   matrices as per-row INT8 (q8, default) or unquantized f16/bf16/f32; norms stay f32\n"
+           "  --clip   q8 row scales: mse (default) clips each row where the squared error is least;\n"
+           "           max uses max|row|/127\n");
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -27,6 +29,12 @@ int cmd_convert(int argc, char **argv) {
             else if (!strcmp(v, "bf16")) o.type = OCTET_BF16;
             else if (!strcmp(v, "f32")) o.type = OCTET_F32;
             else return cli_fail("--type: unknown type '%s' (q8, f16, bf16, f32)", v);
+        }
+        else if (!strcmp(a, "--clip")) {
+            if (!(v = cli_value(argc, argv, &i))) return 1;
+            if (!strcmp(v, "mse")) o.clip = CLIP_MSE;
+            else if (!strcmp(v, "max")) o.clip = CLIP_MAX;
+            else return cli_fail("--clip: unknown method '%s' (mse, max)", v);
         }
         else if (!strcmp(a, "--vocab-only")) o.vocab_only = 1;
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) o.quiet = 1;

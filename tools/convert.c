@@ -2,6 +2,7 @@
 #include "convert.h"
 #include "util.h"
 #include "chat_template.h"
+#include "threadpool.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -74,22 +75,68 @@ void conv_set_chat_template(conv_model *m, const char *jinja, size_t len) {
     octet_meta_cstr(&m->meta, "tokenizer.chat_template_name", octet_chat_template_detect(jinja, len));
 }
 
-void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint8_t *dst) {
-    int8_t *q = (int8_t *)dst;
-    uint64_t so = octet_q8_scales_offset(rows, cols);
-    memset(dst + rows * cols, 0, so - rows * cols);
-    for (uint64_t r = 0; r < rows; r++) {
-        const float *row = x + r * cols;
+// Squared error of quantizing row with this scale.
+static double q8_error(const float *row, uint64_t cols, float scale) {
+    float inv = 1.0f / scale;
+    double err = 0;
+    for (uint64_t i = 0; i < cols; i++) {
+        float v = roundf(row[i] * inv);
+        v = v > 127 ? 127 : v < -127 ? -127 : v;
+        double d = row[i] - scale * v;
+        err += d * d;
+    }
+    return err;
+}
+
+// The clip threshold as a fraction of max|row|: a coarse scan down to 0.7, then a finer one
+// around the best (the error is close to unimodal in the clip).
+static float mse_scale(const float *row, uint64_t cols, float amax) {
+    float best_f = 1.0f;
+    double best = q8_error(row, cols, amax / 127.0f);
+    for (int i = 1; i <= 15; i++) {
+        float f = 1.0f - 0.02f * i;
+        double e = q8_error(row, cols, amax * f / 127.0f);
+        if (e < best) { best = e; best_f = f; }
+    }
+    float center = best_f;
+    for (int i = -4; i <= 4; i++) {
+        float f = center + 0.005f * i;
+        if (i == 0 || f > 1.0f) continue;
+        double e = q8_error(row, cols, amax * f / 127.0f);
+        if (e < best) { best = e; best_f = f; }
+    }
+    return amax * best_f / 127.0f;
+}
+
+typedef struct { const float *x; uint64_t rows, cols; uint8_t *dst; int clip; } q8_job;
+
+static void q8_rows(void *p, int ith, int nth) {
+    q8_job *j = p;
+    int r0, r1;
+    octet_split((int)j->rows, ith, nth, &r0, &r1);
+    int8_t *q = (int8_t *)j->dst;
+    uint64_t so = octet_q8_scales_offset(j->rows, j->cols), cols = j->cols;
+    for (uint64_t r = (uint64_t)r0; r < (uint64_t)r1; r++) {
+        const float *row = j->x + r * cols;
         float amax = 0;
         for (uint64_t i = 0; i < cols; i++) amax = fmaxf(amax, fabsf(row[i]));
-        float scale = amax / 127.0f;
+        float scale = amax > 0 && j->clip == CLIP_MSE ? mse_scale(row, cols, amax) : amax / 127.0f;
         float inv = scale > 0 ? 1.0f / scale : 0.0f;
         for (uint64_t i = 0; i < cols; i++) {
             float v = roundf(row[i] * inv);
             q[r * cols + i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
         }
-        memcpy(dst + so + r * 4, &scale, 4);
+        memcpy(j->dst + so + r * 4, &scale, 4);
     }
+}
+
+void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint8_t *dst, int clip, int n_threads) {
+    uint64_t so = octet_q8_scales_offset(rows, cols);
+    memset(dst + rows * cols, 0, so - rows * cols);
+    q8_job j = {x, rows, cols, dst, clip};
+    octet_threadpool *tp = n_threads > 1 && rows > 1 ? octet_threadpool_new(n_threads) : NULL;
+    if (tp) { octet_threadpool_run(tp, q8_rows, &j); octet_threadpool_free(tp); }
+    else q8_rows(&j, 0, 1);
 }
 
 static void progress(int quiet, size_t i, size_t n, const char *name) {
@@ -150,9 +197,13 @@ int octet_convert(const convert_options *opt) {
     octet_meta_cstr(meta, "converter.version", OCTET_CONVERTER_VERSION);
     octet_meta_cstr(meta, "converter.source", basename_of(m.path));
     octet_meta_cstr(meta, "general.file_type", opt->vocab_only ? "vocab" : octet_dtype_name(opt->type));
-    octet_meta_cstr(meta, "converter.quantization", opt->type == OCTET_Q8 && !opt->vocab_only ? "per-row symmetric int8, scale = max|row|/127" : "none");
+    octet_meta_cstr(meta, "converter.quantization", opt->type != OCTET_Q8 || opt->vocab_only ? "none"
+                    : opt->clip == CLIP_MAX ? "per-row symmetric int8, scale = max|row|/127 (--clip max)"
+                    : "per-row symmetric int8, scale = clip/127, clip minimising the row's squared error (--clip mse)");
     if (!opt->vocab_only) octet_meta_bool(meta, "model.tied_embeddings", conv_find_tensor(&m, "output.weight") == NULL);
 
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_threads = nc < 1 ? 1 : nc > 16 ? 16 : (int)nc;
     octet_writer w;
     if (octet_writer_open(&w, opt->output) != 0) { conv_model_free(&m); return -1; }
     size_t n = opt->vocab_only ? 0 : m.n;
@@ -174,7 +225,7 @@ int octet_convert(const convert_options *opt) {
         uint8_t *out = dtype[i] == OCTET_F32 ? (uint8_t *)x : malloc(wt->nbytes);
         if (!x || !out) { free(x); goto fail_oom; }
         if (t->load(&m, t, x) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
-        if (dtype[i] == OCTET_Q8) octet_quantize_q8(x, wt->rows, wt->cols, out);
+        if (dtype[i] == OCTET_Q8) octet_quantize_q8(x, wt->rows, wt->cols, out, opt->clip, n_threads);
         else if (dtype[i] == OCTET_F16 || dtype[i] == OCTET_BF16) {
             for (uint64_t j = 0; j < numel; j++) {
                 uint16_t h = dtype[i] == OCTET_F16 ? octet_f32_to_f16(x[j]) : octet_f32_to_bf16(x[j]);

@@ -46,14 +46,18 @@ int llama2c_read(conv_model *m, const char *path, const char *tokenizer_path);
 // Reads a llama2.c tokenizer.bin into the model's metadata (SentencePiece-style vocabulary).
 int llama2c_read_tokenizer(conv_model *m, const char *path, uint32_t vocab_size);
 
+enum { CLIP_MSE = 0, CLIP_MAX = 1 };
 typedef struct {
     const char *input, *output, *tokenizer;
     uint32_t type;       // OCTET_Q8, OCTET_F16, OCTET_BF16 or OCTET_F32 for matrices
+    int clip;            // q8 scales: CLIP_MSE (default) or CLIP_MAX
     int vocab_only, quiet;
 } convert_options;
 int octet_convert(const convert_options *opt);
 
-// Per-row symmetric INT8: scale = max|row| / 127. Writes the q8 layout (int8 rows, padding,
-// f32 scales) into dst, which holds octet_tensor_nbytes(OCTET_Q8, rows, cols) bytes.
-void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint8_t *dst);
+// Per-row symmetric INT8: scale = clip / 127 with clip = max|row| (CLIP_MAX) or the clip that
+// minimises the row's squared quantization error (CLIP_MSE). Writes the q8 layout (int8 rows,
+// padding, f32 scales) into dst, which holds octet_tensor_nbytes(OCTET_Q8, rows, cols) bytes.
+// Rows are spread over n_threads threads (the result does not depend on it).
+void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint8_t *dst, int clip, int n_threads);
 #endif
