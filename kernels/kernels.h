@@ -14,7 +14,7 @@ int32_t k_dot_i8(const int8_t *a, const int8_t *b, int k);
 float k_dot_f32(const float *a, const float *b, int k);
 
 // Rows [n0, n1) of y[m][n] = x[m][:] · w[n][:] for each of the m activation rows.
-// q8 weights with int8 activations: y = xs[m] * ws[n] * sum(xq[m] * wq[n]).
+// q8 weights with int8 activations: y = ws[n] * (xs[m] * sum(xq[m] * wq[n])), in that order.
 void k_gemm_q8_i8(const int8_t *xq, const float *xs, int m, int k, const int8_t *wq, const float *ws,
                   int n0, int n1, float *y, int ldy);
 // f32 activations with f32, f16 or bf16 weights (dtype as in octet_file.h); `row` is scratch of k floats.

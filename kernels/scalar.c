@@ -34,7 +34,7 @@ void k_gemm_q8_i8(const int8_t *xq, const float *xs, int m, int k, const int8_t 
                   int n0, int n1, float *y, int ldy) {
     for (int n = n0; n < n1; n++) {
         const int8_t *w = wq + (size_t)n * k;
-        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = xs[r] * ws[n] * (float)k_dot_i8(xq + (size_t)r * k, w, k);
+        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ws[n] * (xs[r] * (float)k_dot_i8(xq + (size_t)r * k, w, k));
     }
 }
 

@@ -1,0 +1,123 @@
+// Scalar reference kernels: exact int8 arithmetic, quantization edge cases, block scales,
+// weight-only path, and thread-count independence of the CPU backend.
+#include "check.h"
+#include "backend.h"
+#include "kernels.h"
+#include "octet_file.h"
+#include <math.h>
+
+static uint64_t rng = 12345;
+static uint32_t next_u32(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (uint32_t)rng; }
+static float frand(void) { return (float)((int)(next_u32() % 2001) - 1000) / 250.0f; }
+
+static void int8_dot_is_exact(void) {
+    int sizes[] = {1, 7, 31, 32, 33, 64, 100, 577, 4096, 16384};
+    for (unsigned s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        int k = sizes[s];
+        int8_t *a = malloc((size_t)k), *b = malloc((size_t)k);
+        for (int pass = 0; pass < 3; pass++) {
+            for (int i = 0; i < k; i++) {
+                a[i] = pass == 0 ? (int8_t)(next_u32() % 255 - 127) : pass == 1 ? 127 : -127;
+                b[i] = pass == 0 ? (int8_t)(next_u32() % 255 - 127) : -127;
+            }
+            long long want = 0;
+            for (int i = 0; i < k; i++) want += (long long)a[i] * b[i];
+            CHECK(k_dot_i8(a, b, k) == want, "k=%d pass %d", k, pass);
+        }
+        free(a); free(b);
+    }
+}
+
+static void activation_quantization_edges(void) {
+    float x[70];
+    int8_t q[70];
+    float s;
+    memset(x, 0, sizeof x);
+    k_quantize_row_i8(x, 70, q, &s);
+    int nz = 0;
+    for (int i = 0; i < 70; i++) nz += q[i] != 0;
+    CHECK(s == 0 && nz == 0, "all-zero row: scale 0, zeros");
+    for (int i = 0; i < 70; i++) x[i] = frand();
+    x[13] = -50;
+    k_quantize_row_i8(x, 70, q, &s);
+    CHECK(q[13] == -127 && fabsf(s - 50.0f / 127) < 1e-7f, "the largest magnitude maps to -127");
+    int bad = 0;
+    for (int i = 0; i < 70; i++) bad += fabsf(q[i] * s - x[i]) > s * 0.5f * (1 + 1e-5f);
+    CHECK(bad == 0, "%d values off by more than half a step", bad);
+    float sb[3];
+    int8_t qb[64];
+    float y[64];
+    for (int i = 0; i < 64; i++) y[i] = i < 32 ? 0.001f * i : 100.0f * (i - 31);
+    k_quantize_row_i8_blocks(y, 64, 32, qb, sb);
+    CHECK(qb[31] == 127 && qb[63] == 127 && sb[0] < 1e-3f, "each block has its own scale");
+}
+
+static void gemm_paths_agree(void) {
+    int m = 3, k = 96, n = 5;
+    float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k), y1[15], y2[15], y3[15], row[96];
+    for (int i = 0; i < m * k; i++) x[i] = frand();
+    for (int i = 0; i < n * k; i++) w[i] = frand();
+    int8_t *xq = malloc((size_t)m * k), *wq = malloc((size_t)n * k);
+    float xs[3], xsb[9], ws[5];
+    for (int r = 0; r < n; r++) k_quantize_row_i8(w + r * k, k, wq + r * k, &ws[r]);
+    for (int r = 0; r < m; r++) k_quantize_row_i8(x + r * k, k, xq + r * k, &xs[r]);
+    k_gemm_q8_i8(xq, xs, m, k, wq, ws, 0, n, y1, n);
+    // one block spanning the row is the per-row path exactly
+    k_gemm_q8_i8_blocks(xq, xs, m, k, k, wq, ws, 0, n, y2, n);
+    CHECK(!memcmp(y1, y2, sizeof y1), "block size k equals per-row");
+    for (int r = 0; r < m; r++) k_quantize_row_i8_blocks(x + r * k, k, 32, xq + r * k, xsb + r * 3);
+    k_gemm_q8_i8_blocks(xq, xsb, m, k, 32, wq, ws, 0, n, y2, n);
+    k_gemm_q8_f32(x, m, k, wq, ws, 0, n, y3, n, row);
+    int bad = 0;
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < n; c++) {
+            double exact = 0;
+            for (int i = 0; i < k; i++) exact += (double)x[r * k + i] * ws[c] * wq[c * k + i];
+            bad += fabs(y3[r * n + c] - exact) > 1e-3 * (1 + fabs(exact));
+            bad += fabs(y1[r * n + c] - exact) > 0.05 * (1 + fabs(exact));
+            bad += fabs(y2[r * n + c] - exact) > 0.05 * (1 + fabs(exact));
+        }
+    CHECK(bad == 0, "%d results far from the exact product", bad);
+    free(x); free(w); free(xq); free(wq);
+}
+
+// The CPU backend gives identical bits for 1, 2 and 3 threads, for every weight dtype.
+static void backend_is_thread_count_independent(void) {
+    int m = 4, k = 160, n = 37;
+    float *x = malloc(sizeof(float) * m * k), *wf = malloc(sizeof(float) * n * k);
+    for (int i = 0; i < m * k; i++) x[i] = frand();
+    for (int i = 0; i < n * k; i++) wf[i] = frand();
+    uint64_t qbytes;
+    octet_tensor_nbytes(OCTET_Q8, (uint64_t)n, (uint64_t)k, &qbytes);
+    uint8_t *q8 = calloc(1, qbytes);
+    float *scales = (float *)(q8 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k));
+    for (int r = 0; r < n; r++) k_quantize_row_i8(wf + r * k, k, (int8_t *)q8 + r * k, &scales[r]);
+    octet_tensor tq = {.name = "q", .dtype = OCTET_Q8, .n_dims = 2, .dims = {(uint64_t)n, (uint64_t)k}, .rows = (uint64_t)n, .cols = (uint64_t)k, .data = q8};
+    octet_tensor tf = tq;
+    tf.dtype = OCTET_F32;
+    tf.data = wf;
+    const octet_tensor *ts[2] = {&tq, &tf};
+    int acts[3] = {32, 0, -1};
+    for (int wi = 0; wi < 2; wi++)
+        for (int ai = 0; ai < 3; ai++) {
+            float ref[4 * 37], y[4 * 37];
+            for (int th = 1; th <= 3; th++) {
+                octet_threadpool *tp = octet_threadpool_new(th);
+                octet_scratch s;
+                CHECK(octet_scratch_init(&s, m, k, th, acts[ai]) == 0, "scratch");
+                octet_matmul(tp, &s, ts[wi], x, m, th == 1 ? ref : y);
+                if (th > 1) CHECK(!memcmp(ref, y, sizeof y), "%s weights, act %d: %d threads differ from 1", wi ? "f32" : "q8", acts[ai], th);
+                octet_scratch_free(&s);
+                octet_threadpool_free(tp);
+            }
+        }
+    free(x); free(wf); free(q8);
+}
+
+int main(void) {
+    RUN(int8_dot_is_exact);
+    RUN(activation_quantization_edges);
+    RUN(gemm_paths_agree);
+    RUN(backend_is_thread_count_independent);
+    CHECK_DONE();
+}
