@@ -111,7 +111,7 @@ static void add_bias(float *y, const octet_tensor *b, int n, int width) {
         for (int i = 0; i < width; i++) y[(size_t)t * width + i] += bb[i];
 }
 
-// One chunk of at most n_batch tokens.
+// One chunk of at most n_batch tokens; logits_out NULL skips the final norm and LM head.
 static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int all, float *logits_out) {
     const octet_model *m = c->m;
     const octet_hparams *hp = &m->hp;
@@ -145,11 +145,12 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
         octet_matmul(c->tp, &c->scratch, L->w_down, c->hb, n, c->xb);
         for (size_t i = 0; i < (size_t)n * dim; i++) c->x[i] += c->xb[i];
     }
+    c->pos += n;
+    if (!logits_out) return;
     // Only the rows whose logits are wanted go through the final norm and the LM head.
     int first = all ? 0 : n - 1, rows = n - first;
     for (int t = first; t < n; t++) k_rmsnorm(c->xb + (size_t)(t - first) * dim, c->x + (size_t)t * dim, m->output_norm->data, dim, hp->norm_eps);
     octet_matmul(c->tp, &c->scratch, m->output, c->xb, rows, logits_out);
-    c->pos += n;
 }
 
 int octet_forward(octet_context *c, const int32_t *tokens, int n, float *logits, int all) {
@@ -161,8 +162,7 @@ int octet_forward(octet_context *c, const int32_t *tokens, int n, float *logits,
     for (int done = 0; done < n;) {
         int k = n - done < c->n_batch ? n - done : c->n_batch, last_chunk = done + k == n;
         float *out = all ? logits + (size_t)done * hp->vocab_size : c->logits;
-        if (all || last_chunk) forward_chunk(c, tokens + done, k, all, out);
-        else forward_chunk(c, tokens + done, k, 0, c->logits);  // logits of earlier chunks are not wanted
+        forward_chunk(c, tokens + done, k, all, all || last_chunk ? out : NULL);
         done += k;
     }
     if (!all) memcpy(logits, c->logits, (size_t)hp->vocab_size * sizeof(float));

@@ -62,14 +62,12 @@ static uint32_t pow2_above(uint64_t n) {
     return c;
 }
 
-static int cmp_special(const void *a, const void *b, void *ctx);
-static const octet_tokenizer *sort_ctx;
-static int cmp_special_q(const void *a, const void *b) { return cmp_special(a, b, (void *)sort_ctx); }
-static int cmp_special(const void *a, const void *b, void *ctx) {
-    const octet_tokenizer *t = ctx;
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    if (t->piece_len[x] != t->piece_len[y]) return t->piece_len[x] > t->piece_len[y] ? -1 : 1;
-    return x < y ? -1 : x > y;
+// Special tokens longest first (then by id), so matching takes the longest at each position.
+typedef struct { uint32_t len, id; } special_key;
+static int cmp_special(const void *a, const void *b) {
+    const special_key *x = a, *y = b;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
 static int load_merges(octet_tokenizer *t, const octet_kv *kv, const char *path) {
@@ -180,10 +178,13 @@ int octet_tokenizer_load(octet_tokenizer *t, const octet_file *f) {
         if (!mg || mg->type != OCTET_KV_ARR || mg->arr_type != OCTET_KV_STR) { octet_set_error("%s: byte-level BPE tokenizer without tokenizer.merges", path); goto fail; }
         if (load_merges(t, mg, path) != 0) goto fail;
     }
+    special_key *keys = malloc((size_t)n * sizeof *keys);
+    if (!keys) { octet_set_error("%s: out of memory", path); goto fail; }
     for (uint32_t i = 0; i < n; i++)
-        if ((t->type[i] == TT_CONTROL || t->type[i] == TT_USER_DEFINED) && t->piece_len[i] > 0) t->special[t->n_special++] = i;
-    sort_ctx = t;
-    qsort(t->special, t->n_special, sizeof *t->special, cmp_special_q);
+        if ((t->type[i] == TT_CONTROL || t->type[i] == TT_USER_DEFINED) && t->piece_len[i] > 0) keys[t->n_special++] = (special_key){t->piece_len[i], i};
+    qsort(keys, t->n_special, sizeof *keys, cmp_special);
+    for (uint32_t i = 0; i < t->n_special; i++) t->special[i] = keys[i].id;
+    free(keys);
     return 0;
 fail:
     octet_tokenizer_free(t);
