@@ -47,6 +47,11 @@ $(B)/libconvert.a: $(CONVERT_OBJ)
 octet: $(CLI_OBJ) $(B)/libconvert.a liboctet.a
 	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a liboctet.a $(LDLIBS)
 
+# Instruction-set kernels are compiled for their ISA; dispatch.c only calls them after CPUID.
+ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
+$(B)/kernels/avx2.o: XCFLAGS += -mavx2 -mfma -mf16c
+endif
+
 $(B)/%.o: %.c $(wildcard engine/*.h kernels/*.h tools/*.h cuda/*.h) $(B)/config
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) -c -o $@ $<

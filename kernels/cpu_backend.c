@@ -18,15 +18,16 @@ static void mm_worker(void *p, int ith, int nth) {
     mm_job *j = p;
     const octet_tensor *w = j->w;
     int n = (int)w->rows, k = (int)w->cols, n0, n1;
+    const octet_kernel_set *ks = octet_kernels();
     octet_split(n, ith, nth, &n0, &n1);
     if (w->dtype == OCTET_Q8) {
         const int8_t *wq = w->data;
         const float *ws = (const float *)((const uint8_t *)w->data + octet_q8_scales_offset(w->rows, w->cols));
         int bs = j->s->act_block;
-        if (bs < 0) k_gemm_q8_f32(j->x, j->m, k, wq, ws, n0, n1, j->y, n, j->s->rows + (size_t)ith * k);
-        else if (bs > 0 && k % bs == 0) k_gemm_q8_i8_blocks(j->s->xq, j->s->xs, j->m, k, bs, wq, ws, n0, n1, j->y, n);
-        else k_gemm_q8_i8(j->s->xq, j->s->xs, j->m, k, wq, ws, n0, n1, j->y, n);
-    } else k_gemm_f32(j->x, j->m, k, w->data, (int)w->dtype, n0, n1, j->y, n, j->s->rows + (size_t)ith * k);
+        if (bs < 0) k_gemm_q8_f32(ks, j->x, j->m, k, wq, ws, n0, n1, j->y, n, j->s->rows + (size_t)ith * k);
+        else if (bs > 0 && k % bs == 0 && k / bs <= 512) k_gemm_q8_i8_blocks(ks, j->s->xq, j->s->xs, j->m, k, bs, wq, ws, n0, n1, j->y, n);
+        else k_gemm_q8_i8(ks, j->s->xq, j->s->xs, j->m, k, wq, ws, n0, n1, j->y, n);
+    } else k_gemm_f32(ks, j->x, j->m, k, w->data, (int)w->dtype, n0, n1, j->y, n, j->s->rows + (size_t)ith * k);
 }
 
 static void quant_worker(void *p, int ith, int nth) {
@@ -35,7 +36,7 @@ static void quant_worker(void *p, int ith, int nth) {
     octet_split(j->m, ith, nth, &r0, &r1);
     int bs = j->s->act_block;
     for (int r = r0; r < r1; r++) {
-        if (bs > 0 && k % bs == 0) k_quantize_row_i8_blocks(j->x + (size_t)r * k, k, bs, j->s->xq + (size_t)r * k, j->s->xs + (size_t)r * (k / bs));
+        if (bs > 0 && k % bs == 0 && k / bs <= 512) k_quantize_row_i8_blocks(j->x + (size_t)r * k, k, bs, j->s->xq + (size_t)r * k, j->s->xs + (size_t)r * (k / bs));
         else k_quantize_row_i8(j->x + (size_t)r * k, k, j->s->xq + (size_t)r * k, &j->s->xs[r]);
     }
 }

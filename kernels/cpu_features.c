@@ -54,6 +54,3 @@ void octet_cpu_features_string(const octet_cpu_features *f, char *buf, unsigned 
         if (all[i].on) n += (unsigned)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s", n ? " " : "", all[i].name);
     if (!n) snprintf(buf, cap, "none");
 }
-
-// Only the scalar reference kernels exist so far; the SIMD sets are chosen here once built.
-const char *octet_kernels_name(void) { return "scalar"; }

@@ -8,6 +8,4 @@ typedef struct {
 void octet_cpu_detect(octet_cpu_features *f);
 // Space-separated list of the features present ("none" when there are none).
 void octet_cpu_features_string(const octet_cpu_features *f, char *buf, unsigned cap);
-// Name of the kernel set the dispatcher would use on this CPU (OCTET_KERNELS may force one).
-const char *octet_kernels_name(void);
 #endif

@@ -5,6 +5,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The primitives each instruction set implements. Every set gives bit-identical results: int32
+// dots are exact, and f32 dots keep the reference's 8 partial sums and their combine order.
+typedef struct {
+    const char *name;
+    int32_t (*dot_i8)(const int8_t *a, const int8_t *b, int k);
+    float   (*dot_f32)(const float *a, const float *b, int k);
+    // out[i] = dot of the i-th bs-long block of a and b, for nb blocks
+    void    (*block_dots_i8)(const int8_t *a, const int8_t *b, int nb, int bs, int32_t *out);
+} octet_kernel_set;
+
+extern const octet_kernel_set octet_kernels_scalar;
+extern const octet_kernel_set octet_kernels_avx2;    // name "unavailable" when not built for x86
+// The set chosen for this CPU at first use (OCTET_KERNELS=scalar|avx2 forces one).
+const octet_kernel_set *octet_kernels(void);
+// The set with this name if this CPU can run it, else NULL.
+const octet_kernel_set *octet_kernels_find(const char *name);
+
 // Symmetric per-row int8 quantization of activations: s = max|x| / 127, q = round(x / s).
 void k_quantize_row_i8(const float *x, int k, int8_t *q, float *s);
 // Exact int32 dot product of two int8 vectors.
@@ -15,18 +32,18 @@ float k_dot_f32(const float *a, const float *b, int k);
 
 // Rows [n0, n1) of y[m][n] = x[m][:] · w[n][:] for each of the m activation rows.
 // q8 weights with int8 activations: y = ws[n] * (xs[m] * sum(xq[m] * wq[n])), in that order.
-void k_gemm_q8_i8(const int8_t *xq, const float *xs, int m, int k, const int8_t *wq, const float *ws,
+void k_gemm_q8_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, const int8_t *wq, const float *ws,
                   int n0, int n1, float *y, int ldy);
 // f32 activations with f32, f16 or bf16 weights (dtype as in octet_file.h); `row` is scratch of k floats.
-void k_gemm_f32(const float *x, int m, int k, const void *w, int wdtype, int n0, int n1, float *y, int ldy, float *row);
+void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const void *w, int wdtype, int n0, int n1, float *y, int ldy, float *row);
 
 // Block-wise int8 activations: one scale per `bs` inputs (k % bs == 0), so an outlier only
 // coarsens its own block. y = ws[n] * sum_b xs[m][b] * sum_{i in b} xq[m][i] * wq[n][i].
 void k_quantize_row_i8_blocks(const float *x, int k, int bs, int8_t *q, float *s);
-void k_gemm_q8_i8_blocks(const int8_t *xq, const float *xs, int m, int k, int bs, const int8_t *wq, const float *ws,
+void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, int bs, const int8_t *wq, const float *ws,
                          int n0, int n1, float *y, int ldy);
 // Weight-only INT8: f32 activations times dequantized q8 rows (`row` is scratch of k floats).
-void k_gemm_q8_f32(const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row);
+void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row);
 
 void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps);
 void k_softmax(float *x, int n);

@@ -4,6 +4,7 @@
 // determinism, bad flags.
 #include "check.h"
 #include "json.h"
+#include "kernels.h"
 #include "octet.h"
 #include "util.h"
 #include <math.h>
@@ -225,6 +226,26 @@ static void run_is_deterministic(void) {
     free(a);
 }
 
+// Every kernel set available here gives the scalar reference's tokens at temperature 0.
+static void kernel_sets_give_the_same_tokens(void) {
+    if (!file_exists(SMOL_Q8)) SKIP("run make models");
+    static const char *sets[] = {"avx2"}, *prompts[] = {"Once upon a time", "The history of the printing press", "def fibonacci(n):"};
+    static const char *files[] = {SMOL_Q8, SMOL_F32};
+    for (unsigned f = 0; f < 2; f++)
+        for (unsigned p = 0; p < 3; p++) {
+            char *ref = NULL;
+            run_cmd(&ref, "OCTET_KERNELS=scalar ./octet run -m %s -p '%s' -n 24 --temp 0 2>/dev/null", files[f], prompts[p]);
+            for (unsigned s = 0; s < sizeof sets / sizeof *sets; s++) {
+                if (!octet_kernels_find(sets[s])) continue;
+                char *got = NULL;
+                run_cmd(&got, "OCTET_KERNELS=%s ./octet run -m %s -p '%s' -n 24 --temp 0 2>/dev/null", sets[s], files[f], prompts[p]);
+                CHECK(ref && got && !strcmp(ref, got) && strlen(ref) > 10, "%s on %s: '%s' vs scalar '%s'", sets[s], files[f], got, ref);
+                free(got);
+            }
+            free(ref);
+        }
+}
+
 static void run_rejects_bad_flags(void) {
     static const struct { const char *args, *want; } bad[] = {
         {"-m " SMOL_Q8 " -p hi -n abc", "-n"}, {"-m " SMOL_Q8 " -p hi -c 0", "-c"}, {"-m " SMOL_Q8 " -p hi -t 0", "-t"},
@@ -256,6 +277,7 @@ int main(void) {
     RUN(smollm2_int8_close_to_f32);
     RUN(run_answers_paris);
     RUN(run_is_deterministic);
+    RUN(kernel_sets_give_the_same_tokens);
     RUN(run_rejects_bad_flags);
     RUN(run_is_memory_clean);
     CHECK_DONE();

@@ -61,13 +61,13 @@ static void gemm_paths_agree(void) {
     float xs[3], xsb[9], ws[5];
     for (int r = 0; r < n; r++) k_quantize_row_i8(w + r * k, k, wq + r * k, &ws[r]);
     for (int r = 0; r < m; r++) k_quantize_row_i8(x + r * k, k, xq + r * k, &xs[r]);
-    k_gemm_q8_i8(xq, xs, m, k, wq, ws, 0, n, y1, n);
+    k_gemm_q8_i8(&octet_kernels_scalar, xq, xs, m, k, wq, ws, 0, n, y1, n);
     // one block spanning the row is the per-row path exactly
-    k_gemm_q8_i8_blocks(xq, xs, m, k, k, wq, ws, 0, n, y2, n);
+    k_gemm_q8_i8_blocks(&octet_kernels_scalar, xq, xs, m, k, k, wq, ws, 0, n, y2, n);
     CHECK(!memcmp(y1, y2, sizeof y1), "block size k equals per-row");
     for (int r = 0; r < m; r++) k_quantize_row_i8_blocks(x + r * k, k, 32, xq + r * k, xsb + r * 3);
-    k_gemm_q8_i8_blocks(xq, xsb, m, k, 32, wq, ws, 0, n, y2, n);
-    k_gemm_q8_f32(x, m, k, wq, ws, 0, n, y3, n, row);
+    k_gemm_q8_i8_blocks(&octet_kernels_scalar, xq, xsb, m, k, 32, wq, ws, 0, n, y2, n);
+    k_gemm_q8_f32(&octet_kernels_scalar, x, m, k, wq, ws, 0, n, y3, n, row);
     int bad = 0;
     for (int r = 0; r < m; r++)
         for (int c = 0; c < n; c++) {
@@ -114,10 +114,51 @@ static void backend_is_thread_count_independent(void) {
     free(x); free(wf); free(q8);
 }
 
+// Every SIMD set against the scalar reference, bit for bit, on random and edge inputs.
+static void simd_sets_match_scalar(void) {
+    static const char *sets[] = {"avx2"};
+    int ran = 0;
+    for (unsigned si = 0; si < sizeof sets / sizeof *sets; si++) {
+        const octet_kernel_set *ks = octet_kernels_find(sets[si]), *ref = &octet_kernels_scalar;
+        if (!ks) continue;
+        ran++;
+        int sizes[] = {1, 5, 8, 15, 31, 32, 33, 63, 64, 65, 96, 255, 256, 257, 576, 1536, 4099, 16384};
+        int kmax = 16384 + 64;
+        int8_t *a = malloc((size_t)kmax), *b = malloc((size_t)kmax);
+        float *fa = malloc(sizeof(float) * kmax), *fb = malloc(sizeof(float) * kmax);
+        int32_t d1[600], d2[600];
+        for (unsigned z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+            int k = sizes[z];
+            for (int pass = 0; pass < 4; pass++) {
+                for (int i = 0; i < k; i++) {
+                    int8_t r1 = (int8_t)(next_u32() % 255 - 127), r2 = (int8_t)(next_u32() % 255 - 127);
+                    a[i] = pass == 1 ? 127 : pass == 2 ? -127 : pass == 3 ? 0 : r1;
+                    b[i] = pass == 1 ? 127 : pass == 2 ? 127 : r2;
+                    fa[i] = pass == 3 ? 0 : frand() * (pass == 1 ? 1e6f : 1);
+                    fb[i] = frand();
+                }
+                CHECK(ks->dot_i8(a, b, k) == ref->dot_i8(a, b, k), "%s dot_i8 k=%d pass %d", ks->name, k, pass);
+                float x = ks->dot_f32(fa, fb, k), y = ref->dot_f32(fa, fb, k);
+                CHECK(!memcmp(&x, &y, 4), "%s dot_f32 k=%d pass %d: %g vs %g", ks->name, k, pass, x, y);
+                for (int bs = 16; bs <= 64; bs *= 2) {
+                    int nb = k / bs;
+                    if (!nb || nb > 600) continue;
+                    ks->block_dots_i8(a, b, nb, bs, d1);
+                    ref->block_dots_i8(a, b, nb, bs, d2);
+                    CHECK(!memcmp(d1, d2, (size_t)nb * 4), "%s block dots k=%d bs=%d pass %d", ks->name, k, bs, pass);
+                }
+            }
+        }
+        free(a); free(b); free(fa); free(fb);
+    }
+    if (!ran) SKIP("no SIMD kernel set runs on this CPU");
+}
+
 int main(void) {
     RUN(int8_dot_is_exact);
     RUN(activation_quantization_edges);
     RUN(gemm_paths_agree);
     RUN(backend_is_thread_count_independent);
+    RUN(simd_sets_match_scalar);
     CHECK_DONE();
 }

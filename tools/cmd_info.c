@@ -1,6 +1,7 @@
 // octet info: what a model file holds, and what this CPU would run it with.
 #include "cli.h"
 #include "cpu_features.h"
+#include "kernels.h"
 #include "octet_file.h"
 #include "util.h"
 #include <stdio.h>
@@ -91,7 +92,7 @@ int cmd_info(int argc, char **argv) {
     char feats[256];
     octet_cpu_detect(&cf);
     octet_cpu_features_string(&cf, feats, sizeof feats);
-    printf("%-15s %s\n%-15s %s\n", "cpu features", feats, "kernels", octet_kernels_name());
+    printf("%-15s %s\n%-15s %s\n", "cpu features", feats, "kernels", octet_kernels()->name);
 #ifdef OCTET_CUDA
     char gpu[256];
     octet_cuda_describe(gpu, sizeof gpu);

@@ -1,0 +1,66 @@
+// AVX2 versions of the kernel primitives. Built with -mavx2 (Makefile); chosen at run time
+// only when CPUID says the CPU has AVX2.
+#include "kernels.h"
+
+#if defined(__x86_64__) && defined(__AVX2__)
+#include <immintrin.h>
+
+// Sum of a[i]*b[i] for 32 int8 pairs, as 8 int32 lanes. maddubs needs an unsigned operand:
+// |a| times b carrying a's sign; -128 never occurs, so the 16-bit pair sums cannot saturate.
+static inline __m256i dot32(const int8_t *a, const int8_t *b) {
+    __m256i va = _mm256_loadu_si256((const __m256i *)a), vb = _mm256_loadu_si256((const __m256i *)b);
+    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va));
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+static inline int32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static int32_t dot_i8(const int8_t *a, const int8_t *b, int k) {
+    __m256i acc = _mm256_setzero_si256();
+    int i = 0;
+    for (; i + 32 <= k; i += 32) acc = _mm256_add_epi32(acc, dot32(a + i, b + i));
+    int32_t s = hsum_i32(acc);
+    for (; i < k; i++) s += (int32_t)a[i] * b[i];
+    return s;
+}
+
+static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int32_t *out) {
+    if (bs != 32) {
+        for (int i = 0; i < nb; i++) out[i] = dot_i8(a + i * bs, b + i * bs, bs);
+        return;
+    }
+    int i = 0;
+    for (; i + 8 <= nb; i += 8) {  // eight blocks: reduce each to one lane, store together
+        __m256i d[8];
+        for (int j = 0; j < 8; j++) d[j] = dot32(a + (i + j) * 32, b + (i + j) * 32);
+        __m256i h01 = _mm256_hadd_epi32(d[0], d[1]), h23 = _mm256_hadd_epi32(d[2], d[3]);
+        __m256i h45 = _mm256_hadd_epi32(d[4], d[5]), h67 = _mm256_hadd_epi32(d[6], d[7]);
+        __m256i q0 = _mm256_hadd_epi32(h01, h23), q1 = _mm256_hadd_epi32(h45, h67);
+        // q0 lanes: [b0lo b1lo b2lo b3lo | b0hi b1hi b2hi b3hi]; add the halves
+        __m256i lo = _mm256_permute2x128_si256(q0, q1, 0x20), hi = _mm256_permute2x128_si256(q0, q1, 0x31);
+        _mm256_storeu_si256((__m256i *)(out + i), _mm256_add_epi32(lo, hi));
+    }
+    for (; i < nb; i++) out[i] = hsum_i32(dot32(a + i * 32, b + i * 32));
+}
+
+// Lane j accumulates the products i = j (mod 8) with a separate multiply and add, exactly as
+// the reference's partial sum p[j]; the tail and the final combine follow it too.
+static float dot_f32(const float *a, const float *b, int k) {
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= k; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    float p[8];
+    _mm256_storeu_ps(p, acc);
+    for (int j = 0; i < k; i++, j++) p[j] += a[i] * b[i];
+    return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+}
+
+const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8};
+#else
+const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0};
+#endif

@@ -1,0 +1,52 @@
+// Matrix products over the primitives of a kernel set; the loop order and the float
+// rescaling order are fixed here, so every set gives the same bits.
+#include "kernels.h"
+#include "octet_file.h"
+#include "util.h"
+
+void k_gemm_q8_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, const int8_t *wq, const float *ws,
+                  int n0, int n1, float *y, int ldy) {
+    for (int n = n0; n < n1; n++) {
+        const int8_t *w = wq + (size_t)n * k;
+        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ws[n] * (xs[r] * (float)ks->dot_i8(xq + (size_t)r * k, w, k));
+    }
+}
+
+void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const void *w, int wdtype, int n0, int n1, float *y, int ldy, float *row) {
+    for (int n = n0; n < n1; n++) {
+        const float *wr;
+        if (wdtype == OCTET_F32) wr = (const float *)w + (size_t)n * k;
+        else {
+            const uint16_t *h = (const uint16_t *)w + (size_t)n * k;
+            for (int i = 0; i < k; i++) row[i] = wdtype == OCTET_F16 ? octet_f16_to_f32(h[i]) : octet_bf16_to_f32(h[i]);
+            wr = row;
+        }
+        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ks->dot_f32(x + (size_t)r * k, wr, k);
+    }
+}
+
+void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, int bs, const int8_t *wq, const float *ws,
+                         int n0, int n1, float *y, int ldy) {
+    int nb = k / bs;
+    for (int n = n0; n < n1; n++) {
+        const int8_t *w = wq + (size_t)n * k;
+        for (int r = 0; r < m; r++) {
+            const int8_t *x = xq + (size_t)r * k;
+            const float *sx = xs + (size_t)r * nb;
+            int32_t dots[512];  // nb <= 512: rows up to 16384 inputs in blocks of 32
+            float acc = 0;
+            ks->block_dots_i8(x, w, nb, bs, dots);
+            for (int b = 0; b < nb; b++) acc += sx[b] * (float)dots[b];
+            y[(size_t)r * ldy + n] = ws[n] * acc;
+        }
+    }
+}
+
+void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row) {
+    for (int n = n0; n < n1; n++) {
+        const int8_t *w = wq + (size_t)n * k;
+        for (int i = 0; i < k; i++) row[i] = (float)w[i];
+        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ws[n] * ks->dot_f32(x + (size_t)r * k, row, k);
+    }
+}
+
