@@ -1,38 +1,57 @@
+// Workers spin briefly on a generation counter between operations (a token runs hundreds of
+// them, so waking through the kernel each time would dominate), then sleep on a condition
+// variable when idle. The caller spins until every worker has finished.
 #include "threadpool.h"
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+
+#define SPINS_BEFORE_SLEEP (1 << 16)
 
 struct octet_threadpool {
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t start, done;
-    unsigned long generation;
-    int pending, quit;
+    pthread_cond_t wake;
+    atomic_ulong generation;
+    atomic_int pending, sleeping, quit;
     void (*fn)(void *, int, int);
     void *ctx;
 };
 
 typedef struct { octet_threadpool *tp; int ith; } worker_arg;
 
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 static void *worker(void *p) {
     worker_arg *a = p;
     octet_threadpool *tp = a->tp;
     int ith = a->ith;
     free(a);
-    unsigned long seen = 0;
+    unsigned long seen = 0, g;
     for (;;) {
-        pthread_mutex_lock(&tp->mu);
-        while (tp->generation == seen && !tp->quit) pthread_cond_wait(&tp->start, &tp->mu);
-        if (tp->quit) { pthread_mutex_unlock(&tp->mu); return NULL; }
-        seen = tp->generation;
-        void (*fn)(void *, int, int) = tp->fn;
-        void *ctx = tp->ctx;
-        pthread_mutex_unlock(&tp->mu);
-        fn(ctx, ith, tp->n);
-        pthread_mutex_lock(&tp->mu);
-        if (--tp->pending == 0) pthread_cond_signal(&tp->done);
-        pthread_mutex_unlock(&tp->mu);
+        int spins = 0;
+        while ((g = atomic_load(&tp->generation)) == seen) {
+            if (atomic_load(&tp->quit)) return NULL;
+            if (++spins < SPINS_BEFORE_SLEEP) { cpu_relax(); continue; }
+            // Sleep; `sleeping` is raised under the lock before the last check, so a run()
+            // that misses it has already bumped the generation we are about to read.
+            pthread_mutex_lock(&tp->mu);
+            atomic_fetch_add(&tp->sleeping, 1);
+            while (atomic_load(&tp->generation) == seen && !atomic_load(&tp->quit)) pthread_cond_wait(&tp->wake, &tp->mu);
+            atomic_fetch_sub(&tp->sleeping, 1);
+            pthread_mutex_unlock(&tp->mu);
+            spins = 0;
+        }
+        seen = g;
+        tp->fn(tp->ctx, ith, tp->n);
+        atomic_fetch_sub(&tp->pending, 1);
     }
 }
 
@@ -42,11 +61,16 @@ octet_threadpool *octet_threadpool_new(int n) {
     if (!tp) return NULL;
     tp->n = n;
     tp->threads = calloc((size_t)n, sizeof *tp->threads);
+    if (!tp->threads) { free(tp); return NULL; }
     pthread_mutex_init(&tp->mu, NULL);
-    pthread_cond_init(&tp->start, NULL);
-    pthread_cond_init(&tp->done, NULL);
+    pthread_cond_init(&tp->wake, NULL);
+    atomic_init(&tp->generation, 0);
+    atomic_init(&tp->pending, 0);
+    atomic_init(&tp->sleeping, 0);
+    atomic_init(&tp->quit, 0);
     for (int i = 1; i < n; i++) {
         worker_arg *a = malloc(sizeof *a);
+        if (!a) { tp->n = i; break; }
         a->tp = tp;
         a->ith = i;
         if (pthread_create(&tp->threads[i], NULL, worker, a) != 0) { free(a); tp->n = i; break; }
@@ -58,29 +82,28 @@ int octet_threadpool_size(const octet_threadpool *tp) { return tp->n; }
 
 void octet_threadpool_run(octet_threadpool *tp, void (*fn)(void *, int, int), void *ctx) {
     if (tp->n == 1) { fn(ctx, 0, 1); return; }
-    pthread_mutex_lock(&tp->mu);
     tp->fn = fn;
     tp->ctx = ctx;
-    tp->pending = tp->n - 1;
-    tp->generation++;
-    pthread_cond_broadcast(&tp->start);
-    pthread_mutex_unlock(&tp->mu);
+    atomic_store(&tp->pending, tp->n - 1);
+    atomic_fetch_add(&tp->generation, 1);
+    if (atomic_load(&tp->sleeping) > 0) {
+        pthread_mutex_lock(&tp->mu);
+        pthread_cond_broadcast(&tp->wake);
+        pthread_mutex_unlock(&tp->mu);
+    }
     fn(ctx, 0, tp->n);
-    pthread_mutex_lock(&tp->mu);
-    while (tp->pending) pthread_cond_wait(&tp->done, &tp->mu);
-    pthread_mutex_unlock(&tp->mu);
+    while (atomic_load(&tp->pending) > 0) cpu_relax();
 }
 
 void octet_threadpool_free(octet_threadpool *tp) {
     if (!tp) return;
     pthread_mutex_lock(&tp->mu);
-    tp->quit = 1;
-    pthread_cond_broadcast(&tp->start);
+    atomic_store(&tp->quit, 1);
+    pthread_cond_broadcast(&tp->wake);
     pthread_mutex_unlock(&tp->mu);
     for (int i = 1; i < tp->n; i++) pthread_join(tp->threads[i], NULL);
     pthread_mutex_destroy(&tp->mu);
-    pthread_cond_destroy(&tp->start);
-    pthread_cond_destroy(&tp->done);
+    pthread_cond_destroy(&tp->wake);
     free(tp->threads);
     free(tp);
 }
