@@ -15,6 +15,7 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
     c->k_cache = calloc(cache, elt);
     c->v_cache = calloc(cache, elt);
     c->kv_rows = malloc((size_t)n_threads * 2 * hp->head_dim * sizeof(float));
+    c->rope_cs = malloc(B * hp->rope_dim * sizeof(float));
     c->x = malloc(B * hp->dim * sizeof(float));
     c->xb = malloc(B * hp->dim * sizeof(float));
     c->q = malloc(B * hp->dim * sizeof(float));
@@ -29,7 +30,7 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
     uint32_t max_k = hp->dim > hp->hidden_dim ? hp->dim : hp->hidden_dim;
     int sc = octet_scratch_init(&c->scratch, n_batch, (int)max_k, n_threads, act_block);
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
-        !c->logits || !c->scores || !c->kv_rows || !c->tp || sc != 0) {
+        !c->logits || !c->scores || !c->kv_rows || !c->rope_cs || !c->tp || sc != 0) {
         octet_context_free(c);
         octet_set_error("out of memory for a context of %d tokens (KV cache %.1f MiB)", n_ctx, 2.0 * cache * elt / 1048576);
         return -1;
@@ -39,18 +40,26 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
 
 void octet_context_free(octet_context *c) {
     free(c->k_cache); free(c->v_cache); free(c->x); free(c->xb); free(c->q); free(c->k); free(c->v);
-    free(c->att); free(c->hb); free(c->hb2); free(c->logits); free(c->scores); free(c->kv_rows);
+    free(c->att); free(c->hb); free(c->hb2); free(c->logits); free(c->scores); free(c->kv_rows); free(c->rope_cs);
     if (c->tp) octet_threadpool_free(c->tp);
     octet_scratch_free(&c->scratch);
     memset(c, 0, sizeof *c);
 }
 
-// Rotates one head's vector in place for position pos.
-static void rope(float *v, int pos, const octet_hparams *hp, const float *inv_freq) {
+// cos and sin of each rotated pair's angle at position pos (shared by every head and layer).
+static void rope_angles(float *cs_sn, int pos, const octet_hparams *hp, const float *inv_freq) {
+    for (uint32_t i = 0; i < hp->rope_dim / 2; i++) {
+        double a = (double)pos * inv_freq[i];
+        cs_sn[2 * i] = (float)cos(a);
+        cs_sn[2 * i + 1] = (float)sin(a);
+    }
+}
+
+// Rotates one head's vector in place with the angles of its position.
+static void rope(float *v, const float *cs_sn, const octet_hparams *hp) {
     int half = (int)hp->rope_dim / 2;
     for (int i = 0; i < half; i++) {
-        double a = (double)pos * inv_freq[i];
-        float cs = (float)cos(a), sn = (float)sin(a);
+        float cs = cs_sn[2 * i], sn = cs_sn[2 * i + 1];
         int i0 = hp->rope_neox ? i : 2 * i, i1 = hp->rope_neox ? i + half : 2 * i + 1;
         float x0 = v[i0], x1 = v[i1];
         v[i0] = x0 * cs - x1 * sn;
@@ -116,7 +125,10 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
     const octet_model *m = c->m;
     const octet_hparams *hp = &m->hp;
     int dim = (int)hp->dim, kvd = (int)hp->kv_dim, hid = (int)hp->hidden_dim, hd = (int)hp->head_dim;
-    for (int t = 0; t < n; t++) octet_tensor_row_f32(m->tok_embd, (uint64_t)tokens[t], c->x + (size_t)t * dim);
+    for (int t = 0; t < n; t++) {
+        octet_tensor_row_f32(m->tok_embd, (uint64_t)tokens[t], c->x + (size_t)t * dim);
+        rope_angles(c->rope_cs + (size_t)t * hp->rope_dim, c->pos + t, hp, m->rope_inv_freq);
+    }
     for (uint32_t l = 0; l < hp->n_layers; l++) {
         const octet_layer *L = &m->layers[l];
         for (int t = 0; t < n; t++) k_rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->attn_norm->data, dim, hp->norm_eps);
@@ -129,8 +141,9 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
         void *kc = layer_cache(c, c->k_cache, (int)l), *vc = layer_cache(c, c->v_cache, (int)l);
         for (int t = 0; t < n; t++) {
             int pos = c->pos + t;
-            for (uint32_t h = 0; h < hp->n_heads; h++) rope(c->q + (size_t)t * dim + h * hd, pos, hp, m->rope_inv_freq);
-            for (uint32_t h = 0; h < hp->n_kv_heads; h++) rope(c->k + (size_t)t * kvd + h * hd, pos, hp, m->rope_inv_freq);
+            const float *angles = c->rope_cs + (size_t)t * hp->rope_dim;
+            for (uint32_t h = 0; h < hp->n_heads; h++) rope(c->q + (size_t)t * dim + h * hd, angles, hp);
+            for (uint32_t h = 0; h < hp->n_kv_heads; h++) rope(c->k + (size_t)t * kvd + h * hd, angles, hp);
             cache_store(c, kc, pos, c->k + (size_t)t * kvd);
             cache_store(c, vc, pos, c->v + (size_t)t * kvd);
         }

@@ -12,6 +12,7 @@ typedef struct {
     float *kv_rows;                           // [n_threads][2 * head_dim]: f16 rows converted
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *logits;  // one row per batch token
     float *scores;                            // [n_threads][n_ctx]
+    float *rope_cs;                           // [n_batch][rope_dim]: cos, sin per pair
     octet_threadpool *tp;
     octet_scratch scratch;
 } octet_context;

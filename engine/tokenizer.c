@@ -36,24 +36,18 @@ static const struct octet_merge *merge_lookup(const octet_tokenizer *t, uint32_t
     }
 }
 
-// GPT-2's reversible byte <-> printable code point map.
+// GPT-2's reversible byte <-> printable code point map: printable bytes map to themselves, the
+// 68 others (0-32, 127-160, 173) in order to U+0100..U+0143.
+static int printable_byte(uint32_t c) { return (c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255); }
 static uint32_t byte_to_cp(unsigned b) {
-    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174)) return b;
-    unsigned n = 0;
-    for (unsigned c = 0; c < b; c++)
-        if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174))) n++;
-    return 256 + n;
+    if (printable_byte(b)) return b;
+    return b <= 32 ? 256 + b : b <= 160 ? 289 + (b - 127) : 323;
 }
 static int cp_to_byte(uint32_t cp) {
-    if ((cp >= 33 && cp <= 126) || (cp >= 161 && cp <= 172) || (cp >= 174 && cp <= 255)) return (int)cp;
-    if (cp < 256 || cp >= 256 + 68) return -1;
-    unsigned n = 0;
-    for (unsigned c = 0; c < 256; c++)
-        if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174))) {
-            if (256 + n == cp) return (int)c;
-            n++;
-        }
-    return -1;
+    if (printable_byte(cp)) return (int)cp;
+    if (cp >= 256 && cp <= 288) return (int)(cp - 256);
+    if (cp >= 289 && cp <= 322) return (int)(cp - 289 + 127);
+    return cp == 323 ? 173 : -1;
 }
 
 static uint32_t pow2_above(uint64_t n) {

@@ -3,7 +3,6 @@
 #include "generate.h"
 #include "octet.h"
 #include "util.h"
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,24 +26,6 @@ static void help(void) {
            "                     scale per token), f32 (weight-only INT8: f32 activations)\n"
            "  --cache-type T     KV cache in f32 (default) or f16 (half the memory)\n"
            "  --json             print one JSON object (text, token ids, counts, timings) instead of streaming\n");
-}
-
-// Strict number parsing: the whole argument must be a number in range.
-int cli_int(const char *flag, const char *v, long lo, long hi, long *out) {
-    char *e;
-    errno = 0;
-    long x = strtol(v, &e, 10);
-    if (errno || e == v || *e || x < lo || x > hi) { cli_fail("%s: '%s' is not a whole number in %ld..%ld", flag, v, lo, hi); return -1; }
-    *out = x;
-    return 0;
-}
-int cli_float(const char *flag, const char *v, double lo, double hi, double *out) {
-    char *e;
-    errno = 0;
-    double x = strtod(v, &e);
-    if (errno || e == v || *e || !(x >= lo && x <= hi)) { cli_fail("%s: '%s' is not a number in %g..%g", flag, v, lo, hi); return -1; }
-    *out = x;
-    return 0;
 }
 
 typedef struct { int json; char *buf; size_t len, cap; } run_out;

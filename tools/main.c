@@ -1,7 +1,9 @@
 // octet: one binary, one subcommand per file in tools/.
 #include "cli.h"
 #include "util.h"
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +21,24 @@ int cli_fail(const char *fmt, ...) {
 const char *cli_value(int argc, char **argv, int *i) {
     if (*i + 1 >= argc) { cli_fail("flag %s needs a value", argv[*i]); return NULL; }
     return argv[++*i];
+}
+
+// Strict number parsing: the whole argument must be a number in range.
+int cli_int(const char *flag, const char *v, long lo, long hi, long *out) {
+    char *e;
+    errno = 0;
+    long x = strtol(v, &e, 10);
+    if (errno || e == v || *e || x < lo || x > hi) { cli_fail("%s: '%s' is not a whole number in %ld..%ld", flag, v, lo, hi); return -1; }
+    *out = x;
+    return 0;
+}
+int cli_float(const char *flag, const char *v, double lo, double hi, double *out) {
+    char *e;
+    errno = 0;
+    double x = strtod(v, &e);
+    if (errno || e == v || *e || !(x >= lo && x <= hi)) { cli_fail("%s: '%s' is not a number in %g..%g", flag, v, lo, hi); return -1; }
+    *out = x;
+    return 0;
 }
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
