@@ -170,12 +170,37 @@ static void smollm2_hyperparameters(void) {
     free(out);
 }
 
+// A synthetic model has the named shape, is marked synthetic, runs, and makes octet run warn.
+static void synthetic_shape_is_marked_and_runs(void) {
+    const char *out_path = "tests/out/synthetic-135m.octet";
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet convert --synthetic smollm2-135m -o %s --quiet", out_path);
+    CHECK(rc == 0, "convert --synthetic: %s", out);
+    free(out);
+    octet_file f;
+    if (octet_file_open(&f, out_path) != 0) { CHECK(0, "%s", octet_last_error()); return; }
+    CHECK(octet_kv_bool(&f, "general.synthetic", 0) == 1, "not marked synthetic");
+    CHECK(octet_kv_u32(&f, "model.dim", 0) == 576 && octet_kv_u32(&f, "model.n_layers", 0) == 30 && octet_kv_u32(&f, "model.vocab_size", 0) == 49152, "shape");
+    octet_file_close(&f);
+    rc = run_cmd(&out, "./octet run -m %s -p hello -n 4 --temp 0 2>&1", out_path);
+    CHECK(rc == 0 && out && strstr(out, "random weights"), "run did not warn: %s", out ? out : "");
+    free(out);
+    rc = run_cmd(&out, "./octet info -m %s", out_path);
+    CHECK(rc == 0 && out && strstr(out, "synthetic"), "info: %s", out ? out : "");
+    free(out);
+    rc = run_cmd(&out, "./octet convert --synthetic llama-70b -o tests/out/bad.octet 2>&1");
+    CHECK(rc != 0 && out && strstr(out, "unknown shape") && !file_exists("tests/out/bad.octet"), "bad shape: %s", out ? out : "");
+    free(out);
+    remove(out_path);
+}
+
 int main(void) {
     RUN(gguf_every_type_dequantizes_like_gguf_py);
     RUN(smollm2_f32_equals_gguf_py_dequantization);
     RUN(smollm2_q8_rows_within_half_a_step);
     RUN(smollm2_q8_mse_clipping_is_bounded);
     RUN(smollm2_hyperparameters);
+    RUN(synthetic_shape_is_marked_and_runs);
     free(scratch);
     CHECK_DONE();
 }

@@ -6,12 +6,15 @@
 
 static void help(void) {
     printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|f16|bf16|f32] [--clip mse|max] [--tokenizer tokenizer.bin] [--vocab-only] [--quiet]\n"
+           "       octet convert --synthetic SHAPE -o OUTPUT.octet [--type ...]\n"
            "  INPUT: a .gguf file, a Hugging Face directory (config.json, tokenizer.json, *.safetensors),\n"
            "         or a llama2.c .bin checkpoint (needs --tokenizer); with --vocab-only and no INPUT,\n"
            "         --tokenizer tokenizer.bin alone gives a vocabulary-only file\n"
            "  --type   matrices as per-row INT8 (q8, default) or unquantized f16/bf16/f32; norms stay f32\n"
            "  --clip   q8 row scales: mse (default) clips each row where the squared error is least;\n"
-           "           max uses max|row|/127\n");
+           "           max uses max|row|/127\n"
+           "  --synthetic SHAPE  random weights of a real shape (%s), for speed tests only;\n"
+           "           marked synthetic in the file (octet run warns)\n", synthetic_shape_names());
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -36,13 +39,15 @@ int cmd_convert(int argc, char **argv) {
             else if (!strcmp(v, "max")) o.clip = CLIP_MAX;
             else return cli_fail("--clip: unknown method '%s' (mse, max)", v);
         }
+        else if (!strcmp(a, "--synthetic")) { if (!(v = cli_value(argc, argv, &i))) return 1; o.synthetic = v; }
         else if (!strcmp(a, "--vocab-only")) o.vocab_only = 1;
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) o.quiet = 1;
         else if (a[0] == '-' && a[1]) return cli_fail("convert: unknown flag '%s'", a);
         else if (!o.input) o.input = a;
         else return cli_fail("convert: unexpected argument '%s' (one INPUT only)", a);
     }
-    if (!o.input && !(o.vocab_only && o.tokenizer)) return cli_fail("convert: missing INPUT (octet convert INPUT -o OUTPUT.octet)");
+    if (o.synthetic && (o.input || o.vocab_only || o.tokenizer)) return cli_fail("convert: --synthetic takes no INPUT, --tokenizer or --vocab-only");
+    if (!o.input && !o.synthetic && !(o.vocab_only && o.tokenizer)) return cli_fail("convert: missing INPUT (octet convert INPUT -o OUTPUT.octet)");
     if (!o.output) return cli_fail("convert: missing -o OUTPUT.octet");
     if (octet_convert(&o) != 0) return cli_fail("%s", octet_last_error());
     return 0;

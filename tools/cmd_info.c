@@ -40,6 +40,7 @@ int cmd_info(int argc, char **argv) {
 
     printf("%-15s %s (%llu bytes, .octet v%u)\n", "file", model, (unsigned long long)f.size, f.version);
     print_str(&f, "name", "general.name", NULL);
+    if (octet_kv_bool(&f, "general.synthetic", 0)) printf("%-15s %s\n", "synthetic", "yes: random weights of a real shape, for speed tests only");
     print_str(&f, "architecture", "model.arch", "none");
     print_str(&f, "file type", "general.file_type", "?");
     uint32_t dim = octet_kv_u32(&f, "model.dim", 0), heads = octet_kv_u32(&f, "model.n_heads", 0);

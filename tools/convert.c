@@ -183,7 +183,8 @@ int octet_convert(const convert_options *opt) {
     conv_model m = {0};
     m.path = opt->input ? opt->input : opt->tokenizer;
     int rc = -1;
-    if (!opt->input && opt->tokenizer && opt->vocab_only) rc = llama2c_read_tokenizer(&m, opt->tokenizer, 0);
+    if (opt->synthetic) { m.path = opt->synthetic; rc = synthetic_read(&m, opt->synthetic); }
+    else if (!opt->input && opt->tokenizer && opt->vocab_only) rc = llama2c_read_tokenizer(&m, opt->tokenizer, 0);
     else if (!opt->input) octet_set_error("convert: missing INPUT");
     else if (is_dir(opt->input)) rc = hf_read(&m, opt->input);
     else if (is_gguf(opt->input)) rc = gguf_read(&m, opt->input);
@@ -197,8 +198,10 @@ int octet_convert(const convert_options *opt) {
     octet_meta_cstr(meta, "converter.version", OCTET_CONVERTER_VERSION);
     octet_meta_cstr(meta, "converter.source", basename_of(m.path));
     octet_meta_cstr(meta, "general.file_type", opt->vocab_only ? "vocab" : octet_dtype_name(opt->type));
+    // Random weights have no outliers worth a clip search: plain max keeps 7B conversion fast.
+    int clip = opt->synthetic ? CLIP_MAX : opt->clip;
     octet_meta_cstr(meta, "converter.quantization", opt->type != OCTET_Q8 || opt->vocab_only ? "none"
-                    : opt->clip == CLIP_MAX ? "per-row symmetric int8, scale = max|row|/127 (--clip max)"
+                    : clip == CLIP_MAX ? "per-row symmetric int8, scale = max|row|/127 (--clip max)"
                     : "per-row symmetric int8, scale = clip/127, clip minimising the row's squared error (--clip mse)");
     if (!opt->vocab_only) octet_meta_bool(meta, "model.tied_embeddings", conv_find_tensor(&m, "output.weight") == NULL);
 
@@ -225,7 +228,7 @@ int octet_convert(const convert_options *opt) {
         uint8_t *out = dtype[i] == OCTET_F32 ? (uint8_t *)x : malloc(wt->nbytes);
         if (!x || !out) { free(x); goto fail_oom; }
         if (t->load(&m, t, x) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
-        if (dtype[i] == OCTET_Q8) octet_quantize_q8(x, wt->rows, wt->cols, out, opt->clip, n_threads);
+        if (dtype[i] == OCTET_Q8) octet_quantize_q8(x, wt->rows, wt->cols, out, clip, n_threads);
         else if (dtype[i] == OCTET_F16 || dtype[i] == OCTET_BF16) {
             for (uint64_t j = 0; j < numel; j++) {
                 uint16_t h = dtype[i] == OCTET_F16 ? octet_f32_to_f16(x[j]) : octet_f32_to_bf16(x[j]);

@@ -45,10 +45,13 @@ int hf_read(conv_model *m, const char *dir);
 int llama2c_read(conv_model *m, const char *path, const char *tokenizer_path);
 // Reads a llama2.c tokenizer.bin into the model's metadata (SentencePiece-style vocabulary).
 int llama2c_read_tokenizer(conv_model *m, const char *path, uint32_t vocab_size);
+// A random-weight model of a named real shape (tools/synthetic.c), for speed tests only.
+int synthetic_read(conv_model *m, const char *shape);
+const char *synthetic_shape_names(void);
 
 enum { CLIP_MSE = 0, CLIP_MAX = 1 };
 typedef struct {
-    const char *input, *output, *tokenizer;
+    const char *input, *output, *tokenizer, *synthetic;
     uint32_t type;       // OCTET_Q8, OCTET_F16, OCTET_BF16 or OCTET_F32 for matrices
     int clip;            // q8 scales: CLIP_MSE (default) or CLIP_MAX
     int vocab_only, quiet;
