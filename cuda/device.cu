@@ -15,3 +15,7 @@ extern "C" int octet_cuda_describe(char *buf, size_t cap) {
              p.totalGlobalMem / 1073741824.0, p.multiProcessorCount, n > 1 ? " (+ more devices)" : "");
     return n;
 }
+
+extern "C" const char *octet_cuda_kernel_names(void) {
+    return "DP4A GEMV (decode), INT8 mma.sync m16n8k32 GEMM (prefill), flash-decoding attention, CUDA graph per decode step";
+}

@@ -1,14 +1,38 @@
-// The CUDA backend (built with `make CUDA=1`). For now: device discovery for `octet info`;
-// the kernels arrive with the CUDA backend issue.
+// The CUDA backend (built with `make CUDA=1`): the whole forward pass on one GPU. Weights are
+// uploaded once (INT8 rows + scales; unquantized matrices as f16), the KV cache lives on the
+// GPU, decode runs as one CUDA graph per token, and greedy decoding returns only the token id.
 #ifndef OCTET_CUDA_H
 #define OCTET_CUDA_H
 #include <stddef.h>
+#include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
 #endif
+struct octet_model;
+typedef struct octet_cuda_ctx octet_cuda_ctx;
+
 // Writes one line describing the first GPU (name, compute capability, memory) or why there
 // is none; returns the number of CUDA devices.
 int octet_cuda_describe(char *buf, size_t cap);
+// The kernels the backend runs, for octet info / bench.
+const char *octet_cuda_kernel_names(void);
+
+// row_mode: one activation scale per token (--act int8-row) instead of one per 32 inputs.
+octet_cuda_ctx *octet_cuda_new(const struct octet_model *m, int n_ctx, int n_batch, int row_mode, int kv_f16);
+void octet_cuda_free(octet_cuda_ctx *c);
+// Bytes of weights on the GPU (after padding/concatenation).
+size_t octet_cuda_weight_bytes(const octet_cuda_ctx *c);
+// Evaluates n tokens at positions pos.. (chunks of n_batch). logits: NULL, or room for the
+// last token's logits (all = 0) or every token's (all = 1); next: NULL, or receives the
+// argmax of the last token's logits, computed on the GPU. Returns 0 or -1 (error set).
+int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, int pos, float *logits, int all, int32_t *next);
+
+// Test hooks: run one kernel on host data. matmul: kind 0 = DP4A GEMV, 1 = IMMA GEMM;
+// x is m x k int8 with m x ceil(k/32) scales, w is n x k int8 with n scales; yi gets the raw
+// int32 sums, yf the scaled f32 result (either may be NULL).
+int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_t *x, const float *xs, const int8_t *w, const float *ws, int32_t *yi, float *yf);
+// Quantizes m rows of k floats like the CPU (q: m x ceil32(k), s: m x ceil32(k)/32).
+int octet_cuda_test_quantize(const float *x, int m, int k, int row_mode, int8_t *q, float *s);
 #ifdef __cplusplus
 }
 #endif

@@ -166,12 +166,17 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
     octet_matmul(c->tp, &c->scratch, m->output, c->xb, rows, logits_out);
 }
 
+int octet_forward_check(const octet_model *m, int pos, int n_ctx, const int32_t *tokens, int n) {
+    if (n <= 0) { octet_set_error("nothing to evaluate"); return -1; }
+    if (pos + n > n_ctx) { octet_set_error("context full: %d + %d tokens exceed the context size %d (-c)", pos, n, n_ctx); return -1; }
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= m->hp.vocab_size) { octet_set_error("token id %d outside the vocabulary (%u)", tokens[i], m->hp.vocab_size); return -1; }
+    return 0;
+}
+
 int octet_forward(octet_context *c, const int32_t *tokens, int n, float *logits, int all) {
     const octet_hparams *hp = &c->m->hp;
-    if (n <= 0) { octet_set_error("nothing to evaluate"); return -1; }
-    if (c->pos + n > c->n_ctx) { octet_set_error("context full: %d + %d tokens exceed the context size %d (-c)", c->pos, n, c->n_ctx); return -1; }
-    for (int i = 0; i < n; i++)
-        if (tokens[i] < 0 || (uint32_t)tokens[i] >= hp->vocab_size) { octet_set_error("token id %d outside the vocabulary (%u)", tokens[i], hp->vocab_size); return -1; }
+    if (octet_forward_check(c->m, c->pos, c->n_ctx, tokens, n) != 0) return -1;
     for (int done = 0; done < n;) {
         int k = n - done < c->n_batch ? n - done : c->n_batch, last_chunk = done + k == n;
         float *out = all ? logits + (size_t)done * hp->vocab_size : c->logits;

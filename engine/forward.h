@@ -23,4 +23,7 @@ void octet_context_free(octet_context *c);
 // Writes logits of every token (all = 1: n * vocab floats) or of the last (vocab floats).
 // Returns 0, or -1 when the context is full or a token id is invalid.
 int  octet_forward(octet_context *c, const int32_t *tokens, int n, float *logits, int all);
+// The checks octet_forward makes before evaluating (any backend): n > 0, room in the context,
+// token ids inside the vocabulary. Returns 0 or -1 with the error set.
+int  octet_forward_check(const octet_model *m, int pos, int n_ctx, const int32_t *tokens, int n);
 #endif

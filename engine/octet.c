@@ -6,7 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct octet_session { octet_context c; };
+#ifdef OCTET_CUDA
+#include "octet_cuda.h"
+#endif
+
+// A session runs on the CPU (c) or on the GPU (gpu, with its own KV cache).
+struct octet_session {
+    octet_context c;
+    void *gpu;
+    const octet_model *m;
+    int gpu_pos, n_ctx;
+    float *logits;   // the CPU's greedy path: last logits
+};
+
+int octet_has_cuda(void) {
+#ifdef OCTET_CUDA
+    return 1;
+#else
+    return 0;
+#endif
+}
 struct octet_text_stream { octet_decoder d; };
 
 int octet_act_mode(const char *name) {
@@ -45,15 +64,63 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
     octet_session *s = calloc(1, sizeof *s);
     if (!s) { octet_set_error("out of memory"); return NULL; }
     if (p->n_ctx < 1 || p->n_batch < 1 || p->n_threads < 1) { free(s); octet_set_error("context, batch and thread counts must be positive"); return NULL; }
+    s->m = m; s->n_ctx = p->n_ctx;
+    if (p->device == OCTET_DEVICE_CUDA) {
+#ifdef OCTET_CUDA
+        if (p->act == OCTET_ACT_F32) { free(s); octet_set_error("--device cuda: --act f32 (weight-only) runs on the CPU only; use int8 or int8-row"); return NULL; }
+        if (!(s->gpu = octet_cuda_new(m, p->n_ctx, p->n_batch, p->act == OCTET_ACT_INT8_ROW, p->kv_f16))) { free(s); return NULL; }
+        return s;
+#else
+        free(s);
+        octet_set_error("--device cuda: this octet was built without CUDA (rebuild with make CUDA=1)");
+        return NULL;
+#endif
+    }
     int act_block = p->act == OCTET_ACT_F32 ? -1 : p->act == OCTET_ACT_INT8_ROW ? 0 : 32;
     if (octet_context_init(&s->c, m, p->n_ctx, p->n_batch, p->n_threads, act_block, p->kv_f16) != 0) { free(s); return NULL; }
     return s;
 }
-void octet_session_free(octet_session *s) { if (s) { octet_context_free(&s->c); free(s); } }
-int  octet_session_pos(const octet_session *s) { return s->c.pos; }
-int  octet_session_n_ctx(const octet_session *s) { return s->c.n_ctx; }
-void octet_session_reset(octet_session *s) { s->c.pos = 0; }
-int  octet_eval(octet_session *s, const int32_t *t, int n, float *logits, int all) { return octet_forward(&s->c, t, n, logits, all); }
+void octet_session_free(octet_session *s) {
+    if (!s) return;
+#ifdef OCTET_CUDA
+    if (s->gpu) octet_cuda_free(s->gpu);
+#endif
+    if (!s->gpu) octet_context_free(&s->c);
+    free(s->logits);
+    free(s);
+}
+int  octet_session_pos(const octet_session *s) { return s->gpu ? s->gpu_pos : s->c.pos; }
+int  octet_session_n_ctx(const octet_session *s) { return s->n_ctx; }
+void octet_session_reset(octet_session *s) { s->c.pos = 0; s->gpu_pos = 0; }
+
+#ifdef OCTET_CUDA
+static int gpu_eval(octet_session *s, const int32_t *t, int n, float *logits, int all, int32_t *next) {
+    if (octet_forward_check(s->m, s->gpu_pos, s->n_ctx, t, n) != 0) return -1;
+    if (octet_cuda_eval(s->gpu, t, n, s->gpu_pos, logits, all, next) != 0) return -1;
+    s->gpu_pos += n;
+    return 0;
+}
+#endif
+
+int octet_eval(octet_session *s, const int32_t *t, int n, float *logits, int all) {
+#ifdef OCTET_CUDA
+    if (s->gpu) return gpu_eval(s, t, n, logits, all, NULL);
+#endif
+    return octet_forward(&s->c, t, n, logits, all);
+}
+
+int octet_eval_greedy(octet_session *s, const int32_t *t, int n, int32_t *next) {
+#ifdef OCTET_CUDA
+    if (s->gpu) return gpu_eval(s, t, n, NULL, 0, next);
+#endif
+    int vocab = (int)s->m->hp.vocab_size;
+    if (!s->logits && !(s->logits = malloc((size_t)vocab * sizeof *s->logits))) { octet_set_error("out of memory"); return -1; }
+    if (octet_forward(&s->c, t, n, s->logits, 0) != 0) return -1;
+    int32_t best = 0;  // the first of equal maxima, as octet_sample's greedy pick
+    for (int i = 1; i < vocab; i++) if (s->logits[i] > s->logits[best]) best = i;
+    *next = best;
+    return 0;
+}
 
 octet_text_stream *octet_text_stream_new(const octet_model *m) {
     if (!m->has_tokenizer) { octet_set_error("%s: has no tokenizer", m->file.path); return NULL; }

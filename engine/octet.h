@@ -12,7 +12,8 @@ typedef struct octet_session octet_session;
 // How activations meet INT8 weights: int8 with one scale per 32 inputs (default; integer
 // matmuls), int8 with one scale per token (DESIGN's plain mode), or f32 (weight-only INT8).
 enum { OCTET_ACT_INT8 = 0, OCTET_ACT_INT8_ROW = 1, OCTET_ACT_F32 = 2 };
-typedef struct { int n_ctx, n_batch, n_threads, act, kv_f16; } octet_session_params;
+enum { OCTET_DEVICE_CPU = 0, OCTET_DEVICE_CUDA = 1 };
+typedef struct { int n_ctx, n_batch, n_threads, act, kv_f16, device; } octet_session_params;
 // Parses "int8", "int8-row" or "f32"; -1 for anything else.
 int octet_act_mode(const char *name);
 
@@ -38,6 +39,11 @@ void           octet_session_reset(octet_session *s);
 // Evaluates n tokens after those already in the session; logits of all (n * vocab floats) or
 // of the last token (vocab floats).
 int            octet_eval(octet_session *s, const int32_t *tokens, int n, float *logits, int all);
+// Evaluates n tokens and gives the most likely next token (the greedy choice); on a GPU only
+// the id leaves the device.
+int            octet_eval_greedy(octet_session *s, const int32_t *tokens, int n, int32_t *next);
+// 1 when this build can run sessions on the GPU (make CUDA=1).
+int            octet_has_cuda(void);
 
 // Streaming detokenization: appends whole UTF-8 characters of token id to out.
 typedef struct octet_text_stream octet_text_stream;

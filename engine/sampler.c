@@ -84,6 +84,11 @@ static int top_k(octet_candidate *c, int n, int k) {
     return k;
 }
 
+int octet_sampler_is_greedy(const octet_sampler *s) {
+    const octet_sampler_params *p = &s->p;
+    return p->temp <= 0 && p->repeat_penalty == 1.0f && !p->presence_penalty && !p->frequency_penalty;
+}
+
 int32_t octet_sample(octet_sampler *s, float *logits) {
     const octet_sampler_params *p = &s->p;
     penalties(s, logits);

@@ -25,6 +25,8 @@ static void help(void) {
            "  --act MODE         int8 (default: int8 activations, one scale per 32 inputs), int8-row (one\n"
            "                     scale per token), f32 (weight-only INT8: f32 activations)\n"
            "  --cache-type T     KV cache in f32 (default) or f16 (half the memory)\n"
+           "  --device D         cpu (default) or cuda (the whole model on the GPU; needs make CUDA=1)\n"
+           "  -ngl N             llama.cpp's GPU layers: N > 0 means --device cuda (all layers), 0 the CPU\n"
            "  --json             print one JSON object (text, token ids, counts, timings) instead of streaming\n");
 }
 
@@ -63,7 +65,7 @@ int cmd_run(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *file = NULL, *v;
     long n_predict = -1, n_ctx = 0, n_threads = 0, n_batch = 64, seed = -1, top_k = 40, last_n = 64;
     double temp = 0.8, top_p = 0.95, min_p = 0.05, rep = 1.0, pres = 0, freq = 0;
-    int no_bos = 0, special = 1, json = 0, act = OCTET_ACT_INT8, kv_f16 = 0;
+    int no_bos = 0, special = 1, json = 0, act = OCTET_ACT_INT8, kv_f16 = 0, device = OCTET_DEVICE_CPU, batch_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
@@ -74,7 +76,7 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VAL(); if (cli_int(a, v, -1, 1L << 30, &n_predict)) return 1; }
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { VAL(); if (cli_int(a, v, 1, 1L << 24, &n_ctx)) return 1; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { VAL(); if (cli_int(a, v, 1, 256, &n_threads)) return 1; }
-        else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) { VAL(); if (cli_int(a, v, 1, 4096, &n_batch)) return 1; }
+        else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) { VAL(); if (cli_int(a, v, 1, 4096, &n_batch)) return 1; batch_set = 1; }
         else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) { VAL(); if (cli_int(a, v, -1, 0x7fffffffL, &seed)) return 1; }
         else if (!strcmp(a, "--temp")) { VAL(); if (cli_float(a, v, 0, 100, &temp)) return 1; }
         else if (!strcmp(a, "--top-k")) { VAL(); if (cli_int(a, v, 0, 1L << 24, &top_k)) return 1; }
@@ -90,6 +92,13 @@ int cmd_run(int argc, char **argv) {
             if (strcmp(v, "f32") && strcmp(v, "f16")) return cli_fail("--cache-type: '%s' is not f32 or f16", v);
             kv_f16 = !strcmp(v, "f16");
         }
+        else if (!strcmp(a, "--device")) {
+            VAL();
+            if (!strcmp(v, "cpu")) device = OCTET_DEVICE_CPU;
+            else if (!strcmp(v, "cuda") || !strcmp(v, "gpu")) device = OCTET_DEVICE_CUDA;
+            else return cli_fail("--device: unknown device '%s' (cpu, cuda)", v);
+        }
+        else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) { long ngl; VAL(); if (cli_int(a, v, 0, 1L << 20, &ngl)) return 1; device = ngl > 0 ? OCTET_DEVICE_CUDA : OCTET_DEVICE_CPU; }
         else if (!strcmp(a, "--no-bos")) no_bos = 1;
         else if (!strcmp(a, "--no-special")) special = 0;
         else if (!strcmp(a, "--json")) json = 1;
@@ -117,7 +126,8 @@ int cmd_run(int argc, char **argv) {
     int rc = 1;
     if (octet_tokenize_text(m, ptext, plen, no_bos ? 0 : -1, special, &ids, &n_ids) != 0) { cli_fail("%s", octet_last_error()); goto done; }
     if ((long)n_ids > n_ctx) { cli_fail("the prompt has %zu tokens but the context holds %ld (raise -c)", n_ids, n_ctx); goto done; }
-    octet_session_params sp = {(int)n_ctx, (int)n_batch, (int)n_threads, act, kv_f16};
+    if (device == OCTET_DEVICE_CUDA && !batch_set) n_batch = 512;  // the GPU wants wide prompt batches
+    octet_session_params sp = {(int)n_ctx, (int)n_batch, (int)n_threads, act, kv_f16, device};
     if (!(s = octet_session_new(m, &sp))) { cli_fail("%s", octet_last_error()); goto done; }
     octet_sampler_params p;
     octet_sampler_defaults(&p);
@@ -137,8 +147,11 @@ int cmd_run(int argc, char **argv) {
         printf("],\"timings\":{\"load_ms\":%.2f,\"prompt_ms\":%.2f,\"prompt_tok_s\":%.2f,\"gen_ms\":%.2f,\"gen_tok_s\":%.2f}}\n",
                octet_load_ms(m), st.prompt_ms, pt, st.gen_ms, gt);
     } else printf("\n");
-    fprintf(stderr, "octet: load %.1f ms | prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | %ld threads, seed %ld, stop: %s\n",
-            octet_load_ms(m), st.n_prompt, pt, st.n_gen, gt, n_threads, seed, st.stop);
+    char where[32];
+    if (device == OCTET_DEVICE_CUDA) snprintf(where, sizeof where, "cuda");
+    else snprintf(where, sizeof where, "%ld threads", n_threads);
+    fprintf(stderr, "octet: load %.1f ms | prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | %s, seed %ld, stop: %s\n",
+            octet_load_ms(m), st.n_prompt, pt, st.n_gen, gt, where, seed, st.stop);
     rc = 0;
 done:
     free(ids); free(gen); free(out.buf); free(ptext);

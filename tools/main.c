@@ -44,6 +44,7 @@ int cli_float(const char *flag, const char *v, double lo, double hi, double *out
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
     {"convert", cmd_convert, "convert a GGUF file, Hugging Face directory or llama2.c checkpoint to .octet"},
     {"run", cmd_run, "generate text from a prompt"},
+    {"bench", cmd_bench, "measure prompt (pp) and generation (tg) speed, llama-bench style"},
     {"info", cmd_info, "show a model's hyperparameters, tensors and the CPU kernels that would run"},
     {"tokenize", cmd_tokenize, "tokenize text with a model's tokenizer"},
 };

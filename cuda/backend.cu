@@ -1,0 +1,377 @@
+// The forward pass on the GPU: weight upload, activations, KV cache, kernel launches, and the
+// decode step captured as a CUDA graph. Same structure as engine/forward.c.
+#include "kernels.cuh"
+#include "octet_cuda.h"
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+extern "C" {
+#include "model.h"
+#include "util.h"
+}
+
+#define ATT_SPAN 256   // positions per attention split (flash-decoding)
+
+#define CK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { octet_set_error("cuda: %s (%s:%d)", cudaGetErrorString(e_), __FILE__, __LINE__); goto fail; } } while (0)
+
+typedef struct { dmat qkv, o, gu, down; float *attn_norm, *ffn_norm, *bqkv; } dlayer;
+
+struct octet_cuda_ctx {
+    const octet_model *m;
+    int n_ctx, n_batch, row_mode, kv_f16, dim, kvd, hid, hd, nh, nkv, vocab, qkv_n, max_split;
+    int rm_dim, rm_hid, kp_dim, kp_hid;   // quantization mode and padded width of each activation
+    dlayer *L;
+    dmat embd, out;
+    float *out_norm, *inv_freq;
+    float *x, *xb, *qkv, *att, *gu, *hb, *logits, *part_o, *xs;
+    float2 *part_ml;
+    int8_t *xq;
+    void *kc, *vc;
+    int32_t *d_step, *h_step, *d_next, *h_next;
+    cudaStream_t st;
+    cudaGraphExec_t graph[2];  // decode step: [0] logits wanted, [1] argmax only
+    size_t weight_bytes;
+};
+
+static int round32(int k) { return (k + QBLOCK - 1) / QBLOCK * QBLOCK; }
+
+// Uploads the row-wise concatenation of parts (same width) as one matrix: int8 + scales when
+// every part is q8, else f16.
+static int upload_mat(octet_cuda_ctx *c, dmat *d, const octet_tensor *const *parts, int np) {
+    memset(d, 0, sizeof *d);
+    int k = (int)parts[0]->cols, n = 0, q8 = 1;
+    for (int i = 0; i < np; i++) { n += (int)parts[i]->rows; q8 &= parts[i]->dtype == OCTET_Q8; }
+    d->n = n; d->k = k; d->kp = round32(k); d->q8 = q8;
+    size_t elt = q8 ? 1 : 2, bytes = (size_t)n * d->kp * elt;
+    uint8_t *h = (uint8_t *)calloc(bytes, 1);
+    float *hs = (float *)malloc((size_t)n * sizeof(float)), *row = (float *)malloc((size_t)k * sizeof(float));
+    int r0 = 0, rc = -1;
+    if (!h || !hs || !row) { octet_set_error("out of memory uploading weights"); goto done; }
+    for (int i = 0; i < np; i++) {
+        const octet_tensor *t = parts[i];
+        for (uint64_t r = 0; r < t->rows; r++) {
+            size_t dst = (size_t)(r0 + r) * d->kp;
+            if (q8) {
+                memcpy(h + dst, (const int8_t *)t->data + r * t->cols, (size_t)k);
+                memcpy(&hs[r0 + r], (const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols) + r * 4, 4);
+            } else {
+                octet_tensor_row_f32(t, r, row);
+                for (int j = 0; j < k; j++) ((uint16_t *)h)[dst + j] = octet_f32_to_f16(row[j]);
+            }
+        }
+        r0 += (int)t->rows;
+    }
+    if (q8) {
+        CK(cudaMalloc(&d->q, bytes));
+        CK(cudaMemcpy(d->q, h, bytes, cudaMemcpyHostToDevice));
+        CK(cudaMalloc(&d->s, (size_t)n * sizeof(float)));
+        CK(cudaMemcpy(d->s, hs, (size_t)n * sizeof(float), cudaMemcpyHostToDevice));
+        c->weight_bytes += bytes + (size_t)n * sizeof(float);
+    } else {
+        CK(cudaMalloc(&d->h, bytes));
+        CK(cudaMemcpy(d->h, h, bytes, cudaMemcpyHostToDevice));
+        c->weight_bytes += bytes;
+    }
+    rc = 0;
+fail:
+done:
+    free(h); free(hs); free(row);
+    return rc;
+}
+
+static void free_mat(dmat *d) { cudaFree(d->q); cudaFree(d->s); cudaFree(d->h); }
+
+static float *upload_f32(octet_cuda_ctx *c, const float *v, size_t n) {
+    float *d = NULL;
+    if (cudaMalloc(&d, n * sizeof(float)) != cudaSuccess || cudaMemcpy(d, v, n * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess) {
+        octet_set_error("cuda: cannot upload %zu floats", n);
+        cudaFree(d);
+        return NULL;
+    }
+    c->weight_bytes += n * sizeof(float);
+    return d;
+}
+
+// Concatenated q/k/v biases (zeros for a missing one), or NULL when the model has none.
+static float *upload_qkv_bias(octet_cuda_ctx *c, const octet_layer *l) {
+    if (!l->bq && !l->bk && !l->bv) return NULL;
+    float *b = (float *)calloc((size_t)c->qkv_n, sizeof(float));
+    if (!b) return NULL;
+    if (l->bq) memcpy(b, l->bq->data, (size_t)c->dim * 4);
+    if (l->bk) memcpy(b + c->dim, l->bk->data, (size_t)c->kvd * 4);
+    if (l->bv) memcpy(b + c->dim + c->kvd, l->bv->data, (size_t)c->kvd * 4);
+    float *d = upload_f32(c, b, (size_t)c->qkv_n);
+    free(b);
+    return d;
+}
+
+extern "C" size_t octet_cuda_weight_bytes(const octet_cuda_ctx *c) { return c->weight_bytes; }
+
+extern "C" void octet_cuda_free(octet_cuda_ctx *c) {
+    if (!c) return;
+    for (int i = 0; i < 2; i++) if (c->graph[i]) cudaGraphExecDestroy(c->graph[i]);
+    if (c->L) {
+        for (uint32_t l = 0; l < c->m->hp.n_layers; l++) {
+            dlayer *d = &c->L[l];
+            free_mat(&d->qkv); free_mat(&d->o); free_mat(&d->gu); free_mat(&d->down);
+            cudaFree(d->attn_norm); cudaFree(d->ffn_norm); cudaFree(d->bqkv);
+        }
+        free(c->L);
+    }
+    if (c->out.q != c->embd.q || c->out.h != c->embd.h) free_mat(&c->out);
+    free_mat(&c->embd);
+    void *bufs[] = {c->out_norm, c->inv_freq, c->x, c->xb, c->qkv, c->att, c->gu, c->hb, c->logits, c->part_o, c->xs,
+                    c->part_ml, c->xq, c->kc, c->vc, c->d_step, c->d_next};
+    for (unsigned i = 0; i < sizeof bufs / sizeof *bufs; i++) cudaFree(bufs[i]);
+    cudaFreeHost(c->h_step); cudaFreeHost(c->h_next);
+    if (c->st) cudaStreamDestroy(c->st);
+    free(c);
+}
+
+extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n_batch, int row_mode, int kv_f16) {
+    const octet_hparams *hp = &m->hp;
+    int ndev = 0;
+    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) { octet_set_error("--device cuda: no CUDA device available"); return NULL; }
+    if (hp->head_dim > 256) { octet_set_error("--device cuda: head dimension %u is over 256", hp->head_dim); return NULL; }
+    octet_cuda_ctx *c = (octet_cuda_ctx *)calloc(1, sizeof *c);
+    if (!c) { octet_set_error("out of memory"); return NULL; }
+    c->m = m; c->n_ctx = n_ctx; c->n_batch = n_batch; c->row_mode = row_mode; c->kv_f16 = kv_f16;
+    c->dim = (int)hp->dim; c->kvd = (int)hp->kv_dim; c->hid = (int)hp->hidden_dim; c->hd = (int)hp->head_dim;
+    c->nh = (int)hp->n_heads; c->nkv = (int)hp->n_kv_heads; c->vocab = (int)hp->vocab_size;
+    c->qkv_n = c->dim + 2 * c->kvd;
+    c->max_split = (n_ctx + ATT_SPAN - 1) / ATT_SPAN;
+    // The CPU falls back to one scale per row when a width is not a multiple of the block.
+    c->rm_dim = row_mode || c->dim % QBLOCK; c->rm_hid = row_mode || c->hid % QBLOCK;
+    c->kp_dim = round32(c->dim); c->kp_hid = round32(c->hid);
+    size_t B = (size_t)n_batch, kpmax = (size_t)(c->kp_dim > c->kp_hid ? c->kp_dim : c->kp_hid);
+    size_t cache = (size_t)hp->n_layers * n_ctx * c->kvd * (kv_f16 ? 2 : 4);
+    CK(cudaStreamCreateWithFlags(&c->st, cudaStreamNonBlocking));
+    c->L = (dlayer *)calloc(hp->n_layers, sizeof *c->L);
+    if (!c->L) { octet_set_error("out of memory"); goto fail; }
+    for (uint32_t l = 0; l < hp->n_layers; l++) {
+        const octet_layer *s = &m->layers[l];
+        dlayer *d = &c->L[l];
+        const octet_tensor *qkv[3] = {s->wq, s->wk, s->wv}, *gu[2] = {s->w_gate, s->w_up};
+        if (upload_mat(c, &d->qkv, qkv, 3) || upload_mat(c, &d->o, &s->wo, 1) || upload_mat(c, &d->gu, gu, 2) ||
+            upload_mat(c, &d->down, &s->w_down, 1))
+            goto fail;
+        if (!(d->attn_norm = upload_f32(c, (const float *)s->attn_norm->data, (size_t)c->dim)) ||
+            !(d->ffn_norm = upload_f32(c, (const float *)s->ffn_norm->data, (size_t)c->dim)))
+            goto fail;
+        if ((s->bq || s->bk || s->bv) && !(d->bqkv = upload_qkv_bias(c, s))) goto fail;
+    }
+    if (upload_mat(c, &c->embd, &m->tok_embd, 1)) goto fail;
+    if (m->output == m->tok_embd) c->out = c->embd;
+    else if (upload_mat(c, &c->out, &m->output, 1)) goto fail;
+    if (!(c->out_norm = upload_f32(c, (const float *)m->output_norm->data, (size_t)c->dim)) ||
+        !(c->inv_freq = upload_f32(c, m->rope_inv_freq, hp->rope_dim / 2)))
+        goto fail;
+    CK(cudaMalloc(&c->x, B * c->dim * 4));
+    CK(cudaMalloc(&c->xb, B * c->dim * 4));
+    CK(cudaMalloc(&c->qkv, B * c->qkv_n * 4));
+    CK(cudaMalloc(&c->att, B * c->dim * 4));
+    CK(cudaMalloc(&c->gu, B * 2 * c->hid * 4));
+    CK(cudaMalloc(&c->hb, B * c->hid * 4));
+    CK(cudaMalloc(&c->logits, B * c->vocab * 4));
+    CK(cudaMalloc(&c->xq, B * kpmax));
+    CK(cudaMalloc(&c->xs, B * (kpmax / QBLOCK) * 4));
+    CK(cudaMalloc(&c->part_o, B * c->nh * c->max_split * c->hd * 4));
+    CK(cudaMalloc(&c->part_ml, B * c->nh * c->max_split * sizeof(float2)));
+    CK(cudaMalloc(&c->kc, cache));
+    CK(cudaMalloc(&c->vc, cache));
+    CK(cudaMalloc(&c->d_step, (B + 1) * 4));
+    CK(cudaMalloc(&c->d_next, 4));
+    CK(cudaMallocHost(&c->h_step, (B + 1) * 4));
+    CK(cudaMallocHost(&c->h_next, 4));
+    CK(cudaFuncSetAttribute(k_rmsnorm, cudaFuncAttributeMaxDynamicSharedMemorySize, c->dim * 4 > 48 * 1024 ? c->dim * 4 : 48 * 1024));
+    CK(cudaFuncSetAttribute(k_swiglu, cudaFuncAttributeMaxDynamicSharedMemorySize, c->hid * 4 > 48 * 1024 ? c->hid * 4 : 48 * 1024));
+    CK(cudaFuncSetAttribute(k_quantize, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)kpmax * 4 > 48 * 1024 ? (int)kpmax * 4 : 48 * 1024));
+    return c;
+fail:
+    octet_cuda_free(c);
+    return NULL;
+}
+
+// y[m][ldy] (=|+=) x · W^T: DP4A GEMV for a few tokens, tensor cores for more; f16 weights
+// read the f32 activations xf instead of the quantized ones.
+static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, int m, float *y, int ldy, const float *bias, int acc) {
+    cudaStream_t st = c->st;
+    int grid = (w->n + 3) / 4;
+    if (!w->q8) {
+        for (int r = 0; r < m; r += 4) {
+            int k = m - r < 4 ? m - r : 4;
+            const float *x = xf + (size_t)r * ldx;
+            float *yy = y + (size_t)r * ldy;
+            if (k == 1) k_gemv_f16<1><<<grid, 128, 0, st>>>(*w, x, ldx, yy, ldy, bias, acc);
+            else if (k == 2) k_gemv_f16<2><<<grid, 128, 0, st>>>(*w, x, ldx, yy, ldy, bias, acc);
+            else if (k == 3) k_gemv_f16<3><<<grid, 128, 0, st>>>(*w, x, ldx, yy, ldy, bias, acc);
+            else k_gemv_f16<4><<<grid, 128, 0, st>>>(*w, x, ldx, yy, ldy, bias, acc);
+        }
+        return;
+    }
+    if (m > 8) {
+        dim3 g((w->n + GM_BN - 1) / GM_BN, (m + GM_BM - 1) / GM_BM);
+        k_gemm_imma<false><<<g, 128, 0, st>>>(*w, c->xq, c->xs, m, y, NULL, ldy, bias, acc);
+        return;
+    }
+    switch (m) {
+#define G(M) case M: k_gemv_dp4a<M, false><<<grid, 128, 0, st>>>(*w, c->xq, c->xs, y, NULL, ldy, bias, acc); break;
+        G(1) G(2) G(3) G(4) G(5) G(6) G(7) G(8)
+#undef G
+    }
+}
+
+static void norm(octet_cuda_ctx *c, const float *x, const float *g, int n, int quant) {
+    k_rmsnorm<<<n, 256, c->dim * 4, c->st>>>(x, c->dim, g, c->dim, c->m->hp.norm_eps, c->xb, quant ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
+}
+
+// Launches one chunk (n tokens whose step [pos, ids...] is already in d_step); n_split is the
+// number of attention splits (fixed to max_split in the decode graph).
+static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, int want_next) {
+    const octet_hparams *hp = &c->m->hp;
+    cudaStream_t st = c->st;
+    int kv_elt = c->kv_f16 ? 2 : 4;
+    k_embed<<<n, 256, 0, st>>>(c->embd, c->d_step, c->x, c->dim);
+    for (uint32_t l = 0; l < hp->n_layers; l++) {
+        dlayer *L = &c->L[l];
+        size_t lo = (size_t)l * c->n_ctx * c->kvd * kv_elt;
+        void *kc = (char *)c->kc + lo, *vc = (char *)c->vc + lo;
+        norm(c, c->x, L->attn_norm, n, L->qkv.q8);
+        matmul(c, &L->qkv, c->xb, c->dim, n, c->qkv, c->qkv_n, L->bqkv, 0);
+        size_t smem = (size_t)(c->hd + ATT_SPAN) * 4;
+        dim3 ag(c->nh, n, n_split);
+        if (c->kv_f16) {
+            k_rope_store<__half><<<n, 128, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (__half *)kc, (__half *)vc);
+            k_attention<__half><<<ag, 128, smem, st>>>(c->qkv, c->qkv_n, c->d_step, (__half *)kc, (__half *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
+        } else {
+            k_rope_store<float><<<n, 128, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
+            k_attention<float><<<ag, 128, smem, st>>>(c->qkv, c->qkv_n, c->d_step, (float *)kc, (float *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
+        }
+        int fuse_q = L->o.q8 && !c->rm_dim && c->hd % QBLOCK == 0;
+        k_attn_combine<<<dim3(c->nh, n), round32(c->hd), 0, st>>>(c->part_o, c->part_ml, c->nh, c->hd, n_split, c->att, fuse_q ? c->xq : NULL, c->xs, c->kp_dim);
+        if (L->o.q8 && !fuse_q) k_quantize<<<n, 256, c->kp_dim * 4, st>>>(c->att, c->dim, c->dim, c->kp_dim, c->rm_dim, c->xq, c->xs);
+        matmul(c, &L->o, c->att, c->dim, n, c->x, c->dim, NULL, 1);
+        norm(c, c->x, L->ffn_norm, n, L->gu.q8);
+        matmul(c, &L->gu, c->xb, c->dim, n, c->gu, 2 * c->hid, NULL, 0);
+        k_swiglu<<<n, 256, c->hid * 4, st>>>(c->gu, c->hid, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
+        matmul(c, &L->down, c->hb, c->hid, n, c->x, c->dim, NULL, 1);
+    }
+    if (!logit_rows) return;
+    const float *xl = c->x + (size_t)(n - logit_rows) * c->dim;
+    k_rmsnorm<<<logit_rows, 256, c->dim * 4, st>>>(xl, c->dim, c->out_norm, c->dim, hp->norm_eps, c->xb, c->out.q8 ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
+    matmul(c, &c->out, c->xb, c->dim, logit_rows, c->logits, c->vocab, NULL, 0);
+    if (want_next) k_argmax<<<1, 1024, 0, st>>>(c->logits + (size_t)(logit_rows - 1) * c->vocab, c->vocab, c->d_next);
+}
+
+// One decode step through its CUDA graph (captured on first use).
+static int decode_graph(octet_cuda_ctx *c, int want_logits, int want_next) {
+    int gi = want_logits ? 0 : 1;
+    if (!c->graph[gi]) {
+        cudaGraph_t g;
+        CK(cudaStreamBeginCapture(c->st, cudaStreamCaptureModeThreadLocal));
+        launch_chunk(c, 1, c->max_split, 1, want_next || !want_logits);
+        CK(cudaStreamEndCapture(c->st, &g));
+        cudaError_t e = cudaGraphInstantiate(&c->graph[gi], g, 0);
+        cudaGraphDestroy(g);
+        CK(e);
+    }
+    CK(cudaGraphLaunch(c->graph[gi], c->st));
+    return 0;
+fail:
+    return -1;
+}
+
+extern "C" int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, int pos, float *logits, int all, int32_t *next) {
+    for (int done = 0; done < n;) {
+        int k = n - done < c->n_batch ? n - done : c->n_batch, last = done + k == n;
+        int rows = all ? k : last && (logits || next) ? 1 : 0;
+        c->h_step[0] = pos + done;
+        memcpy(c->h_step + 1, tokens + done, (size_t)k * 4);
+        CK(cudaMemcpyAsync(c->d_step, c->h_step, (size_t)(k + 1) * 4, cudaMemcpyHostToDevice, c->st));
+        if (k == 1 && rows == 1 && !all) {
+            if (decode_graph(c, logits != NULL, 1) != 0) return -1;
+        } else {
+            launch_chunk(c, k, (pos + done + k + ATT_SPAN - 1) / ATT_SPAN, rows, last && next && !all);
+        }
+        CK(cudaGetLastError());
+        if (rows && logits) CK(cudaMemcpyAsync(logits + (all ? (size_t)done * c->vocab : 0), c->logits, (size_t)rows * c->vocab * 4, cudaMemcpyDeviceToHost, c->st));
+        if (last && next) {
+            if (all) k_argmax<<<1, 1024, 0, c->st>>>(c->logits + (size_t)(k - 1) * c->vocab, c->vocab, c->d_next);
+            CK(cudaMemcpyAsync(c->h_next, c->d_next, 4, cudaMemcpyDeviceToHost, c->st));
+        }
+        CK(cudaStreamSynchronize(c->st));
+        if (last && next) *next = *c->h_next;
+        done += k;
+    }
+    return 0;
+fail:
+    return -1;
+}
+
+// ---- test hooks ----
+extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_t *x, const float *xs, const int8_t *w, const float *ws, int32_t *yi, float *yf) {
+    int kp = round32(k), nb = kp / QBLOCK, rc = -1, grid = (n + 3) / 4;
+    int8_t *hx = (int8_t *)calloc((size_t)m * kp, 1), *hw = (int8_t *)calloc((size_t)n * kp, 1);
+    dmat d = {n, k, kp, 1, NULL, NULL, NULL};
+    dim3 g((n + GM_BN - 1) / GM_BN, (m + GM_BM - 1) / GM_BM);
+    int8_t *dx = NULL;
+    float *dxs = NULL, *dy = NULL;
+    int32_t *dyi = NULL;
+    if (!hx || !hw) { octet_set_error("out of memory"); goto done; }
+    for (int r = 0; r < m; r++) memcpy(hx + (size_t)r * kp, x + (size_t)r * k, (size_t)k);
+    for (int r = 0; r < n; r++) memcpy(hw + (size_t)r * kp, w + (size_t)r * k, (size_t)k);
+    CK(cudaMalloc(&dx, (size_t)m * kp));
+    CK(cudaMalloc(&d.q, (size_t)n * kp));
+    CK(cudaMalloc(&d.s, (size_t)n * 4));
+    CK(cudaMalloc(&dxs, (size_t)m * nb * 4));
+    CK(cudaMalloc(&dy, (size_t)m * n * 4));
+    CK(cudaMalloc(&dyi, (size_t)m * n * 4));
+    CK(cudaMemcpy(dx, hx, (size_t)m * kp, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(d.q, hw, (size_t)n * kp, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(d.s, ws, (size_t)n * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dxs, xs, (size_t)m * nb * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemset(dy, 0xff, (size_t)m * n * 4));   // poison: every output must be written
+    CK(cudaMemset(dyi, 0xff, (size_t)m * n * 4));
+    if (kind == 1) {
+        k_gemm_imma<true><<<g, 128>>>(d, dx, dxs, m, NULL, dyi, n, NULL, 0);
+        k_gemm_imma<false><<<g, 128>>>(d, dx, dxs, m, dy, NULL, n, NULL, 0);
+    } else {
+        for (int r = 0; r < m; r++) {  // one token at a time, and (below) 3 at a time
+            k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);
+        }
+        for (int r = 0; r + 3 <= m; r += 3)
+            k_gemv_dp4a<3, false><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, n, NULL, 0);
+        for (int r = m / 3 * 3; r < m; r++)
+            k_gemv_dp4a<1, false><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, n, NULL, 0);
+    }
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    if (yi) CK(cudaMemcpy(yi, dyi, (size_t)m * n * 4, cudaMemcpyDeviceToHost));
+    if (yf) CK(cudaMemcpy(yf, dy, (size_t)m * n * 4, cudaMemcpyDeviceToHost));
+    rc = 0;
+fail:
+done:
+    free(hx); free(hw);
+    cudaFree(dx); cudaFree(d.q); cudaFree(d.s); cudaFree(dxs); cudaFree(dy); cudaFree(dyi);
+    return rc;
+}
+
+extern "C" int octet_cuda_test_quantize(const float *x, int m, int k, int row_mode, int8_t *q, float *s) {
+    int kp = round32(k), rc = -1, smem = kp * 4 > 48 * 1024 ? kp * 4 : 48 * 1024;
+    float *dx = NULL, *ds = NULL;
+    int8_t *dq = NULL;
+    CK(cudaMalloc(&dx, (size_t)m * k * 4));
+    CK(cudaMalloc(&dq, (size_t)m * kp));
+    CK(cudaMalloc(&ds, (size_t)m * (kp / QBLOCK) * 4));
+    CK(cudaMemcpy(dx, x, (size_t)m * k * 4, cudaMemcpyHostToDevice));
+    CK(cudaFuncSetAttribute(k_quantize, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    k_quantize<<<m, 256, kp * 4>>>(dx, k, k, kp, row_mode, dq, ds);
+    CK(cudaGetLastError());
+    CK(cudaMemcpy(q, dq, (size_t)m * kp, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(s, ds, (size_t)m * (kp / QBLOCK) * 4, cudaMemcpyDeviceToHost));
+    rc = 0;
+fail:
+    cudaFree(dx); cudaFree(dq); cudaFree(ds);
+    return rc;
+}

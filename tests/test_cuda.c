@@ -1,0 +1,200 @@
+// The CUDA backend against the CPU scalar reference (built with make CUDA=1; every test skips
+// when no GPU is present). Integer kernels must agree bit for bit; the whole forward pass must
+// pick the same tokens as the CPU on stories260K and the SmolLM2 fixture prompts.
+#include "check.h"
+#include "json.h"
+#include "kernels.h"
+#include "octet.h"
+#include "octet_cuda.h"
+#include "util.h"
+#include <math.h>
+
+#define SMOL_Q8 "models/smollm2-135m-instruct.q8.octet"
+#define STORIES_Q8 "tests/out/cuda-stories260K.q8.octet"
+
+static int have_gpu(void) {
+    char buf[256];
+    return octet_cuda_describe(buf, sizeof buf) > 0;
+}
+
+static uint64_t rng = 0x1234567;
+static uint32_t rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (uint32_t)(rng >> 11); }
+static float rndf(void) { return (float)(rnd() % 2000001) / 1e6f - 1.0f; }
+
+// fill: 0 random, 1 all +-127 (extremes), 2 zeros in some rows
+static void fill_i8(int8_t *v, size_t n, int k, int fill) {
+    for (size_t i = 0; i < n; i++) {
+        if (fill == 1) v[i] = (rnd() & 1) ? 127 : -127;
+        else v[i] = (int8_t)((int)(rnd() % 255) - 127);
+        if (fill == 2 && (i / (size_t)k) % 3 == 1) v[i] = 0;
+    }
+}
+
+static void one_matmul_case(int kind, int m, int n, int k, int fill) {
+    int nb = (k + 31) / 32;
+    int8_t *x = malloc((size_t)m * k), *w = malloc((size_t)n * k);
+    float *xs = malloc((size_t)m * nb * 4), *ws = malloc((size_t)n * 4), *yf = malloc((size_t)m * n * 4);
+    int32_t *yi = malloc((size_t)m * n * 4);
+    fill_i8(x, (size_t)m * k, k, fill);
+    fill_i8(w, (size_t)n * k, k, fill);
+    for (int i = 0; i < m * nb; i++) xs[i] = 0.001f + (float)(rnd() % 1000) / 1e5f;
+    for (int i = 0; i < n; i++) ws[i] = 0.0005f + (float)(rnd() % 1000) / 1e6f;
+    CHECK(octet_cuda_test_matmul(kind, m, n, k, x, xs, w, ws, yi, yf) == 0, "%s", octet_last_error());
+    int bad_i = 0, bad_f = 0;
+    double worst = 0;
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < n; c++) {
+            const int8_t *xr = x + (size_t)r * k, *wr = w + (size_t)c * k;
+            int32_t ref = k_dot_i8(xr, wr, k);
+            if (yi[(size_t)r * n + c] != ref) bad_i++;
+            double acc = 0, mag = 0;
+            for (int b = 0; b < nb; b++) {
+                int len = k - b * 32 < 32 ? k - b * 32 : 32;
+                double d = (double)k_dot_i8(xr + b * 32, wr + b * 32, len) * xs[(size_t)r * nb + b];
+                acc += d;
+                mag += fabs(d);
+            }
+            acc *= ws[c];
+            mag *= ws[c];
+            double err = fabs(yf[(size_t)r * n + c] - acc) / (mag > 0 ? mag : 1);
+            if (!(err <= 1e-5)) bad_f++;
+            if (err > worst) worst = err;
+        }
+    CHECK(bad_i == 0, "%s m=%d n=%d k=%d fill=%d: %d int32 results differ from k_dot_i8", kind ? "imma" : "dp4a", m, n, k, fill, bad_i);
+    CHECK(bad_f == 0, "%s m=%d n=%d k=%d fill=%d: %d f32 results off (worst %.2e relative)", kind ? "imma" : "dp4a", m, n, k, fill, bad_f, worst);
+    free(x); free(w); free(xs); free(ws); free(yf); free(yi);
+}
+
+static void cuda_int8_matmuls_match_scalar(void) {
+    if (!have_gpu()) SKIP("no CUDA device");
+    static const int shapes[][3] = {{1, 1, 32}, {3, 67, 96}, {5, 130, 100}, {1, 576, 576}, {8, 1536, 576}, {17, 64, 576},
+                                    {70, 129, 1536}, {64, 64, 64}, {129, 193, 5632}, {2, 33, 16384}, {100, 70, 16384}};
+    for (unsigned i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        for (int kind = 0; kind < 2; kind++)
+            for (int fill = 0; fill < 3; fill++) one_matmul_case(kind, shapes[i][0], shapes[i][1], shapes[i][2], fill);
+}
+
+static void cuda_quantize_matches_scalar(void) {
+    if (!have_gpu()) SKIP("no CUDA device");
+    static const int ks[] = {32, 64, 100, 576, 1536, 5632, 16384};
+    for (unsigned t = 0; t < sizeof ks / sizeof *ks; t++)
+        for (int row_mode = 0; row_mode < 2; row_mode++) {
+            int k = ks[t], m = 5, kp = (k + 31) / 32 * 32, nb = kp / 32;
+            if (!row_mode && k % 32) continue;  // the CPU quantizes such rows per row only
+            float *x = malloc((size_t)m * k * 4), *s = malloc((size_t)m * nb * 4), *rs = malloc((size_t)m * nb * 4);
+            int8_t *q = malloc((size_t)m * kp), *rq = malloc((size_t)m * kp);
+            for (int i = 0; i < m * k; i++) x[i] = rndf() * (i % 7 == 0 ? 40.0f : 1.0f);
+            for (int i = 0; i < k; i++) x[2 * k + i] = 0;  // an all-zero row
+            CHECK(octet_cuda_test_quantize(x, m, k, row_mode, q, s) == 0, "%s", octet_last_error());
+            int bad = 0;
+            for (int r = 0; r < m; r++) {
+                if (row_mode) k_quantize_row_i8(x + (size_t)r * k, k, rq + (size_t)r * kp, rs + (size_t)r * nb);
+                else k_quantize_row_i8_blocks(x + (size_t)r * k, k, 32, rq + (size_t)r * kp, rs + (size_t)r * nb);
+                for (int i = 0; i < k; i++) bad += q[(size_t)r * kp + i] != rq[(size_t)r * kp + i];
+                for (int i = k; i < kp; i++) bad += q[(size_t)r * kp + i] != 0;
+                for (int b = 0; b < (row_mode ? 1 : nb); b++) bad += s[(size_t)r * nb + b] != rs[(size_t)r * nb + b];
+            }
+            CHECK(bad == 0, "k=%d row_mode=%d: %d values differ from the CPU", k, row_mode, bad);
+            free(x); free(s); free(rs); free(q); free(rq);
+        }
+}
+
+static octet_session *session(const octet_model *m, int device, int n_ctx) {
+    octet_session_params p = {n_ctx, 512, 2, OCTET_ACT_INT8, 0, device};
+    octet_session *s = octet_session_new(m, &p);
+    CHECK(s != NULL, "%s", octet_last_error());
+    return s;
+}
+
+static int argmax(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
+    return b;
+}
+
+// Compares all-position logits and a greedy continuation of one prompt on CPU and GPU.
+// Returns the number of greedy tokens that agree; adds to the top-1 agreement counters.
+static int compare_prompt(const octet_model *m, const int32_t *ids, int np, int n_gen, int *agree, int *positions, double *worst) {
+    int V = octet_vocab_size(m);
+    float *lc = malloc((size_t)np * V * 4), *lg = malloc((size_t)np * V * 4);
+    octet_session *cpu = session(m, OCTET_DEVICE_CPU, 1024), *gpu = session(m, OCTET_DEVICE_CUDA, 1024);
+    if (!cpu || !gpu || !lc || !lg) { octet_session_free(cpu); octet_session_free(gpu); free(lc); free(lg); return 0; }
+    CHECK(octet_eval(cpu, ids, np, lc, 1) == 0 && octet_eval(gpu, ids, np, lg, 1) == 0, "%s", octet_last_error());
+    for (int p = 0; p < np; p++) {
+        float mx = 0, d = 0;
+        for (int i = 0; i < V; i++) { mx = fmaxf(mx, fabsf(lc[(size_t)p * V + i])); d = fmaxf(d, fabsf(lc[(size_t)p * V + i] - lg[(size_t)p * V + i])); }
+        if (d / mx > *worst) *worst = d / mx;
+        *agree += argmax(lc + (size_t)p * V, V) == argmax(lg + (size_t)p * V, V);
+        (*positions)++;
+    }
+    octet_session_reset(cpu); octet_session_reset(gpu);
+    int32_t a = 0, b = 0, same = 0;
+    CHECK(octet_eval_greedy(cpu, ids, np, &a) == 0 && octet_eval_greedy(gpu, ids, np, &b) == 0, "%s", octet_last_error());
+    while (same < n_gen && a == b) {
+        same++;
+        if (octet_is_end_token(m, a)) { same = n_gen; break; }
+        if (octet_eval_greedy(cpu, &a, 1, &a) != 0 || octet_eval_greedy(gpu, &b, 1, &b) != 0) break;
+    }
+    octet_session_free(cpu); octet_session_free(gpu);
+    free(lc); free(lg);
+    return same;
+}
+
+static void cuda_stories260k_same_tokens_as_cpu(void) {
+    if (!have_gpu()) SKIP("no CUDA device");
+    if (!file_exists(shared_path("models/stories260K/stories260K.bin"))) SKIP("../shared missing");
+    if (!file_exists(STORIES_Q8))
+        run_cmd(NULL, "./octet convert %s --tokenizer %s -o %s --quiet", shared_path("models/stories260K/stories260K.bin"), shared_path("models/stories260K/tok512.bin"), STORIES_Q8);
+    octet_model *m = octet_load(STORIES_Q8);
+    CHECK(m != NULL, "%s", octet_last_error());
+    if (!m) return;
+    int32_t prompt[] = {1};
+    int agree = 0, positions = 0;
+    double worst = 0;
+    int same = compare_prompt(m, prompt, 1, 200, &agree, &positions, &worst);
+    printf("  stories260K: greedy equal for %d/200 tokens, logits within %.1e of max|logit|\n", same, worst);
+    CHECK(same == 200, "GPU greedy diverges from the CPU after %d tokens", same);
+    CHECK(worst < 1e-3, "logits differ by %.2e", worst);
+    octet_free(m);
+}
+
+static void cuda_smollm2_fixture_prompts_match_cpu(void) {
+    if (!have_gpu()) SKIP("no CUDA device");
+    if (!file_exists(SMOL_Q8)) SKIP("run make models");
+    size_t n;
+    char *text = octet_read_file("tests/fixtures/smollm2-ref.json", &n), err[128];
+    json *root = text ? json_parse(text, n, err, sizeof err) : NULL;
+    free(text);
+    const json *cases = json_get(root, "cases");
+    octet_model *m = octet_load(SMOL_Q8);
+    CHECK(m && cases, "%s", octet_last_error());
+    if (!m || !cases) { json_free(root); octet_free(m); return; }
+    int agree = 0, positions = 0, all_equal = 0;
+    double worst = 0;
+    for (size_t c = 0; c < cases->len; c++) {
+        const json *ids = json_get(cases->items[c], "ids");
+        int32_t *v = malloc(ids->len * sizeof *v);
+        for (size_t i = 0; i < ids->len; i++) v[i] = (int32_t)ids->items[i]->num;
+        int same = compare_prompt(m, v, (int)ids->len, 64, &agree, &positions, &worst);
+        all_equal += same == 64;
+        printf("  prompt %zu (%zu tokens): GPU greedy equals the CPU for %d/64 tokens\n", c, ids->len, same);
+        free(v);
+    }
+    printf("  SmolLM2 q8: top-1 agreement GPU vs CPU %d/%d positions, logits within %.1e of max|logit|, %d/%zu prompts identical for 64 tokens\n",
+           agree, positions, worst, all_equal, cases->len);
+    CHECK(agree >= positions * 99 / 100, "top-1 agreement %d/%d", agree, positions);
+    CHECK(worst < 2e-2, "logits differ by %.2e of max|logit|", worst);
+    json_free(root);
+    octet_free(m);
+}
+
+int main(void) {
+    char buf[256];
+    octet_cuda_describe(buf, sizeof buf);
+    printf("  gpu: %s\n", buf);
+    RUN(cuda_int8_matmuls_match_scalar);
+    RUN(cuda_quantize_matches_scalar);
+    RUN(cuda_stories260k_same_tokens_as_cpu);
+    RUN(cuda_smollm2_fixture_prompts_match_cpu);
+    CHECK_DONE();
+}

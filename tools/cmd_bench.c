@@ -1,0 +1,183 @@
+// octet bench: llama-bench-style throughput table. pp N = one prompt of N tokens from an empty
+// context; tg N = N single-token steps (greedy, each feeding the next). Random token ids.
+#include "cli.h"
+#include "kernels.h"
+#include "model.h"
+#include "octet.h"
+#include "util.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef OCTET_CUDA
+#include "octet_cuda.h"
+#endif
+
+#define MAX_LIST 16
+
+static void help(void) {
+    printf("usage: octet bench -m FILE [options]\n"
+           "  -p LIST      prompt sizes, comma-separated (default 128,512; 0 = none)\n"
+           "  -n LIST      generation lengths (default 128; 0 = none)\n"
+           "  -t LIST      thread counts for the CPU (default 1,2)\n"
+           "  -r N         repetitions (default 5), after one warm-up run of each test\n"
+           "  -o FMT       md (default), json or csv\n"
+           "  --act LIST   activation modes: int8, int8-row, f32 (default int8)\n"
+           "  --device D   cpu (default) or cuda\n"
+           "  -b N         prompt batch size (default: the largest -p)\n");
+}
+
+static int parse_list(const char *flag, const char *v, long lo, long hi, long *out, int *n) {
+    *n = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (*n == MAX_LIST) return cli_fail("%s: at most %d values", flag, MAX_LIST), -1;
+        if (cli_int(flag, tok, lo, hi, &out[(*n)++])) return -1;
+    }
+    if (!*n) return cli_fail("%s: empty list", flag), -1;
+    return 0;
+}
+
+typedef struct { const char *test; int threads, act; double mean, sd; } result;
+
+static double now_ms(void) { return octet_time_ms(); }
+
+// One measurement: tokens per second of a pp or tg test on a fresh (reset) session.
+static double run_once(octet_session *s, int vocab, int pp, int tg, uint64_t *seed) {
+    octet_session_reset(s);
+    int n = pp ? pp : 1;
+    int32_t *ids = malloc((size_t)n * sizeof *ids), next = 0;
+    for (int i = 0; i < n; i++) { *seed = *seed * 6364136223846793005ull + 1442695040888963407ull; ids[i] = (int32_t)((*seed >> 33) % (uint64_t)vocab); }
+    double t0 = now_ms(), t = -1;
+    if (pp) {
+        if (octet_eval_greedy(s, ids, pp, &next) == 0) t = now_ms() - t0;
+    } else {
+        int32_t tok = ids[0];
+        int ok = 1;
+        for (int i = 0; i < tg && ok; i++) ok = octet_eval_greedy(s, &tok, 1, &tok) == 0;
+        if (ok) t = now_ms() - t0;
+    }
+    free(ids);
+    return t > 0 ? (pp ? pp : tg) * 1000.0 / t : -1;
+}
+
+static const char *act_name(int a) { return a == OCTET_ACT_INT8 ? "int8" : a == OCTET_ACT_INT8_ROW ? "int8-row" : "f32"; }
+
+int cmd_bench(int argc, char **argv) {
+    const char *model = NULL, *fmt = "md", *v;
+    long pps[MAX_LIST] = {128, 512}, tgs[MAX_LIST] = {128}, threads[MAX_LIST] = {1, 2}, reps = 5, batch = 0;
+    int n_pp = 2, n_tg = 1, n_th = 2, acts[4] = {OCTET_ACT_INT8}, n_act = 1, device = OCTET_DEVICE_CPU;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
+#define VAL() if (!(v = cli_value(argc, argv, &i))) return 1
+        else if (!strcmp(a, "-m")) { VAL(); model = v; }
+        else if (!strcmp(a, "-p")) { VAL(); if (parse_list(a, v, 0, 16384, pps, &n_pp)) return 1; }
+        else if (!strcmp(a, "-n")) { VAL(); if (parse_list(a, v, 0, 16384, tgs, &n_tg)) return 1; }
+        else if (!strcmp(a, "-t")) { VAL(); if (parse_list(a, v, 1, 256, threads, &n_th)) return 1; }
+        else if (!strcmp(a, "-r")) { VAL(); if (cli_int(a, v, 1, 1000, &reps)) return 1; }
+        else if (!strcmp(a, "-b")) { VAL(); if (cli_int(a, v, 1, 16384, &batch)) return 1; }
+        else if (!strcmp(a, "-o")) {
+            VAL();
+            if (strcmp(v, "md") && strcmp(v, "json") && strcmp(v, "csv")) return cli_fail("-o: unknown format '%s' (md, json, csv)", v);
+            fmt = v;
+        }
+        else if (!strcmp(a, "--act")) {
+            VAL();
+            char buf[64];
+            snprintf(buf, sizeof buf, "%s", v);
+            n_act = 0;
+            for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+                if (n_act == 4) return cli_fail("--act: too many modes");
+                if ((acts[n_act++] = octet_act_mode(t)) < 0) return cli_fail("--act: unknown mode '%s' (int8, int8-row, f32)", t);
+            }
+            if (!n_act) return cli_fail("--act: empty list");
+        }
+        else if (!strcmp(a, "--device")) {
+            VAL();
+            if (!strcmp(v, "cpu")) device = OCTET_DEVICE_CPU;
+            else if (!strcmp(v, "cuda")) device = OCTET_DEVICE_CUDA;
+            else return cli_fail("--device: unknown device '%s' (cpu, cuda)", v);
+        }
+        else return cli_fail("bench: unknown argument '%s' (octet bench --help)", a);
+#undef VAL
+    }
+    if (!model) return cli_fail("bench: missing -m FILE");
+    if (device == OCTET_DEVICE_CUDA && !octet_has_cuda()) return cli_fail("--device cuda: this octet was built without CUDA (rebuild with make CUDA=1)");
+    long max_pp = 1;
+    for (int i = 0; i < n_pp; i++) if (pps[i] > max_pp) max_pp = pps[i];
+    long max_tg = 1;
+    for (int i = 0; i < n_tg; i++) if (tgs[i] > max_tg) max_tg = tgs[i];
+    octet_model *m = octet_load(model);
+    if (!m) return cli_fail("%s", octet_last_error());
+    if (max_pp > octet_context_length(m) || max_tg > octet_context_length(m)) {
+        octet_free(m);
+        return cli_fail("bench: a test of %ld tokens exceeds the model's context (%d)", max_pp > max_tg ? max_pp : max_tg, octet_context_length(m));
+    }
+    uint64_t bytes = 0, params = 0;
+    for (uint64_t i = 0; i < m->file.n_tensors; i++) { bytes += m->file.tensors[i].nbytes; params += m->file.tensors[i].rows * m->file.tensors[i].cols; }
+    char backend[160];
+    snprintf(backend, sizeof backend, "cpu %s", octet_kernels()->name);
+#ifdef OCTET_CUDA
+    if (device == OCTET_DEVICE_CUDA) { char g[128]; octet_cuda_describe(g, sizeof g); snprintf(backend, sizeof backend, "cuda %.*s", (int)(strcspn(g, ",")), g); }
+#endif
+    int n_dev_threads = device == OCTET_DEVICE_CUDA ? 1 : n_th;
+    result *res = calloc((size_t)n_dev_threads * n_act * (n_pp + n_tg), sizeof *res);
+    int n_res = 0, rc = 1;
+    char (*names)[32] = calloc((size_t)(n_pp + n_tg), sizeof *names);
+    if (!res || !names) { cli_fail("out of memory"); goto done; }
+    uint64_t seed = 42;
+    for (int ti = 0; ti < n_dev_threads; ti++)
+        for (int ai = 0; ai < n_act; ai++) {
+            long ctx = (max_pp > max_tg ? max_pp : max_tg) + 1;
+            octet_session_params sp = {(int)ctx, (int)(batch ? batch : max_pp), (int)threads[ti], acts[ai], 0, device};
+            octet_session *s = octet_session_new(m, &sp);
+            if (!s) { cli_fail("%s", octet_last_error()); goto done; }
+            for (int k = 0; k < n_pp + n_tg; k++) {
+                int pp = k < n_pp ? (int)pps[k] : 0, tg = k < n_pp ? 0 : (int)tgs[k - n_pp];
+                if ((k < n_pp && !pp) || (k >= n_pp && !tg)) continue;
+                snprintf(names[k], sizeof names[k], pp ? "pp%d" : "tg%d", pp ? pp : tg);
+                fprintf(stderr, "bench: %s, %s, %ld threads, %s: warm-up", names[k], device == OCTET_DEVICE_CUDA ? "cuda" : "cpu", threads[ti], act_name(acts[ai]));
+                double w = run_once(s, octet_vocab_size(m), pp, tg, &seed), sum = 0, sq = 0;
+                if (w < 0) { fputc('\n', stderr); cli_fail("%s", octet_last_error()); octet_session_free(s); goto done; }
+                for (long r = 0; r < reps; r++) {
+                    double x = run_once(s, octet_vocab_size(m), pp, tg, &seed);
+                    if (x < 0) { fputc('\n', stderr); cli_fail("%s", octet_last_error()); octet_session_free(s); goto done; }
+                    sum += x; sq += x * x;
+                    fprintf(stderr, " %.1f", x);
+                }
+                fputc('\n', stderr);
+                double mean = sum / reps, var = reps > 1 ? (sq - sum * sum / reps) / (reps - 1) : 0;
+                res[n_res++] = (result){names[k], (int)threads[ti], acts[ai], mean, var > 0 ? sqrt(var) : 0};
+            }
+            octet_session_free(s);
+        }
+    uint64_t nlen = 0;
+    const char *mname = octet_kv_str(&m->file, "general.name", &nlen);
+    char label[128];
+    snprintf(label, sizeof label, "%.*s%s", mname ? (int)nlen : 0, mname ? mname : "", octet_model_is_synthetic(m) ? " (synthetic)" : "");
+    if (!strcmp(fmt, "md")) {
+        printf("| model | size | params | backend | threads | act | test | t/s |\n|---|---|---|---|---|---|---|---|\n");
+        for (int i = 0; i < n_res; i++)
+            printf("| %s | %.1f MiB | %.1f M | %s | %d | %s | %s | %.1f ± %.1f |\n", label, bytes / 1048576.0, params / 1e6, backend,
+                   device == OCTET_DEVICE_CUDA ? 0 : res[i].threads, act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
+    } else if (!strcmp(fmt, "csv")) {
+        printf("model,size_bytes,params,backend,threads,act,test,tok_s,stddev\n");
+        for (int i = 0; i < n_res; i++)
+            printf("\"%s\",%llu,%llu,\"%s\",%d,%s,%s,%.2f,%.2f\n", label, (unsigned long long)bytes, (unsigned long long)params, backend,
+                   device == OCTET_DEVICE_CUDA ? 0 : res[i].threads, act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
+    } else {
+        printf("[");
+        for (int i = 0; i < n_res; i++)
+            printf("%s\n  {\"model\":\"%s\",\"size_bytes\":%llu,\"params\":%llu,\"backend\":\"%s\",\"threads\":%d,\"act\":\"%s\",\"test\":\"%s\",\"tok_s\":%.2f,\"stddev\":%.2f}",
+                   i ? "," : "", label, (unsigned long long)bytes, (unsigned long long)params, backend, device == OCTET_DEVICE_CUDA ? 0 : res[i].threads,
+                   act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
+        printf("\n]\n");
+    }
+    rc = 0;
+done:
+    free(res); free(names);
+    octet_free(m);
+    return rc;
+}
