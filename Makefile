@@ -32,7 +32,7 @@ endif
 CONFIG := $(CC) $(XCFLAGS) CUDA=$(CUDA)
 $(shell mkdir -p $(B); echo '$(CONFIG)' | cmp -s - $(B)/config || echo '$(CONFIG)' > $(B)/config)
 
-.PHONY: all test models run clean
+.PHONY: all test models run bench clean
 all: octet liboctet.a liboctet.so
 
 liboctet.a: $(LIB_OBJ)
@@ -89,6 +89,20 @@ PROMPT ?= What is the capital of France?
 # SmolLM2 is a chat model: the prompt goes into its ChatML turn markers.
 run: models
 	./octet run -m $(SMOL_Q8) -n 256 --temp 0 -p "$$(printf '<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n' "$(PROMPT)")"
+
+# Speed table: the real SmolLM2 and a synthetic TinyLlama-1.1B shape, 1 and 2 CPU threads (and the
+# GPU with CUDA=1). Writes bench/results.md.
+SYN_1B := models/synthetic-tinyllama-1.1b.q8.octet
+$(SYN_1B): octet
+	./octet convert --synthetic tinyllama-1.1b -o $@ --quiet
+bench: octet models $(SYN_1B)
+	@mkdir -p bench
+	@{ echo "# octet bench results"; echo; echo "Machine: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$(nproc) cores; $$(date -u +%Y-%m-%d)."; \
+	   echo; echo "Command: make bench$(if $(filter 1,$(CUDA)), CUDA=1,)"; echo; \
+	   ./octet bench -m $(SMOL_Q8) -p 128,512 -n 128 -t 1,2 -r 3; echo; \
+	   ./octet bench -m $(SYN_1B) -p 128 -n 32 -t 1,2 -r 2; \
+	   $(if $(filter 1,$(CUDA)),echo; ./octet bench -m $(SMOL_Q8) --device cuda -r 3; echo; ./octet bench -m $(SYN_1B) --device cuda -r 3;,) \
+	 } > bench/results.md.tmp && mv bench/results.md.tmp bench/results.md && cat bench/results.md
 
 clean:
 	rm -rf $(B) octet liboctet.a liboctet.so tests/out

@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #define ATT_SPAN 256   // positions per attention split (flash-decoding)
+#define ROW_THREADS 1024  // one block per token row: wide, so a decode step's row work is short
 
 #define CK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { octet_set_error("cuda: %s (%s:%d)", cudaGetErrorString(e_), __FILE__, __LINE__); goto fail; } } while (0)
 
@@ -223,7 +224,7 @@ static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, i
 }
 
 static void norm(octet_cuda_ctx *c, const float *x, const float *g, int n, int quant) {
-    k_rmsnorm<<<n, 256, c->dim * 4, c->st>>>(x, c->dim, g, c->dim, c->m->hp.norm_eps, c->xb, quant ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
+    k_rmsnorm<<<n, ROW_THREADS, c->dim * 4, c->st>>>(x, c->dim, g, c->dim, c->m->hp.norm_eps, c->xb, quant ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
 }
 
 // Launches one chunk (n tokens whose step [pos, ids...] is already in d_step); n_split is the
@@ -242,24 +243,24 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
         size_t smem = (size_t)(c->hd + ATT_SPAN) * 4;
         dim3 ag(c->nh, n, n_split);
         if (c->kv_f16) {
-            k_rope_store<__half><<<n, 128, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (__half *)kc, (__half *)vc);
+            k_rope_store<__half><<<n, 256, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (__half *)kc, (__half *)vc);
             k_attention<__half><<<ag, 128, smem, st>>>(c->qkv, c->qkv_n, c->d_step, (__half *)kc, (__half *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
         } else {
-            k_rope_store<float><<<n, 128, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
+            k_rope_store<float><<<n, 256, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
             k_attention<float><<<ag, 128, smem, st>>>(c->qkv, c->qkv_n, c->d_step, (float *)kc, (float *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
         }
         int fuse_q = L->o.q8 && !c->rm_dim && c->hd % QBLOCK == 0;
         k_attn_combine<<<dim3(c->nh, n), round32(c->hd), 0, st>>>(c->part_o, c->part_ml, c->nh, c->hd, n_split, c->att, fuse_q ? c->xq : NULL, c->xs, c->kp_dim);
-        if (L->o.q8 && !fuse_q) k_quantize<<<n, 256, c->kp_dim * 4, st>>>(c->att, c->dim, c->dim, c->kp_dim, c->rm_dim, c->xq, c->xs);
+        if (L->o.q8 && !fuse_q) k_quantize<<<n, ROW_THREADS, c->kp_dim * 4, st>>>(c->att, c->dim, c->dim, c->kp_dim, c->rm_dim, c->xq, c->xs);
         matmul(c, &L->o, c->att, c->dim, n, c->x, c->dim, NULL, 1);
         norm(c, c->x, L->ffn_norm, n, L->gu.q8);
         matmul(c, &L->gu, c->xb, c->dim, n, c->gu, 2 * c->hid, NULL, 0);
-        k_swiglu<<<n, 256, c->hid * 4, st>>>(c->gu, c->hid, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
+        k_swiglu<<<n, ROW_THREADS, c->hid * 4, st>>>(c->gu, c->hid, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
         matmul(c, &L->down, c->hb, c->hid, n, c->x, c->dim, NULL, 1);
     }
     if (!logit_rows) return;
     const float *xl = c->x + (size_t)(n - logit_rows) * c->dim;
-    k_rmsnorm<<<logit_rows, 256, c->dim * 4, st>>>(xl, c->dim, c->out_norm, c->dim, hp->norm_eps, c->xb, c->out.q8 ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
+    k_rmsnorm<<<logit_rows, ROW_THREADS, c->dim * 4, st>>>(xl, c->dim, c->out_norm, c->dim, hp->norm_eps, c->xb, c->out.q8 ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
     matmul(c, &c->out, c->xb, c->dim, logit_rows, c->logits, c->vocab, NULL, 0);
     if (want_next) k_argmax<<<1, 1024, 0, st>>>(c->logits + (size_t)(logit_rows - 1) * c->vocab, c->vocab, c->d_next);
 }

@@ -55,7 +55,7 @@ __device__ __forceinline__ int8_t quant1(float x, float inv) {
 
 // Quantizes a row held in shared memory (k values, zero beyond) into q[kp] and s[kp/32]:
 // one scale per 32 values, or (row_mode) one scale for the row, repeated for every block.
-__device__ void quantize_row_smem(const float *v, int k, int kp, int row_mode, int8_t *q, float *s, float *red) {
+__device__ void quantize_row_smem(const float *v, int k, int kp, int row_mode, int8_t *__restrict__ q, float *__restrict__ s, float *red) {
     int nb = kp / QBLOCK;
     if (row_mode) {
         float a = 0;
@@ -86,7 +86,8 @@ __global__ void k_embed(dmat e, const int32_t *step, float *x, int dim) {
 
 // RMSNorm of row blockIdx.x of x (stride ldx) into out (f32, stride dim) and, when q is set,
 // its int8 quantization. Dynamic shared memory: dim floats.
-__global__ void k_rmsnorm(const float *x, int ldx, const float *g, int dim, float eps, float *out, int8_t *q, float *s, int kp, int row_mode) {
+__global__ void __launch_bounds__(1024) k_rmsnorm(const float *__restrict__ x, int ldx, const float *__restrict__ g, int dim, float eps, float *__restrict__ out,
+                                                 int8_t *__restrict__ q, float *__restrict__ s, int kp, int row_mode) {
     extern __shared__ float row[];
     __shared__ float red[32];
     __shared__ double redd[32];
@@ -113,7 +114,7 @@ __global__ void k_rmsnorm(const float *x, int ldx, const float *g, int dim, floa
 }
 
 // Quantizes row blockIdx.x of x (k values, stride ldx). Dynamic shared memory: kp floats.
-__global__ void k_quantize(const float *x, int ldx, int k, int kp, int row_mode, int8_t *q, float *s) {
+__global__ void __launch_bounds__(1024) k_quantize(const float *__restrict__ x, int ldx, int k, int kp, int row_mode, int8_t *__restrict__ q, float *__restrict__ s) {
     extern __shared__ float row[];
     __shared__ float red[32];
     for (int i = threadIdx.x; i < kp; i += blockDim.x) row[i] = i < k ? x[(size_t)blockIdx.x * ldx + i] : 0.0f;
@@ -122,7 +123,7 @@ __global__ void k_quantize(const float *x, int ldx, int k, int kp, int row_mode,
 }
 
 // h = silu(gate) * up for row blockIdx.x of gu ([gate | up], 2*hid wide), then quantized.
-__global__ void k_swiglu(const float *gu, int hid, float *out, int8_t *q, float *s, int kp, int row_mode) {
+__global__ void __launch_bounds__(1024) k_swiglu(const float *__restrict__ gu, int hid, float *__restrict__ out, int8_t *__restrict__ q, float *__restrict__ s, int kp, int row_mode) {
     extern __shared__ float row[];
     __shared__ float red[32];
     const float *g = gu + (size_t)blockIdx.x * 2 * hid, *u = g + hid;
@@ -155,7 +156,8 @@ __device__ __forceinline__ void store_out(float *y, float v, const float *bias, 
 // Decode GEMV with DP4A: one warp per weight row, each lane one 32-byte block (two 16-byte
 // loads) per step; M tokens at once. I32: raw int32 sums (tests); else f32 with the scales.
 template <int M, bool I32>
-__global__ void __launch_bounds__(128) k_gemv_dp4a(dmat w, const int8_t *xq, const float *xs, float *y, int32_t *yi, int ldy, const float *bias, int accumulate) {
+__global__ void __launch_bounds__(128) k_gemv_dp4a(dmat w, const int8_t *__restrict__ xq, const float *__restrict__ xs, float *__restrict__ y, int32_t *__restrict__ yi, int ldy,
+                                                      const float *__restrict__ bias, int accumulate) {
     int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= w.n) return;
     int nb = w.kp / QBLOCK;
@@ -164,6 +166,7 @@ __global__ void __launch_bounds__(128) k_gemv_dp4a(dmat w, const int8_t *xq, con
     int iacc[M];
 #pragma unroll
     for (int r = 0; r < M; r++) { acc[r] = 0; iacc[r] = 0; }
+#pragma unroll 4
     for (int b = lane; b < nb; b += 32) {
         const int4 *wp = (const int4 *)(wr + b * QBLOCK);
         int4 w0 = __ldg(wp), w1 = __ldg(wp + 1);
@@ -327,20 +330,25 @@ __global__ void __launch_bounds__(128) k_gemm_imma(dmat w, const int8_t *xq, con
 // RoPE on q and k of row t of qkv ([q | k | v]), then k and v into the cache at pos + t.
 // Angles in double as the CPU computes them.
 template <typename KV>
-__global__ void k_rope_store(float *qkv, int ld, const int32_t *step, const float *inv_freq, int n_heads, int n_kv, int hd, int rope_dim,
-                             int neox, KV *kc, KV *vc) {
+__global__ void k_rope_store(float *__restrict__ qkv, int ld, const int32_t *__restrict__ step, const float *__restrict__ inv_freq, int n_heads, int n_kv,
+                             int hd, int rope_dim, int neox, KV *__restrict__ kc, KV *__restrict__ vc) {
+    __shared__ float cs[256], sn[256];  // one angle per rotated pair, shared by every head
     int t = blockIdx.x, pos = step[0] + t, half = rope_dim / 2, dim = n_heads * hd, kvd = n_kv * hd;
     float *q = qkv + (size_t)t * ld, *k = q + dim, *v = k + kvd;
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        double a = (double)pos * inv_freq[i];
+        cs[i] = (float)cos(a);
+        sn[i] = (float)sin(a);
+    }
+    __syncthreads();
     int pairs = (n_heads + n_kv) * half;
     for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
         int h = p / half, i = p % half;
         float *vec = h < n_heads ? q + h * hd : k + (h - n_heads) * hd;
-        double a = (double)pos * inv_freq[i];
-        float cs = (float)cos(a), sn = (float)sin(a);
         int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
         float x0 = vec[i0], x1 = vec[i1];
-        vec[i0] = __fsub_rn(__fmul_rn(x0, cs), __fmul_rn(x1, sn));
-        vec[i1] = __fadd_rn(__fmul_rn(x0, sn), __fmul_rn(x1, cs));
+        vec[i0] = __fsub_rn(__fmul_rn(x0, cs[i]), __fmul_rn(x1, sn[i]));
+        vec[i1] = __fadd_rn(__fmul_rn(x0, sn[i]), __fmul_rn(x1, cs[i]));
     }
     __syncthreads();
     size_t off = (size_t)pos * kvd;

@@ -19,7 +19,7 @@ static const int STORIES_GREEDY[48] = {403, 407, 261, 378, 432, 383, 286, 261, 3
 
 static int act_mode = OCTET_ACT_INT8;
 static octet_session *session(const octet_model *m, int n_ctx, int threads) {
-    octet_session_params p = {n_ctx, 64, threads, act_mode, 0};
+    octet_session_params p = {n_ctx, 64, threads, act_mode, 0, OCTET_DEVICE_CPU};
     octet_session *s = octet_session_new(m, &p);
     CHECK(s != NULL, "%s", octet_last_error());
     return s;
