@@ -31,7 +31,7 @@ struct octet_cuda_ctx {
     void *kc, *vc;
     int32_t *d_step, *h_step, *d_next, *h_next;
     cudaStream_t st;
-    cudaGraphExec_t graph[2];  // decode step: [0] logits wanted, [1] argmax only
+    cudaGraphExec_t graph;     // the decode step (one token, logits + argmax)
     size_t weight_bytes;
 };
 
@@ -111,7 +111,7 @@ extern "C" size_t octet_cuda_weight_bytes(const octet_cuda_ctx *c) { return c->w
 
 extern "C" void octet_cuda_free(octet_cuda_ctx *c) {
     if (!c) return;
-    for (int i = 0; i < 2; i++) if (c->graph[i]) cudaGraphExecDestroy(c->graph[i]);
+    if (c->graph) cudaGraphExecDestroy(c->graph);
     if (c->L) {
         for (uint32_t l = 0; l < c->m->hp.n_layers; l++) {
             dlayer *d = &c->L[l];
@@ -265,19 +265,19 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
     if (want_next) k_argmax<<<1, 1024, 0, st>>>(c->logits + (size_t)(logit_rows - 1) * c->vocab, c->vocab, c->d_next);
 }
 
-// One decode step through its CUDA graph (captured on first use).
-static int decode_graph(octet_cuda_ctx *c, int want_logits, int want_next) {
-    int gi = want_logits ? 0 : 1;
-    if (!c->graph[gi]) {
+// One decode step through its CUDA graph (captured on first use); the step always ends with the
+// GPU argmax, so a greedy caller copies back only the id.
+static int decode_graph(octet_cuda_ctx *c) {
+    if (!c->graph) {
         cudaGraph_t g;
         CK(cudaStreamBeginCapture(c->st, cudaStreamCaptureModeThreadLocal));
-        launch_chunk(c, 1, c->max_split, 1, want_next || !want_logits);
+        launch_chunk(c, 1, c->max_split, 1, 1);
         CK(cudaStreamEndCapture(c->st, &g));
-        cudaError_t e = cudaGraphInstantiate(&c->graph[gi], g, 0);
+        cudaError_t e = cudaGraphInstantiate(&c->graph, g, 0);
         cudaGraphDestroy(g);
         CK(e);
     }
-    CK(cudaGraphLaunch(c->graph[gi], c->st));
+    CK(cudaGraphLaunch(c->graph, c->st));
     return 0;
 fail:
     return -1;
@@ -291,7 +291,7 @@ extern "C" int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, 
         memcpy(c->h_step + 1, tokens + done, (size_t)k * 4);
         CK(cudaMemcpyAsync(c->d_step, c->h_step, (size_t)(k + 1) * 4, cudaMemcpyHostToDevice, c->st));
         if (k == 1 && rows == 1 && !all) {
-            if (decode_graph(c, logits != NULL, 1) != 0) return -1;
+            if (decode_graph(c) != 0) return -1;
         } else {
             launch_chunk(c, k, (pos + done + k + ATT_SPAN - 1) / ATT_SPAN, rows, last && next && !all);
         }

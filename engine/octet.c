@@ -116,9 +116,7 @@ int octet_eval_greedy(octet_session *s, const int32_t *t, int n, int32_t *next) 
     int vocab = (int)s->m->hp.vocab_size;
     if (!s->logits && !(s->logits = malloc((size_t)vocab * sizeof *s->logits))) { octet_set_error("out of memory"); return -1; }
     if (octet_forward(&s->c, t, n, s->logits, 0) != 0) return -1;
-    int32_t best = 0;  // the first of equal maxima, as octet_sample's greedy pick
-    for (int i = 1; i < vocab; i++) if (s->logits[i] > s->logits[best]) best = i;
-    *next = best;
+    *next = octet_argmax(s->logits, vocab);
     return 0;
 }
 

@@ -84,6 +84,12 @@ static int top_k(octet_candidate *c, int n, int k) {
     return k;
 }
 
+int32_t octet_argmax(const float *x, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    return best;
+}
+
 int octet_sampler_is_greedy(const octet_sampler *s) {
     const octet_sampler_params *p = &s->p;
     return p->temp <= 0 && p->repeat_penalty == 1.0f && !p->presence_penalty && !p->frequency_penalty;
@@ -93,11 +99,7 @@ int32_t octet_sample(octet_sampler *s, float *logits) {
     const octet_sampler_params *p = &s->p;
     penalties(s, logits);
     int n = s->n_vocab;
-    if (p->temp <= 0) {
-        int32_t best = 0;
-        for (int i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
-        return best;
-    }
+    if (p->temp <= 0) return octet_argmax(logits, n);
     octet_candidate *c = s->cand;
     for (int i = 0; i < n; i++) { c[i].logit = logits[i]; c[i].id = i; }
     n = top_k(c, n, p->top_k);

@@ -25,6 +25,8 @@ int     octet_sampler_init(octet_sampler *s, const octet_sampler_params *p, int 
 void    octet_sampler_free(octet_sampler *s);
 // Picks the next token from logits (which the penalties modify in place).
 int32_t octet_sample(octet_sampler *s, float *logits);
+// The first index of the largest value: the greedy pick.
+int32_t octet_argmax(const float *logits, int n);
 // True when sampling is a plain argmax (temperature 0, no penalties): the GPU can pick.
 int     octet_sampler_is_greedy(const octet_sampler *s);
 // Records a token (prompt or generated) for the penalties.

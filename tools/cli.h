@@ -14,4 +14,6 @@ const char *cli_value(int argc, char **argv, int *i);
 // Parse a flag's value strictly (the whole string, within [lo, hi]); print an error and return -1 otherwise.
 int cli_int(const char *flag, const char *v, long lo, long hi, long *out);
 int cli_float(const char *flag, const char *v, double lo, double hi, double *out);
+// --device cpu|cuda into OCTET_DEVICE_*; prints an error and returns -1 otherwise.
+int cli_device(const char *v, int *device);
 #endif

@@ -41,22 +41,20 @@ static int parse_list(const char *flag, const char *v, long lo, long hi, long *o
 
 typedef struct { const char *test; int threads, act; double mean, sd; } result;
 
-static double now_ms(void) { return octet_time_ms(); }
-
 // One measurement: tokens per second of a pp or tg test on a fresh (reset) session.
 static double run_once(octet_session *s, int vocab, int pp, int tg, uint64_t *seed) {
     octet_session_reset(s);
     int n = pp ? pp : 1;
     int32_t *ids = malloc((size_t)n * sizeof *ids), next = 0;
     for (int i = 0; i < n; i++) { *seed = *seed * 6364136223846793005ull + 1442695040888963407ull; ids[i] = (int32_t)((*seed >> 33) % (uint64_t)vocab); }
-    double t0 = now_ms(), t = -1;
+    double t0 = octet_time_ms(), t = -1;
     if (pp) {
-        if (octet_eval_greedy(s, ids, pp, &next) == 0) t = now_ms() - t0;
+        if (octet_eval_greedy(s, ids, pp, &next) == 0) t = octet_time_ms() - t0;
     } else {
         int32_t tok = ids[0];
         int ok = 1;
         for (int i = 0; i < tg && ok; i++) ok = octet_eval_greedy(s, &tok, 1, &tok) == 0;
-        if (ok) t = now_ms() - t0;
+        if (ok) t = octet_time_ms() - t0;
     }
     free(ids);
     return t > 0 ? (pp ? pp : tg) * 1000.0 / t : -1;
@@ -94,12 +92,7 @@ int cmd_bench(int argc, char **argv) {
             }
             if (!n_act) return cli_fail("--act: empty list");
         }
-        else if (!strcmp(a, "--device")) {
-            VAL();
-            if (!strcmp(v, "cpu")) device = OCTET_DEVICE_CPU;
-            else if (!strcmp(v, "cuda")) device = OCTET_DEVICE_CUDA;
-            else return cli_fail("--device: unknown device '%s' (cpu, cuda)", v);
-        }
+        else if (!strcmp(a, "--device")) { VAL(); if (cli_device(v, &device)) return 1; }
         else return cli_fail("bench: unknown argument '%s' (octet bench --help)", a);
 #undef VAL
     }

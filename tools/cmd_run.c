@@ -92,12 +92,7 @@ int cmd_run(int argc, char **argv) {
             if (strcmp(v, "f32") && strcmp(v, "f16")) return cli_fail("--cache-type: '%s' is not f32 or f16", v);
             kv_f16 = !strcmp(v, "f16");
         }
-        else if (!strcmp(a, "--device")) {
-            VAL();
-            if (!strcmp(v, "cpu")) device = OCTET_DEVICE_CPU;
-            else if (!strcmp(v, "cuda") || !strcmp(v, "gpu")) device = OCTET_DEVICE_CUDA;
-            else return cli_fail("--device: unknown device '%s' (cpu, cuda)", v);
-        }
+        else if (!strcmp(a, "--device")) { VAL(); if (cli_device(v, &device)) return 1; }
         else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) { long ngl; VAL(); if (cli_int(a, v, 0, 1L << 20, &ngl)) return 1; device = ngl > 0 ? OCTET_DEVICE_CUDA : OCTET_DEVICE_CPU; }
         else if (!strcmp(a, "--no-bos")) no_bos = 1;
         else if (!strcmp(a, "--no-special")) special = 0;

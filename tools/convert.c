@@ -70,6 +70,18 @@ void conv_model_free(conv_model *m) {
     memset(m, 0, sizeof *m);
 }
 
+void conv_set_spm_vocab(conv_model *m, uint32_t n, const char *const *pieces, const uint32_t *lens, const float *scores, const int32_t *types) {
+    octet_meta_cstr(&m->meta, "tokenizer.model", "spm");
+    octet_meta_arr_str(&m->meta, "tokenizer.tokens", n, pieces, lens);
+    octet_meta_arr_f32(&m->meta, "tokenizer.scores", n, scores);
+    octet_meta_arr_i32(&m->meta, "tokenizer.token_type", n, types);
+    octet_meta_i32(&m->meta, "tokenizer.unk_id", 0);
+    octet_meta_i32(&m->meta, "tokenizer.bos_id", 1);
+    octet_meta_i32(&m->meta, "tokenizer.eos_id", 2);
+    octet_meta_bool(&m->meta, "tokenizer.add_bos", 1);
+    octet_meta_bool(&m->meta, "tokenizer.add_space_prefix", 1);
+}
+
 void conv_set_chat_template(conv_model *m, const char *jinja, size_t len) {
     octet_meta_str(&m->meta, "tokenizer.chat_template", jinja, len);
     octet_meta_cstr(&m->meta, "tokenizer.chat_template_name", octet_chat_template_detect(jinja, len));

@@ -36,6 +36,8 @@ const conv_tensor *conv_find_tensor(const conv_model *m, const char *name);
 // mmaps a whole input file (read-only) and records it for conv_model_free.
 const uint8_t *conv_map_file(conv_model *m, const char *path, size_t *size);
 void conv_model_free(conv_model *m);
+// Stores a SentencePiece-style vocabulary (<unk> 0, <s> 1, </s> 2, BOS added, space prefix).
+void conv_set_spm_vocab(conv_model *m, uint32_t n, const char *const *pieces, const uint32_t *lens, const float *scores, const int32_t *types);
 // Stores the Jinja chat template and the name of the family it was recognised as.
 void conv_set_chat_template(conv_model *m, const char *jinja, size_t len);
 

@@ -76,15 +76,7 @@ int llama2c_read_tokenizer(conv_model *m, const char *path, uint32_t vocab_size)
     }
     if (n < 3) { octet_set_error("%s: only %u tokens", path, n); goto out; }
     for (uint32_t i = 0; i < n; i++) s[i] = text + off[i];
-    octet_meta_cstr(&m->meta, "tokenizer.model", "spm");
-    octet_meta_arr_str(&m->meta, "tokenizer.tokens", n, s, l);
-    octet_meta_arr_f32(&m->meta, "tokenizer.scores", n, score);
-    octet_meta_arr_i32(&m->meta, "tokenizer.token_type", n, type);
-    octet_meta_i32(&m->meta, "tokenizer.unk_id", 0);
-    octet_meta_i32(&m->meta, "tokenizer.bos_id", 1);
-    octet_meta_i32(&m->meta, "tokenizer.eos_id", 2);
-    octet_meta_bool(&m->meta, "tokenizer.add_bos", 1);
-    octet_meta_bool(&m->meta, "tokenizer.add_space_prefix", 1);
+    conv_set_spm_vocab(m, n, s, l, score, type);
     rc = 0;
     goto out;
 oom:

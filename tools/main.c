@@ -1,5 +1,6 @@
 // octet: one binary, one subcommand per file in tools/.
 #include "cli.h"
+#include "octet.h"
 #include "util.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -38,6 +39,13 @@ int cli_float(const char *flag, const char *v, double lo, double hi, double *out
     double x = strtod(v, &e);
     if (errno || e == v || *e || !(x >= lo && x <= hi)) { cli_fail("%s: '%s' is not a number in %g..%g", flag, v, lo, hi); return -1; }
     *out = x;
+    return 0;
+}
+
+int cli_device(const char *v, int *device) {
+    if (!strcmp(v, "cpu")) *device = OCTET_DEVICE_CPU;
+    else if (!strcmp(v, "cuda") || !strcmp(v, "gpu")) *device = OCTET_DEVICE_CUDA;
+    else { cli_fail("--device: unknown device '%s' (cpu, cuda)", v); return -1; }
     return 0;
 }
 

@@ -66,15 +66,7 @@ static int synth_vocab(conv_model *m, uint32_t n) {
         l[i] = (uint32_t)strlen(p);
         score[i] = i < 259 ? 0.0f : -(float)i;
     }
-    octet_meta_cstr(&m->meta, "tokenizer.model", "spm");
-    octet_meta_arr_str(&m->meta, "tokenizer.tokens", n, s, l);
-    octet_meta_arr_f32(&m->meta, "tokenizer.scores", n, score);
-    octet_meta_arr_i32(&m->meta, "tokenizer.token_type", n, type);
-    octet_meta_i32(&m->meta, "tokenizer.unk_id", 0);
-    octet_meta_i32(&m->meta, "tokenizer.bos_id", 1);
-    octet_meta_i32(&m->meta, "tokenizer.eos_id", 2);
-    octet_meta_bool(&m->meta, "tokenizer.add_bos", 1);
-    octet_meta_bool(&m->meta, "tokenizer.add_space_prefix", 1);
+    conv_set_spm_vocab(m, n, s, l, score, type);
     free(s); free(l); free(score); free(type); free(text);
     return 0;
 }
