@@ -1,5 +1,6 @@
 // The public API over model.c, forward.c and tokenizer.c.
 #include "octet.h"
+#include "chat.h"
 #include "forward.h"
 #include "model.h"
 #include "util.h"
@@ -17,6 +18,7 @@ struct octet_session {
     const octet_model *m;
     int gpu_pos, n_ctx;
     float *logits;   // the CPU's greedy path: last logits
+    int32_t *hist;   // the tokens in the KV cache, for reusing a shared prefix
 };
 
 int octet_has_cuda(void) {
@@ -65,19 +67,20 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
     if (!s) { octet_set_error("out of memory"); return NULL; }
     if (p->n_ctx < 1 || p->n_batch < 1 || p->n_threads < 1) { free(s); octet_set_error("context, batch and thread counts must be positive"); return NULL; }
     s->m = m; s->n_ctx = p->n_ctx;
+    if (!(s->hist = malloc((size_t)p->n_ctx * sizeof *s->hist))) { free(s); octet_set_error("out of memory"); return NULL; }
     if (p->device == OCTET_DEVICE_CUDA) {
 #ifdef OCTET_CUDA
-        if (p->act == OCTET_ACT_F32) { free(s); octet_set_error("--device cuda: --act f32 (weight-only) runs on the CPU only; use int8 or int8-row"); return NULL; }
-        if (!(s->gpu = octet_cuda_new(m, p->n_ctx, p->n_batch, p->act == OCTET_ACT_INT8_ROW, p->kv_f16))) { free(s); return NULL; }
+        if (p->act == OCTET_ACT_F32) { free(s->hist); free(s); octet_set_error("--device cuda: --act f32 (weight-only) runs on the CPU only; use int8 or int8-row"); return NULL; }
+        if (!(s->gpu = octet_cuda_new(m, p->n_ctx, p->n_batch, p->act == OCTET_ACT_INT8_ROW, p->kv_f16))) { free(s->hist); free(s); return NULL; }
         return s;
 #else
-        free(s);
+        free(s->hist); free(s);
         octet_set_error("--device cuda: this octet was built without CUDA (rebuild with make CUDA=1)");
         return NULL;
 #endif
     }
     int act_block = p->act == OCTET_ACT_F32 ? -1 : p->act == OCTET_ACT_INT8_ROW ? 0 : 32;
-    if (octet_context_init(&s->c, m, p->n_ctx, p->n_batch, p->n_threads, act_block, p->kv_f16) != 0) { free(s); return NULL; }
+    if (octet_context_init(&s->c, m, p->n_ctx, p->n_batch, p->n_threads, act_block, p->kv_f16) != 0) { free(s->hist); free(s); return NULL; }
     return s;
 }
 void octet_session_free(octet_session *s) {
@@ -87,16 +90,32 @@ void octet_session_free(octet_session *s) {
 #endif
     if (!s->gpu) octet_context_free(&s->c);
     free(s->logits);
+    free(s->hist);
     free(s);
 }
 int  octet_session_pos(const octet_session *s) { return s->gpu ? s->gpu_pos : s->c.pos; }
 int  octet_session_n_ctx(const octet_session *s) { return s->n_ctx; }
 void octet_session_reset(octet_session *s) { s->c.pos = 0; s->gpu_pos = 0; }
 
+int octet_session_reuse(octet_session *s, const int32_t *t, int n) {
+    int pos = octet_session_pos(s), keep = 0;
+    while (keep < pos && keep < n - 1 && s->hist[keep] == t[keep]) keep++;
+    // Positions past keep are simply overwritten by the next evaluation.
+    if (s->gpu) s->gpu_pos = keep;
+    else s->c.pos = keep;
+    return keep;
+}
+
+// Records what octet_forward just put in the cache (positions before..before+n-1).
+static void remember(octet_session *s, int before, const int32_t *t, int n) {
+    if (before >= 0 && before + n <= s->n_ctx) memcpy(s->hist + before, t, (size_t)n * sizeof *t);
+}
+
 #ifdef OCTET_CUDA
 static int gpu_eval(octet_session *s, const int32_t *t, int n, float *logits, int all, int32_t *next) {
     if (octet_forward_check(s->m, s->gpu_pos, s->n_ctx, t, n) != 0) return -1;
     if (octet_cuda_eval(s->gpu, t, n, s->gpu_pos, logits, all, next) != 0) return -1;
+    remember(s, s->gpu_pos, t, n);
     s->gpu_pos += n;
     return 0;
 }
@@ -106,7 +125,10 @@ int octet_eval(octet_session *s, const int32_t *t, int n, float *logits, int all
 #ifdef OCTET_CUDA
     if (s->gpu) return gpu_eval(s, t, n, logits, all, NULL);
 #endif
-    return octet_forward(&s->c, t, n, logits, all);
+    int before = s->c.pos;
+    if (octet_forward(&s->c, t, n, logits, all) != 0) return -1;
+    remember(s, before, t, n);
+    return 0;
 }
 
 int octet_eval_greedy(octet_session *s, const int32_t *t, int n, int32_t *next) {
@@ -115,7 +137,9 @@ int octet_eval_greedy(octet_session *s, const int32_t *t, int n, int32_t *next) 
 #endif
     int vocab = (int)s->m->hp.vocab_size;
     if (!s->logits && !(s->logits = malloc((size_t)vocab * sizeof *s->logits))) { octet_set_error("out of memory"); return -1; }
+    int before = s->c.pos;
     if (octet_forward(&s->c, t, n, s->logits, 0) != 0) return -1;
+    remember(s, before, t, n);
     *next = octet_argmax(s->logits, vocab);
     return 0;
 }
@@ -129,3 +153,51 @@ octet_text_stream *octet_text_stream_new(const octet_model *m) {
 size_t octet_text_stream_push(octet_text_stream *t, int32_t id, char *out, size_t cap) { return octet_decoder_push(&t->d, id, out, cap); }
 size_t octet_text_stream_flush(octet_text_stream *t, char *out, size_t cap) { return octet_decoder_flush(&t->d, out, cap); }
 void   octet_text_stream_free(octet_text_stream *t) { free(t); }
+
+const char *octet_chat_template_name(const octet_model *m) {
+    uint64_t len;
+    const char *name = octet_kv_str(&m->file, "tokenizer.chat_template_name", &len);
+    static _Thread_local char buf[32];
+    if (!name || !len || len >= sizeof buf) return "unknown";
+    memcpy(buf, name, len);
+    buf[len] = 0;
+    return buf;
+}
+
+static char *token_text(const octet_model *m, int32_t id) {
+    char buf[256];
+    size_t n = id >= 0 && m->has_tokenizer && (uint32_t)id < m->tok.n_vocab ? octet_token_bytes(&m->tok, id, buf, sizeof buf - 1, 1) : 0;
+    buf[n] = 0;
+    return strdup(buf);
+}
+
+int octet_chat_format(const octet_model *m, const char *name, const octet_chat_msg *msgs, int n, int add_gen, char **out) {
+    *out = NULL;
+    if (!name) name = octet_chat_template_name(m);
+    if (!strcmp(name, "unknown")) {
+        octet_set_error("%s: has no chat template octet knows (use --chat-template NAME: %s)", m->file.path, octet_chat_template_names());
+        return -1;
+    }
+    if (!octet_chat_template_known(name)) { octet_set_error("unknown chat template '%s' (known: %s)", name, octet_chat_template_names()); return -1; }
+    uint64_t jlen = 0;
+    const char *jinja = octet_kv_str(&m->file, "tokenizer.chat_template", &jlen);
+    char *bos = token_text(m, m->tok.bos), *eos = token_text(m, m->tok.eos);
+    char *sys = jinja && !strcmp(name, "chatml") ? octet_chat_default_system(jinja, (size_t)jlen) : NULL;
+    octet_chat_template t = {name, bos ? bos : "", eos ? eos : "", sys};
+    octet_str o = {0};
+    int rc = bos && eos ? octet_chat_render(&t, msgs, n, add_gen, &o) : (octet_set_error("out of memory"), -1);
+    free(bos); free(eos); free(sys);
+    if (rc != 0) { octet_str_free(&o); return -1; }
+    *out = o.p;
+    return 0;
+}
+
+int octet_chat_tokenize(const octet_model *m, const char *text, int32_t **ids, size_t *n) {
+    // Templates that write BOS themselves must not get a second one.
+    int add_bos = -1;
+    if (m->has_tokenizer && m->tok.bos >= 0 && (uint32_t)m->tok.bos < m->tok.n_vocab) {
+        size_t bl = m->tok.piece_len[m->tok.bos];
+        if (bl && !strncmp(text, m->tok.piece[m->tok.bos], bl)) add_bos = 0;
+    }
+    return octet_tokenize_text(m, text, strlen(text), add_bos, 1, ids, n);
+}

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "sampler.h"
+#include "chat.h"
 
 typedef struct octet_model octet_model;
 typedef struct octet_session octet_session;
@@ -36,6 +37,11 @@ void           octet_session_free(octet_session *s);
 int            octet_session_pos(const octet_session *s);
 int            octet_session_n_ctx(const octet_session *s);
 void           octet_session_reset(octet_session *s);
+// Keeps the longest prefix of the cached tokens that t[0..n-1] shares (at most n-1, so at
+// least one token is left to evaluate) and drops the rest; returns how many were kept. The
+// caller then evaluates t[kept..n-1]: a chat turn or a request with the same history costs
+// only its new tokens.
+int            octet_session_reuse(octet_session *s, const int32_t *t, int n);
 // Evaluates n tokens after those already in the session; logits of all (n * vocab floats) or
 // of the last token (vocab floats).
 int            octet_eval(octet_session *s, const int32_t *tokens, int n, float *logits, int all);
@@ -44,6 +50,13 @@ int            octet_eval(octet_session *s, const int32_t *tokens, int n, float 
 int            octet_eval_greedy(octet_session *s, const int32_t *tokens, int n, int32_t *next);
 // 1 when this build can run sessions on the GPU (make CUDA=1).
 int            octet_has_cuda(void);
+
+// Chat: the family stored in the model ("chatml", ... or "unknown"); renders a conversation
+// with it (or with the family `name` when not NULL) into a malloc'd prompt; tokenizes such a
+// prompt (control-token text becomes ids; BOS added unless the text starts with it).
+const char    *octet_chat_template_name(const octet_model *m);
+int            octet_chat_format(const octet_model *m, const char *name, const octet_chat_msg *msgs, int n, int add_gen, char **out);
+int            octet_chat_tokenize(const octet_model *m, const char *text, int32_t **ids, size_t *n);
 
 // Streaming detokenization: appends whole UTF-8 characters of token id to out.
 typedef struct octet_text_stream octet_text_stream;

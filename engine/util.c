@@ -130,3 +130,35 @@ double octet_time_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
+
+void octet_str_add(octet_str *s, const char *data, size_t n) {
+    if (s->oom) return;
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : 256;
+        while (cap < s->len + n + 1) cap *= 2;
+        char *p = realloc(s->p, cap);
+        if (!p) { s->oom = 1; return; }
+        s->p = p; s->cap = cap;
+    }
+    if (n) memcpy(s->p + s->len, data, n);
+    s->len += n;
+    s->p[s->len] = 0;
+}
+void octet_str_addz(octet_str *s, const char *z) { octet_str_add(s, z, strlen(z)); }
+void octet_str_fmt(octet_str *s, const char *fmt, ...) {
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof small) { octet_str_add(s, small, (size_t)n); return; }
+    char *big = malloc((size_t)n + 1);
+    if (!big) { s->oom = 1; return; }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    octet_str_add(s, big, (size_t)n);
+    free(big);
+}
+void octet_str_free(octet_str *s) { free(s->p); memset(s, 0, sizeof *s); }

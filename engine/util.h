@@ -29,4 +29,12 @@ static inline uint64_t octet_align64(uint64_t x) { return (x + 63) & ~(uint64_t)
 int octet_mul_u64(uint64_t a, uint64_t b, uint64_t *out);
 
 double octet_time_ms(void);
+
+// A growing byte string, always NUL-terminated once anything was added. On allocation
+// failure it sets oom and ignores further additions (callers check once at the end).
+typedef struct { char *p; size_t len, cap; int oom; } octet_str;
+void octet_str_add(octet_str *s, const char *data, size_t n);
+void octet_str_addz(octet_str *s, const char *z);
+void octet_str_fmt(octet_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void octet_str_free(octet_str *s);
 #endif

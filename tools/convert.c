@@ -1,7 +1,7 @@
 // octet convert: read a checkpoint with one of the readers, quantize, write the .octet file.
 #include "convert.h"
 #include "util.h"
-#include "chat_template.h"
+#include "chat.h"
 #include "threadpool.h"
 #include <errno.h>
 #include <fcntl.h>
