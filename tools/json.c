@@ -209,3 +209,22 @@ const char *json_str(const json *o, const char *key) {
     const json *v = json_get(o, key);
     return v && v->type == JSON_STRING ? v->str : NULL;
 }
+
+void json_write_string(octet_str *o, const char *s, size_t n) {
+    octet_str_add(o, "\"", 1);
+    size_t run = 0;  // plain bytes are copied in runs
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        octet_str_add(o, s + run, i - run);
+        run = i + 1;
+        if (c == '"') octet_str_add(o, "\\\"", 2);
+        else if (c == '\\') octet_str_add(o, "\\\\", 2);
+        else if (c == '\n') octet_str_add(o, "\\n", 2);
+        else if (c == '\r') octet_str_add(o, "\\r", 2);
+        else if (c == '\t') octet_str_add(o, "\\t", 2);
+        else octet_str_fmt(o, "\\u%04x", c);
+    }
+    octet_str_add(o, s + run, n - run);
+    octet_str_add(o, "\"", 1);
+}

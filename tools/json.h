@@ -1,7 +1,9 @@
-// A small JSON parser for the converter (config.json, tokenizer.json, safetensors headers).
+// A small JSON parser (config.json, tokenizer.json, safetensors headers, API requests) and
+// a string writer.
 // The whole document is parsed into one tree; strings are unescaped and NUL-terminated.
 #ifndef OCTET_JSON_H
 #define OCTET_JSON_H
+#include "util.h"
 #include <stddef.h>
 
 enum { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
@@ -22,4 +24,6 @@ const json *json_at(const json *arr, size_t i);           // NULL unless arr is 
 // Convenience: the number at key (def if absent or not a number); the string at key or NULL.
 double json_num(const json *obj, const char *key, double def);
 const char *json_str(const json *obj, const char *key);
+// Appends s as a JSON string literal (quotes and escapes; bytes >= 0x80 pass through).
+void json_write_string(octet_str *out, const char *s, size_t n);
 #endif

@@ -52,6 +52,8 @@ int cli_device(const char *v, int *device) {
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
     {"convert", cmd_convert, "convert a GGUF file, Hugging Face directory or llama2.c checkpoint to .octet"},
     {"run", cmd_run, "generate text from a prompt"},
+    {"chat", cmd_chat, "talk with a chat model in the terminal (or one turn per line of stdin)"},
+    {"serve", cmd_serve, "serve an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions)"},
     {"bench", cmd_bench, "measure prompt (pp) and generation (tg) speed, llama-bench style"},
     {"info", cmd_info, "show a model's hyperparameters, tensors and the CPU kernels that would run"},
     {"tokenize", cmd_tokenize, "tokenize text with a model's tokenizer"},

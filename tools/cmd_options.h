@@ -1,0 +1,24 @@
+// The flags run, chat and serve share: the model, the session (context, threads, batch,
+// activations, KV cache, device) and sampling; and how they become a session and a sampler.
+#ifndef OCTET_CMD_OPTIONS_H
+#define OCTET_CMD_OPTIONS_H
+#include "octet.h"
+
+typedef struct {
+    const char *model;
+    long n_ctx, n_threads, n_batch, seed;
+    int act, kv_f16, device, batch_set;
+    octet_sampler_params sp;
+} cli_gen;
+
+void cli_gen_defaults(cli_gen *g);
+// Handles argv[*i] if it is one of these flags: 1 handled, 0 not one of them, -1 bad value
+// (already reported).
+int  cli_gen_flag(cli_gen *g, int argc, char **argv, int *i);
+// The help lines for these flags.
+void cli_gen_help(void);
+// Loads the model (warning on synthetic ones) and fills what depends on it or on the machine:
+// context (the model's, at most 4096), threads (the CPU count, at most 8), seed (the clock).
+octet_model *cli_gen_load(cli_gen *g);
+octet_session *cli_gen_session(const cli_gen *g, const octet_model *m);
+#endif

@@ -1,0 +1,2 @@
+#include "cli.h"
+int cmd_serve(int argc, char **argv) { (void)argc; (void)argv; return cli_fail("serve: not built yet"); }
