@@ -138,6 +138,18 @@ static void piped_turns_with_save_reset_load(void) {
     free(out);
 }
 
+// A small context: old turns go, the system prompt stays, the chat goes on.
+static void full_context_drops_oldest_turns(void) {
+    if (!file_exists(SMOL_Q8)) SKIP("models/ missing (make models)");
+    char *out = NULL;
+    int rc = run_cmd(&out, "printf '%%s\\n' '" Q1 "' 'What is the capital of Italy?' 'What is the capital of Spain?' 'What is the capital of Germany?' | "
+                           "./octet chat -m " SMOL_Q8 " --temp 0 -t 1 -n 16 -c 100 -sys 'Answer in one short sentence.' 2>&1");
+    CHECK(rc == 0, "exit %d", rc);
+    CHECK(out && strstr(out, "dropped the 2 oldest messages (the system prompt stays)"), "no drop reported: %s", out ? out : "");
+    CHECK(out && strstr(out, "Berlin"), "last answer: %s", out ? out : "");
+    free(out);
+}
+
 static void bad_flags_and_commands(void) {
     if (!file_exists(SMOL_Q8)) SKIP("models/ missing (make models)");
     char *out = NULL;
@@ -166,6 +178,7 @@ int main(void) {
     RUN(two_turns_through_a_terminal);
     RUN(alone_the_second_question_is_not_about_paris);
     RUN(piped_turns_with_save_reset_load);
+    RUN(full_context_drops_oldest_turns);
     RUN(bad_flags_and_commands);
     CHECK_DONE();
 }
