@@ -88,9 +88,9 @@ $(SMOL_F32): $(SMOL_GGUF) octet
 	./octet convert $(SMOL_GGUF) -o $@ --type f32
 
 PROMPT ?= What is the capital of France?
-# SmolLM2 is a chat model: the prompt goes into its ChatML turn markers.
+# SmolLM2 is a chat model: octet chat puts the prompt into its chat template (one turn per line).
 run: models
-	./octet run -m $(SMOL_Q8) -n 256 --temp 0 -p "$$(printf '<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n' "$(PROMPT)")"
+	printf '%s\n' "$(PROMPT)" | ./octet chat -m $(SMOL_Q8) -n 256 --temp 0
 
 # Speed table: the real SmolLM2 and a synthetic TinyLlama-1.1B shape, 1 and 2 CPU threads (and the
 # GPU with CUDA=1). Writes bench/results.md.
