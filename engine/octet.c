@@ -46,6 +46,8 @@ int    octet_vocab_size(const octet_model *m) { return (int)m->hp.vocab_size; }
 int    octet_context_length(const octet_model *m) { return (int)m->hp.context_length; }
 int    octet_model_is_synthetic(const octet_model *m) { return octet_kv_bool(&m->file, "general.synthetic", 0); }
 
+int32_t octet_bos_added(const octet_model *m) { return m->has_tokenizer && m->tok.add_bos ? m->tok.bos : -1; }
+
 int octet_is_end_token(const octet_model *m, int32_t id) {
     if (!m->has_tokenizer || id < 0 || (uint32_t)id >= m->tok.n_vocab) return 0;
     if (id == m->tok.eos || id == m->tok.eot) return 1;

@@ -26,6 +26,8 @@ double         octet_load_ms(const octet_model *m);
 int            octet_vocab_size(const octet_model *m);
 int            octet_context_length(const octet_model *m);   // the model's trained context
 int            octet_model_is_synthetic(const octet_model *m);
+// The BOS id when the model's tokenizer starts every text with it, else -1.
+int32_t        octet_bos_added(const octet_model *m);
 // True for tokens that end a generation (EOS, EOT, and control tokens such as <|im_end|>).
 int            octet_is_end_token(const octet_model *m, int32_t id);
 
