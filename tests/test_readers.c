@@ -384,7 +384,7 @@ static void octet_container_round_trip(void) {
     uint64_t qb;
     octet_tensor_nbytes(OCTET_Q8, 3, 5, &qb);
     uint8_t *q = malloc(qb);
-    octet_quantize_q8(x, 3, 5, q, CLIP_MAX, 2);
+    octet_quantize_q8(x, 3, 5, q, CLIP_MAX, 0, 2);
     uint16_t h[7];
     for (int i = 0; i < 7; i++) h[i] = octet_f32_to_f16((float)i * 0.5f);
     CHECK(octet_writer_write_tensor(&w, q) == 0 && octet_writer_write_tensor(&w, h) == 0, "write");
@@ -437,6 +437,24 @@ static void half_precision_conversions(void) {
     CHECK(octet_f16_to_f32(0x0001) == 5.9604644775390625e-8f, "smallest subnormal");
 }
 
+// --clip pXX: the row's scale is the XX-th percentile of |row| / 127; larger values saturate.
+static void percentile_clip(void) {
+    float x[101];
+    for (int i = 0; i <= 100; i++) x[i] = (i % 2 ? -1.0f : 1.0f) * (float)i;  // |x| = 0..100
+    uint64_t qb;
+    octet_tensor_nbytes(OCTET_Q8, 1, 101, &qb);
+    uint8_t *q = malloc(qb);
+    octet_quantize_q8(x, 1, 101, q, CLIP_PCT, 90, 1);
+    float scale;
+    memcpy(&scale, q + octet_q8_scales_offset(1, 101), 4);
+    CHECK(fabsf(scale - 90.0f / 127.0f) < 1e-6f, "scale %g, want %g", scale, 90.0 / 127);
+    CHECK((int8_t)q[100] == 127 && (int8_t)q[99] == -127 && (int8_t)q[45] == -64, "values %d %d %d", (int8_t)q[100], (int8_t)q[99], (int8_t)q[45]);
+    octet_quantize_q8(x, 1, 101, q, CLIP_MAX, 0, 1);
+    memcpy(&scale, q + octet_q8_scales_offset(1, 101), 4);
+    CHECK(scale == 100.0f / 127.0f, "max scale %g", scale);
+    free(q);
+}
+
 int main(void) {
     RUN(hf_directory_round_trip);
     RUN(hf_sharded_round_trip);
@@ -446,6 +464,7 @@ int main(void) {
     RUN(stories260k_converts_with_real_values);
     RUN(llama2c_tokenizer_matches_llama_reference);
     RUN(octet_container_round_trip);
+    RUN(percentile_clip);
     RUN(half_precision_conversions);
     CHECK_DONE();
 }

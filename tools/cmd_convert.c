@@ -2,17 +2,18 @@
 #include "convert.h"
 #include "util.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void help(void) {
-    printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|f16|bf16|f32] [--clip mse|max] [--tokenizer tokenizer.bin] [--vocab-only] [--quiet]\n"
+    printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|f16|bf16|f32] [--clip mse|max|pXX] [--tokenizer tokenizer.bin] [--vocab-only] [--quiet]\n"
            "       octet convert --synthetic SHAPE -o OUTPUT.octet [--type ...]\n"
            "  INPUT: a .gguf file, a Hugging Face directory (config.json, tokenizer.json, *.safetensors),\n"
            "         or a llama2.c .bin checkpoint (needs --tokenizer); with --vocab-only and no INPUT,\n"
            "         --tokenizer tokenizer.bin alone gives a vocabulary-only file\n"
            "  --type   matrices as per-row INT8 (q8, default) or unquantized f16/bf16/f32; norms stay f32\n"
            "  --clip   q8 row scales: mse (default) clips each row where the squared error is least;\n"
-           "           max uses max|row|/127\n"
+           "           max uses max|row|/127; pXX the XX-th percentile of |row| (e.g. p99.9)\n"
            "  --synthetic SHAPE  random weights of a real shape (%s), for speed tests only;\n"
            "           marked synthetic in the file (octet run warns)\n", synthetic_shape_names());
 }
@@ -37,7 +38,13 @@ int cmd_convert(int argc, char **argv) {
             if (!(v = cli_value(argc, argv, &i))) return 1;
             if (!strcmp(v, "mse")) o.clip = CLIP_MSE;
             else if (!strcmp(v, "max")) o.clip = CLIP_MAX;
-            else return cli_fail("--clip: unknown method '%s' (mse, max)", v);
+            else if (v[0] == 'p') {
+                char *end;
+                double pct = strtod(v + 1, &end);
+                if (end == v + 1 || *end || !(pct >= 50 && pct < 100)) return cli_fail("--clip: '%s' is not a percentile pXX with 50 <= XX < 100 (e.g. p99.9)", v);
+                o.clip = CLIP_PCT; o.clip_pct = pct;
+            }
+            else return cli_fail("--clip: unknown method '%s' (mse, max, pXX)", v);
         }
         else if (!strcmp(a, "--synthetic")) { if (!(v = cli_value(argc, argv, &i))) return 1; o.synthetic = v; }
         else if (!strcmp(a, "--vocab-only")) o.vocab_only = 1;

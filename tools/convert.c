@@ -120,7 +120,24 @@ static float mse_scale(const float *row, uint64_t cols, float amax) {
     return amax * best_f / 127.0f;
 }
 
-typedef struct { const float *x; uint64_t rows, cols; uint8_t *dst; int clip; } q8_job;
+typedef struct { const float *x; uint64_t rows, cols; uint8_t *dst; int clip; double pct; } q8_job;
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+// The pct-th percentile of |row| (linear between neighbours), never above max|row|.
+static float percentile_abs(const float *row, uint64_t cols, double pct) {
+    float *a = malloc(cols * sizeof *a);
+    if (!a) return 0;
+    for (uint64_t i = 0; i < cols; i++) a[i] = fabsf(row[i]);
+    qsort(a, cols, sizeof *a, cmp_float);
+    double r = pct / 100.0 * (double)(cols - 1);
+    uint64_t i = (uint64_t)r;
+    float v = i + 1 < cols ? a[i] + (float)(r - (double)i) * (a[i + 1] - a[i]) : a[cols - 1];
+    free(a);
+    return v;
+}
 
 static void q8_rows(void *p, int ith, int nth) {
     q8_job *j = p;
@@ -132,7 +149,12 @@ static void q8_rows(void *p, int ith, int nth) {
         const float *row = j->x + r * cols;
         float amax = 0;
         for (uint64_t i = 0; i < cols; i++) amax = fmaxf(amax, fabsf(row[i]));
-        float scale = amax > 0 && j->clip == CLIP_MSE ? mse_scale(row, cols, amax) : amax / 127.0f;
+        float scale = amax / 127.0f;
+        if (amax > 0 && j->clip == CLIP_MSE) scale = mse_scale(row, cols, amax);
+        if (amax > 0 && j->clip == CLIP_PCT) {
+            float c = percentile_abs(row, cols, j->pct);
+            scale = (c > 0 ? c : amax) / 127.0f;
+        }
         float inv = scale > 0 ? 1.0f / scale : 0.0f;
         for (uint64_t i = 0; i < cols; i++) {
             float v = roundf(row[i] * inv);
@@ -142,10 +164,10 @@ static void q8_rows(void *p, int ith, int nth) {
     }
 }
 
-void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint8_t *dst, int clip, int n_threads) {
+void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint8_t *dst, int clip, double pct, int n_threads) {
     uint64_t so = octet_q8_scales_offset(rows, cols);
     memset(dst + rows * cols, 0, so - rows * cols);
-    q8_job j = {x, rows, cols, dst, clip};
+    q8_job j = {x, rows, cols, dst, clip, pct};
     octet_threadpool *tp = n_threads > 1 && rows > 1 ? octet_threadpool_new(n_threads) : NULL;
     if (tp) { octet_threadpool_run(tp, q8_rows, &j); octet_threadpool_free(tp); }
     else q8_rows(&j, 0, 1);
@@ -212,8 +234,11 @@ int octet_convert(const convert_options *opt) {
     octet_meta_cstr(meta, "general.file_type", opt->vocab_only ? "vocab" : octet_dtype_name(opt->type));
     // Random weights have no outliers worth a clip search: plain max keeps 7B conversion fast.
     int clip = opt->synthetic ? CLIP_MAX : opt->clip;
+    char pct_desc[160];
+    snprintf(pct_desc, sizeof pct_desc, "per-row symmetric int8, scale = clip/127, clip = %g-th percentile of |row| (--clip p%g)", opt->clip_pct, opt->clip_pct);
     octet_meta_cstr(meta, "converter.quantization", opt->type != OCTET_Q8 || opt->vocab_only ? "none"
                     : clip == CLIP_MAX ? "per-row symmetric int8, scale = max|row|/127 (--clip max)"
+                    : clip == CLIP_PCT ? pct_desc
                     : "per-row symmetric int8, scale = clip/127, clip minimising the row's squared error (--clip mse)");
     if (!opt->vocab_only) octet_meta_bool(meta, "model.tied_embeddings", conv_find_tensor(&m, "output.weight") == NULL);
 
@@ -240,7 +265,7 @@ int octet_convert(const convert_options *opt) {
         uint8_t *out = dtype[i] == OCTET_F32 ? (uint8_t *)x : malloc(wt->nbytes);
         if (!x || !out) { free(x); goto fail_oom; }
         if (t->load(&m, t, x) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
-        if (dtype[i] == OCTET_Q8) octet_quantize_q8(x, wt->rows, wt->cols, out, clip, n_threads);
+        if (dtype[i] == OCTET_Q8) octet_quantize_q8(x, wt->rows, wt->cols, out, clip, opt->clip_pct, n_threads);
         else if (dtype[i] == OCTET_F16 || dtype[i] == OCTET_BF16) {
             for (uint64_t j = 0; j < numel; j++) {
                 uint16_t h = dtype[i] == OCTET_F16 ? octet_f32_to_f16(x[j]) : octet_f32_to_bf16(x[j]);
