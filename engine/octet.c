@@ -99,9 +99,14 @@ int  octet_session_pos(const octet_session *s) { return s->gpu ? s->gpu_pos : s-
 int  octet_session_n_ctx(const octet_session *s) { return s->n_ctx; }
 void octet_session_reset(octet_session *s) { s->c.pos = 0; s->gpu_pos = 0; }
 
-int octet_session_reuse(octet_session *s, const int32_t *t, int n) {
+int octet_session_shared(const octet_session *s, const int32_t *t, int n) {
     int pos = octet_session_pos(s), keep = 0;
     while (keep < pos && keep < n - 1 && s->hist[keep] == t[keep]) keep++;
+    return keep;
+}
+
+int octet_session_reuse(octet_session *s, const int32_t *t, int n) {
+    int keep = octet_session_shared(s, t, n);
     // Positions past keep are simply overwritten by the next evaluation.
     if (s->gpu) s->gpu_pos = keep;
     else s->c.pos = keep;

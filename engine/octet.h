@@ -44,6 +44,8 @@ void           octet_session_reset(octet_session *s);
 // caller then evaluates t[kept..n-1]: a chat turn or a request with the same history costs
 // only its new tokens.
 int            octet_session_reuse(octet_session *s, const int32_t *t, int n);
+// What octet_session_reuse would keep, without changing the session.
+int            octet_session_shared(const octet_session *s, const int32_t *t, int n);
 // Evaluates n tokens after those already in the session; logits of all (n * vocab floats) or
 // of the last token (vocab floats).
 int            octet_eval(octet_session *s, const int32_t *tokens, int n, float *logits, int all);

@@ -165,6 +165,8 @@ static void prefix_reuse_matches_fresh_eval(void) {
     int32_t u[60];
     memcpy(u, t, sizeof u);
     u[30] = 7;
+    CHECK(octet_session_shared(a, u, 60) == 30, "shared %d", octet_session_shared(a, u, 60));
+    CHECK(octet_session_pos(a) == 40, "octet_session_shared must not change the session");
     int keep = octet_session_reuse(a, u, 60);
     CHECK(keep == 30, "kept %d, want 30", keep);
     CHECK(octet_eval(a, u + keep, 60 - keep, la, 0) == 0, "%s", octet_last_error());

@@ -251,12 +251,18 @@ static int on_token(void *ud, int32_t id, const char *text, size_t n) {
     return g->gone || *g->sv->stopping;
 }
 
-static serve_slot *slot_acquire(serve_state *sv) {
+// A free slot, preferring the one whose KV cache already holds the longest prefix of ids (a
+// client continuing its conversation lands where its history is).
+static serve_slot *slot_acquire(serve_state *sv, const int32_t *ids, int n) {
     pthread_mutex_lock(&sv->lock);
     serve_slot *got = NULL;
     while (!got && !*sv->stopping) {
-        for (int i = 0; i < sv->n_slots && !got; i++)
-            if (!sv->slots[i].busy) got = &sv->slots[i];
+        int best = -1;
+        for (int i = 0; i < sv->n_slots; i++) {
+            if (sv->slots[i].busy) continue;
+            int shared = octet_session_shared(sv->slots[i].s, ids, n);
+            if (shared > best) { best = shared; got = &sv->slots[i]; }
+        }
         if (!got) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -301,7 +307,7 @@ static void completion(serve_state *sv, int fd, const http_request *r, int chat,
         snprintf(e.msg, sizeof e.msg, "the prompt has %zu tokens but the context holds %d", n, sv->n_ctx);
         goto fail;
     }
-    serve_slot *slot = slot_acquire(sv);
+    serve_slot *slot = slot_acquire(sv, ids, (int)n);
     if (!slot) { e.status = 503; snprintf(e.msg, sizeof e.msg, "the server is shutting down"); goto fail; }
     gen_ctx g = {sv, &q, fd, 0, 0, {0}, 0, "", (long)time(NULL)};
     pthread_mutex_lock(&sv->lock);
