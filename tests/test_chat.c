@@ -106,8 +106,7 @@ static void smollm2_chat_prompts_match_transformers(void) {
     for (size_t i = 0; cs && i < cs->len; i++) {
         const json *c = cs->items[i];
         if (!json_num(c, "chat", 0)) continue;
-        // Rebuild the conversation from the fixture's rendered text is not possible; the
-        // fixture script's conversations are mirrored here.
+        // The fixture stores only the rendered text: its conversations (tools/ref/make_fixtures.py) are repeated here.
         checked++;
         char *prompt = NULL;
         octet_chat_msg msgs[3];

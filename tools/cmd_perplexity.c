@@ -72,9 +72,9 @@ int cmd_perplexity(int argc, char **argv) {
     double *scratch = NULL;
     octet_stats kl = {0};
     long agree = 0;
-    const char *paths[2] = {g.model, ref_path};
+    const char *paths[2] = {g.model, ref_path};  // the model goes through cli_gen_load (threads, batch)
     for (int k = 0; k < n_models; k++) {
-        if (!(sm[k].m = octet_load(paths[k]))) { cli_fail("%s%s", k ? "--ref " : "", octet_last_error()); goto done; }
+        if (!(sm[k].m = k ? octet_load(paths[k]) : cli_gen_load(&g))) { if (k) cli_fail("--ref %s", octet_last_error()); goto done; }
         if (g.n_ctx > octet_context_length(sm[k].m)) { cli_fail("-c %ld: larger than the context %s was trained for (%d)", g.n_ctx, paths[k], octet_context_length(sm[k].m)); goto done; }
     }
     int V = octet_vocab_size(sm[0].m);
@@ -90,8 +90,6 @@ int cmd_perplexity(int argc, char **argv) {
     long n_chunks = (long)n_ids / g.n_ctx;
     if (n_chunks < 1) { cli_fail("-f %s: the text has %zu tokens; a window of %ld needs at least that many (lower -c)", file, n_ids, g.n_ctx); goto done; }
     if (chunks > 0 && chunks < n_chunks) n_chunks = chunks;
-    if (!g.n_threads) { long nc = sysconf(_SC_NPROCESSORS_ONLN); g.n_threads = nc < 1 ? 1 : nc > 8 ? 8 : nc; }
-    if (g.device == OCTET_DEVICE_CUDA && !g.batch_set) g.n_batch = 512;
     for (int k = 0; k < n_models; k++) {
         if (!(sm[k].s = cli_gen_session(&g, sm[k].m))) goto done;
         if (!(sm[k].logits = malloc((size_t)g.n_ctx * (size_t)V * sizeof(float)))) { cli_fail("out of memory"); goto done; }

@@ -20,21 +20,14 @@ static void help(void) {
            "  --json             print one JSON object (text, token ids, counts, timings) instead of streaming\n");
 }
 
-typedef struct { int json; char *buf; size_t len, cap; } run_out;
+typedef struct { int json; octet_str text; } run_out;
 
 static int on_token(void *ud, int32_t id, const char *text, size_t n) {
     (void)id;
     run_out *o = ud;
     if (!o->json) { fwrite(text, 1, n, stdout); fflush(stdout); return 0; }
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = (o->len + n + 1) * 2;
-        char *b = realloc(o->buf, cap);
-        if (!b) return 1;
-        o->buf = b; o->cap = cap;
-    }
-    memcpy(o->buf + o->len, text, n);
-    o->len += n;
-    return 0;
+    octet_str_add(&o->text, text, n);
+    return o->text.oom;
 }
 
 int cmd_run(int argc, char **argv) {
@@ -71,7 +64,7 @@ int cmd_run(int argc, char **argv) {
     size_t n_ids = 0;
     octet_session *s = NULL;
     octet_sampler smp = {0};
-    run_out out = {json, NULL, 0, 0};
+    run_out out = {json, {0}};
     int rc = 1;
     if (octet_tokenize_text(m, ptext, plen, no_bos ? 0 : -1, special, &ids, &n_ids) != 0) { cli_fail("%s", octet_last_error()); goto done; }
     if ((long)n_ids > n_ctx) { cli_fail("the prompt has %zu tokens but the context holds %ld (raise -c)", n_ids, n_ctx); goto done; }
@@ -83,7 +76,7 @@ int cmd_run(int argc, char **argv) {
     double pt = st.prompt_ms > 0 ? st.n_prompt * 1000.0 / st.prompt_ms : 0, gt = st.gen_ms > 0 ? st.n_gen * 1000.0 / st.gen_ms : 0;
     if (json) {
         octet_str js = {0};
-        json_write_string(&js, out.buf ? out.buf : "", out.len);
+        json_write_string(&js, out.text.p ? out.text.p : "", out.text.len);
         printf("{\"text\":%s", js.p);
         octet_str_free(&js);
         printf(",\"prompt_tokens\":%d,\"generated_tokens\":%d,\"stop\":\"%s\",\"seed\":%ld,\"tokens\":[", st.n_prompt, st.n_gen, st.stop, seed);
@@ -98,7 +91,7 @@ int cmd_run(int argc, char **argv) {
             octet_load_ms(m), st.n_prompt, pt, st.n_gen, gt, where, seed, st.stop);
     rc = 0;
 done:
-    free(ids); free(gen); free(out.buf); free(ptext);
+    free(ids); free(gen); octet_str_free(&out.text); free(ptext);
     octet_sampler_free(&smp);
     octet_session_free(s);
     octet_free(m);

@@ -53,6 +53,12 @@ static int opt_num(const json *o, const char *key, double lo, double hi, int int
     *out = v->num;
     return 0;
 }
+static int opt_float(const json *o, const char *key, double lo, double hi, float *dst, api_err *e) {
+    double d = *dst;
+    if (opt_num(o, key, lo, hi, 0, &d, e)) return -1;
+    *dst = (float)d;
+    return 0;
+}
 static int opt_bool(const json *o, const char *key, int *out, api_err *e) {
     const json *v = json_get(o, key);
     if (!v || v->type == JSON_NULL) return 0;
@@ -138,20 +144,12 @@ static int parse_request(serve_state *sv, const json *b, gen_req *q, api_err *e)
     if (d >= 0) q->max_tokens = (long)d;
     d = -1; if (opt_num(b, "max_completion_tokens", 0, 1e9, 1, &d, e)) return -1;
     if (d >= 0) q->max_tokens = (long)d;
-    d = q->sp.temp; if (opt_num(b, "temperature", 0, 2, 0, &d, e)) return -1;
-    q->sp.temp = (float)d;
-    d = q->sp.top_p; if (opt_num(b, "top_p", 0, 1, 0, &d, e)) return -1;
-    q->sp.top_p = (float)d;
     d = q->sp.top_k; if (opt_num(b, "top_k", 0, 1e9, 1, &d, e)) return -1;
     q->sp.top_k = (int)d;
-    d = q->sp.min_p; if (opt_num(b, "min_p", 0, 1, 0, &d, e)) return -1;
-    q->sp.min_p = (float)d;
-    d = q->sp.presence_penalty; if (opt_num(b, "presence_penalty", -2, 2, 0, &d, e)) return -1;
-    q->sp.presence_penalty = (float)d;
-    d = q->sp.frequency_penalty; if (opt_num(b, "frequency_penalty", -2, 2, 0, &d, e)) return -1;
-    q->sp.frequency_penalty = (float)d;
-    d = q->sp.repeat_penalty; if (opt_num(b, "repeat_penalty", 0.01, 100, 0, &d, e)) return -1;
-    q->sp.repeat_penalty = (float)d;
+    if (opt_float(b, "temperature", 0, 2, &q->sp.temp, e) || opt_float(b, "top_p", 0, 1, &q->sp.top_p, e) ||
+        opt_float(b, "min_p", 0, 1, &q->sp.min_p, e) || opt_float(b, "presence_penalty", -2, 2, &q->sp.presence_penalty, e) ||
+        opt_float(b, "frequency_penalty", -2, 2, &q->sp.frequency_penalty, e) || opt_float(b, "repeat_penalty", 0.01, 100, &q->sp.repeat_penalty, e))
+        return -1;
     d = -1; if (opt_num(b, "seed", -9.2e18, 9.2e18, 1, &d, e)) return -1;
     if (d != -1) q->sp.seed = (uint64_t)(int64_t)d;
     d = 1; if (opt_num(b, "n", 1, 1, 1, &d, e)) return -1;
