@@ -25,7 +25,7 @@ CUDA_SRC    := $(wildcard cuda/*.cu)
 LIB_OBJ     += $(CUDA_SRC:%.cu=$(B)/%.o)
 XCFLAGS     += -DOCTET_CUDA=1 -Icuda
 CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC)))
-LDLIBS      += -L$(CUDA_HOME)/lib64 -lcudart -lstdc++
+LDLIBS      += -L$(CUDA_HOME)/lib64 -lcudart -lcublasLt -lstdc++
 endif
 
 # Objects are rebuilt when the compiler, flags or CUDA setting change.

@@ -1,5 +1,6 @@
 // The forward pass on the GPU: weight upload, activations, KV cache, kernel launches, and the
 // decode step captured as a CUDA graph. Same structure as engine/forward.c.
+#include "decode.cuh"
 #include "kernels.cuh"
 #include "octet_cuda.h"
 #include <cuda_runtime.h>
@@ -22,6 +23,9 @@ struct octet_cuda_ctx {
     const octet_model *m;
     int n_ctx, n_batch, row_mode, kv_f16, dim, kvd, hid, hd, nh, nkv, vocab, qkv_n, max_split;
     int rm_dim, rm_hid, kp_dim, kp_hid;   // quantization mode and padded width of each activation
+    int fused, gu_il;          // fused decode step (decode.cuh); gate/up rows interleaved by 32
+    int dec_rpw, dec_persist, n_sm;  // fused GEMVs: rows per warp, resident-size grids; SMs
+    int dec_span, dec_split;   // attention split of the fused decode step
     dlayer *L;
     dmat embd, out;
     float *out_norm, *inv_freq;
@@ -30,16 +34,49 @@ struct octet_cuda_ctx {
     int8_t *xq;
     void *kc, *vc;
     int32_t *d_step, *h_step, *d_next, *h_next;
+    unsigned long long *d_best;
     cudaStream_t st;
     cudaGraphExec_t graph;     // the decode step (one token, logits + argmax)
     size_t weight_bytes;
 };
 
 static int round32(int k) { return (k + QBLOCK - 1) / QBLOCK * QBLOCK; }
+static int getenv_is0(const char *name) { const char *v = getenv(name); return v && !strcmp(v, "0"); }
+
+// Shared memory of k_dec_gemv: int8 input, its scales, and the prologue's f32 scratch.
+static size_t dec_smem(const dmat *w, int pro, int n_heads = 0, int n_split = 0) {
+    size_t q = (size_t)w->kp + ((size_t)w->kp / QBLOCK * 4 + 15) / 16 * 16;
+    if (pro == PRO_QUANT) return q;
+    if (pro == PRO_NORM) return q + (size_t)w->kp * 8;
+    return q + ((size_t)w->kp + (size_t)n_heads * (2 * n_split + 1)) * 4;
+}
+
+typedef void (*dec_kernel)(const dec_args);
+// The GEMV kernels of the fused step, for one or two rows per warp (OCTET_CUDA_RPW=1|2,
+// default 2: faster on the 1.1B and 7B shapes).
+static dec_kernel dec_kernels(int rpw, int pro, int epi) {
+#define K(P, E) (rpw == 1 ? k_dec_gemv<P, E, 128, 1> : k_dec_gemv<P, E, 128, 2>)
+    if (epi == EPI_SWIGLU) return k_dec_gemv<PRO_NORM, EPI_SWIGLU, 256, 8>;
+    if (epi == EPI_ARGMAX) return K(PRO_NORM, EPI_ARGMAX);
+    return pro == PRO_NORM ? K(PRO_NORM, EPI_STORE) : pro == PRO_ATTN ? K(PRO_ATTN, EPI_STORE) : K(PRO_QUANT, EPI_STORE);
+#undef K
+}
+
+// Lets every fused kernel use up to smem bytes of dynamic shared memory.
+static int dec_allow_smem(size_t smem) {
+    if (smem <= 48 * 1024) return 0;
+    for (int rpw = 1; rpw <= 2; rpw++)
+        for (int pro = 0; pro < 3; pro++)
+            for (int epi = 0; epi < 3; epi++)
+                if (cudaFuncSetAttribute(dec_kernels(rpw, pro, epi), cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess) return -1;
+    return 0;
+}
+
 
 // Uploads the row-wise concatenation of parts (same width) as one matrix: int8 + scales when
-// every part is q8, else f16.
-static int upload_mat(octet_cuda_ctx *c, dmat *d, const octet_tensor *const *parts, int np) {
+// every part is q8, else f16. il (two parts of equal rows, a multiple of 32): rows interleaved
+// by groups of 32 (32 of the first part, the matching 32 of the second, ...) for EPI_SWIGLU.
+static int upload_mat(octet_cuda_ctx *c, dmat *d, const octet_tensor *const *parts, int np, int il = 0) {
     memset(d, 0, sizeof *d);
     int k = (int)parts[0]->cols, n = 0, q8 = 1;
     for (int i = 0; i < np; i++) { n += (int)parts[i]->rows; q8 &= parts[i]->dtype == OCTET_Q8; }
@@ -52,10 +89,10 @@ static int upload_mat(octet_cuda_ctx *c, dmat *d, const octet_tensor *const *par
     for (int i = 0; i < np; i++) {
         const octet_tensor *t = parts[i];
         for (uint64_t r = 0; r < t->rows; r++) {
-            size_t dst = (size_t)(r0 + r) * d->kp;
+            size_t dr = il ? (size_t)(r / QBLOCK * 2 * QBLOCK + i * QBLOCK + r % QBLOCK) : (size_t)(r0 + r), dst = dr * d->kp;
             if (q8) {
                 memcpy(h + dst, (const int8_t *)t->data + r * t->cols, (size_t)k);
-                memcpy(&hs[r0 + r], (const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols) + r * 4, 4);
+                memcpy(&hs[dr], (const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols) + r * 4, 4);
             } else {
                 octet_tensor_row_f32(t, r, row);
                 for (int j = 0; j < k; j++) ((uint16_t *)h)[dst + j] = octet_f32_to_f16(row[j]);
@@ -123,7 +160,7 @@ extern "C" void octet_cuda_free(octet_cuda_ctx *c) {
     if (c->out.q != c->embd.q || c->out.h != c->embd.h) free_mat(&c->out);
     free_mat(&c->embd);
     void *bufs[] = {c->out_norm, c->inv_freq, c->x, c->xb, c->qkv, c->att, c->gu, c->hb, c->logits, c->part_o, c->xs,
-                    c->part_ml, c->xq, c->kc, c->vc, c->d_step, c->d_next};
+                    c->part_ml, c->xq, c->kc, c->vc, c->d_step, c->d_next, c->d_best};
     for (unsigned i = 0; i < sizeof bufs / sizeof *bufs; i++) cudaFree(bufs[i]);
     cudaFreeHost(c->h_step); cudaFreeHost(c->h_next);
     if (c->st) cudaStreamDestroy(c->st);
@@ -147,6 +184,22 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     c->kp_dim = round32(c->dim); c->kp_hid = round32(c->hid);
     size_t B = (size_t)n_batch, kpmax = (size_t)(c->kp_dim > c->kp_hid ? c->kp_dim : c->kp_hid);
     size_t cache = (size_t)hp->n_layers * n_ctx * c->kvd * (kv_f16 ? 2 : 4);
+    if (cudaDeviceGetAttribute(&c->n_sm, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess) c->n_sm = 1;
+    // The fused decode step needs every matrix in int8, blocks of 32 (no row mode) and heads
+    // made of whole blocks; OCTET_CUDA_FUSED=0 turns it off (tests, measurements).
+    c->fused = !row_mode && !c->rm_dim && !c->rm_hid && c->hd % QBLOCK == 0 && m->output->dtype == OCTET_Q8 && !getenv_is0("OCTET_CUDA_FUSED");
+    for (uint32_t l = 0; l < hp->n_layers; l++) {
+        const octet_layer *s = &m->layers[l];
+        const octet_tensor *t[] = {s->wq, s->wk, s->wv, s->wo, s->w_gate, s->w_up, s->w_down};
+        for (unsigned i = 0; i < sizeof t / sizeof *t; i++) c->fused &= t[i]->dtype == OCTET_Q8;
+    }
+    c->dec_persist = !getenv_is0("OCTET_CUDA_PERSIST");
+    c->dec_rpw = getenv("OCTET_CUDA_RPW") && !strcmp(getenv("OCTET_CUDA_RPW"), "1") ? 1 : 2;
+    c->gu_il = c->fused;
+    for (c->dec_span = 64; (n_ctx + c->dec_span - 1) / c->dec_span > 64; c->dec_span *= 2) {}
+    c->dec_split = (n_ctx + c->dec_span - 1) / c->dec_span;
+    size_t n_part = B * c->nh * c->max_split;
+    if (n_part < (size_t)c->nh * c->dec_split) n_part = (size_t)c->nh * c->dec_split;
     CK(cudaStreamCreateWithFlags(&c->st, cudaStreamNonBlocking));
     c->L = (dlayer *)calloc(hp->n_layers, sizeof *c->L);
     if (!c->L) { octet_set_error("out of memory"); goto fail; }
@@ -154,7 +207,7 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
         const octet_layer *s = &m->layers[l];
         dlayer *d = &c->L[l];
         const octet_tensor *qkv[3] = {s->wq, s->wk, s->wv}, *gu[2] = {s->w_gate, s->w_up};
-        if (upload_mat(c, &d->qkv, qkv, 3) || upload_mat(c, &d->o, &s->wo, 1) || upload_mat(c, &d->gu, gu, 2) ||
+        if (upload_mat(c, &d->qkv, qkv, 3) || upload_mat(c, &d->o, &s->wo, 1) || upload_mat(c, &d->gu, gu, 2, c->gu_il) ||
             upload_mat(c, &d->down, &s->w_down, 1))
             goto fail;
         if (!(d->attn_norm = upload_f32(c, (const float *)s->attn_norm->data, (size_t)c->dim)) ||
@@ -177,14 +230,19 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     CK(cudaMalloc(&c->logits, B * c->vocab * 4));
     CK(cudaMalloc(&c->xq, B * kpmax));
     CK(cudaMalloc(&c->xs, B * (kpmax / QBLOCK) * 4));
-    CK(cudaMalloc(&c->part_o, B * c->nh * c->max_split * c->hd * 4));
-    CK(cudaMalloc(&c->part_ml, B * c->nh * c->max_split * sizeof(float2)));
+    CK(cudaMalloc(&c->part_o, n_part * c->hd * 4));
+    CK(cudaMalloc(&c->part_ml, n_part * sizeof(float2)));
+    CK(cudaMalloc(&c->d_best, sizeof(unsigned long long)));
     CK(cudaMalloc(&c->kc, cache));
     CK(cudaMalloc(&c->vc, cache));
     CK(cudaMalloc(&c->d_step, (B + 1) * 4));
     CK(cudaMalloc(&c->d_next, 4));
     CK(cudaMallocHost(&c->h_step, (B + 1) * 4));
     CK(cudaMallocHost(&c->h_next, 4));
+    if (c->fused && dec_allow_smem(dec_smem(&c->L[0].down, PRO_NORM) > dec_smem(&c->L[0].qkv, PRO_NORM) ? dec_smem(&c->L[0].down, PRO_NORM) : dec_smem(&c->L[0].qkv, PRO_NORM)) != 0) {
+        octet_set_error("cuda: cannot give the decode kernels their shared memory");
+        goto fail;
+    }
     CK(cudaFuncSetAttribute(k_rmsnorm, cudaFuncAttributeMaxDynamicSharedMemorySize, c->dim * 4 > 48 * 1024 ? c->dim * 4 : 48 * 1024));
     CK(cudaFuncSetAttribute(k_swiglu, cudaFuncAttributeMaxDynamicSharedMemorySize, c->hid * 4 > 48 * 1024 ? c->hid * 4 : 48 * 1024));
     CK(cudaFuncSetAttribute(k_quantize, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)kpmax * 4 > 48 * 1024 ? (int)kpmax * 4 : 48 * 1024));
@@ -255,7 +313,7 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
         matmul(c, &L->o, c->att, c->dim, n, c->x, c->dim, NULL, 1);
         norm(c, c->x, L->ffn_norm, n, L->gu.q8);
         matmul(c, &L->gu, c->xb, c->dim, n, c->gu, 2 * c->hid, NULL, 0);
-        k_swiglu<<<n, ROW_THREADS, c->hid * 4, st>>>(c->gu, c->hid, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
+        k_swiglu<<<n, ROW_THREADS, c->hid * 4, st>>>(c->gu, c->hid, c->gu_il, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
         matmul(c, &L->down, c->hb, c->hid, n, c->x, c->dim, NULL, 1);
     }
     if (!logit_rows) return;
@@ -265,13 +323,69 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
     if (want_next) k_argmax<<<1, 1024, 0, st>>>(c->logits + (size_t)(logit_rows - 1) * c->vocab, c->vocab, c->d_next);
 }
 
+// Blocks of a fused GEMV: its row groups, at most as many as are resident at once (each block
+// then loops over groups after one prologue); OCTET_CUDA_PERSIST=0 gives every group a block.
+static dim3 dec_grid(const octet_cuda_ctx *c, dec_kernel k, int threads, size_t smem, int groups) {
+    int per_sm = 0;
+    if (!c->dec_persist || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, threads, smem) != cudaSuccess || per_sm < 1) return dim3(groups);
+    int cap = per_sm * c->n_sm;
+    return dim3(groups < cap ? groups : cap);
+}
+
+// The fused decode step (decode.cuh): one token at position d_step[0], logits, and the argmax
+// into d_next.
+static void launch_decode_fused(octet_cuda_ctx *c) {
+    const octet_hparams *hp = &c->m->hp;
+    cudaStream_t st = c->st;
+    int kv_elt = c->kv_f16 ? 2 : 4, rpw = c->dec_rpw, rows = 4 * rpw;
+    size_t att_smem = (size_t)(6 * c->hd + c->dec_span + hp->rope_dim) * 4;
+    dec_args base = {};
+    base.eps = hp->norm_eps;
+#define GEMV(PRO, EPI, NT, GROUPS, SMEM) do { \
+        dec_kernel k_ = dec_kernels(rpw, PRO, EPI); \
+        k_<<<dec_grid(c, k_, NT, SMEM, GROUPS), NT, SMEM, st>>>(a); \
+    } while (0)
+    for (uint32_t l = 0; l < hp->n_layers; l++) {
+        dlayer *L = &c->L[l];
+        size_t lo = (size_t)l * c->n_ctx * c->kvd * kv_elt;
+        void *kc = (char *)c->kc + lo, *vc = (char *)c->vc + lo;
+        dec_args a = base;
+        a.w = L->qkv; a.x = c->x; a.g = L->attn_norm; a.y = c->qkv; a.bias = L->bqkv;
+        if (l == 0) { a.embd = c->embd; a.step = c->d_step; a.x_out = c->x; a.best_reset = c->d_best; }
+        GEMV(PRO_NORM, EPI_STORE, 128, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_NORM));
+        dim3 ag(c->nh, c->dec_split);
+        if (c->kv_f16)
+            k_attn_dec<__half><<<ag, 128, att_smem, st>>>(c->qkv, c->d_step, c->inv_freq, (int)hp->rope_dim, (int)hp->rope_neox, c->nh, c->nkv, c->hd,
+                                                          c->dec_span, c->dec_split, (__half *)kc, (__half *)vc, c->part_o, c->part_ml);
+        else
+            k_attn_dec<float><<<ag, 128, att_smem, st>>>(c->qkv, c->d_step, c->inv_freq, (int)hp->rope_dim, (int)hp->rope_neox, c->nh, c->nkv, c->hd,
+                                                         c->dec_span, c->dec_split, (float *)kc, (float *)vc, c->part_o, c->part_ml);
+        a = base;
+        a.w = L->o; a.part_o = c->part_o; a.part_ml = c->part_ml; a.n_heads = c->nh; a.hd = c->hd; a.n_split = c->dec_split;
+        a.y = c->x; a.accumulate = 1;
+        GEMV(PRO_ATTN, EPI_STORE, 128, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_ATTN, c->nh, c->dec_split));
+        a = base;
+        a.w = L->gu; a.x = c->x; a.g = L->ffn_norm; a.hq = c->xq; a.hs = c->xs;
+        GEMV(PRO_NORM, EPI_SWIGLU, 256, c->hid / QBLOCK, dec_smem(&a.w, PRO_NORM));
+        a = base;
+        a.w = L->down; a.xq = c->xq; a.xs = c->xs; a.y = c->x; a.accumulate = 1;
+        GEMV(PRO_QUANT, EPI_STORE, 128, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_QUANT));
+    }
+    dec_args a = base;
+    a.w = c->out; a.x = c->x; a.g = c->out_norm; a.y = c->logits; a.best = c->d_best;
+    GEMV(PRO_NORM, EPI_ARGMAX, 128, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_NORM));
+#undef GEMV
+    k_argmax_unpack<<<1, 1, 0, st>>>(c->d_best, c->d_next);
+}
+
 // One decode step through its CUDA graph (captured on first use); the step always ends with the
 // GPU argmax, so a greedy caller copies back only the id.
 static int decode_graph(octet_cuda_ctx *c) {
     if (!c->graph) {
         cudaGraph_t g;
         CK(cudaStreamBeginCapture(c->st, cudaStreamCaptureModeThreadLocal));
-        launch_chunk(c, 1, c->max_split, 1, 1);
+        if (c->fused) launch_decode_fused(c);
+        else launch_chunk(c, 1, c->max_split, 1, 1);
         CK(cudaStreamEndCapture(c->st, &g));
         cudaError_t e = cudaGraphInstantiate(&c->graph, g, 0);
         cudaGraphDestroy(g);
@@ -310,6 +424,12 @@ fail:
     return -1;
 }
 
+void octet_cuda_launch_imma(const int8_t *w, const float *ws, int n, int k, const int8_t *x, const float *xs, int m, float *y) {
+    dmat d = {n, k, round32(k), 1, (int8_t *)w, (float *)ws, NULL};
+    dim3 g((n + GM_BN - 1) / GM_BN, (m + GM_BM - 1) / GM_BM);
+    k_gemm_imma<false><<<g, 128>>>(d, x, xs, m, y, NULL, n, NULL, 0);
+}
+
 // ---- test hooks ----
 extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_t *x, const float *xs, const int8_t *w, const float *ws, int32_t *yi, float *yf) {
     int kp = round32(k), nb = kp / QBLOCK, rc = -1, grid = (n + 3) / 4;
@@ -337,6 +457,13 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
     if (kind == 1) {
         k_gemm_imma<true><<<g, 128>>>(d, dx, dxs, m, NULL, dyi, n, NULL, 0);
         k_gemm_imma<false><<<g, 128>>>(d, dx, dxs, m, dy, NULL, n, NULL, 0);
+    } else if (kind == 2) {  // the fused decode GEMV, one token at a time (f32 only; int32 from DP4A)
+        for (int r = 0; r < m; r++) {
+            k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);
+            dec_args a = {};
+            a.w = d; a.xq = dx + (size_t)r * kp; a.xs = dxs + (size_t)r * nb; a.y = dy + (size_t)r * n;
+            k_dec_gemv<PRO_QUANT, EPI_STORE, 128, 2><<<(n + 7) / 8, 128, dec_smem(&d, PRO_QUANT)>>>(a);
+        }
     } else {
         for (int r = 0; r < m; r++) {  // one token at a time, and (below) 3 at a time
             k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);

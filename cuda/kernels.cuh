@@ -122,13 +122,16 @@ __global__ void __launch_bounds__(1024) k_quantize(const float *__restrict__ x, 
     quantize_row_smem(row, k, kp, row_mode, q + (size_t)blockIdx.x * kp, s + (size_t)blockIdx.x * (kp / QBLOCK), red);
 }
 
-// h = silu(gate) * up for row blockIdx.x of gu ([gate | up], 2*hid wide), then quantized.
-__global__ void __launch_bounds__(1024) k_swiglu(const float *__restrict__ gu, int hid, float *__restrict__ out, int8_t *__restrict__ q, float *__restrict__ s, int kp, int row_mode) {
+// h = silu(gate) * up for row blockIdx.x of gu ([gate | up], 2*hid wide; il: interleaved by
+// groups of 32, see upload_mat), then quantized.
+__global__ void __launch_bounds__(1024) k_swiglu(const float *__restrict__ gu, int hid, int il, float *__restrict__ out, int8_t *__restrict__ q, float *__restrict__ s, int kp, int row_mode) {
     extern __shared__ float row[];
     __shared__ float red[32];
-    const float *g = gu + (size_t)blockIdx.x * 2 * hid, *u = g + hid;
+    const float *r = gu + (size_t)blockIdx.x * 2 * hid;
     for (int i = threadIdx.x; i < hid; i += blockDim.x) {
-        float y = __fmul_rn(__fdiv_rn(g[i], __fadd_rn(1.0f, expf(-g[i]))), u[i]);
+        int gi = il ? i / QBLOCK * 2 * QBLOCK + i % QBLOCK : i, ui = il ? gi + QBLOCK : hid + i;
+        float g = r[gi], u = r[ui];
+        float y = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);
         row[i] = y;
         if (out) out[(size_t)blockIdx.x * hid + i] = y;
     }

@@ -27,7 +27,14 @@ size_t octet_cuda_weight_bytes(const octet_cuda_ctx *c);
 // argmax of the last token's logits, computed on the GPU. Returns 0 or -1 (error set).
 int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, int pos, float *logits, int all, int32_t *next);
 
-// Test hooks: run one kernel on host data. matmul: kind 0 = DP4A GEMV, 1 = IMMA GEMM;
+// Speed references for octet bench: the card's memory bandwidth in GB/s (device-to-device copy,
+// bytes read + written; -1 on error), and milliseconds of one m x n x k INT8 GEMM by cuBLASLt
+// (int32 out) and by octet's tensor-core kernel (f32 out, per-32 activation scales).
+double octet_cuda_bandwidth(void);
+int octet_cuda_gemm_reference(int m, int n, int k, double *lt_ms, double *imma_ms);
+
+// Test hooks: run one kernel on host data. matmul: kind 0 = DP4A GEMV, 1 = IMMA GEMM, 2 = the
+// fused decode GEMV (decode.cuh; its int32 sums come from the DP4A GEMV);
 // x is m x k int8 with m x ceil(k/32) scales, w is n x k int8 with n scales; yi gets the raw
 // int32 sums, yf the scaled f32 result (either may be NULL).
 int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_t *x, const float *xs, const int8_t *w, const float *ws, int32_t *yi, float *yf);

@@ -60,8 +60,9 @@ static void one_matmul_case(int kind, int m, int n, int k, int fill) {
             if (!(err <= 1e-5)) bad_f++;
             if (err > worst) worst = err;
         }
-    CHECK(bad_i == 0, "%s m=%d n=%d k=%d fill=%d: %d int32 results differ from k_dot_i8", kind ? "imma" : "dp4a", m, n, k, fill, bad_i);
-    CHECK(bad_f == 0, "%s m=%d n=%d k=%d fill=%d: %d f32 results off (worst %.2e relative)", kind ? "imma" : "dp4a", m, n, k, fill, bad_f, worst);
+    static const char *names[] = {"dp4a", "imma", "fused decode gemv"};
+    CHECK(bad_i == 0, "%s m=%d n=%d k=%d fill=%d: %d int32 results differ from k_dot_i8", names[kind], m, n, k, fill, bad_i);
+    CHECK(bad_f == 0, "%s m=%d n=%d k=%d fill=%d: %d f32 results off (worst %.2e relative)", names[kind], m, n, k, fill, bad_f, worst);
     free(x); free(w); free(xs); free(ws); free(yf); free(yi);
 }
 
@@ -70,7 +71,7 @@ static void cuda_int8_matmuls_match_scalar(void) {
     static const int shapes[][3] = {{1, 1, 32}, {3, 67, 96}, {5, 130, 100}, {1, 576, 576}, {8, 1536, 576}, {17, 64, 576},
                                     {70, 129, 1536}, {64, 64, 64}, {129, 193, 5632}, {2, 33, 16384}, {100, 70, 16384}};
     for (unsigned i = 0; i < sizeof shapes / sizeof *shapes; i++)
-        for (int kind = 0; kind < 2; kind++)
+        for (int kind = 0; kind < 3; kind++)
             for (int fill = 0; fill < 3; fill++) one_matmul_case(kind, shapes[i][0], shapes[i][1], shapes[i][2], fill);
 }
 
@@ -205,6 +206,69 @@ static void cuda_smollm2_fixture_prompts_match_cpu(void) {
     octet_free(m);
 }
 
+// Greedy decode of n tokens after a prompt, one token at a time, keeping every step's logits.
+static void decode_steps(const octet_model *m, const int32_t *prompt, int np, int n, float *logits, int32_t *ids) {
+    octet_session *s = session(m, OCTET_DEVICE_CUDA, 512);
+    if (!s) return;
+    int V = octet_vocab_size(m);
+    int32_t next = 0;
+    CHECK(octet_eval_greedy(s, prompt, np, &next) == 0, "%s", octet_last_error());
+    for (int i = 0; i < n; i++) {
+        ids[i] = next;
+        CHECK(octet_eval(s, &next, 1, logits + (size_t)i * V, 0) == 0, "%s", octet_last_error());
+        int32_t g = 0;
+        octet_session_reset(s);  // the greedy pick of the same step, through the GPU argmax
+        CHECK(octet_eval_greedy(s, prompt, np, &g) == 0, "%s", octet_last_error());
+        for (int j = 0; j <= i; j++) CHECK(octet_eval_greedy(s, &ids[j], 1, &g) == 0, "%s", octet_last_error());
+        CHECK(g == argmax(logits + (size_t)i * V, V), "step %d: GPU argmax %d, argmax of the logits %d", i, g, argmax(logits + (size_t)i * V, V));
+        next = argmax(logits + (size_t)i * V, V);
+    }
+    octet_session_free(s);
+}
+
+// The fused decode step (decode.cuh) against the unfused kernels, and with resident-size grids
+// (blocks loop over row groups) against one block per group: every row is summed in the same
+// order in both, so any difference there is a race.
+static void cuda_fused_decode_matches_unfused(void) {
+    if (!have_gpu()) SKIP("no CUDA device");
+    // SmolLM2 when converted; else its shape with random weights (two GPU paths compared).
+    const char *path = SMOL_Q8;
+    if (!file_exists(path)) {
+        path = "tests/out/cuda-synthetic-smollm2.octet";
+        if (!file_exists(path)) run_cmd(NULL, "./octet convert --synthetic smollm2-135m -o %s --quiet", path);
+    }
+    printf("  model: %s\n", path);
+    octet_model *m = octet_load(path);
+    CHECK(m != NULL, "%s", octet_last_error());
+    if (!m) return;
+    enum { N = 24 };
+    int V = octet_vocab_size(m);
+    int32_t prompt[] = {1, 9690, 314, 260, 3575, 282, 4649, 47}, ids[3][N];
+    float *lg[3];
+    static const char *modes[3][2] = {{"1", "1"}, {"1", "0"}, {"0", "1"}};  // fused, fused without looping blocks, unfused
+    for (int k = 0; k < 3; k++) {
+        lg[k] = calloc((size_t)N * V, 4);
+        setenv("OCTET_CUDA_FUSED", modes[k][0], 1);
+        setenv("OCTET_CUDA_PERSIST", modes[k][1], 1);
+        decode_steps(m, prompt, 8, N, lg[k], ids[k]);
+    }
+    unsetenv("OCTET_CUDA_FUSED"); unsetenv("OCTET_CUDA_PERSIST");
+    int same_grid = !memcmp(lg[0], lg[1], (size_t)N * V * 4), agree = 0;
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        float mx = 0, d = 0;
+        for (int j = 0; j < V; j++) { mx = fmaxf(mx, fabsf(lg[2][(size_t)i * V + j])); d = fmaxf(d, fabsf(lg[0][(size_t)i * V + j] - lg[2][(size_t)i * V + j])); }
+        if (d / mx > worst) worst = d / mx;
+        agree += argmax(lg[0] + (size_t)i * V, V) == argmax(lg[2] + (size_t)i * V, V);
+    }
+    printf("  fused vs unfused decode: top-1 %d/%d, logits within %.1e of max|logit|; looping blocks vs one per group: %s\n", agree, N, worst,
+           same_grid ? "identical" : "DIFFERENT");
+    CHECK(same_grid, "the grid size changes the logits (a race)");
+    CHECK(agree >= N * 9 / 10 && worst < 1e-1, "fused decode: top-1 %d/%d, worst %.2e", agree, N, worst);
+    for (int k = 0; k < 3; k++) free(lg[k]);
+    octet_free(m);
+}
+
 int main(void) {
     char buf[256];
     octet_cuda_describe(buf, sizeof buf);
@@ -213,5 +277,6 @@ int main(void) {
     RUN(cuda_quantize_matches_scalar);
     RUN(cuda_stories260k_same_tokens_as_cpu);
     RUN(cuda_smollm2_fixture_prompts_match_cpu);
+    RUN(cuda_fused_decode_matches_unfused);
     CHECK_DONE();
 }

@@ -62,6 +62,33 @@ static double run_once(octet_session *s, int vocab, int pp, int tg, uint64_t *se
 
 static const char *act_name(int a) { return a == OCTET_ACT_INT8 ? "int8" : a == OCTET_ACT_INT8_ROW ? "int8-row" : "f32"; }
 
+#ifdef OCTET_CUDA
+// After a GPU run: the card's copy bandwidth, the share of it each decode test reached (weight
+// bytes per token), and cuBLASLt's INT8 GEMM against octet's on the model's matmul shapes.
+static void gpu_references(const octet_model *m, const result *res, int n_res, uint64_t bytes, int m_tokens) {
+    if (m->tok_embd != m->output) bytes -= m->tok_embd->nbytes;  // decode reads one embedding row
+    double bw = octet_cuda_bandwidth();
+    if (bw <= 0) { fprintf(stderr, "bench: %s\n", octet_last_error()); return; }
+    printf("\nGPU memory bandwidth (1 GiB device-to-device copy, bytes read + written): %.0f GB/s\n", bw);
+    for (int i = 0; i < n_res; i++)
+        if (res[i].test[0] == 't')
+            printf("%s: %.0f GB/s of weights read = %.0f%% of it\n", res[i].test, res[i].mean * bytes / 1e9, 100.0 * res[i].mean * bytes / 1e9 / bw);
+    const octet_hparams *hp = &m->hp;
+    int dim = (int)hp->dim, kvd = (int)hp->kv_dim, hid = (int)hp->hidden_dim;
+    if (m_tokens < 16) m_tokens = 512;
+    int shapes[4][3] = {{m_tokens, dim + 2 * kvd, dim}, {m_tokens, dim, dim}, {m_tokens, 2 * hid, dim}, {m_tokens, dim, hid}};
+    static const char *names[4] = {"q|k|v", "o", "gate|up", "down"};
+    printf("\n| matmul | m x n x k | cuBLASLt INT8 (int32 out) | octet IMMA (f32 out, scaled) | octet / cuBLASLt |\n|---|---|---|---|---|\n");
+    for (int i = 0; i < 4; i++) {
+        double lt = 0, im = 0;
+        if (octet_cuda_gemm_reference(shapes[i][0], shapes[i][1], shapes[i][2], &lt, &im) != 0) { fprintf(stderr, "bench: %s\n", octet_last_error()); return; }
+        double ops = 2.0 * shapes[i][0] * shapes[i][1] * shapes[i][2];
+        printf("| %s | %d x %d x %d | %.1f TOPS (%.1f us) | %.1f TOPS (%.1f us) | %.0f%% |\n", names[i], shapes[i][0], shapes[i][1], shapes[i][2],
+               ops / lt / 1e9, lt * 1e3, ops / im / 1e9, im * 1e3, 100.0 * lt / im);
+    }
+}
+#endif
+
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *fmt = "md", *v;
     long pps[MAX_LIST] = {128, 512}, tgs[MAX_LIST] = {128}, threads[MAX_LIST] = {1, 2}, reps = 5, batch = 0;
@@ -168,6 +195,9 @@ int cmd_bench(int argc, char **argv) {
                    act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
         printf("\n]\n");
     }
+#ifdef OCTET_CUDA
+    if (device == OCTET_DEVICE_CUDA && !strcmp(fmt, "md")) gpu_references(m, res, n_res, bytes, (int)max_pp);
+#endif
     rc = 0;
 done:
     free(res); free(names);
