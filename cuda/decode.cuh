@@ -30,7 +30,7 @@ struct dec_args {
     // PRO_ATTN: merge of the attention splits (part_o / part_ml, as k_attention writes them).
     const float *part_o;
     const float2 *part_ml;
-    int n_heads, hd, n_split;
+    int n_heads, hd, n_split, span;   // (step[0] is the position: splits past it are empty)
     // PRO_QUANT: int8 input with one scale per 32.
     const int8_t *xq;
     const float *xs;
@@ -109,9 +109,13 @@ __device__ void dec_prologue(const dec_args &a, int8_t *sq, float *ss, float *sc
     } else {
         // PRO_ATTN: weight of split sp of head h is exp(m_sp - M) (0 for an empty split); the
         // value is the weighted sum of the split outputs over the weighted sum of their sums.
-        const int ns = a.n_split, nh = a.n_heads;
+        // Only the splits up to the current position hold anything (a.step[0]: the position).
+        const int ns = a.n_split, nh = a.n_heads, used = min(ns, a.step[0] / a.span + 1);
         float *f = scratch + kp, *L = f + nh * ns, *ls = L + nh;
-        for (int i = threadIdx.x; i < nh * ns; i += NT) { float2 v = a.part_ml[i]; f[i] = v.x; ls[i] = v.y; }
+        for (int i = threadIdx.x; i < nh * ns; i += NT) {
+            float2 v = i % ns < used ? a.part_ml[i] : make_float2(-INFINITY, 0.0f);
+            f[i] = v.x; ls[i] = v.y;
+        }
         __syncthreads();
         for (int h = warp; h < nh; h += NT / 32) {
             float M = -INFINITY;
@@ -129,7 +133,7 @@ __device__ void dec_prologue(const dec_args &a, int8_t *sq, float *ss, float *sc
         __syncthreads();
         // Splits outside, values inside: one memory latency per split in use, not per value.
         for (int i = threadIdx.x; i < k; i += NT) sx[i] = 0.0f;
-        for (int sp = 0; sp < ns; sp++) {
+        for (int sp = 0; sp < used; sp++) {
 #pragma unroll 8
             for (int i = threadIdx.x; i < k; i += NT) {
                 int h = i / a.hd, d = i % a.hd;

@@ -245,7 +245,7 @@ static void cuda_fused_decode_matches_unfused(void) {
     int V = octet_vocab_size(m);
     int32_t prompt[] = {1, 9690, 314, 260, 3575, 282, 4649, 47}, ids[3][N];
     float *lg[3];
-    static const char *modes[3][2] = {{"1", "1"}, {"1", "0"}, {"0", "1"}};  // fused, fused without looping blocks, unfused
+    static const char *modes[3][2] = {{"1", "0"}, {"1", "1"}, {"0", "0"}};  // fused, fused with looping blocks, unfused
     for (int k = 0; k < 3; k++) {
         lg[k] = calloc((size_t)N * V, 4);
         setenv("OCTET_CUDA_FUSED", modes[k][0], 1);

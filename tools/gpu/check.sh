@@ -25,7 +25,7 @@ bench)
   need tinyllama-1.1b $TL; need llama-7b $L7
   for f in $TL $L7; do
     ./octet bench -m $f --device cuda -p 512 -n 128 -r 3 2>/dev/null | tee -a "$OUT/bench.md"
-    for mode in OCTET_CUDA_PERSIST=0 OCTET_CUDA_RPW=1 OCTET_CUDA_FUSED=0; do
+    for mode in OCTET_CUDA_FUSED=1 OCTET_CUDA_FUSED=0; do
       echo "$f $mode: $(env $mode ./octet bench -m $f --device cuda -p 0 -n 128 -r 2 -o csv 2>/dev/null | tail -1 | awk -F, '{print $(NF-1)}')" | tee -a "$OUT/bench.md"
     done
   done ;;
