@@ -2,6 +2,7 @@
 // decode step captured as a CUDA graph. Same structure as engine/forward.c.
 #include "decode.cuh"
 #include "kernels.cuh"
+#include "sample.cuh"
 #include "octet_cuda.h"
 #include <cuda_runtime.h>
 #include <math.h>
@@ -35,6 +36,8 @@ struct octet_cuda_ctx {
     void *kc, *vc;
     int32_t *d_step, *h_step, *d_next, *h_next;
     unsigned long long *d_best;
+    octet_device_sampling *d_samp, *h_samp;   // the step's sampling parameters
+    int last_row;              // row of logits holding the last evaluated token
     cudaStream_t st;
     cudaGraphExec_t graph;     // the decode step (one token, logits + argmax)
     size_t weight_bytes;
@@ -159,9 +162,9 @@ extern "C" void octet_cuda_free(octet_cuda_ctx *c) {
     if (c->out.q != c->embd.q || c->out.h != c->embd.h) free_mat(&c->out);
     free_mat(&c->embd);
     void *bufs[] = {c->out_norm, c->inv_freq, c->x, c->xb, c->qkv, c->att, c->gu, c->hb, c->logits, c->part_o, c->xs,
-                    c->part_ml, c->xq, c->kc, c->vc, c->d_step, c->d_next, c->d_best};
+                    c->part_ml, c->xq, c->kc, c->vc, c->d_step, c->d_next, c->d_best, c->d_samp};
     for (unsigned i = 0; i < sizeof bufs / sizeof *bufs; i++) cudaFree(bufs[i]);
-    cudaFreeHost(c->h_step); cudaFreeHost(c->h_next);
+    cudaFreeHost(c->h_step); cudaFreeHost(c->h_next); cudaFreeHost(c->h_samp);
     if (c->st) cudaStreamDestroy(c->st);
     free(c);
 }
@@ -235,6 +238,8 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     CK(cudaMalloc(&c->part_o, n_part * c->hd * 4));
     CK(cudaMalloc(&c->part_ml, n_part * sizeof(float2)));
     CK(cudaMalloc(&c->d_best, sizeof(unsigned long long)));
+    CK(cudaMalloc(&c->d_samp, sizeof *c->d_samp));
+    CK(cudaMallocHost(&c->h_samp, sizeof *c->h_samp));
     CK(cudaMalloc(&c->kc, cache));
     CK(cudaMalloc(&c->vc, cache));
     CK(cudaMalloc(&c->d_step, (B + 1) * 4));
@@ -399,7 +404,7 @@ fail:
     return -1;
 }
 
-extern "C" int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, int pos, float *logits, int all, int32_t *next) {
+extern "C" int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, int pos, float *logits, int all, int32_t *next, const octet_device_sampling *samp) {
     for (int done = 0; done < n;) {
         int k = n - done < c->n_batch ? n - done : c->n_batch, last = done + k == n;
         int rows = all ? k : last && (logits || next) ? 1 : 0;
@@ -413,8 +418,14 @@ extern "C" int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, 
         }
         CK(cudaGetLastError());
         if (rows && logits) CK(cudaMemcpyAsync(logits + (all ? (size_t)done * c->vocab : 0), c->logits, (size_t)rows * c->vocab * 4, cudaMemcpyDeviceToHost, c->st));
+        if (last) c->last_row = rows > 0 ? rows - 1 : 0;
         if (last && next) {
-            if (all) k_argmax<<<1, 1024, 0, c->st>>>(c->logits + (size_t)(k - 1) * c->vocab, c->vocab, c->d_next);
+            const float *row = c->logits + (size_t)(rows - 1) * c->vocab;
+            if (samp) {
+                *c->h_samp = *samp;
+                CK(cudaMemcpyAsync(c->d_samp, c->h_samp, sizeof *samp, cudaMemcpyHostToDevice, c->st));
+                k_sample<<<1, 1024, 0, c->st>>>(row, c->vocab, c->d_samp, c->d_next);
+            } else if (all) k_argmax<<<1, 1024, 0, c->st>>>(row, c->vocab, c->d_next);
             CK(cudaMemcpyAsync(c->h_next, c->d_next, 4, cudaMemcpyDeviceToHost, c->st));
         }
         CK(cudaStreamSynchronize(c->st));
@@ -430,6 +441,13 @@ void octet_cuda_launch_imma(const int8_t *w, const float *ws, int n, int k, cons
     dmat d = {n, k, round32(k), 1, (int8_t *)w, (float *)ws, NULL};
     dim3 g((n + GM_BN - 1) / GM_BN, (m + GM_BM - 1) / GM_BM);
     k_gemm_imma<false><<<g, 128>>>(d, x, xs, m, y, NULL, n, NULL, 0);
+}
+
+extern "C" int octet_cuda_last_logits(octet_cuda_ctx *c, float *logits) {
+    CK(cudaMemcpy(logits, c->logits + (size_t)c->last_row * c->vocab, (size_t)c->vocab * 4, cudaMemcpyDeviceToHost));
+    return 0;
+fail:
+    return -1;
 }
 
 // ---- test hooks ----

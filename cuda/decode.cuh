@@ -47,14 +47,6 @@ struct dec_args {
     unsigned long long *best_reset;
 };
 
-// Order-preserving key of a float (larger float, larger key), low word: the complement of the
-// index, so that among equal logits the lowest index wins.
-__device__ __forceinline__ unsigned long long argmax_key(float v, int idx) {
-    unsigned b = __float_as_uint(v);
-    b = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
-    return ((unsigned long long)b << 32) | (unsigned)(0x7fffffff - idx);
-}
-
 // Quantizes block b (32 values, one per lane) into sq / ss.
 __device__ __forceinline__ void quant_block_warp(float v, int b, int8_t *sq, float *ss) {
     int lane = threadIdx.x & 31;

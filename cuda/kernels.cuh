@@ -436,6 +436,14 @@ __global__ void k_attn_combine(const float *part_o, const float2 *part_ml, int n
     if ((d & 31) == 0) s[(size_t)t * (kp / QBLOCK) + i / QBLOCK] = amax / 127.0f;
 }
 
+// Order-preserving key of a float (larger float, larger key), low word: the complement of the
+// index, so that among equal logits the lowest index wins.
+__device__ __forceinline__ unsigned long long argmax_key(float v, int idx) {
+    unsigned b = __float_as_uint(v);
+    b = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+    return ((unsigned long long)b << 32) | (unsigned)(0x7fffffff - idx);
+}
+
 // Index of the largest logit (the lowest index among equals, like the CPU's greedy pick).
 __global__ void k_argmax(const float *logits, int n, int32_t *out) {
     __shared__ float bv[32];

@@ -8,6 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#include "sampler.h"
 struct octet_model;
 typedef struct octet_cuda_ctx octet_cuda_ctx;
 
@@ -23,9 +24,13 @@ void octet_cuda_free(octet_cuda_ctx *c);
 // Bytes of weights on the GPU (after padding/concatenation).
 size_t octet_cuda_weight_bytes(const octet_cuda_ctx *c);
 // Evaluates n tokens at positions pos.. (chunks of n_batch). logits: NULL, or room for the
-// last token's logits (all = 0) or every token's (all = 1); next: NULL, or receives the
-// argmax of the last token's logits, computed on the GPU. Returns 0 or -1 (error set).
-int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, int pos, float *logits, int all, int32_t *next);
+// last token's logits (all = 0) or every token's (all = 1); next: NULL, or receives the next
+// token picked on the GPU from the last token's logits: the argmax, or with samp a sample
+// (cuda/sample.cuh; -1 when it cannot pick: the caller samples from the logits). Returns 0 or
+// -1 (error set).
+int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, int pos, float *logits, int all, int32_t *next, const octet_device_sampling *samp);
+// Copies the logits of the last token evaluated (vocab floats) to the host.
+int octet_cuda_last_logits(octet_cuda_ctx *c, float *logits);
 
 // Speed references for octet bench: the card's memory bandwidth in GB/s (device-to-device copy,
 // bytes read + written; -1 on error), and milliseconds of one m x n x k INT8 GEMM by cuBLASLt

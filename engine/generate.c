@@ -17,19 +17,19 @@ int octet_generate(octet_session *s, const octet_model *m, octet_sampler *smp, c
         octet_set_error("the prompt has %d tokens but the context holds %d (raise -c)", n_prompt, octet_session_n_ctx(s) - octet_session_pos(s));
         goto out;
     }
-    // Greedy decoding lets the backend pick the token (on a GPU only the id comes back).
-    int greedy = octet_sampler_is_greedy(smp);
+    // The backend picks the token (on a GPU only the id comes back). The prompt's tokens count
+    // for the penalties before the first pick.
     int32_t next = 0;
     double t0 = octet_time_ms();
-    if ((greedy ? octet_eval_greedy(s, prompt, n_prompt, &next) : octet_eval(s, prompt, n_prompt, logits, 0)) != 0) goto out;
+    for (int i = 0; i < n_prompt; i++) octet_sampler_accept(smp, prompt[i]);
+    if (octet_eval_next(s, prompt, n_prompt, smp, logits, &next) != 0) goto out;
     st->prompt_ms = octet_time_ms() - t0;
     st->n_prompt = n_prompt;
-    for (int i = 0; i < n_prompt; i++) octet_sampler_accept(smp, prompt[i]);
     t0 = octet_time_ms();
     char text[4096];
     st->stop = "length";
     for (int i = 0; n_predict < 0 || i < n_predict; i++) {
-        int32_t id = greedy ? next : octet_sample(smp, logits);
+        int32_t id = next;
         if (octet_is_end_token(m, id)) { st->stop = "eos"; break; }
         octet_sampler_accept(smp, id);
         if (ids) ids[st->n_gen] = id;
@@ -38,7 +38,7 @@ int octet_generate(octet_session *s, const octet_model *m, octet_sampler *smp, c
         if (on_token && on_token(ud, id, text, n)) { st->stop = "callback"; break; }
         if ((n_predict >= 0 && i + 1 == n_predict)) break;
         if (octet_session_pos(s) >= octet_session_n_ctx(s)) { st->stop = "context"; break; }
-        if ((greedy ? octet_eval_greedy(s, &id, 1, &next) : octet_eval(s, &id, 1, logits, 0)) != 0) goto out;
+        if (octet_eval_next(s, &id, 1, smp, logits, &next) != 0) goto out;
     }
     size_t n = octet_text_stream_flush(ts, text, sizeof text);
     if (n && on_token) on_token(ud, -1, text, n);

@@ -119,9 +119,9 @@ static void remember(octet_session *s, int before, const int32_t *t, int n) {
 }
 
 #ifdef OCTET_CUDA
-static int gpu_eval(octet_session *s, const int32_t *t, int n, float *logits, int all, int32_t *next) {
+static int gpu_eval(octet_session *s, const int32_t *t, int n, float *logits, int all, int32_t *next, const octet_device_sampling *samp) {
     if (octet_forward_check(s->m, s->gpu_pos, s->n_ctx, t, n) != 0) return -1;
-    if (octet_cuda_eval(s->gpu, t, n, s->gpu_pos, logits, all, next) != 0) return -1;
+    if (octet_cuda_eval(s->gpu, t, n, s->gpu_pos, logits, all, next, samp) != 0) return -1;
     remember(s, s->gpu_pos, t, n);
     s->gpu_pos += n;
     return 0;
@@ -130,7 +130,7 @@ static int gpu_eval(octet_session *s, const int32_t *t, int n, float *logits, in
 
 int octet_eval(octet_session *s, const int32_t *t, int n, float *logits, int all) {
 #ifdef OCTET_CUDA
-    if (s->gpu) return gpu_eval(s, t, n, logits, all, NULL);
+    if (s->gpu) return gpu_eval(s, t, n, logits, all, NULL, NULL);
 #endif
     int before = s->c.pos;
     if (octet_forward(&s->c, t, n, logits, all) != 0) return -1;
@@ -140,7 +140,7 @@ int octet_eval(octet_session *s, const int32_t *t, int n, float *logits, int all
 
 int octet_eval_greedy(octet_session *s, const int32_t *t, int n, int32_t *next) {
 #ifdef OCTET_CUDA
-    if (s->gpu) return gpu_eval(s, t, n, NULL, 0, next);
+    if (s->gpu) return gpu_eval(s, t, n, NULL, 0, next, NULL);
 #endif
     int vocab = (int)s->m->hp.vocab_size;
     if (!s->logits && !(s->logits = malloc((size_t)vocab * sizeof *s->logits))) { octet_set_error("out of memory"); return -1; }
@@ -148,6 +148,25 @@ int octet_eval_greedy(octet_session *s, const int32_t *t, int n, int32_t *next) 
     if (octet_forward(&s->c, t, n, s->logits, 0) != 0) return -1;
     remember(s, before, t, n);
     *next = octet_argmax(s->logits, vocab);
+    return 0;
+}
+
+int octet_eval_next(octet_session *s, const int32_t *t, int n, octet_sampler *smp, float *logits, int32_t *next) {
+    if (octet_sampler_is_greedy(smp)) return octet_eval_greedy(s, t, n, next);
+#ifdef OCTET_CUDA
+    octet_device_sampling d;
+    if (s->gpu && octet_sampler_device_step(smp, &d)) {
+        if (gpu_eval(s, t, n, NULL, 0, next, &d) != 0) return -1;
+        if (*next >= 0) return 0;
+        // Too many ties for the GPU's candidate list: sample on the host (u already drawn,
+        // so this pick uses the generator's next number).
+        if (octet_cuda_last_logits(s->gpu, logits) != 0) return -1;
+        *next = octet_sample(smp, logits);
+        return 0;
+    }
+#endif
+    if (octet_eval(s, t, n, logits, 0) != 0) return -1;
+    *next = octet_sample(smp, logits);
     return 0;
 }
 

@@ -52,6 +52,11 @@ int            octet_eval(octet_session *s, const int32_t *tokens, int n, float 
 // Evaluates n tokens and gives the most likely next token (the greedy choice); on a GPU only
 // the id leaves the device.
 int            octet_eval_greedy(octet_session *s, const int32_t *tokens, int n, int32_t *next);
+// Evaluates n tokens and picks the next one with the sampler (which it advances as
+// octet_sample does): greedy and plain temperature/top-k/top-p/min-p sampling happen on the GPU
+// for a GPU session (only the id comes back); otherwise the logits go through octet_sample.
+// logits: room for vocab floats (scratch; holds the last logits when the host sampled).
+int            octet_eval_next(octet_session *s, const int32_t *tokens, int n, octet_sampler *smp, float *logits, int32_t *next);
 // 1 when this build can run sessions on the GPU (make CUDA=1).
 int            octet_has_cuda(void);
 

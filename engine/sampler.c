@@ -95,6 +95,13 @@ int octet_sampler_is_greedy(const octet_sampler *s) {
     return p->temp <= 0 && p->repeat_penalty == 1.0f && !p->presence_penalty && !p->frequency_penalty;
 }
 
+int octet_sampler_device_step(octet_sampler *s, octet_device_sampling *d) {
+    const octet_sampler_params *p = &s->p;
+    if (p->temp <= 0 || p->repeat_penalty != 1.0f || p->presence_penalty || p->frequency_penalty || p->top_k < 1 || p->top_k > OCTET_DEVICE_TOP_K) return 0;
+    *d = (octet_device_sampling){uniform(s), p->temp, p->top_p, p->min_p, p->top_k};
+    return 1;
+}
+
 int32_t octet_sample(octet_sampler *s, float *logits) {
     const octet_sampler_params *p = &s->p;
     penalties(s, logits);

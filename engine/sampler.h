@@ -29,6 +29,13 @@ int32_t octet_sample(octet_sampler *s, float *logits);
 int32_t octet_argmax(const float *logits, int n);
 // True when sampling is a plain argmax (temperature 0, no penalties): the GPU can pick.
 int     octet_sampler_is_greedy(const octet_sampler *s);
+// Sampling a GPU can do itself, only the token id coming back: temperature > 0, no penalties,
+// 1 <= top-k <= OCTET_DEVICE_TOP_K. The step's uniform number u is drawn on the host so the
+// generator advances exactly as in octet_sample.
+#define OCTET_DEVICE_TOP_K 256
+typedef struct { double u; float temp, top_p, min_p; int top_k; } octet_device_sampling;
+// Fills p for the next token and returns 1, or returns 0 (and draws nothing) when the GPU cannot.
+int     octet_sampler_device_step(octet_sampler *s, octet_device_sampling *p);
 // Records a token (prompt or generated) for the penalties.
 void    octet_sampler_accept(octet_sampler *s, int32_t id);
 #endif

@@ -269,6 +269,45 @@ static void cuda_fused_decode_matches_unfused(void) {
     octet_free(m);
 }
 
+// Sampling on the GPU (cuda/sample.cuh) against the CPU sampler on the same logits: two GPU
+// sessions fed the same tokens give the same logits, one picks on the GPU, the other copies its
+// logits and runs octet_sample with the same seed.
+static void cuda_sampling_matches_cpu_sampler(void) {
+    if (!have_gpu()) SKIP("no CUDA device");
+    const char *path = file_exists(SMOL_Q8) ? SMOL_Q8 : "tests/out/cuda-synthetic-smollm2.octet";
+    if (!file_exists(path)) run_cmd(NULL, "./octet convert --synthetic smollm2-135m -o %s --quiet", path);
+    octet_model *m = octet_load(path);
+    CHECK(m != NULL, "%s", octet_last_error());
+    if (!m) return;
+    int V = octet_vocab_size(m), same = 0, steps = 0;
+    float *logits = malloc((size_t)V * 4), *scratch = malloc((size_t)V * 4);
+    static const float cfg[][4] = {{0.8f, 40, 0.95f, 0.05f}, {1.5f, 256, 1.0f, 0.0f}, {0.7f, 1, 0.9f, 0.0f}, {1.0f, 100, 0.5f, 0.1f}};
+    for (unsigned c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+        octet_sampler_params p;
+        octet_sampler_defaults(&p);
+        p.temp = cfg[c][0]; p.top_k = (int)cfg[c][1]; p.top_p = cfg[c][2]; p.min_p = cfg[c][3]; p.seed = 1234 + c;
+        octet_sampler sa, sb;
+        octet_sampler_init(&sa, &p, V);
+        octet_sampler_init(&sb, &p, V);
+        octet_session *a = session(m, OCTET_DEVICE_CUDA, 256), *b = session(m, OCTET_DEVICE_CUDA, 256);
+        int32_t prompt[] = {1, 9690, 314, 260, 3575, 282, 4649, 47}, ga = 0;
+        CHECK(octet_eval_next(a, prompt, 8, &sa, scratch, &ga) == 0 && octet_eval(b, prompt, 8, logits, 0) == 0, "%s", octet_last_error());
+        for (int i = 0; i < 40; i++) {
+            int32_t gb = octet_sample(&sb, logits);
+            steps++;
+            same += ga == gb;
+            if (ga != gb) printf("  config %u step %d: GPU picked %d, CPU %d\n", c, i, ga, gb);
+            CHECK(octet_eval_next(a, &ga, 1, &sa, scratch, &ga) == 0 && octet_eval(b, &gb, 1, logits, 0) == 0, "%s", octet_last_error());
+        }
+        octet_session_free(a); octet_session_free(b);
+        octet_sampler_free(&sa); octet_sampler_free(&sb);
+    }
+    printf("  GPU sampling equals the CPU sampler on the same logits for %d/%d steps\n", same, steps);
+    CHECK(same == steps, "GPU and CPU sampling differ in %d of %d steps", steps - same, steps);
+    free(logits); free(scratch);
+    octet_free(m);
+}
+
 int main(void) {
     char buf[256];
     octet_cuda_describe(buf, sizeof buf);
@@ -278,5 +317,6 @@ int main(void) {
     RUN(cuda_stories260k_same_tokens_as_cpu);
     RUN(cuda_smollm2_fixture_prompts_match_cpu);
     RUN(cuda_fused_decode_matches_unfused);
+    RUN(cuda_sampling_matches_cpu_sampler);
     CHECK_DONE();
 }
