@@ -25,7 +25,7 @@ struct octet_cuda_ctx {
     int n_ctx, n_batch, row_mode, kv_f16, dim, kvd, hid, hd, nh, nkv, vocab, qkv_n, max_split;
     int rm_dim, rm_hid, kp_dim, kp_hid;   // quantization mode and padded width of each activation
     int fused, gu_il;          // fused decode step (decode.cuh); gate/up rows interleaved by 32
-    int dec_rpw, dec_persist, n_sm;  // fused GEMVs: rows per warp, resident-size grids; SMs
+    int dec_persist, n_sm;     // fused GEMVs: resident-size grids; SMs
     int dec_span, dec_split;   // attention split of the fused decode step
     dlayer *L;
     dmat embd, out;
@@ -55,25 +55,12 @@ static size_t dec_smem(const dmat *w, int pro, int n_heads = 0, int n_split = 0)
 }
 
 typedef void (*dec_kernel)(const dec_args);
-// The GEMV kernels of the fused step, for one or two rows per warp (OCTET_CUDA_RPW=1|2).
-static dec_kernel dec_kernels(int rpw, int pro, int epi) {
-#define K(P, E) (rpw == 1 ? k_dec_gemv<P, E, 128, 1> : k_dec_gemv<P, E, 128, 2>)
+// The GEMV kernels of the fused step (two rows per warp; SwiGLU: 8 rows per warp, 64 per block).
+static dec_kernel dec_kernel_for(int pro, int epi) {
     if (epi == EPI_SWIGLU) return k_dec_gemv<PRO_NORM, EPI_SWIGLU, 256, 8>;
-    if (epi == EPI_ARGMAX) return K(PRO_NORM, EPI_ARGMAX);
-    return pro == PRO_NORM ? K(PRO_NORM, EPI_STORE) : pro == PRO_ATTN ? K(PRO_ATTN, EPI_STORE) : K(PRO_QUANT, EPI_STORE);
-#undef K
+    if (epi == EPI_ARGMAX) return k_dec_gemv<PRO_NORM, EPI_ARGMAX, 128, 2>;
+    return pro == PRO_NORM ? k_dec_gemv<PRO_NORM, EPI_STORE, 128, 2> : pro == PRO_ATTN ? k_dec_gemv<PRO_ATTN, EPI_STORE, 128, 2> : k_dec_gemv<PRO_QUANT, EPI_STORE, 128, 2>;
 }
-
-// Lets every fused kernel use up to smem bytes of dynamic shared memory.
-static int dec_allow_smem(size_t smem) {
-    if (smem <= 48 * 1024) return 0;
-    for (int rpw = 1; rpw <= 2; rpw++)
-        for (int pro = 0; pro < 3; pro++)
-            for (int epi = 0; epi < 3; epi++)
-                if (cudaFuncSetAttribute(dec_kernels(rpw, pro, epi), cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess) return -1;
-    return 0;
-}
-
 
 // Uploads the row-wise concatenation of parts (same width) as one matrix: int8 + scales when
 // every part is q8, else f16. il (two parts of equal rows, a multiple of 32): rows interleaved
@@ -199,7 +186,6 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
         for (unsigned i = 0; i < sizeof t / sizeof *t; i++) c->fused &= t[i]->dtype == OCTET_Q8;
     }
     c->dec_persist = getenv("OCTET_CUDA_PERSIST") && !strcmp(getenv("OCTET_CUDA_PERSIST"), "1");
-    c->dec_rpw = getenv("OCTET_CUDA_RPW") && !strcmp(getenv("OCTET_CUDA_RPW"), "1") ? 1 : 2;
     c->gu_il = c->fused;
     for (c->dec_span = 64; (n_ctx + c->dec_span - 1) / c->dec_span > 64; c->dec_span *= 2) {}
     c->dec_split = (n_ctx + c->dec_span - 1) / c->dec_span;
@@ -246,9 +232,15 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     CK(cudaMalloc(&c->d_next, 4));
     CK(cudaMallocHost(&c->h_step, (B + 1) * 4));
     CK(cudaMallocHost(&c->h_next, 4));
-    if (c->fused && dec_allow_smem(dec_smem(&c->L[0].down, PRO_NORM) > dec_smem(&c->L[0].qkv, PRO_NORM) ? dec_smem(&c->L[0].down, PRO_NORM) : dec_smem(&c->L[0].qkv, PRO_NORM)) != 0) {
-        octet_set_error("cuda: cannot give the decode kernels their shared memory");
-        goto fail;
+    if (c->fused) {  // shared memory over the default 48 KiB must be asked for
+        struct { dec_kernel k; size_t smem; } use[] = {
+            {dec_kernel_for(PRO_NORM, EPI_STORE), dec_smem(&c->L[0].qkv, PRO_NORM)},
+            {dec_kernel_for(PRO_ATTN, EPI_STORE), dec_smem(&c->L[0].o, PRO_ATTN, c->nh, c->dec_split)},
+            {dec_kernel_for(PRO_NORM, EPI_SWIGLU), dec_smem(&c->L[0].gu, PRO_NORM)},
+            {dec_kernel_for(PRO_QUANT, EPI_STORE), dec_smem(&c->L[0].down, PRO_QUANT)},
+            {dec_kernel_for(PRO_NORM, EPI_ARGMAX), dec_smem(&c->out, PRO_NORM)}};
+        for (unsigned i = 0; i < sizeof use / sizeof *use; i++)
+            if (use[i].smem > 48 * 1024) CK(cudaFuncSetAttribute(use[i].k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)use[i].smem));
     }
     CK(cudaFuncSetAttribute(k_rmsnorm, cudaFuncAttributeMaxDynamicSharedMemorySize, c->dim * 4 > 48 * 1024 ? c->dim * 4 : 48 * 1024));
     CK(cudaFuncSetAttribute(k_swiglu, cudaFuncAttributeMaxDynamicSharedMemorySize, c->hid * 4 > 48 * 1024 ? c->hid * 4 : 48 * 1024));
@@ -344,12 +336,12 @@ static dim3 dec_grid(const octet_cuda_ctx *c, dec_kernel k, int threads, size_t 
 static void launch_decode_fused(octet_cuda_ctx *c) {
     const octet_hparams *hp = &c->m->hp;
     cudaStream_t st = c->st;
-    int kv_elt = c->kv_f16 ? 2 : 4, rpw = c->dec_rpw, rows = 4 * rpw;
+    int kv_elt = c->kv_f16 ? 2 : 4, rows = 8;   // rows per block of the store GEMVs
     size_t att_smem = (size_t)(6 * c->hd + c->dec_span + hp->rope_dim) * 4;
     dec_args base = {};
     base.eps = hp->norm_eps;
 #define GEMV(PRO, EPI, NT, GROUPS, SMEM) do { \
-        dec_kernel k_ = dec_kernels(rpw, PRO, EPI); \
+        dec_kernel k_ = dec_kernel_for(PRO, EPI); \
         k_<<<dec_grid(c, k_, NT, SMEM, GROUPS), NT, SMEM, st>>>(a); \
     } while (0)
     for (uint32_t l = 0; l < hp->n_layers; l++) {

@@ -144,28 +144,27 @@ __device__ void dec_prologue(const dec_args &a, int8_t *sq, float *ss, float *sc
     }
 }
 
-// Dot products of R weight rows (R = 1 or 2) with the quantized input in shared memory (one warp).
-template <int R>
-__device__ __forceinline__ void dot_rows(const int8_t *ra, const int8_t *rb, const int8_t *sq, const float *ss, int nb, float &va, float &vb) {
+// Dot products of two weight rows with the quantized input in shared memory (one warp).
+__device__ __forceinline__ void dot_rows2(const int8_t *ra, const int8_t *rb, const int8_t *sq, const float *ss, int nb, float &va, float &vb) {
     int lane = threadIdx.x & 31;
     float acc_a = 0, acc_b = 0;
 #pragma unroll 4
     for (int b = lane; b < nb; b += 32) {
-        int4 a0 = ld_stream(ra + b * QBLOCK), a1 = ld_stream(ra + b * QBLOCK + 16), b0, b1;
-        if (R == 2) { b0 = ld_stream(rb + b * QBLOCK); b1 = ld_stream(rb + b * QBLOCK + 16); }
+        int4 a0 = ld_stream(ra + b * QBLOCK), a1 = ld_stream(ra + b * QBLOCK + 16);
+        int4 b0 = ld_stream(rb + b * QBLOCK), b1 = ld_stream(rb + b * QBLOCK + 16);
         const int4 *xp = (const int4 *)(sq + b * QBLOCK);
         int4 x0 = xp[0], x1 = xp[1];
         float s = ss[b];
         acc_a = __fmaf_rn(i2f_small(dot32(x0, x1, a0, a1)), s, acc_a);
-        if (R == 2) acc_b = __fmaf_rn(i2f_small(dot32(x0, x1, b0, b1)), s, acc_b);
+        acc_b = __fmaf_rn(i2f_small(dot32(x0, x1, b0, b1)), s, acc_b);
     }
     va = warp_sum(acc_a);
-    vb = R == 2 ? warp_sum(acc_b) : 0.0f;
+    vb = warp_sum(acc_b);
 }
 
 // One token times W. The grid is only as large as fits on the GPU at once: each block
 // quantizes the input once (the prologue) and then loops over groups of NT / 32 * RPW rows,
-// each warp RPW rows (two at a time, or one when RPW is 1). Dynamic shared memory: dec_smem()
+// each warp RPW rows (an even number, two at a time). Dynamic shared memory: dec_smem()
 // in backend.cu.
 template <int PRO, int EPI, int NT, int RPW>
 __global__ void __launch_bounds__(NT) k_dec_gemv(const dec_args a) {
@@ -184,7 +183,7 @@ __global__ void __launch_bounds__(NT) k_dec_gemv(const dec_args a) {
             for (int j = 0; j < RPW / 2; j++) {
                 int hl = warp * (RPW / 2) + j, rg = grp * rows + hl, ru = rg + 32;
                 float g, u;
-                dot_rows<2>(a.w.q + (size_t)rg * kp, a.w.q + (size_t)ru * kp, sq, ss, nb, g, u);
+                dot_rows2(a.w.q + (size_t)rg * kp, a.w.q + (size_t)ru * kp, sq, ss, nb, g, u);
                 if (lane == 0) {
                     g = __fmul_rn(a.w.s[rg], g);
                     u = __fmul_rn(a.w.s[ru], u);
@@ -198,13 +197,12 @@ __global__ void __launch_bounds__(NT) k_dec_gemv(const dec_args a) {
         return;
     }
     unsigned long long best = 0;
-    constexpr int R = RPW == 1 ? 1 : 2;
     for (int grp = blockIdx.x; grp < n_groups; grp += gridDim.x)
-        for (int j = 0; j < RPW; j += R) {
+        for (int j = 0; j < RPW; j += 2) {
             int ra = grp * rows + warp * RPW + j, rb = ra + 1;
-            bool oka = ra < a.w.n, okb = R == 2 && rb < a.w.n;
+            bool oka = ra < a.w.n, okb = rb < a.w.n;
             float va, vb;
-            dot_rows<R>(a.w.q + (size_t)(oka ? ra : 0) * kp, a.w.q + (size_t)(okb ? rb : 0) * kp, sq, ss, nb, va, vb);
+            dot_rows2(a.w.q + (size_t)(oka ? ra : 0) * kp, a.w.q + (size_t)(okb ? rb : 0) * kp, sq, ss, nb, va, vb);
             if (lane == 0) {
                 if (oka) {
                     float v = __fmul_rn(a.w.s[ra], va);
@@ -289,16 +287,8 @@ __global__ void __launch_bounds__(128) k_attn_dec(const float *__restrict__ qkv,
         if (l == 0) sc[p - start] = d * scale;
     }
     __syncthreads();
-    float mx = -INFINITY;
-    for (int i = threadIdx.x; i < end - start; i += blockDim.x) mx = fmaxf(mx, sc[i]);
-    mx = block_reduce<1>(mx, red);
-    float sum = 0;
-    for (int i = threadIdx.x; i < end - start; i += blockDim.x) {
-        float e = expf(sc[i] - mx);
-        sc[i] = e;
-        sum += e;
-    }
-    sum = block_reduce<0>(sum, red);
+    float mx, sum;
+    span_softmax(sc, end - start, red, &mx, &sum);
     // Each warp sums every nw-th position; lanes cover the head's dimensions.
     for (int d = l; d < hd; d += 32) {
         float o = 0;

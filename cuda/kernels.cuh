@@ -47,6 +47,21 @@ __device__ float block_reduce(float v, float *red) {
     return v;
 }
 
+// Replaces the n scores in sc by exp(score - max) and gives their max and sum (whole block).
+__device__ __forceinline__ void span_softmax(float *sc, int n, float *red, float *mx_out, float *sum_out) {
+    float mx = -INFINITY;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) mx = fmaxf(mx, sc[i]);
+    mx = block_reduce<1>(mx, red);
+    float sum = 0;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        float e = expf(sc[i] - mx);
+        sc[i] = e;
+        sum += e;
+    }
+    *mx_out = mx;
+    *sum_out = block_reduce<0>(sum, red);
+}
+
 // The CPU's k_quantize_row_i8 on n values: scale = amax/127, q = round(x * 127/amax).
 __device__ __forceinline__ int8_t quant1(float x, float inv) {
     float v = roundf(x * inv);
@@ -392,16 +407,8 @@ __global__ void __launch_bounds__(128) k_attention(const float *qkv, int ld, con
         if (l == 0) sc[p - start] = d * scale;
     }
     __syncthreads();
-    float mx = -INFINITY;
-    for (int i = threadIdx.x; i < end - start; i += blockDim.x) mx = fmaxf(mx, sc[i]);
-    mx = block_reduce<1>(mx, red);
-    float sum = 0;
-    for (int i = threadIdx.x; i < end - start; i += blockDim.x) {
-        float e = expf(sc[i] - mx);
-        sc[i] = e;
-        sum += e;
-    }
-    sum = block_reduce<0>(sum, red);
+    float mx, sum;
+    span_softmax(sc, end - start, red, &mx, &sum);
     for (int d = threadIdx.x; d < hd; d += blockDim.x) {
         float o = 0;
         for (int p = start; p < end; p++) o = __fmaf_rn(sc[p - start], to_f(vc[(size_t)p * kvd + kvh * hd + d]), o);

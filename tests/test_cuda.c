@@ -107,12 +107,6 @@ static octet_session *session(const octet_model *m, int device, int n_ctx) {
     return s;
 }
 
-static int argmax(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
-    return b;
-}
-
 // Compares all-position logits and a greedy continuation of one prompt on CPU and GPU.
 // Returns the number of greedy tokens that agree; adds to the top-1 agreement counters.
 static int compare_prompt(const octet_model *m, const int32_t *ids, int np, int n_gen, int *agree, int *positions, double *worst) {
@@ -125,7 +119,7 @@ static int compare_prompt(const octet_model *m, const int32_t *ids, int np, int 
         float mx = 0, d = 0;
         for (int i = 0; i < V; i++) { mx = fmaxf(mx, fabsf(lc[(size_t)p * V + i])); d = fmaxf(d, fabsf(lc[(size_t)p * V + i] - lg[(size_t)p * V + i])); }
         if (d / mx > *worst) *worst = d / mx;
-        *agree += argmax(lc + (size_t)p * V, V) == argmax(lg + (size_t)p * V, V);
+        *agree += octet_argmax(lc + (size_t)p * V, V) == octet_argmax(lg + (size_t)p * V, V);
         (*positions)++;
     }
     // The same prompt one token at a time on the GPU (the decode path: GEMV + graph).
@@ -220,8 +214,8 @@ static void decode_steps(const octet_model *m, const int32_t *prompt, int np, in
         octet_session_reset(s);  // the greedy pick of the same step, through the GPU argmax
         CHECK(octet_eval_greedy(s, prompt, np, &g) == 0, "%s", octet_last_error());
         for (int j = 0; j <= i; j++) CHECK(octet_eval_greedy(s, &ids[j], 1, &g) == 0, "%s", octet_last_error());
-        CHECK(g == argmax(logits + (size_t)i * V, V), "step %d: GPU argmax %d, argmax of the logits %d", i, g, argmax(logits + (size_t)i * V, V));
-        next = argmax(logits + (size_t)i * V, V);
+        CHECK(g == octet_argmax(logits + (size_t)i * V, V), "step %d: GPU argmax %d, argmax of the logits %d", i, g, octet_argmax(logits + (size_t)i * V, V));
+        next = octet_argmax(logits + (size_t)i * V, V);
     }
     octet_session_free(s);
 }
@@ -259,7 +253,7 @@ static void cuda_fused_decode_matches_unfused(void) {
         float mx = 0, d = 0;
         for (int j = 0; j < V; j++) { mx = fmaxf(mx, fabsf(lg[2][(size_t)i * V + j])); d = fmaxf(d, fabsf(lg[0][(size_t)i * V + j] - lg[2][(size_t)i * V + j])); }
         if (d / mx > worst) worst = d / mx;
-        agree += argmax(lg[0] + (size_t)i * V, V) == argmax(lg[2] + (size_t)i * V, V);
+        agree += octet_argmax(lg[0] + (size_t)i * V, V) == octet_argmax(lg[2] + (size_t)i * V, V);
     }
     printf("  fused vs unfused decode: top-1 %d/%d, logits within %.1e of max|logit|; looping blocks vs one per group: %s\n", agree, N, worst,
            same_grid ? "identical" : "DIFFERENT");

@@ -25,19 +25,13 @@ static octet_session *session(const octet_model *m, int n_ctx, int threads) {
     return s;
 }
 
-static int argmax(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
-    return b;
-}
-
 // Greedy decoding from a prompt; stops after an end token (included) or n tokens.
 static int greedy(const octet_model *m, octet_session *s, const int32_t *prompt, int np, int n, int32_t *out) {
     int V = octet_vocab_size(m), k = 0;
     float *logits = malloc((size_t)V * sizeof *logits);
     if (octet_eval(s, prompt, np, logits, 0) != 0) { free(logits); return -1; }
     while (k < n) {
-        int32_t t = argmax(logits, V);
+        int32_t t = octet_argmax(logits, V);
         out[k++] = t;
         if (octet_is_end_token(m, t) || octet_eval(s, &t, 1, logits, 0) != 0) break;
     }
@@ -127,7 +121,7 @@ static void smollm2_case(const octet_model *m, const json *c, int f32, int *agre
         for (size_t k = 0; k < tl->len; k++) mx = fmaxf(mx, fabsf((float)tl->items[k]->num));
         for (size_t k = 0; k < ti->len; k++) diff = fmaxf(diff, fabsf(logits[p * V + (int)ti->items[k]->num] - (float)tl->items[k]->num));
         worst = fmaxf(worst, diff / mx);
-        int mine = argmax(logits + p * V, V);
+        int mine = octet_argmax(logits + p * V, V);
         if (f32) { (*f32_top1)[*positions] = (float)mine; (*agree) += mine == (int)ti->items[0]->num; }
         else (*agree) += mine == (int)(*f32_top1)[*positions];
         (*positions)++;
