@@ -1,6 +1,7 @@
 // The forward pass on the GPU: weight upload, activations, KV cache, kernel launches, and the
 // decode step captured as a CUDA graph. Same structure as engine/forward.c.
 #include "decode.cuh"
+#include "gemm.cuh"
 #include "kernels.cuh"
 #include "sample.cuh"
 #include "octet_cuda.h"
@@ -26,6 +27,7 @@ struct octet_cuda_ctx {
     int rm_dim, rm_hid, kp_dim, kp_hid;   // quantization mode and padded width of each activation
     int fused, gu_il;          // fused decode step (decode.cuh); gate/up rows interleaved by 32
     int dec_persist, n_sm;     // fused GEMVs: resident-size grids; SMs
+    int dec_wide;              // fused GEMVs: 32 rows per block instead of 8
     int dec_span, dec_split;   // attention split of the fused decode step
     dlayer *L;
     dmat embd, out;
@@ -56,8 +58,13 @@ static size_t dec_smem(const dmat *w, int pro, int n_heads = 0, int n_split = 0)
 
 typedef void (*dec_kernel)(const dec_args);
 // The GEMV kernels of the fused step (two rows per warp; SwiGLU: 8 rows per warp, 64 per block).
-static dec_kernel dec_kernel_for(int pro, int epi) {
+// wide: 32 rows per block (256 threads, 4 rows per warp) instead of 8, fewer prologues.
+static dec_kernel dec_kernel_for(int pro, int epi, int wide = 0) {
     if (epi == EPI_SWIGLU) return k_dec_gemv<PRO_NORM, EPI_SWIGLU, 256, 8>;
+    if (wide) {
+        if (epi == EPI_ARGMAX) return k_dec_gemv<PRO_NORM, EPI_ARGMAX, 256, 4>;
+        return pro == PRO_NORM ? k_dec_gemv<PRO_NORM, EPI_STORE, 256, 4> : pro == PRO_ATTN ? k_dec_gemv<PRO_ATTN, EPI_STORE, 256, 4> : k_dec_gemv<PRO_QUANT, EPI_STORE, 256, 4>;
+    }
     if (epi == EPI_ARGMAX) return k_dec_gemv<PRO_NORM, EPI_ARGMAX, 128, 2>;
     return pro == PRO_NORM ? k_dec_gemv<PRO_NORM, EPI_STORE, 128, 2> : pro == PRO_ATTN ? k_dec_gemv<PRO_ATTN, EPI_STORE, 128, 2> : k_dec_gemv<PRO_QUANT, EPI_STORE, 128, 2>;
 }
@@ -186,6 +193,7 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
         for (unsigned i = 0; i < sizeof t / sizeof *t; i++) c->fused &= t[i]->dtype == OCTET_Q8;
     }
     c->dec_persist = getenv("OCTET_CUDA_PERSIST") && !strcmp(getenv("OCTET_CUDA_PERSIST"), "1");
+    c->dec_wide = getenv("OCTET_CUDA_WIDE") && !strcmp(getenv("OCTET_CUDA_WIDE"), "1");
     c->gu_il = c->fused;
     for (c->dec_span = 64; (n_ctx + c->dec_span - 1) / c->dec_span > 64; c->dec_span *= 2) {}
     c->dec_split = (n_ctx + c->dec_span - 1) / c->dec_span;
@@ -234,11 +242,11 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     CK(cudaMallocHost(&c->h_next, 4));
     if (c->fused) {  // shared memory over the default 48 KiB must be asked for
         struct { dec_kernel k; size_t smem; } use[] = {
-            {dec_kernel_for(PRO_NORM, EPI_STORE), dec_smem(&c->L[0].qkv, PRO_NORM)},
-            {dec_kernel_for(PRO_ATTN, EPI_STORE), dec_smem(&c->L[0].o, PRO_ATTN, c->nh, c->dec_split)},
+            {dec_kernel_for(PRO_NORM, EPI_STORE, c->dec_wide), dec_smem(&c->L[0].qkv, PRO_NORM)},
+            {dec_kernel_for(PRO_ATTN, EPI_STORE, c->dec_wide), dec_smem(&c->L[0].o, PRO_ATTN, c->nh, c->dec_split)},
             {dec_kernel_for(PRO_NORM, EPI_SWIGLU), dec_smem(&c->L[0].gu, PRO_NORM)},
-            {dec_kernel_for(PRO_QUANT, EPI_STORE), dec_smem(&c->L[0].down, PRO_QUANT)},
-            {dec_kernel_for(PRO_NORM, EPI_ARGMAX), dec_smem(&c->out, PRO_NORM)}};
+            {dec_kernel_for(PRO_QUANT, EPI_STORE, c->dec_wide), dec_smem(&c->L[0].down, PRO_QUANT)},
+            {dec_kernel_for(PRO_NORM, EPI_ARGMAX, c->dec_wide), dec_smem(&c->out, PRO_NORM)}};
         for (unsigned i = 0; i < sizeof use / sizeof *use; i++)
             if (use[i].smem > 48 * 1024) CK(cudaFuncSetAttribute(use[i].k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)use[i].smem));
     }
@@ -249,6 +257,18 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
 fail:
     octet_cuda_free(c);
     return NULL;
+}
+
+// Prefill GEMM (gemm.cuh). OCTET_CUDA_GEMM=old|64|128 forces a variant (measurements).
+static void launch_gemm(const dmat &w, const int8_t *xq, const float *xs, int m, float *y, int ldy, const float *bias, int acc, int n_sm, cudaStream_t st) {
+    const char *e = getenv("OCTET_CUDA_GEMM");
+    if (e && !strcmp(e, "old")) {
+        dim3 g((w.n + GM_BN - 1) / GM_BN, (m + GM_BM - 1) / GM_BM);
+        k_gemm_old<false><<<g, 128, 0, st>>>(w, xq, xs, m, y, NULL, ldy, bias, acc);
+        return;
+    }
+    int bn = e && atoi(e) ? atoi(e) : gemm_bn(m, w.n, n_sm);
+    launch_gemm_imma<false>(bn, w, xq, xs, m, y, NULL, ldy, bias, acc, st);
 }
 
 // y[m][ldy] (=|+=) x · W^T: DP4A GEMV for a few tokens, tensor cores for more; f16 weights
@@ -269,8 +289,7 @@ static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, i
         return;
     }
     if (m > 8) {
-        dim3 g((w->n + GM_BN - 1) / GM_BN, (m + GM_BM - 1) / GM_BM);
-        k_gemm_imma<false><<<g, 128, 0, st>>>(*w, c->xq, c->xs, m, y, NULL, ldy, bias, acc);
+        launch_gemm(*w, c->xq, c->xs, m, y, ldy, bias, acc, c->n_sm, st);
         return;
     }
     switch (m) {
@@ -290,7 +309,7 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
     const octet_hparams *hp = &c->m->hp;
     cudaStream_t st = c->st;
     int kv_elt = c->kv_f16 ? 2 : 4;
-    k_embed<<<n, 256, 0, st>>>(c->embd, c->d_step, c->x, c->dim);
+    k_embed<<<n, 1024, 0, st>>>(c->embd, c->d_step, c->x, c->dim);
     for (uint32_t l = 0; l < hp->n_layers; l++) {
         dlayer *L = &c->L[l];
         size_t lo = (size_t)l * c->n_ctx * c->kvd * kv_elt;
@@ -298,12 +317,12 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
         norm(c, c->x, L->attn_norm, n, L->qkv.q8);
         matmul(c, &L->qkv, c->xb, c->dim, n, c->qkv, c->qkv_n, L->bqkv, 0);
         size_t smem = (size_t)(c->hd + ATT_SPAN) * 4;
-        dim3 ag(c->nh, n, n_split);
+        dim3 ag(c->nh, n, n_split), rope_grid(n, (c->nh + c->nkv + ROPE_HEADS - 1) / ROPE_HEADS);
         if (c->kv_f16) {
-            k_rope_store<__half><<<n, 256, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (__half *)kc, (__half *)vc);
+            k_rope_store<__half><<<rope_grid, 256, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (__half *)kc, (__half *)vc);
             k_attention<__half><<<ag, 128, smem, st>>>(c->qkv, c->qkv_n, c->d_step, (__half *)kc, (__half *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
         } else {
-            k_rope_store<float><<<n, 256, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
+            k_rope_store<float><<<rope_grid, 256, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
             k_attention<float><<<ag, 128, smem, st>>>(c->qkv, c->qkv_n, c->d_step, (float *)kc, (float *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
         }
         int fuse_q = L->o.q8 && !c->rm_dim && c->hd % QBLOCK == 0;
@@ -312,7 +331,8 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
         matmul(c, &L->o, c->att, c->dim, n, c->x, c->dim, NULL, 1);
         norm(c, c->x, L->ffn_norm, n, L->gu.q8);
         matmul(c, &L->gu, c->xb, c->dim, n, c->gu, 2 * c->hid, NULL, 0);
-        k_swiglu<<<n, ROW_THREADS, c->hid * 4, st>>>(c->gu, c->hid, c->gu_il, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
+        if (c->rm_hid) k_swiglu<<<n, ROW_THREADS, c->hid * 4, st>>>(c->gu, c->hid, c->gu_il, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
+        else k_swiglu_blocks<<<dim3((c->kp_hid / QBLOCK + 7) / 8, n), 256, 0, st>>>(c->gu, c->hid, c->gu_il, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid);
         matmul(c, &L->down, c->hb, c->hid, n, c->x, c->dim, NULL, 1);
     }
     if (!logit_rows) return;
@@ -336,12 +356,13 @@ static dim3 dec_grid(const octet_cuda_ctx *c, dec_kernel k, int threads, size_t 
 static void launch_decode_fused(octet_cuda_ctx *c) {
     const octet_hparams *hp = &c->m->hp;
     cudaStream_t st = c->st;
-    int kv_elt = c->kv_f16 ? 2 : 4, rows = 8;   // rows per block of the store GEMVs
+    int wide = c->dec_wide, rows = wide ? 32 : 8, nt = wide ? 256 : 128;   // rows per block of the store GEMVs
+    int kv_elt = c->kv_f16 ? 2 : 4;
     size_t att_smem = (size_t)(6 * c->hd + c->dec_span + hp->rope_dim) * 4;
     dec_args base = {};
     base.eps = hp->norm_eps;
 #define GEMV(PRO, EPI, NT, GROUPS, SMEM) do { \
-        dec_kernel k_ = dec_kernel_for(PRO, EPI); \
+        dec_kernel k_ = dec_kernel_for(PRO, EPI, wide); \
         k_<<<dec_grid(c, k_, NT, SMEM, GROUPS), NT, SMEM, st>>>(a); \
     } while (0)
     for (uint32_t l = 0; l < hp->n_layers; l++) {
@@ -351,7 +372,7 @@ static void launch_decode_fused(octet_cuda_ctx *c) {
         dec_args a = base;
         a.w = L->qkv; a.x = c->x; a.g = L->attn_norm; a.y = c->qkv; a.bias = L->bqkv;
         if (l == 0) { a.embd = c->embd; a.step = c->d_step; a.x_out = c->x; a.best_reset = c->d_best; }
-        GEMV(PRO_NORM, EPI_STORE, 128, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_NORM));
+        GEMV(PRO_NORM, EPI_STORE, nt, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_NORM));
         dim3 ag(c->nh, c->dec_split);
         if (c->kv_f16)
             k_attn_dec<__half><<<ag, 128, att_smem, st>>>(c->qkv, c->d_step, c->inv_freq, (int)hp->rope_dim, (int)hp->rope_neox, c->nh, c->nkv, c->hd,
@@ -362,17 +383,17 @@ static void launch_decode_fused(octet_cuda_ctx *c) {
         a = base;
         a.w = L->o; a.part_o = c->part_o; a.part_ml = c->part_ml; a.n_heads = c->nh; a.hd = c->hd; a.n_split = c->dec_split; a.span = c->dec_span; a.step = c->d_step;
         a.y = c->x; a.accumulate = 1;
-        GEMV(PRO_ATTN, EPI_STORE, 128, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_ATTN, c->nh, c->dec_split));
+        GEMV(PRO_ATTN, EPI_STORE, nt, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_ATTN, c->nh, c->dec_split));
         a = base;
         a.w = L->gu; a.x = c->x; a.g = L->ffn_norm; a.hq = c->xq; a.hs = c->xs;
         GEMV(PRO_NORM, EPI_SWIGLU, 256, c->hid / QBLOCK, dec_smem(&a.w, PRO_NORM));
         a = base;
         a.w = L->down; a.xq = c->xq; a.xs = c->xs; a.y = c->x; a.accumulate = 1;
-        GEMV(PRO_QUANT, EPI_STORE, 128, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_QUANT));
+        GEMV(PRO_QUANT, EPI_STORE, nt, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_QUANT));
     }
     dec_args a = base;
     a.w = c->out; a.x = c->x; a.g = c->out_norm; a.y = c->logits; a.best = c->d_best;
-    GEMV(PRO_NORM, EPI_ARGMAX, 128, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_NORM));
+    GEMV(PRO_NORM, EPI_ARGMAX, nt, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_NORM));
 #undef GEMV
     k_argmax_unpack<<<1, 1, 0, st>>>(c->d_best, c->d_next);
 }
@@ -431,8 +452,14 @@ fail:
 
 void octet_cuda_launch_imma(const int8_t *w, const float *ws, int n, int k, const int8_t *x, const float *xs, int m, float *y) {
     dmat d = {n, k, round32(k), 1, (int8_t *)w, (float *)ws, NULL};
-    dim3 g((n + GM_BN - 1) / GM_BN, (m + GM_BM - 1) / GM_BM);
-    k_gemm_imma<false><<<g, 128>>>(d, x, xs, m, y, NULL, n, NULL, 0);
+    int n_sm = 0;
+    cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, 0);
+    if (getenv("OCTET_CUDA_GEMM_I32")) {  // (temporary) the int32 kernel alone: no per-32 rescaling
+        const char *e = getenv("OCTET_CUDA_GEMM");
+        launch_gemm_imma<true>(e && atoi(e) ? atoi(e) : 64, d, x, xs, m, NULL, (int32_t *)y, n, NULL, 0, 0);
+        return;
+    }
+    launch_gemm(d, x, xs, m, y, n, NULL, 0, n_sm, 0);
 }
 
 extern "C" int octet_cuda_last_logits(octet_cuda_ctx *c, float *logits) {
@@ -447,7 +474,6 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
     int kp = round32(k), nb = kp / QBLOCK, rc = -1, grid = (n + 3) / 4;
     int8_t *hx = (int8_t *)calloc((size_t)m * kp, 1), *hw = (int8_t *)calloc((size_t)n * kp, 1);
     dmat d = {n, k, kp, 1, NULL, NULL, NULL};
-    dim3 g((n + GM_BN - 1) / GM_BN, (m + GM_BM - 1) / GM_BM);
     int8_t *dx = NULL;
     float *dxs = NULL, *dy = NULL;
     int32_t *dyi = NULL;
@@ -466,9 +492,9 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
     CK(cudaMemcpy(dxs, xs, (size_t)m * nb * 4, cudaMemcpyHostToDevice));
     CK(cudaMemset(dy, 0xff, (size_t)m * n * 4));   // poison: every output must be written
     CK(cudaMemset(dyi, 0xff, (size_t)m * n * 4));
-    if (kind == 1) {
-        k_gemm_imma<true><<<g, 128>>>(d, dx, dxs, m, NULL, dyi, n, NULL, 0);
-        k_gemm_imma<false><<<g, 128>>>(d, dx, dxs, m, dy, NULL, n, NULL, 0);
+    if (kind == 1 || kind == 3) {  // tensor-core GEMM, 128- or 64-row weight tiles
+        launch_gemm_imma<true>(kind == 1 ? 128 : 64, d, dx, dxs, m, NULL, dyi, n, NULL, 0, 0);
+        launch_gemm_imma<false>(kind == 1 ? 128 : 64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
     } else if (kind == 2) {  // the fused decode GEMV, one token at a time (f32 only; int32 from DP4A)
         for (int r = 0; r < m; r++) {
             k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);

@@ -108,7 +108,12 @@ __global__ void __launch_bounds__(1024) k_rmsnorm(const float *__restrict__ x, i
     __shared__ double redd[32];
     const float *xr = x + (size_t)blockIdx.x * ldx;
     double ss = 0;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += (double)xr[i] * xr[i];
+#pragma unroll 8
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        float v = xr[i];
+        row[i] = v;
+        ss += (double)v * v;
+    }
     ss = warp_sum_d(ss);
     if ((threadIdx.x & 31) == 0) redd[threadIdx.x >> 5] = ss;
     __syncthreads();
@@ -119,8 +124,9 @@ __global__ void __launch_bounds__(1024) k_rmsnorm(const float *__restrict__ x, i
     }
     __syncthreads();
     float inv = (float)(1.0 / sqrt(redd[0] / dim + eps));
+#pragma unroll 8
     for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-        float y = __fmul_rn(__fmul_rn(xr[i], inv), g[i]);
+        float y = __fmul_rn(__fmul_rn(row[i], inv), g[i]);
         row[i] = y;
         if (out) out[(size_t)blockIdx.x * dim + i] = y;
     }
@@ -152,6 +158,26 @@ __global__ void __launch_bounds__(1024) k_swiglu(const float *__restrict__ gu, i
     }
     __syncthreads();
     if (q) quantize_row_smem(row, hid, kp, row_mode, q + (size_t)blockIdx.x * kp, s + (size_t)blockIdx.x * (kp / QBLOCK), red);
+}
+
+// The same with one scale per 32 values: block (y = token) of 8 warps, one 32-value block per
+// warp, so a decode step's SwiGLU is spread over SMs.
+__global__ void __launch_bounds__(256) k_swiglu_blocks(const float *__restrict__ gu, int hid, int il, float *__restrict__ out, int8_t *__restrict__ q, float *__restrict__ s, int kp) {
+    int t = blockIdx.y, b = blockIdx.x * 8 + (threadIdx.x >> 5), i = b * QBLOCK + (threadIdx.x & 31);
+    if (b * QBLOCK >= kp) return;
+    const float *r = gu + (size_t)t * 2 * hid;
+    float y = 0;
+    if (i < hid) {
+        int gi = il ? i / QBLOCK * 2 * QBLOCK + i % QBLOCK : i, ui = il ? gi + QBLOCK : hid + i;
+        float g = r[gi], u = r[ui];
+        y = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);
+        if (out) out[(size_t)t * hid + i] = y;
+    }
+    if (!q) return;
+    float amax = warp_max(fabsf(y));
+    float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    q[(size_t)t * kp + i] = quant1(y, inv);
+    if ((threadIdx.x & 31) == 0) s[(size_t)t * (kp / QBLOCK) + b] = amax / 127.0f;
 }
 
 // Exact int32 -> f32 for |v| < 2^22 (a block of 32 int8 products is below 2^19): one integer
@@ -230,128 +256,17 @@ __global__ void __launch_bounds__(128) k_gemv_f16(dmat w, const float *x, int ld
     }
 }
 
-// ---- Prefill GEMM: INT8 tensor cores (mma.sync m16n8k32 s8*s8 -> s32) ----
-// Block tile BM tokens x BN weight rows, k in steps of 32 (one activation scale block), a
-// 3-stage cp.async pipeline. 4 warps in 2x2, each 32x32: 2 m16 tiles x 4 n8 tiles. Every
-// 32-wide k step's int32 tile is scaled by its tokens' activation scales into f32 accumulators.
-#define GM_BM 64
-#define GM_BN 64
-#define GM_STAGES 3
-#define GM_LD 48    // shared row stride in bytes: 32 data + 16 pad, conflict-free fragment loads
-
-__device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool valid) {
-    unsigned s = (unsigned)__cvta_generic_to_shared(smem);
-    int bytes = valid ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-__device__ __forceinline__ void mma_s8(int c[4], const int a[4], const int b[2], const int acc[4]) {
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};\n"
-                 : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(acc[0]), "r"(acc[1]), "r"(acc[2]), "r"(acc[3]));
-}
-
-template <bool I32>
-__global__ void __launch_bounds__(128) k_gemm_imma(dmat w, const int8_t *xq, const float *xs, int m, float *y, int32_t *yi, int ldy, const float *bias, int accumulate) {
-    __shared__ __align__(16) int8_t As[GM_STAGES][GM_BM * GM_LD];
-    __shared__ __align__(16) int8_t Bs[GM_STAGES][GM_BN * GM_LD];
-    int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-    int wm = warp >> 1, wn = warp & 1;
-    int m0 = blockIdx.y * GM_BM, n0 = blockIdx.x * GM_BN, kp = w.kp, nb = kp / QBLOCK;
-    // Each thread copies one 16-byte chunk of A and one of B per stage.
-    int lr = tid >> 1, lc = (tid & 1) * 16;
-    bool a_ok = m0 + lr < m, b_ok = n0 + lr < w.n;
-    const int8_t *a_src = xq + (size_t)(a_ok ? m0 + lr : 0) * kp + lc;
-    const int8_t *b_src = w.q + (size_t)(b_ok ? n0 + lr : 0) * kp + lc;
-    auto load = [&](int stage, int kb) {
-        cp_async16(&As[stage][lr * GM_LD + lc], a_src + kb * QBLOCK, a_ok);
-        cp_async16(&Bs[stage][lr * GM_LD + lc], b_src + kb * QBLOCK, b_ok);
-    };
-    float acc[2][4][4];
-    int iacc[2][4][4];
-#pragma unroll
-    for (int i = 0; i < 2; i++)
-#pragma unroll
-        for (int j = 0; j < 4; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) { acc[i][j][e] = 0; iacc[i][j][e] = 0; }
-    // Rows of this thread's accumulators: (mt, half) -> token m0 + wm*32 + mt*16 + g + 8*half.
-    int rows[2][2];
-    for (int mt = 0; mt < 2; mt++)
-        for (int hf = 0; hf < 2; hf++) {
-            int r = m0 + wm * 32 + mt * 16 + g + 8 * hf;
-            rows[mt][hf] = r < m ? r : m - 1;
-        }
-    for (int s = 0; s < GM_STAGES - 1; s++) {
-        if (s < nb) load(s, s);
-        cp_async_commit();
-    }
-    for (int kb = 0; kb < nb; kb++) {
-        cp_async_wait<GM_STAGES - 2>();
-        __syncthreads();
-        if (kb + GM_STAGES - 1 < nb) load((kb + GM_STAGES - 1) % GM_STAGES, kb + GM_STAGES - 1);
-        cp_async_commit();
-        const int8_t *as = As[kb % GM_STAGES], *bs = Bs[kb % GM_STAGES];
-        float sc[2][2];
-        if (!I32)
-            for (int mt = 0; mt < 2; mt++)
-                for (int hf = 0; hf < 2; hf++) sc[mt][hf] = __ldg(xs + (size_t)rows[mt][hf] * nb + kb);
-        int af[2][4], bf[4][2];
-#pragma unroll
-        for (int mt = 0; mt < 2; mt++) {
-            int r = wm * 32 + mt * 16 + g;
-            af[mt][0] = *(const int *)&as[r * GM_LD + t4 * 4];
-            af[mt][1] = *(const int *)&as[(r + 8) * GM_LD + t4 * 4];
-            af[mt][2] = *(const int *)&as[r * GM_LD + 16 + t4 * 4];
-            af[mt][3] = *(const int *)&as[(r + 8) * GM_LD + 16 + t4 * 4];
-        }
-#pragma unroll
-        for (int nt = 0; nt < 4; nt++) {
-            int c = wn * 32 + nt * 8 + g;
-            bf[nt][0] = *(const int *)&bs[c * GM_LD + t4 * 4];
-            bf[nt][1] = *(const int *)&bs[c * GM_LD + 16 + t4 * 4];
-        }
-#pragma unroll
-        for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-            for (int nt = 0; nt < 4; nt++) {
-                if (I32) {
-                    mma_s8(iacc[mt][nt], af[mt], bf[nt], iacc[mt][nt]);
-                } else {
-                    const int zero[4] = {0, 0, 0, 0};
-                    int c[4];
-                    mma_s8(c, af[mt], bf[nt], zero);
-                    acc[mt][nt][0] = __fmaf_rn(i2f_small(c[0]), sc[mt][0], acc[mt][nt][0]);
-                    acc[mt][nt][1] = __fmaf_rn(i2f_small(c[1]), sc[mt][0], acc[mt][nt][1]);
-                    acc[mt][nt][2] = __fmaf_rn(i2f_small(c[2]), sc[mt][1], acc[mt][nt][2]);
-                    acc[mt][nt][3] = __fmaf_rn(i2f_small(c[3]), sc[mt][1], acc[mt][nt][3]);
-                }
-            }
-    }
-    cp_async_wait<0>();
-#pragma unroll
-    for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-        for (int nt = 0; nt < 4; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int r = m0 + wm * 32 + mt * 16 + g + (e >= 2 ? 8 : 0), c = n0 + wn * 32 + nt * 8 + t4 * 2 + (e & 1);
-                if (r >= m || c >= w.n) continue;
-                if (I32) yi[(size_t)r * ldy + c] = iacc[mt][nt][e];
-                else store_out(y + (size_t)r * ldy + c, __fmul_rn(w.s[c], acc[mt][nt][e]), bias, c, accumulate);
-            }
-}
-
-// RoPE on q and k of row t of qkv ([q | k | v]), then k and v into the cache at pos + t.
+// RoPE on q and k of row t = blockIdx.x of qkv ([q | k | v]), then k and v into the cache at
+// pos + t. Block y takes ROPE_HEADS of the n_heads + n_kv rotated heads (and the v rows of its
+// k heads), so a decode step's work is spread over SMs instead of looping in one block.
 // Angles in double as the CPU computes them.
+#define ROPE_HEADS 4
 template <typename KV>
 __global__ void k_rope_store(float *__restrict__ qkv, int ld, const int32_t *__restrict__ step, const float *__restrict__ inv_freq, int n_heads, int n_kv,
                              int hd, int rope_dim, int neox, KV *__restrict__ kc, KV *__restrict__ vc) {
     __shared__ float cs[256], sn[256];  // one angle per rotated pair, shared by every head
     int t = blockIdx.x, pos = step[0] + t, half = rope_dim / 2, dim = n_heads * hd, kvd = n_kv * hd;
+    int h0 = blockIdx.y * ROPE_HEADS, h1 = min(h0 + ROPE_HEADS, n_heads + n_kv);
     float *q = qkv + (size_t)t * ld, *k = q + dim, *v = k + kvd;
     for (int i = threadIdx.x; i < half; i += blockDim.x) {
         double a = (double)pos * inv_freq[i];
@@ -359,29 +274,32 @@ __global__ void k_rope_store(float *__restrict__ qkv, int ld, const int32_t *__r
         sn[i] = (float)sin(a);
     }
     __syncthreads();
-    int pairs = (n_heads + n_kv) * half;
-    for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
-        int h = p / half, i = p % half;
-        float *vec = h < n_heads ? q + h * hd : k + (h - n_heads) * hd;
+    size_t off = (size_t)pos * kvd;
+    for (int p = threadIdx.x; p < (h1 - h0) * hd; p += blockDim.x) {
+        int h = h0 + p / hd, i = p % hd;
+        bool is_k = h >= n_heads;
+        if (is_k) vc[off + (h - n_heads) * hd + i] = (KV)v[(h - n_heads) * hd + i];
+        if (i >= half) continue;  // one thread per rotated pair
+        float *vec = is_k ? k + (h - n_heads) * hd : q + h * hd;
         int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
         float x0 = vec[i0], x1 = vec[i1];
-        vec[i0] = __fsub_rn(__fmul_rn(x0, cs[i]), __fmul_rn(x1, sn[i]));
-        vec[i1] = __fadd_rn(__fmul_rn(x0, sn[i]), __fmul_rn(x1, cs[i]));
+        float y0 = __fsub_rn(__fmul_rn(x0, cs[i]), __fmul_rn(x1, sn[i])), y1 = __fadd_rn(__fmul_rn(x0, sn[i]), __fmul_rn(x1, cs[i]));
+        vec[i0] = y0;
+        vec[i1] = y1;
+        if (is_k) {
+            kc[off + (h - n_heads) * hd + i0] = (KV)y0;
+            kc[off + (h - n_heads) * hd + i1] = (KV)y1;
+        }
     }
-    __syncthreads();
-    size_t off = (size_t)pos * kvd;
-    for (int i = threadIdx.x; i < kvd; i += blockDim.x) {
-        kc[off + i] = (KV)k[i];
-        vc[off + i] = (KV)v[i];
+    // Dimensions past rope_dim are not rotated: copied as they are.
+    for (int p = threadIdx.x; p < (h1 - h0) * hd; p += blockDim.x) {
+        int h = h0 + p / hd, i = p % hd;
+        if (h >= n_heads && i >= rope_dim) kc[off + (h - n_heads) * hd + i] = (KV)k[(h - n_heads) * hd + i];
     }
 }
-
 __device__ __forceinline__ float to_f(float v) { return v; }
 __device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
 
-// Flash-decoding attention: block (head, token, split) scores positions
-// [split*span, min((split+1)*span, pos+t+1)) of its KV head, and writes the unnormalised
-// output with its max and sum for k_attn_combine. Dynamic shared memory: (hd + span) floats.
 template <typename KV>
 __global__ void __launch_bounds__(128) k_attention(const float *qkv, int ld, const int32_t *step, const KV *kc, const KV *vc, int n_heads, int n_kv, int hd,
                                                    int span, int n_split, float *part_o, float2 *part_ml) {

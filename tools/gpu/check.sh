@@ -5,7 +5,9 @@
 #   smol    join /tmp/gguf.part00 + .dev/gguf.part01 and convert SmolLM2 into models/
 #   test    the CUDA tests (../shared copies from .dev/shared when present)
 #   bench   octet bench on the synthetic 1.1B and 7B shapes (and decode variants, see backend.cu)
+#   gemm    prefill and the cuBLASLt table with each tensor-core GEMM variant (OCTET_CUDA_GEMM)
 #   profile per-kernel times of the 1.1B decode step with ncu
+#   profile7  the same for the 7B shape, unfused and fused-wide
 # Logs go to $OUT (or /tmp/out).
 set -o pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -25,9 +27,33 @@ bench)
   need tinyllama-1.1b $TL; need llama-7b $L7
   for f in $TL $L7; do
     ./octet bench -m $f --device cuda -p 512 -n 128 -r 3 2>/dev/null | tee -a "$OUT/bench.md"
-    for mode in OCTET_CUDA_FUSED=1 OCTET_CUDA_FUSED=0; do
+    for mode in OCTET_CUDA_FUSED=1 OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1" "OCTET_CUDA_FUSED=1 OCTET_CUDA_PERSIST=1"; do
       echo "$f $mode: $(env $mode ./octet bench -m $f --device cuda -p 0 -n 128 -r 2 -o csv 2>/dev/null | tail -1 | awk -F, '{print $(NF-1)}')" | tee -a "$OUT/bench.md"
     done
+  done ;;
+gemm)
+  need tinyllama-1.1b $TL; need llama-7b $L7
+  for v in old 64 128 auto; do
+    for f in $TL $L7; do
+      echo "== OCTET_CUDA_GEMM=$v $f" | tee -a "$OUT/gemm.md"
+      OCTET_CUDA_GEMM=$v ./octet bench -m $f --device cuda -p 512 -n 0 -r 3 2>/dev/null | grep -E "pp512|^\| (q|o|gate|down)" | tee -a "$OUT/gemm.md"
+    done
+  done ;;
+gemmprof)
+  need llama-7b $L7
+  for v in "OCTET_CUDA_GEMM=64" "OCTET_CUDA_GEMM=128" "OCTET_CUDA_GEMM=64 OCTET_CUDA_GEMM_I32=1" "OCTET_CUDA_GEMM=128 OCTET_CUDA_GEMM_I32=1"; do
+    echo "== $v" | tee -a "$OUT/gemm.md"
+    env $v ./octet bench -m $L7 --device cuda -p 512 -n 0 -r 1 2>/dev/null | grep -E "^\| (q|o|gate|down)" | tee -a "$OUT/gemm.md"
+  done
+  OCTET_CUDA_GEMM=64 ncu --set full -k regex:k_gemm_imma -c 1 ./octet bench -m $L7 --device cuda -p 512 -n 0 -r 1 >"$OUT/ncu_gemm.log" 2>&1
+  grep -E "Stall|Issue Slot|Throughput|Pipe|Occupancy|Registers|Bank|Duration" "$OUT/ncu_gemm.log" | head -60 ;;
+profile7)
+  need llama-7b $L7
+  for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
+    echo "== $mode" | tee -a "$OUT/ncu7.txt"
+    env $mode ncu --clock-control none --graph-profiling node --print-summary per-kernel --metrics gpu__time_duration.sum,dram__bytes_read.sum \
+      ./octet bench -m $L7 --device cuda -p 0 -n 2 -r 1 -o csv >"$OUT/ncu7.log" 2>&1
+    grep -E "^  [a-z]|gpu__time_duration" "$OUT/ncu7.log" | sed -E 's/\(dmat[^)]*\)|\(const[^)]*\)|\(float[^)]*\)//' | cut -c1-140 | head -60 | tee -a "$OUT/ncu7.txt"
   done ;;
 profile)
   need tinyllama-1.1b $TL

@@ -1,0 +1,278 @@
+// Prefill GEMM on the INT8 tensor cores: y[m][n] = x[m][kp] · W[n][kp]^T with one activation
+// scale per 32 values of k and one weight scale per row (mma.sync m16n8k32 s8*s8 -> s32).
+//
+// Block tile 128 tokens x BN weight rows, 8 warps; k advances 64 bytes (two activation blocks)
+// per pipeline stage, 4 stages of cp.async. Shared rows are 64 bytes whose four 16-byte chunks
+// are XOR-swizzled by row, so the ldmatrix fragment loads hit 8 distinct bank groups.
+// Each 32-wide k step's int32 tile becomes f32 and is scaled by its tokens' activation scales:
+// the mma starts from 0x4B400000 (the float 2^23 + 2^22) instead of 0, so reading the int32
+// result as a float and subtracting 12582912 gives the exact product sum (|sum| < 2^22)
+// without a conversion instruction: two float operations per element per step.
+#ifndef OCTET_CUDA_GEMM_CUH
+#define OCTET_CUDA_GEMM_CUH
+#include "kernels.cuh"
+
+#define GT_BM 128
+#define GT_BK 64
+#define GT_STAGES 4
+#define GT_THREADS 256
+
+__host__ __device__ constexpr int gt_stage_bytes(int bn) { return GT_BM * GT_BK + bn * GT_BK + GT_BM * 2 * 4; }
+__host__ __device__ constexpr int gt_smem(int bn) { return GT_STAGES * gt_stage_bytes(bn); }
+
+__device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool valid) {
+    unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+    int bytes = valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
+}
+__device__ __forceinline__ void cp_async4(void *smem, const void *gmem, bool valid) {
+    unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+    int bytes = valid ? 4 : 0;
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+__device__ __forceinline__ void ldmatrix_x4(int r[4], const void *p) {
+    unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+}
+
+__device__ __forceinline__ void mma_s8(int c[4], const int a[4], const int b[2], const int acc[4]) {
+    asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};\n"
+                 : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(acc[0]), "r"(acc[1]), "r"(acc[2]), "r"(acc[3]));
+}
+
+// Byte offset of 16-byte chunk c of row r in a swizzled 64-byte-row tile.
+__device__ __forceinline__ int gt_off(int r, int c) { return r * GT_BK + ((c ^ ((r >> 1) & 3)) << 4); }
+
+// I32: raw int32 sums over all of k into yi (tests); else f32 with the scales into y.
+template <int BN, bool I32>
+__global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *__restrict__ xq, const float *__restrict__ xs, int m, float *y, int32_t *yi, int ldy,
+                                                          const float *bias, int accumulate) {
+    constexpr int WN = BN == 128 ? 4 : 2, WM = 8 / WN;            // warps along n and m
+    constexpr int MT = GT_BM / WM / 16, NT = BN / WN / 8;          // m16 and n8 tiles per warp
+    extern __shared__ __align__(128) unsigned char gsm[];
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
+    const int wm = warp / WN, wn = warp % WN;
+    const int m0 = blockIdx.y * GT_BM, n0 = blockIdx.x * BN, kp = w.kp, nb = kp / QBLOCK, nks = (nb + 1) / 2;
+    auto A = [&](int s) { return gsm + s * gt_stage_bytes(BN); };
+    auto B = [&](int s) { return gsm + s * gt_stage_bytes(BN) + GT_BM * GT_BK; };
+    auto S = [&](int s) { return (float *)(gsm + s * gt_stage_bytes(BN) + (GT_BM + BN) * GT_BK); };
+
+    auto load = [&](int stage, int ks) {
+        int kbyte = ks * GT_BK;
+        for (int i = tid; i < GT_BM * 4; i += GT_THREADS) {
+            int r = i >> 2, c = i & 3;
+            bool ok = m0 + r < m && kbyte + c * 16 < kp;
+            cp_async16(A(stage) + gt_off(r, c), xq + (size_t)(ok ? m0 + r : 0) * kp + (ok ? kbyte + c * 16 : 0), ok);
+        }
+        for (int i = tid; i < BN * 4; i += GT_THREADS) {
+            int r = i >> 2, c = i & 3;
+            bool ok = n0 + r < w.n && kbyte + c * 16 < kp;
+            cp_async16(B(stage) + gt_off(r, c), w.q + (size_t)(ok ? n0 + r : 0) * kp + (ok ? kbyte + c * 16 : 0), ok);
+        }
+        if (!I32)
+            for (int i = tid; i < GT_BM * 2; i += GT_THREADS) {
+                int r = i >> 1, b = ks * 2 + (i & 1);
+                bool ok = m0 + r < m && b < nb;
+                cp_async4(S(stage) + i, xs + (ok ? (size_t)(m0 + r) * nb + b : 0), ok);
+            }
+    };
+
+    float acc[MT][NT][4];
+    int iacc[MT][NT][4];
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) { acc[i][j][e] = 0; iacc[i][j][e] = 0; }
+
+#pragma unroll
+    for (int s = 0; s < GT_STAGES - 1; s++) {
+        if (s < nks) load(s, s);
+        cp_async_commit();
+    }
+    // ldmatrix lane roles: lane l gives the address of row (l & 7) of 8x16-byte matrix l >> 3.
+    const int lm = lane >> 3, lr = lane & 7;
+    for (int ks = 0; ks < nks; ks++) {
+        cp_async_wait<GT_STAGES - 2>();
+        __syncthreads();
+        if (ks + GT_STAGES - 1 < nks) load((ks + GT_STAGES - 1) % GT_STAGES, ks + GT_STAGES - 1);
+        cp_async_commit();
+        const int st = ks % GT_STAGES;
+        const unsigned char *as = A(st), *bs = B(st);
+        const float *ss = S(st);
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            if (ks * 2 + h >= nb) break;
+            int af[MT][4], bf[NT][2];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                int r = wm * (MT * 16) + mt * 16 + lr + ((lm & 1) << 3);
+                ldmatrix_x4(af[mt], as + gt_off(r, 2 * h + (lm >> 1)));
+            }
+#pragma unroll
+            for (int nt = 0; nt < NT; nt += 2) {
+                int r = wn * (NT * 8) + nt * 8 + ((lm >> 1) << 3) + lr, q[4];
+                ldmatrix_x4(q, bs + gt_off(r, 2 * h + (lm & 1)));
+                bf[nt][0] = q[0]; bf[nt][1] = q[1]; bf[nt + 1][0] = q[2]; bf[nt + 1][1] = q[3];
+            }
+            if (I32) {
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                    for (int nt = 0; nt < NT; nt++) mma_s8(iacc[mt][nt], af[mt], bf[nt], iacc[mt][nt]);
+            } else {
+                const int magic[4] = {0x4B400000, 0x4B400000, 0x4B400000, 0x4B400000};
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    int r = wm * (MT * 16) + mt * 16 + g;
+                    float s0 = ss[r * 2 + h], s1 = ss[(r + 8) * 2 + h];
+#pragma unroll
+                    for (int nt = 0; nt < NT; nt++) {
+                        int c[4];
+                        mma_s8(c, af[mt], bf[nt], magic);
+                        acc[mt][nt][0] = __fmaf_rn(__int_as_float(c[0]) - 12582912.0f, s0, acc[mt][nt][0]);
+                        acc[mt][nt][1] = __fmaf_rn(__int_as_float(c[1]) - 12582912.0f, s0, acc[mt][nt][1]);
+                        acc[mt][nt][2] = __fmaf_rn(__int_as_float(c[2]) - 12582912.0f, s1, acc[mt][nt][2]);
+                        acc[mt][nt][3] = __fmaf_rn(__int_as_float(c[3]) - 12582912.0f, s1, acc[mt][nt][3]);
+                    }
+                }
+            }
+        }
+    }
+    cp_async_wait<0>();
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int r = m0 + wm * (MT * 16) + mt * 16 + g + (e >= 2 ? 8 : 0), c = n0 + wn * (NT * 8) + nt * 8 + t4 * 2 + (e & 1);
+                if (r >= m || c >= w.n) continue;
+                if (I32) yi[(size_t)r * ldy + c] = iacc[mt][nt][e];
+                else store_out(y + (size_t)r * ldy + c, __fmul_rn(w.s[c], acc[mt][nt][e]), bias, c, accumulate);
+            }
+}
+
+// (temporary) the previous 64x64 kernel, for one measured comparison
+#define GM_BM 64
+#define GM_BN 64
+#define GM_STAGES 3
+#define GM_LD 48
+template <bool I32>
+__global__ void __launch_bounds__(128) k_gemm_old(dmat w, const int8_t *xq, const float *xs, int m, float *y, int32_t *yi, int ldy, const float *bias, int accumulate) {
+    __shared__ __align__(16) int8_t As[GM_STAGES][GM_BM * GM_LD];
+    __shared__ __align__(16) int8_t Bs[GM_STAGES][GM_BN * GM_LD];
+    int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
+    int wm = warp >> 1, wn = warp & 1;
+    int m0 = blockIdx.y * GM_BM, n0 = blockIdx.x * GM_BN, kp = w.kp, nb = kp / QBLOCK;
+    // Each thread copies one 16-byte chunk of A and one of B per stage.
+    int lr = tid >> 1, lc = (tid & 1) * 16;
+    bool a_ok = m0 + lr < m, b_ok = n0 + lr < w.n;
+    const int8_t *a_src = xq + (size_t)(a_ok ? m0 + lr : 0) * kp + lc;
+    const int8_t *b_src = w.q + (size_t)(b_ok ? n0 + lr : 0) * kp + lc;
+    auto load = [&](int stage, int kb) {
+        cp_async16(&As[stage][lr * GM_LD + lc], a_src + kb * QBLOCK, a_ok);
+        cp_async16(&Bs[stage][lr * GM_LD + lc], b_src + kb * QBLOCK, b_ok);
+    };
+    float acc[2][4][4];
+    int iacc[2][4][4];
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) { acc[i][j][e] = 0; iacc[i][j][e] = 0; }
+    // Rows of this thread's accumulators: (mt, half) -> token m0 + wm*32 + mt*16 + g + 8*half.
+    int rows[2][2];
+    for (int mt = 0; mt < 2; mt++)
+        for (int hf = 0; hf < 2; hf++) {
+            int r = m0 + wm * 32 + mt * 16 + g + 8 * hf;
+            rows[mt][hf] = r < m ? r : m - 1;
+        }
+    for (int s = 0; s < GM_STAGES - 1; s++) {
+        if (s < nb) load(s, s);
+        cp_async_commit();
+    }
+    for (int kb = 0; kb < nb; kb++) {
+        cp_async_wait<GM_STAGES - 2>();
+        __syncthreads();
+        if (kb + GM_STAGES - 1 < nb) load((kb + GM_STAGES - 1) % GM_STAGES, kb + GM_STAGES - 1);
+        cp_async_commit();
+        const int8_t *as = As[kb % GM_STAGES], *bs = Bs[kb % GM_STAGES];
+        float sc[2][2];
+        if (!I32)
+            for (int mt = 0; mt < 2; mt++)
+                for (int hf = 0; hf < 2; hf++) sc[mt][hf] = __ldg(xs + (size_t)rows[mt][hf] * nb + kb);
+        int af[2][4], bf[4][2];
+#pragma unroll
+        for (int mt = 0; mt < 2; mt++) {
+            int r = wm * 32 + mt * 16 + g;
+            af[mt][0] = *(const int *)&as[r * GM_LD + t4 * 4];
+            af[mt][1] = *(const int *)&as[(r + 8) * GM_LD + t4 * 4];
+            af[mt][2] = *(const int *)&as[r * GM_LD + 16 + t4 * 4];
+            af[mt][3] = *(const int *)&as[(r + 8) * GM_LD + 16 + t4 * 4];
+        }
+#pragma unroll
+        for (int nt = 0; nt < 4; nt++) {
+            int c = wn * 32 + nt * 8 + g;
+            bf[nt][0] = *(const int *)&bs[c * GM_LD + t4 * 4];
+            bf[nt][1] = *(const int *)&bs[c * GM_LD + 16 + t4 * 4];
+        }
+#pragma unroll
+        for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+            for (int nt = 0; nt < 4; nt++) {
+                if (I32) {
+                    mma_s8(iacc[mt][nt], af[mt], bf[nt], iacc[mt][nt]);
+                } else {
+                    const int zero[4] = {0, 0, 0, 0};
+                    int c[4];
+                    mma_s8(c, af[mt], bf[nt], zero);
+                    acc[mt][nt][0] = __fmaf_rn(i2f_small(c[0]), sc[mt][0], acc[mt][nt][0]);
+                    acc[mt][nt][1] = __fmaf_rn(i2f_small(c[1]), sc[mt][0], acc[mt][nt][1]);
+                    acc[mt][nt][2] = __fmaf_rn(i2f_small(c[2]), sc[mt][1], acc[mt][nt][2]);
+                    acc[mt][nt][3] = __fmaf_rn(i2f_small(c[3]), sc[mt][1], acc[mt][nt][3]);
+                }
+            }
+    }
+    cp_async_wait<0>();
+#pragma unroll
+    for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+        for (int nt = 0; nt < 4; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int r = m0 + wm * 32 + mt * 16 + g + (e >= 2 ? 8 : 0), c = n0 + wn * 32 + nt * 8 + t4 * 2 + (e & 1);
+                if (r >= m || c >= w.n) continue;
+                if (I32) yi[(size_t)r * ldy + c] = iacc[mt][nt][e];
+                else store_out(y + (size_t)r * ldy + c, __fmul_rn(w.s[c], acc[mt][nt][e]), bias, c, accumulate);
+            }
+}
+
+
+// Wide tiles when they still give every SM work; 64-row tiles (twice the blocks) otherwise.
+static inline int gemm_bn(int m, int n, int n_sm) {
+    int blocks = (n + 127) / 128 * ((m + GT_BM - 1) / GT_BM);
+    return blocks >= 2 * n_sm ? 128 : 64;
+}
+
+template <bool I32>
+static void launch_gemm_imma(int bn, const dmat &w, const int8_t *xq, const float *xs, int m, float *y, int32_t *yi, int ldy, const float *bias, int accumulate,
+                             cudaStream_t st) {
+    static int attr_set[2][2];
+    dim3 g((w.n + bn - 1) / bn, (m + GT_BM - 1) / GT_BM);
+    if (bn == 128) {
+        if (!attr_set[1][I32]) { cudaFuncSetAttribute(k_gemm_imma<128, I32>, cudaFuncAttributeMaxDynamicSharedMemorySize, gt_smem(128)); attr_set[1][I32] = 1; }
+        k_gemm_imma<128, I32><<<g, GT_THREADS, gt_smem(128), st>>>(w, xq, xs, m, y, yi, ldy, bias, accumulate);
+    } else {
+        if (!attr_set[0][I32]) { cudaFuncSetAttribute(k_gemm_imma<64, I32>, cudaFuncAttributeMaxDynamicSharedMemorySize, gt_smem(64)); attr_set[0][I32] = 1; }
+        k_gemm_imma<64, I32><<<g, GT_THREADS, gt_smem(64), st>>>(w, xq, xs, m, y, yi, ldy, bias, accumulate);
+    }
+}
+#endif
