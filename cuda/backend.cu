@@ -193,7 +193,8 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
         for (unsigned i = 0; i < sizeof t / sizeof *t; i++) c->fused &= t[i]->dtype == OCTET_Q8;
     }
     c->dec_persist = getenv("OCTET_CUDA_PERSIST") && !strcmp(getenv("OCTET_CUDA_PERSIST"), "1");
-    c->dec_wide = getenv("OCTET_CUDA_WIDE") && !strcmp(getenv("OCTET_CUDA_WIDE"), "1");
+    // 32 rows per block (fewer prologues) measured faster at dim 2048; OCTET_CUDA_WIDE=0|1 forces.
+    c->dec_wide = getenv("OCTET_CUDA_WIDE") ? !strcmp(getenv("OCTET_CUDA_WIDE"), "1") : c->dim >= 2048;
     c->gu_il = c->fused;
     for (c->dec_span = 64; (n_ctx + c->dec_span - 1) / c->dec_span > 64; c->dec_span *= 2) {}
     c->dec_split = (n_ctx + c->dec_span - 1) / c->dec_span;
@@ -299,8 +300,13 @@ static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, i
     }
 }
 
+// RMSNorm of n rows of x into xb (and quantized into xq/xs): a few rows (decode) spread over
+// blocks, more rows one block each.
 static void norm(octet_cuda_ctx *c, const float *x, const float *g, int n, int quant) {
-    k_rmsnorm<<<n, ROW_THREADS, c->dim * 4, c->st>>>(x, c->dim, g, c->dim, c->m->hp.norm_eps, c->xb, quant ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
+    if (n <= 8 && !c->rm_dim)
+        k_rmsnorm_split<<<dim3((c->kp_dim + 255) / 256, n), 256, 0, c->st>>>(x, c->dim, g, c->dim, c->m->hp.norm_eps, c->xb, quant ? c->xq : NULL, c->xs, c->kp_dim);
+    else
+        k_rmsnorm<<<n, ROW_THREADS, c->dim * 4, c->st>>>(x, c->dim, g, c->dim, c->m->hp.norm_eps, c->xb, quant ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
 }
 
 // Launches one chunk (n tokens whose step [pos, ids...] is already in d_step); n_split is the
@@ -337,7 +343,7 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
     }
     if (!logit_rows) return;
     const float *xl = c->x + (size_t)(n - logit_rows) * c->dim;
-    k_rmsnorm<<<logit_rows, ROW_THREADS, c->dim * 4, st>>>(xl, c->dim, c->out_norm, c->dim, hp->norm_eps, c->xb, c->out.q8 ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
+    norm(c, xl, c->out_norm, logit_rows, c->out.q8);
     matmul(c, &c->out, c->xb, c->dim, logit_rows, c->logits, c->vocab, NULL, 0);
     if (want_next) k_argmax<<<1, 1024, 0, st>>>(c->logits + (size_t)(logit_rows - 1) * c->vocab, c->vocab, c->d_next);
 }

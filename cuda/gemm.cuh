@@ -62,24 +62,47 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
     auto B = [&](int s) { return gsm + s * gt_stage_bytes(BN) + GT_BM * GT_BK; };
     auto S = [&](int s) { return (float *)(gsm + s * gt_stage_bytes(BN) + (GT_BM + BN) * GT_BK); };
 
+    // Each thread's share of a stage's copies, worked out once: A and B rows of 64 bytes in four
+    // 16-byte chunks (chunks 2 and 3 are past kp in the last stage when nb is odd), and one
+    // activation scale.
+    constexpr int CA = GT_BM * 4 / GT_THREADS, CB = BN * 4 / GT_THREADS;
+    const int8_t *a_src[CA], *b_src[CB];
+    int a_dst[CA], b_dst[CB];
+    bool a_ok[CA], b_ok[CB], a_hi[CA], b_hi[CB];
+#pragma unroll
+    for (int j = 0; j < CA; j++) {
+        int i = tid + j * GT_THREADS, r = i >> 2, c = i & 3;
+        a_ok[j] = m0 + r < m; a_hi[j] = c >= 2;
+        a_src[j] = xq + (size_t)(a_ok[j] ? m0 + r : 0) * kp + c * 16;
+        a_dst[j] = gt_off(r, c);
+    }
+#pragma unroll
+    for (int j = 0; j < CB; j++) {
+        int i = tid + j * GT_THREADS, r = i >> 2, c = i & 3;
+        b_ok[j] = n0 + r < w.n; b_hi[j] = c >= 2;
+        b_src[j] = w.q + (size_t)(b_ok[j] ? n0 + r : 0) * kp + c * 16;
+        b_dst[j] = gt_off(r, c);
+    }
+    const int s_row = tid >> 1, s_blk = tid & 1;   // (GT_BM * 2 == GT_THREADS scales per stage)
+    const bool s_ok = m0 + s_row < m;
+    const float *s_src = xs + (s_ok ? (size_t)(m0 + s_row) * nb : 0) + s_blk;
     auto load = [&](int stage, int ks) {
-        int kbyte = ks * GT_BK;
-        for (int i = tid; i < GT_BM * 4; i += GT_THREADS) {
-            int r = i >> 2, c = i & 3;
-            bool ok = m0 + r < m && kbyte + c * 16 < kp;
-            cp_async16(A(stage) + gt_off(r, c), xq + (size_t)(ok ? m0 + r : 0) * kp + (ok ? kbyte + c * 16 : 0), ok);
+        const bool hi_ok = ks * 2 + 1 < nb;
+        unsigned char *as = A(stage), *bs = B(stage);
+#pragma unroll
+        for (int j = 0; j < CA; j++) {
+            bool ok = a_ok[j] && (!a_hi[j] || hi_ok);
+            cp_async16(as + a_dst[j], ok ? a_src[j] + ks * GT_BK : xq, ok);
         }
-        for (int i = tid; i < BN * 4; i += GT_THREADS) {
-            int r = i >> 2, c = i & 3;
-            bool ok = n0 + r < w.n && kbyte + c * 16 < kp;
-            cp_async16(B(stage) + gt_off(r, c), w.q + (size_t)(ok ? n0 + r : 0) * kp + (ok ? kbyte + c * 16 : 0), ok);
+#pragma unroll
+        for (int j = 0; j < CB; j++) {
+            bool ok = b_ok[j] && (!b_hi[j] || hi_ok);
+            cp_async16(bs + b_dst[j], ok ? b_src[j] + ks * GT_BK : w.q, ok);
         }
-        if (!I32)
-            for (int i = tid; i < GT_BM * 2; i += GT_THREADS) {
-                int r = i >> 1, b = ks * 2 + (i & 1);
-                bool ok = m0 + r < m && b < nb;
-                cp_async4(S(stage) + i, xs + (ok ? (size_t)(m0 + r) * nb + b : 0), ok);
-            }
+        if (!I32) {
+            bool ok = s_ok && (s_blk == 0 || hi_ok);
+            cp_async4(S(stage) + tid, ok ? s_src + ks * 2 : xs, ok);
+        }
     };
 
     float acc[MT][NT][4];
@@ -98,6 +121,8 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
     }
     // ldmatrix lane roles: lane l gives the address of row (l & 7) of 8x16-byte matrix l >> 3.
     const int lm = lane >> 3, lr = lane & 7;
+    const int a_frag[2] = {gt_off(wm * (MT * 16) + lr + ((lm & 1) << 3), lm >> 1), gt_off(wm * (MT * 16) + lr + ((lm & 1) << 3), 2 + (lm >> 1))};
+    const int b_frag[2] = {gt_off(wn * (NT * 8) + ((lm >> 1) << 3) + lr, lm & 1), gt_off(wn * (NT * 8) + ((lm >> 1) << 3) + lr, 2 + (lm & 1))};
     for (int ks = 0; ks < nks; ks++) {
         cp_async_wait<GT_STAGES - 2>();
         __syncthreads();
@@ -110,15 +135,13 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
         for (int h = 0; h < 2; h++) {
             if (ks * 2 + h >= nb) break;
             int af[MT][4], bf[NT][2];
+            // Rows 16 apart share a swizzle, so one offset per h serves every tile (+1024 each).
 #pragma unroll
-            for (int mt = 0; mt < MT; mt++) {
-                int r = wm * (MT * 16) + mt * 16 + lr + ((lm & 1) << 3);
-                ldmatrix_x4(af[mt], as + gt_off(r, 2 * h + (lm >> 1)));
-            }
+            for (int mt = 0; mt < MT; mt++) ldmatrix_x4(af[mt], as + a_frag[h] + mt * 16 * GT_BK);
 #pragma unroll
             for (int nt = 0; nt < NT; nt += 2) {
-                int r = wn * (NT * 8) + nt * 8 + ((lm >> 1) << 3) + lr, q[4];
-                ldmatrix_x4(q, bs + gt_off(r, 2 * h + (lm & 1)));
+                int q[4];
+                ldmatrix_x4(q, bs + b_frag[h] + nt / 2 * 16 * GT_BK);
                 bf[nt][0] = q[0]; bf[nt][1] = q[1]; bf[nt + 1][0] = q[2]; bf[nt + 1][1] = q[3];
             }
             if (I32) {
@@ -146,16 +169,28 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
         }
     }
     cp_async_wait<0>();
+    // Each thread holds pairs of neighbouring columns: one 8-byte access where it fits.
+    const bool pairs = (ldy & 1) == 0;
 #pragma unroll
     for (int mt = 0; mt < MT; mt++)
 #pragma unroll
         for (int nt = 0; nt < NT; nt++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int r = m0 + wm * (MT * 16) + mt * 16 + g + (e >= 2 ? 8 : 0), c = n0 + wn * (NT * 8) + nt * 8 + t4 * 2 + (e & 1);
+            for (int hf = 0; hf < 2; hf++) {
+                int r = m0 + wm * (MT * 16) + mt * 16 + g + hf * 8, c = n0 + wn * (NT * 8) + nt * 8 + t4 * 2;
                 if (r >= m || c >= w.n) continue;
-                if (I32) yi[(size_t)r * ldy + c] = iacc[mt][nt][e];
-                else store_out(y + (size_t)r * ldy + c, __fmul_rn(w.s[c], acc[mt][nt][e]), bias, c, accumulate);
+                size_t o = (size_t)r * ldy + c;
+                if (I32) {
+                    if (pairs && c + 1 < w.n) *(int2 *)(yi + o) = make_int2(iacc[mt][nt][2 * hf], iacc[mt][nt][2 * hf + 1]);
+                    else for (int e = 0; e < 2 && c + e < w.n; e++) yi[o + e] = iacc[mt][nt][2 * hf + e];
+                } else if (pairs && c + 1 < w.n) {
+                    float2 v = make_float2(__fmul_rn(w.s[c], acc[mt][nt][2 * hf]), __fmul_rn(w.s[c + 1], acc[mt][nt][2 * hf + 1]));
+                    if (bias) { v.x = __fadd_rn(v.x, bias[c]); v.y = __fadd_rn(v.y, bias[c + 1]); }
+                    if (accumulate) { float2 p = *(float2 *)(y + o); v.x = __fadd_rn(p.x, v.x); v.y = __fadd_rn(p.y, v.y); }
+                    *(float2 *)(y + o) = v;
+                } else {
+                    for (int e = 0; e < 2 && c + e < w.n; e++) store_out(y + o + e, __fmul_rn(w.s[c + e], acc[mt][nt][2 * hf + e]), bias, c + e, accumulate);
+                }
             }
 }
 

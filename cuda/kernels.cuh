@@ -134,6 +134,36 @@ __global__ void __launch_bounds__(1024) k_rmsnorm(const float *__restrict__ x, i
     if (q) quantize_row_smem(row, dim, kp, row_mode, q + (size_t)blockIdx.x * kp, s + (size_t)blockIdx.x * (kp / QBLOCK), red);
 }
 
+// The same for a few rows (decode) with one scale per 32 values, spread over blocks: block
+// (slice, token) sums the squares of the whole row (each block again, in double as above) and
+// then normalizes and quantizes its 256 values, one 32-value block per warp.
+__global__ void __launch_bounds__(256) k_rmsnorm_split(const float *__restrict__ x, int ldx, const float *__restrict__ g, int dim, float eps, float *__restrict__ out,
+                                                       int8_t *__restrict__ q, float *__restrict__ s, int kp) {
+    __shared__ double redd[8];
+    const float *xr = x + (size_t)blockIdx.y * ldx;
+    double ss = 0;
+#pragma unroll 8
+    for (int i = threadIdx.x; i < dim; i += 256) {
+        float v = xr[i];
+        ss += (double)v * v;
+    }
+    ss = warp_sum_d(ss);
+    if ((threadIdx.x & 31) == 0) redd[threadIdx.x >> 5] = ss;
+    __syncthreads();
+    double t = 0;
+    for (int w = 0; w < 8; w++) t += redd[w];
+    float inv = (float)(1.0 / sqrt(t / dim + eps));
+    int i = blockIdx.x * 256 + threadIdx.x;
+    if (i >= kp) return;   // whole warps: kp is a multiple of 32
+    float y = i < dim ? __fmul_rn(__fmul_rn(xr[i], inv), g[i]) : 0.0f;
+    if (out && i < dim) out[(size_t)blockIdx.y * dim + i] = y;
+    if (!q) return;
+    float amax = warp_max(fabsf(y));
+    float qi = amax > 0 ? 127.0f / amax : 0.0f;
+    q[(size_t)blockIdx.y * kp + i] = quant1(y, qi);
+    if ((threadIdx.x & 31) == 0) s[(size_t)blockIdx.y * (kp / QBLOCK) + i / QBLOCK] = amax / 127.0f;
+}
+
 // Quantizes row blockIdx.x of x (k values, stride ldx). Dynamic shared memory: kp floats.
 __global__ void __launch_bounds__(1024) k_quantize(const float *__restrict__ x, int ldx, int k, int kp, int row_mode, int8_t *__restrict__ q, float *__restrict__ s) {
     extern __shared__ float row[];
@@ -375,6 +405,7 @@ __global__ void k_argmax(const float *logits, int n, int32_t *out) {
     __shared__ int bi[32];
     float best = -INFINITY;
     int idx = 0x7fffffff;
+#pragma unroll 8
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
         float v = logits[i];
         if (v > best) { best = v; idx = i; }

@@ -27,9 +27,13 @@ bench)
   need tinyllama-1.1b $TL; need llama-7b $L7
   for f in $TL $L7; do
     ./octet bench -m $f --device cuda -p 512 -n 128 -r 3 2>/dev/null | tee -a "$OUT/bench.md"
-    for mode in OCTET_CUDA_FUSED=1 OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1" "OCTET_CUDA_FUSED=1 OCTET_CUDA_PERSIST=1"; do
+    for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=0" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
       echo "$f $mode: $(env $mode ./octet bench -m $f --device cuda -p 0 -n 128 -r 2 -o csv 2>/dev/null | tail -1 | awk -F, '{print $(NF-1)}')" | tee -a "$OUT/bench.md"
     done
+  done ;;
+smolbench)
+  for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=0" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
+    echo "smollm2 $mode: $(env $mode ./octet bench -m models/smollm2-135m-instruct.q8.octet --device cuda -p 512 -n 128 -r 3 -o csv 2>/dev/null | tail -2 | awk -F, '{printf "%s ", $(NF-1)}')" | tee -a "$OUT/bench.md"
   done ;;
 gemm)
   need tinyllama-1.1b $TL; need llama-7b $L7
