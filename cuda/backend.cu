@@ -260,18 +260,6 @@ fail:
     return NULL;
 }
 
-// Prefill GEMM (gemm.cuh). OCTET_CUDA_GEMM=old|64|128 forces a variant (measurements).
-static void launch_gemm(const dmat &w, const int8_t *xq, const float *xs, int m, float *y, int ldy, const float *bias, int acc, int n_sm, cudaStream_t st) {
-    const char *e = getenv("OCTET_CUDA_GEMM");
-    if (e && !strcmp(e, "old")) {
-        dim3 g((w.n + GM_BN - 1) / GM_BN, (m + GM_BM - 1) / GM_BM);
-        k_gemm_old<false><<<g, 128, 0, st>>>(w, xq, xs, m, y, NULL, ldy, bias, acc);
-        return;
-    }
-    int bn = e && atoi(e) ? atoi(e) : gemm_bn(m, w.n, n_sm);
-    launch_gemm_imma<false>(bn, w, xq, xs, m, y, NULL, ldy, bias, acc, st);
-}
-
 // y[m][ldy] (=|+=) x · W^T: DP4A GEMV for a few tokens, tensor cores for more; f16 weights
 // read the f32 activations xf instead of the quantized ones.
 static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, int m, float *y, int ldy, const float *bias, int acc) {
@@ -290,7 +278,7 @@ static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, i
         return;
     }
     if (m > 8) {
-        launch_gemm(*w, c->xq, c->xs, m, y, ldy, bias, acc, c->n_sm, st);
+        launch_gemm(w->k == c->hid ? c->rm_hid : c->rm_dim, *w, c->xq, c->xs, m, y, ldy, bias, acc, st);
         return;
     }
     switch (m) {
@@ -456,16 +444,9 @@ fail:
     return -1;
 }
 
-void octet_cuda_launch_imma(const int8_t *w, const float *ws, int n, int k, const int8_t *x, const float *xs, int m, float *y) {
+void octet_cuda_launch_imma(const int8_t *w, const float *ws, int n, int k, const int8_t *x, const float *xs, int m, float *y, int row_mode) {
     dmat d = {n, k, round32(k), 1, (int8_t *)w, (float *)ws, NULL};
-    int n_sm = 0;
-    cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, 0);
-    if (getenv("OCTET_CUDA_GEMM_I32")) {  // (temporary) the int32 kernel alone: no per-32 rescaling
-        const char *e = getenv("OCTET_CUDA_GEMM");
-        launch_gemm_imma<true>(e && atoi(e) ? atoi(e) : 64, d, x, xs, m, NULL, (int32_t *)y, n, NULL, 0, 0);
-        return;
-    }
-    launch_gemm(d, x, xs, m, y, n, NULL, 0, n_sm, 0);
+    launch_gemm(row_mode, d, x, xs, m, y, n, NULL, 0, 0);
 }
 
 extern "C" int octet_cuda_last_logits(octet_cuda_ctx *c, float *logits) {
@@ -499,8 +480,11 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
     CK(cudaMemset(dy, 0xff, (size_t)m * n * 4));   // poison: every output must be written
     CK(cudaMemset(dyi, 0xff, (size_t)m * n * 4));
     if (kind == 1 || kind == 3) {  // tensor-core GEMM, 128- or 64-row weight tiles
-        launch_gemm_imma<true>(kind == 1 ? 128 : 64, d, dx, dxs, m, NULL, dyi, n, NULL, 0, 0);
-        launch_gemm_imma<false>(kind == 1 ? 128 : 64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
+        launch_gemm_imma<GEMM_I32>(kind == 1 ? 128 : 64, d, dx, dxs, m, NULL, dyi, n, NULL, 0, 0);
+        launch_gemm_imma<GEMM_BLOCK32>(kind == 1 ? 128 : 64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
+    } else if (kind == 4) {  // tensor-core GEMM with one activation scale per token (xs[row * nb])
+        launch_gemm_imma<GEMM_I32>(64, d, dx, dxs, m, NULL, dyi, n, NULL, 0, 0);
+        launch_gemm_imma<GEMM_ROW>(128, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
     } else if (kind == 2) {  // the fused decode GEMV, one token at a time (f32 only; int32 from DP4A)
         for (int r = 0; r < m; r++) {
             k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);

@@ -48,8 +48,11 @@ __device__ __forceinline__ void mma_s8(int c[4], const int a[4], const int b[2],
 // Byte offset of 16-byte chunk c of row r in a swizzled 64-byte-row tile.
 __device__ __forceinline__ int gt_off(int r, int c) { return r * GT_BK + ((c ^ ((r >> 1) & 3)) << 4); }
 
-// I32: raw int32 sums over all of k into yi (tests); else f32 with the scales into y.
-template <int BN, bool I32>
+// GEMM_I32: raw int32 sums over all of k into yi (tests). GEMM_BLOCK32: f32 with one activation
+// scale per 32 (the default int8 mode). GEMM_ROW: one activation scale per token (--act
+// int8-row, the scale repeated in every block of xs): int32 sums over all of k, scaled once.
+enum { GEMM_I32, GEMM_BLOCK32, GEMM_ROW };
+template <int BN, int MODE>
 __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *__restrict__ xq, const float *__restrict__ xs, int m, float *y, int32_t *yi, int ldy,
                                                           const float *bias, int accumulate) {
     constexpr int WN = BN == 128 ? 4 : 2, WM = 8 / WN;            // warps along n and m
@@ -99,7 +102,7 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
             bool ok = b_ok[j] && (!b_hi[j] || hi_ok);
             cp_async16(bs + b_dst[j], ok ? b_src[j] + ks * GT_BK : w.q, ok);
         }
-        if (!I32) {
+        if (MODE == GEMM_BLOCK32) {
             bool ok = s_ok && (s_blk == 0 || hi_ok);
             cp_async4(S(stage) + tid, ok ? s_src + ks * 2 : xs, ok);
         }
@@ -144,7 +147,7 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
                 ldmatrix_x4(q, bs + b_frag[h] + nt / 2 * 16 * GT_BK);
                 bf[nt][0] = q[0]; bf[nt][1] = q[1]; bf[nt + 1][0] = q[2]; bf[nt + 1][1] = q[3];
             }
-            if (I32) {
+            if (MODE != GEMM_BLOCK32) {
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++)
 #pragma unroll
@@ -180,7 +183,12 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
                 int r = m0 + wm * (MT * 16) + mt * 16 + g + hf * 8, c = n0 + wn * (NT * 8) + nt * 8 + t4 * 2;
                 if (r >= m || c >= w.n) continue;
                 size_t o = (size_t)r * ldy + c;
-                if (I32) {
+                if (MODE == GEMM_ROW) {
+                    float xr = __ldg(xs + (size_t)r * nb);
+                    acc[mt][nt][2 * hf] = __fmul_rn((float)iacc[mt][nt][2 * hf], xr);
+                    acc[mt][nt][2 * hf + 1] = __fmul_rn((float)iacc[mt][nt][2 * hf + 1], xr);
+                }
+                if (MODE == GEMM_I32) {
                     if (pairs && c + 1 < w.n) *(int2 *)(yi + o) = make_int2(iacc[mt][nt][2 * hf], iacc[mt][nt][2 * hf + 1]);
                     else for (int e = 0; e < 2 && c + e < w.n; e++) yi[o + e] = iacc[mt][nt][2 * hf + e];
                 } else if (pairs && c + 1 < w.n) {
@@ -194,120 +202,28 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
             }
 }
 
-// (temporary) the previous 64x64 kernel, for one measured comparison
-#define GM_BM 64
-#define GM_BN 64
-#define GM_STAGES 3
-#define GM_LD 48
-template <bool I32>
-__global__ void __launch_bounds__(128) k_gemm_old(dmat w, const int8_t *xq, const float *xs, int m, float *y, int32_t *yi, int ldy, const float *bias, int accumulate) {
-    __shared__ __align__(16) int8_t As[GM_STAGES][GM_BM * GM_LD];
-    __shared__ __align__(16) int8_t Bs[GM_STAGES][GM_BN * GM_LD];
-    int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-    int wm = warp >> 1, wn = warp & 1;
-    int m0 = blockIdx.y * GM_BM, n0 = blockIdx.x * GM_BN, kp = w.kp, nb = kp / QBLOCK;
-    // Each thread copies one 16-byte chunk of A and one of B per stage.
-    int lr = tid >> 1, lc = (tid & 1) * 16;
-    bool a_ok = m0 + lr < m, b_ok = n0 + lr < w.n;
-    const int8_t *a_src = xq + (size_t)(a_ok ? m0 + lr : 0) * kp + lc;
-    const int8_t *b_src = w.q + (size_t)(b_ok ? n0 + lr : 0) * kp + lc;
-    auto load = [&](int stage, int kb) {
-        cp_async16(&As[stage][lr * GM_LD + lc], a_src + kb * QBLOCK, a_ok);
-        cp_async16(&Bs[stage][lr * GM_LD + lc], b_src + kb * QBLOCK, b_ok);
-    };
-    float acc[2][4][4];
-    int iacc[2][4][4];
-#pragma unroll
-    for (int i = 0; i < 2; i++)
-#pragma unroll
-        for (int j = 0; j < 4; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) { acc[i][j][e] = 0; iacc[i][j][e] = 0; }
-    // Rows of this thread's accumulators: (mt, half) -> token m0 + wm*32 + mt*16 + g + 8*half.
-    int rows[2][2];
-    for (int mt = 0; mt < 2; mt++)
-        for (int hf = 0; hf < 2; hf++) {
-            int r = m0 + wm * 32 + mt * 16 + g + 8 * hf;
-            rows[mt][hf] = r < m ? r : m - 1;
-        }
-    for (int s = 0; s < GM_STAGES - 1; s++) {
-        if (s < nb) load(s, s);
-        cp_async_commit();
-    }
-    for (int kb = 0; kb < nb; kb++) {
-        cp_async_wait<GM_STAGES - 2>();
-        __syncthreads();
-        if (kb + GM_STAGES - 1 < nb) load((kb + GM_STAGES - 1) % GM_STAGES, kb + GM_STAGES - 1);
-        cp_async_commit();
-        const int8_t *as = As[kb % GM_STAGES], *bs = Bs[kb % GM_STAGES];
-        float sc[2][2];
-        if (!I32)
-            for (int mt = 0; mt < 2; mt++)
-                for (int hf = 0; hf < 2; hf++) sc[mt][hf] = __ldg(xs + (size_t)rows[mt][hf] * nb + kb);
-        int af[2][4], bf[4][2];
-#pragma unroll
-        for (int mt = 0; mt < 2; mt++) {
-            int r = wm * 32 + mt * 16 + g;
-            af[mt][0] = *(const int *)&as[r * GM_LD + t4 * 4];
-            af[mt][1] = *(const int *)&as[(r + 8) * GM_LD + t4 * 4];
-            af[mt][2] = *(const int *)&as[r * GM_LD + 16 + t4 * 4];
-            af[mt][3] = *(const int *)&as[(r + 8) * GM_LD + 16 + t4 * 4];
-        }
-#pragma unroll
-        for (int nt = 0; nt < 4; nt++) {
-            int c = wn * 32 + nt * 8 + g;
-            bf[nt][0] = *(const int *)&bs[c * GM_LD + t4 * 4];
-            bf[nt][1] = *(const int *)&bs[c * GM_LD + 16 + t4 * 4];
-        }
-#pragma unroll
-        for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-            for (int nt = 0; nt < 4; nt++) {
-                if (I32) {
-                    mma_s8(iacc[mt][nt], af[mt], bf[nt], iacc[mt][nt]);
-                } else {
-                    const int zero[4] = {0, 0, 0, 0};
-                    int c[4];
-                    mma_s8(c, af[mt], bf[nt], zero);
-                    acc[mt][nt][0] = __fmaf_rn(i2f_small(c[0]), sc[mt][0], acc[mt][nt][0]);
-                    acc[mt][nt][1] = __fmaf_rn(i2f_small(c[1]), sc[mt][0], acc[mt][nt][1]);
-                    acc[mt][nt][2] = __fmaf_rn(i2f_small(c[2]), sc[mt][1], acc[mt][nt][2]);
-                    acc[mt][nt][3] = __fmaf_rn(i2f_small(c[3]), sc[mt][1], acc[mt][nt][3]);
-                }
-            }
-    }
-    cp_async_wait<0>();
-#pragma unroll
-    for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-        for (int nt = 0; nt < 4; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int r = m0 + wm * 32 + mt * 16 + g + (e >= 2 ? 8 : 0), c = n0 + wn * 32 + nt * 8 + t4 * 2 + (e & 1);
-                if (r >= m || c >= w.n) continue;
-                if (I32) yi[(size_t)r * ldy + c] = iacc[mt][nt][e];
-                else store_out(y + (size_t)r * ldy + c, __fmul_rn(w.s[c], acc[mt][nt][e]), bias, c, accumulate);
-            }
-}
+// Tile width: with per-32 scales the f32 accumulators make 128-row tiles too heavy in registers
+// (two blocks per SM); measured on an H100, 64 rows are faster on every shape. Integer
+// accumulation (I32, ROW) runs fastest on 128-row tiles.
+static inline int gemm_bn(int mode) { return mode == GEMM_BLOCK32 ? 64 : 128; }
 
-
-// Wide tiles when they still give every SM work; 64-row tiles (twice the blocks) otherwise.
-static inline int gemm_bn(int m, int n, int n_sm) {
-    int blocks = (n + 127) / 128 * ((m + GT_BM - 1) / GT_BM);
-    return blocks >= 2 * n_sm ? 128 : 64;
-}
-
-template <bool I32>
+template <int MODE>
 static void launch_gemm_imma(int bn, const dmat &w, const int8_t *xq, const float *xs, int m, float *y, int32_t *yi, int ldy, const float *bias, int accumulate,
                              cudaStream_t st) {
-    static int attr_set[2][2];
+    static int attr_set[2];
     dim3 g((w.n + bn - 1) / bn, (m + GT_BM - 1) / GT_BM);
     if (bn == 128) {
-        if (!attr_set[1][I32]) { cudaFuncSetAttribute(k_gemm_imma<128, I32>, cudaFuncAttributeMaxDynamicSharedMemorySize, gt_smem(128)); attr_set[1][I32] = 1; }
-        k_gemm_imma<128, I32><<<g, GT_THREADS, gt_smem(128), st>>>(w, xq, xs, m, y, yi, ldy, bias, accumulate);
+        if (!attr_set[1]) { cudaFuncSetAttribute(k_gemm_imma<128, MODE>, cudaFuncAttributeMaxDynamicSharedMemorySize, gt_smem(128)); attr_set[1] = 1; }
+        k_gemm_imma<128, MODE><<<g, GT_THREADS, gt_smem(128), st>>>(w, xq, xs, m, y, yi, ldy, bias, accumulate);
     } else {
-        if (!attr_set[0][I32]) { cudaFuncSetAttribute(k_gemm_imma<64, I32>, cudaFuncAttributeMaxDynamicSharedMemorySize, gt_smem(64)); attr_set[0][I32] = 1; }
-        k_gemm_imma<64, I32><<<g, GT_THREADS, gt_smem(64), st>>>(w, xq, xs, m, y, yi, ldy, bias, accumulate);
+        if (!attr_set[0]) { cudaFuncSetAttribute(k_gemm_imma<64, MODE>, cudaFuncAttributeMaxDynamicSharedMemorySize, gt_smem(64)); attr_set[0] = 1; }
+        k_gemm_imma<64, MODE><<<g, GT_THREADS, gt_smem(64), st>>>(w, xq, xs, m, y, yi, ldy, bias, accumulate);
     }
+}
+
+// y = x · W^T with the activation scales of the mode (GEMM_BLOCK32 or GEMM_ROW).
+static inline void launch_gemm(int row_mode, const dmat &w, const int8_t *xq, const float *xs, int m, float *y, int ldy, const float *bias, int accumulate, cudaStream_t st) {
+    if (row_mode) launch_gemm_imma<GEMM_ROW>(gemm_bn(GEMM_ROW), w, xq, xs, m, y, NULL, ldy, bias, accumulate, st);
+    else launch_gemm_imma<GEMM_BLOCK32>(gemm_bn(GEMM_BLOCK32), w, xq, xs, m, y, NULL, ldy, bias, accumulate, st);
 }
 #endif

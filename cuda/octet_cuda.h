@@ -34,9 +34,10 @@ int octet_cuda_last_logits(octet_cuda_ctx *c, float *logits);
 
 // Speed references for octet bench: the card's memory bandwidth in GB/s (device-to-device copy,
 // bytes read + written; -1 on error), and milliseconds of one m x n x k INT8 GEMM by cuBLASLt
-// (int32 out) and by octet's tensor-core kernel (f32 out, per-32 activation scales).
+// (int32 out) and by octet's tensor-core kernel (f32 out) with per-32 and per-token activation
+// scales.
 double octet_cuda_bandwidth(void);
-int octet_cuda_gemm_reference(int m, int n, int k, double *lt_ms, double *imma_ms);
+int octet_cuda_gemm_reference(int m, int n, int k, double *lt_ms, double *imma_ms, double *imma_row_ms);
 
 // Test hooks: run one kernel on host data. matmul: kind 0 = DP4A GEMV, 1 = IMMA GEMM, 2 = the
 // fused decode GEMV (decode.cuh; its int32 sums come from the DP4A GEMV);

@@ -1,6 +1,6 @@
 // Speed references for `octet bench --device cuda`: the card's memory bandwidth (a large
 // device-to-device copy) and cuBLASLt's INT8 GEMM on the model's shapes, timed against octet's
-// own tensor-core GEMM (k_gemm_imma, which also applies the per-32 activation scales).
+// own tensor-core GEMM (k_gemm_imma) with per-32 and with per-token activation scales.
 #include "octet_cuda.h"
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -11,7 +11,7 @@ extern "C" {
 }
 #define QBLOCK 32
 // backend.cu: octet's prefill GEMM on device buffers (y = x * W^T with the scales).
-void octet_cuda_launch_imma(const int8_t *w, const float *ws, int n, int k, const int8_t *x, const float *xs, int m, float *y);
+void octet_cuda_launch_imma(const int8_t *w, const float *ws, int n, int k, const int8_t *x, const float *xs, int m, float *y, int row_mode);
 
 #define CK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { octet_set_error("cuda: %s (%s:%d)", cudaGetErrorString(e_), __FILE__, __LINE__); goto fail; } } while (0)
 #define LT(call) do { cublasStatus_t s_ = (call); if (s_ != CUBLAS_STATUS_SUCCESS) { octet_set_error("cublasLt: status %d (%s:%d)", (int)s_, __FILE__, __LINE__); goto fail; } } while (0)
@@ -54,7 +54,7 @@ fail:
     return gbs;
 }
 
-extern "C" int octet_cuda_gemm_reference(int m, int n, int k, double *lt_ms, double *imma_ms) {
+extern "C" int octet_cuda_gemm_reference(int m, int n, int k, double *lt_ms, double *imma_ms, double *imma_row_ms) {
     int kp = (k + QBLOCK - 1) / QBLOCK * QBLOCK, rc = -1;
     size_t ws_size = 32u << 20;
     int8_t *x = NULL, *w = NULL;
@@ -93,7 +93,8 @@ extern "C" int octet_cuda_gemm_reference(int m, int n, int k, double *lt_ms, dou
         LT(cublasLtMatmulAlgoGetHeuristic(h, op, la, lb, lc, lc, pref, 1, &res, &nres));
         if (nres < 1) { octet_set_error("cublasLt: no INT8 algorithm for %dx%dx%d", m, n, k); goto fail; }
         *lt_ms = time_ms([&] { cublasLtMatmul(h, op, &alpha, w, la, x, lb, &beta, yi, lc, yi, lc, &res.algo, work, ws_size, 0); }, 20);
-        *imma_ms = time_ms([&] { octet_cuda_launch_imma(w, ws, n, k, x, xs, m, y); }, 20);
+        *imma_ms = time_ms([&] { octet_cuda_launch_imma(w, ws, n, k, x, xs, m, y, 0); }, 20);
+        *imma_row_ms = time_ms([&] { octet_cuda_launch_imma(w, ws, n, k, x, xs, m, y, 1); }, 20);
         CK(cudaGetLastError());
     }
     rc = 0;

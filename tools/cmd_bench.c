@@ -78,13 +78,14 @@ static void gpu_references(const octet_model *m, const result *res, int n_res, u
     if (m_tokens < 16) m_tokens = 512;
     int shapes[4][3] = {{m_tokens, dim + 2 * kvd, dim}, {m_tokens, dim, dim}, {m_tokens, 2 * hid, dim}, {m_tokens, dim, hid}};
     static const char *names[4] = {"q|k|v", "o", "gate|up", "down"};
-    printf("\n| matmul | m x n x k | cuBLASLt INT8 (int32 out) | octet IMMA (f32 out, scaled) | octet / cuBLASLt |\n|---|---|---|---|---|\n");
+    printf("\n| matmul | m x n x k | cuBLASLt INT8 (int32 out) | octet IMMA, int8 (scale per 32) | / cuBLASLt | octet IMMA, int8-row (scale per token) | / cuBLASLt |\n"
+           "|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < 4; i++) {
-        double lt = 0, im = 0;
-        if (octet_cuda_gemm_reference(shapes[i][0], shapes[i][1], shapes[i][2], &lt, &im) != 0) { fprintf(stderr, "bench: %s\n", octet_last_error()); return; }
+        double lt = 0, im = 0, ir = 0;
+        if (octet_cuda_gemm_reference(shapes[i][0], shapes[i][1], shapes[i][2], &lt, &im, &ir) != 0) { fprintf(stderr, "bench: %s\n", octet_last_error()); return; }
         double ops = 2.0 * shapes[i][0] * shapes[i][1] * shapes[i][2];
-        printf("| %s | %d x %d x %d | %.1f TOPS (%.1f us) | %.1f TOPS (%.1f us) | %.0f%% |\n", names[i], shapes[i][0], shapes[i][1], shapes[i][2],
-               ops / lt / 1e9, lt * 1e3, ops / im / 1e9, im * 1e3, 100.0 * lt / im);
+        printf("| %s | %d x %d x %d | %.1f TOPS (%.1f us) | %.1f TOPS (%.1f us) | %.0f%% | %.1f TOPS (%.1f us) | %.0f%% |\n", names[i], shapes[i][0], shapes[i][1],
+               shapes[i][2], ops / lt / 1e9, lt * 1e3, ops / im / 1e9, im * 1e3, 100.0 * lt / im, ops / ir / 1e9, ir * 1e3, 100.0 * lt / ir);
     }
 }
 #endif

@@ -5,7 +5,7 @@
 #   smol    join /tmp/gguf.part00 + .dev/gguf.part01 and convert SmolLM2 into models/
 #   test    the CUDA tests (../shared copies from .dev/shared when present)
 #   bench   octet bench on the synthetic 1.1B and 7B shapes (and decode variants, see backend.cu)
-#   gemm    prefill and the cuBLASLt table with each tensor-core GEMM variant (OCTET_CUDA_GEMM)
+#   gemm    prefill (int8, int8-row) and the cuBLASLt table; ncu of one GEMM
 #   profile per-kernel times of the 1.1B decode step with ncu
 #   profile7  the same for the 7B shape, unfused and fused-wide
 # Logs go to $OUT (or /tmp/out).
@@ -37,20 +37,11 @@ smolbench)
   done ;;
 gemm)
   need tinyllama-1.1b $TL; need llama-7b $L7
-  for v in old 64 128 auto; do
-    for f in $TL $L7; do
-      echo "== OCTET_CUDA_GEMM=$v $f" | tee -a "$OUT/gemm.md"
-      OCTET_CUDA_GEMM=$v ./octet bench -m $f --device cuda -p 512 -n 0 -r 3 2>/dev/null | grep -E "pp512|^\| (q|o|gate|down)" | tee -a "$OUT/gemm.md"
-    done
-  done ;;
-gemmprof)
-  need llama-7b $L7
-  for v in "OCTET_CUDA_GEMM=64" "OCTET_CUDA_GEMM=128" "OCTET_CUDA_GEMM=64 OCTET_CUDA_GEMM_I32=1" "OCTET_CUDA_GEMM=128 OCTET_CUDA_GEMM_I32=1"; do
-    echo "== $v" | tee -a "$OUT/gemm.md"
-    env $v ./octet bench -m $L7 --device cuda -p 512 -n 0 -r 1 2>/dev/null | grep -E "^\| (q|o|gate|down)" | tee -a "$OUT/gemm.md"
+  for f in $TL $L7; do
+    ./octet bench -m $f --device cuda -p 512 -n 0 -r 3 --act int8,int8-row 2>/dev/null | grep -E "pp512|^\| (q|o|gate|down)" | tee -a "$OUT/gemm.md"
   done
-  OCTET_CUDA_GEMM=64 ncu --set full -k regex:k_gemm_imma -c 1 ./octet bench -m $L7 --device cuda -p 512 -n 0 -r 1 >"$OUT/ncu_gemm.log" 2>&1
-  grep -E "Stall|Issue Slot|Throughput|Pipe|Occupancy|Registers|Bank|Duration" "$OUT/ncu_gemm.log" | head -60 ;;
+  ncu --set full -k regex:k_gemm_imma -c 1 ./octet bench -m $L7 --device cuda -p 512 -n 0 -r 1 >"$OUT/ncu_gemm.log" 2>&1
+  grep -E "Issue Slots|Duration|Registers Per|Achieved Occ" "$OUT/ncu_gemm.log" | head ;;
 profile7)
   need llama-7b $L7
   for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
