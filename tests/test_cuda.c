@@ -69,7 +69,7 @@ static void one_matmul_case(int kind, int m, int n, int k, int fill) {
 static void cuda_int8_matmuls_match_scalar(void) {
     if (!have_gpu()) SKIP("no CUDA device");
     static const int shapes[][3] = {{1, 1, 32}, {3, 67, 96}, {5, 130, 100}, {1, 576, 576}, {8, 1536, 576}, {17, 64, 576},
-                                    {70, 129, 1536}, {64, 64, 64}, {129, 193, 5632}, {2, 33, 16384}, {100, 70, 16384}, {300, 260, 96}, {257, 384, 2080}};
+                                    {70, 129, 1536}, {64, 64, 64}, {129, 193, 5632}, {2, 33, 16384}, {100, 70, 16384}, {300, 260, 96}, {257, 384, 2080}, {40, 64, 172}, {40, 344, 64}};
     for (unsigned i = 0; i < sizeof shapes / sizeof *shapes; i++)
         for (int kind = 0; kind < 5; kind++)
             for (int fill = 0; fill < 3; fill++) one_matmul_case(kind, shapes[i][0], shapes[i][1], shapes[i][2], fill);
