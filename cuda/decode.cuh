@@ -47,15 +47,6 @@ struct dec_args {
     unsigned long long *best_reset;
 };
 
-// Quantizes block b (32 values, one per lane) into sq / ss.
-__device__ __forceinline__ void quant_block_warp(float v, int b, int8_t *sq, float *ss) {
-    int lane = threadIdx.x & 31;
-    float amax = warp_max(fabsf(v));
-    float inv = amax > 0 ? 127.0f / amax : 0.0f;
-    sq[b * QBLOCK + lane] = quant1(v, inv);
-    if (lane == 0) ss[b] = amax / 127.0f;
-}
-
 // Fills sq (kp int8) and ss (kp/32 scales) with this token's quantized input. The f32 input is
 // first gathered into shared memory (sx, k floats) with independent loads in flight, then
 // quantized per 32 from there: the prologue costs a few memory latencies, not one per block.
@@ -274,19 +265,8 @@ __global__ void __launch_bounds__(128) k_attn_dec(const float *__restrict__ qkv,
             kc[(size_t)last * kvd + kvh * hd + i] = (KV)kl[i];
             vc[(size_t)last * kvd + kvh * hd + i] = (KV)vs[i];
         }
-    float scale = 1.0f / sqrtf((float)hd);
+    score_span(q, kc + kvh * hd, kvd, hd, start, end, last, kl, sc);
     int w = threadIdx.x >> 5, l = threadIdx.x & 31, nw = blockDim.x >> 5;
-    for (int p = start + w; p < end; p += nw) {
-        float d = 0;
-        if (p == last) for (int i = l; i < hd; i += 32) d = __fmaf_rn(q[i], to_f((KV)kl[i]), d);
-        else {
-            const KV *kr = kc + (size_t)p * kvd + kvh * hd;
-            for (int i = l; i < hd; i += 32) d = __fmaf_rn(q[i], to_f(kr[i]), d);
-        }
-        d = warp_sum(d);
-        if (l == 0) sc[p - start] = d * scale;
-    }
-    __syncthreads();
     float mx, sum;
     span_softmax(sc, end - start, red, &mx, &sum);
     // Each warp sums every nw-th position; lanes cover the head's dimensions.

@@ -68,6 +68,15 @@ __device__ __forceinline__ int8_t quant1(float x, float inv) {
     return (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
 }
 
+// Quantizes block b (32 values, one per lane of the calling warp) into sq / ss.
+__device__ __forceinline__ void quant_block_warp(float v, int b, int8_t *sq, float *ss) {
+    int lane = threadIdx.x & 31;
+    float amax = warp_max(fabsf(v));
+    float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    sq[b * QBLOCK + lane] = quant1(v, inv);
+    if (lane == 0) ss[b] = amax / 127.0f;
+}
+
 // Quantizes a row held in shared memory (k values, zero beyond) into q[kp] and s[kp/32]:
 // one scale per 32 values, or (row_mode) one scale for the row, repeated for every block.
 __device__ void quantize_row_smem(const float *v, int k, int kp, int row_mode, int8_t *__restrict__ q, float *__restrict__ s, float *red) {
@@ -84,11 +93,7 @@ __device__ void quantize_row_smem(const float *v, int k, int kp, int row_mode, i
     int w = threadIdx.x >> 5, l = threadIdx.x & 31, nw = blockDim.x >> 5;
     for (int b = w; b < nb; b += nw) {
         int i = b * QBLOCK + l;
-        float x = i < k ? v[i] : 0.0f;
-        float amax = warp_max(fabsf(x));
-        float inv = amax > 0 ? 127.0f / amax : 0.0f;
-        q[i] = quant1(x, inv);
-        if (l == 0) s[b] = amax / 127.0f;
+        quant_block_warp(i < k ? v[i] : 0.0f, b, q, s);
     }
 }
 
@@ -157,11 +162,7 @@ __global__ void __launch_bounds__(256) k_rmsnorm_split(const float *__restrict__
     if (i >= kp) return;   // whole warps: kp is a multiple of 32
     float y = i < dim ? __fmul_rn(__fmul_rn(xr[i], inv), g[i]) : 0.0f;
     if (out && i < dim) out[(size_t)blockIdx.y * dim + i] = y;
-    if (!q) return;
-    float amax = warp_max(fabsf(y));
-    float qi = amax > 0 ? 127.0f / amax : 0.0f;
-    q[(size_t)blockIdx.y * kp + i] = quant1(y, qi);
-    if ((threadIdx.x & 31) == 0) s[(size_t)blockIdx.y * (kp / QBLOCK) + i / QBLOCK] = amax / 127.0f;
+    if (q) quant_block_warp(y, i / QBLOCK, q + (size_t)blockIdx.y * kp, s + (size_t)blockIdx.y * (kp / QBLOCK));
 }
 
 // Quantizes row blockIdx.x of x (k values, stride ldx). Dynamic shared memory: kp floats.
@@ -203,11 +204,7 @@ __global__ void __launch_bounds__(256) k_swiglu_blocks(const float *__restrict__
         y = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);
         if (out) out[(size_t)t * hid + i] = y;
     }
-    if (!q) return;
-    float amax = warp_max(fabsf(y));
-    float inv = amax > 0 ? 127.0f / amax : 0.0f;
-    q[(size_t)t * kp + i] = quant1(y, inv);
-    if ((threadIdx.x & 31) == 0) s[(size_t)t * (kp / QBLOCK) + b] = amax / 127.0f;
+    if (q) quant_block_warp(y, b, q + (size_t)t * kp, s + (size_t)t * (kp / QBLOCK));
 }
 
 // Exact int32 -> f32 for |v| < 2^22 (a block of 32 int8 products is below 2^19): one integer
@@ -330,6 +327,26 @@ __global__ void k_rope_store(float *__restrict__ qkv, int ld, const int32_t *__r
 __device__ __forceinline__ float to_f(float v) { return v; }
 __device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
 
+// sc[p - start] = q · k_p / sqrt(hd) for positions start..end-1 (one warp per position), keys
+// read from the cache (kc: this head's first key, stride kvd), except position fresh (not yet
+// in the cache), read from kf. Ends with a block barrier.
+template <typename KV>
+__device__ void score_span(const float *q, const KV *kc, int kvd, int hd, int start, int end, int fresh, const float *kf, float *sc) {
+    float scale = 1.0f / sqrtf((float)hd);
+    int w = threadIdx.x >> 5, l = threadIdx.x & 31, nw = blockDim.x >> 5;
+    for (int p = start + w; p < end; p += nw) {
+        float d = 0;
+        if (p == fresh) for (int i = l; i < hd; i += 32) d = __fmaf_rn(q[i], to_f((KV)kf[i]), d);
+        else {
+            const KV *kr = kc + (size_t)p * kvd;
+            for (int i = l; i < hd; i += 32) d = __fmaf_rn(q[i], to_f(kr[i]), d);
+        }
+        d = warp_sum(d);
+        if (l == 0) sc[p - start] = d * scale;
+    }
+    __syncthreads();
+}
+
 template <typename KV>
 __global__ void __launch_bounds__(128) k_attention(const float *qkv, int ld, const int32_t *step, const KV *kc, const KV *vc, int n_heads, int n_kv, int hd,
                                                    int span, int n_split, float *part_o, float2 *part_ml) {
@@ -345,16 +362,7 @@ __global__ void __launch_bounds__(128) k_attention(const float *qkv, int ld, con
     }
     for (int i = threadIdx.x; i < hd; i += blockDim.x) q[i] = qkv[(size_t)t * ld + h * hd + i];
     __syncthreads();
-    float scale = 1.0f / sqrtf((float)hd);
-    int w = threadIdx.x >> 5, l = threadIdx.x & 31, nw = blockDim.x >> 5;
-    for (int p = start + w; p < end; p += nw) {
-        const KV *kr = kc + (size_t)p * kvd + kvh * hd;
-        float d = 0;
-        for (int i = l; i < hd; i += 32) d = __fmaf_rn(q[i], to_f(kr[i]), d);
-        d = warp_sum(d);
-        if (l == 0) sc[p - start] = d * scale;
-    }
-    __syncthreads();
+    score_span(q, kc + kvh * hd, kvd, hd, start, end, -1, NULL, sc);
     float mx, sum;
     span_softmax(sc, end - start, red, &mx, &sum);
     for (int d = threadIdx.x; d < hd; d += blockDim.x) {
@@ -384,11 +392,7 @@ __global__ void k_attn_combine(const float *part_o, const float2 *part_ml, int n
     if (d < hd) att[(size_t)t * dim + h * hd + d] = v;
     if (!q) return;
     // hd % 32 == 0 here: each warp is one quantization block of this head.
-    float amax = warp_max(fabsf(v));
-    float inv = amax > 0 ? 127.0f / amax : 0.0f;
-    int i = h * hd + d;
-    q[(size_t)t * kp + i] = quant1(v, inv);
-    if ((d & 31) == 0) s[(size_t)t * (kp / QBLOCK) + i / QBLOCK] = amax / 127.0f;
+    quant_block_warp(v, (h * hd + d) / QBLOCK, q + (size_t)t * kp, s + (size_t)t * (kp / QBLOCK));
 }
 
 // Order-preserving key of a float (larger float, larger key), low word: the complement of the
