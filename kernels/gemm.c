@@ -50,3 +50,38 @@ void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, con
     }
 }
 
+
+// q8g32 weights (one scale per 32 weights). abs 32: activations with one scale per 32 inputs,
+// acc += (xs[b] * ws[b]) * dot_b; abs 0: one activation scale per row, applied to the sum of
+// ws[b] * dot_b. Blocks are reduced in chunks of 512 (rows of any width).
+void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, int abs, const int8_t *wq, const float *ws,
+                   int n0, int n1, float *y, int ldy) {
+    int nb = k / (int)OCTET_Q8_GROUP;
+    int32_t dots[512];
+    for (int n = n0; n < n1; n++) {
+        const int8_t *w = wq + (size_t)n * k;
+        const float *sw = ws + (size_t)n * nb;
+        for (int r = 0; r < m; r++) {
+            const int8_t *x = xq + (size_t)r * k;
+            const float *sx = abs ? xs + (size_t)r * nb : NULL;
+            float acc = 0;
+            for (int b0 = 0; b0 < nb; b0 += 512) {
+                int cnt = nb - b0 < 512 ? nb - b0 : 512;
+                ks->block_dots_i8(x + (size_t)b0 * OCTET_Q8_GROUP, w + (size_t)b0 * OCTET_Q8_GROUP, cnt, (int)OCTET_Q8_GROUP, dots);
+                if (sx) for (int b = 0; b < cnt; b++) acc += (sx[b0 + b] * sw[b0 + b]) * (float)dots[b];
+                else for (int b = 0; b < cnt; b++) acc += sw[b0 + b] * (float)dots[b];
+            }
+            y[(size_t)r * ldy + n] = sx ? acc : xs[r] * acc;
+        }
+    }
+}
+
+void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row) {
+    int nb = k / (int)OCTET_Q8_GROUP;
+    for (int n = n0; n < n1; n++) {
+        const int8_t *w = wq + (size_t)n * k;
+        const float *sw = ws + (size_t)n * nb;
+        for (int i = 0; i < k; i++) row[i] = sw[i / OCTET_Q8_GROUP] * (float)w[i];
+        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ks->dot_f32(x + (size_t)r * k, row, k);
+    }
+}

@@ -45,6 +45,14 @@ void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const flo
 // Weight-only INT8: f32 activations times dequantized q8 rows (`row` is scratch of k floats).
 void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row);
 
+// q8g32 weights (one scale per 32 weights, k % 32 == 0). abs = 32: activations scaled per 32
+// inputs, y = sum_b (xs[m][b] * ws[n][b]) * dot_b; abs = 0: one activation scale per row,
+// y = xs[m] * sum_b ws[n][b] * dot_b.
+void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, int abs, const int8_t *wq, const float *ws,
+                   int n0, int n1, float *y, int ldy);
+// Weight-only q8g32: f32 activations times the dequantized rows (`row`: scratch of k floats).
+void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row);
+
 void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps);
 void k_softmax(float *x, int n);
 // y[i] = silu(g[i]) * u[i]

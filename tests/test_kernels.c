@@ -81,6 +81,61 @@ static void gemm_paths_agree(void) {
     free(x); free(w); free(xq); free(wq);
 }
 
+// Builds a q8g32 tensor's bytes (int8, padding, one scale per 32) from f32 rows.
+static uint8_t *make_q8g32(const float *w, int n, int k) {
+    uint64_t bytes;
+    octet_tensor_nbytes(OCTET_Q8G32, (uint64_t)n, (uint64_t)k, &bytes);
+    uint8_t *q = calloc(1, bytes);
+    float *sc = (float *)(q + octet_q8_scales_offset((uint64_t)n, (uint64_t)k));
+    for (int r = 0; r < n; r++) k_quantize_row_i8_blocks(w + (size_t)r * k, k, 32, (int8_t *)q + (size_t)r * k, sc + (size_t)r * (k / 32));
+    return q;
+}
+
+// q8g32 products (per-32, per-row and f32 activations; rows wider than the 512-block chunk)
+// against the exact product of the dequantized operands, and the SIMD set bit for bit.
+static void q8g32_gemm_matches_exact(void) {
+    int ks_[] = {32, 96, 576, 16448};
+    for (unsigned z = 0; z < sizeof ks_ / sizeof *ks_; z++) {
+        int m = 3, n = 5, k = ks_[z], nb = k / 32;
+        float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k), *row = malloc(sizeof(float) * k);
+        for (int i = 0; i < m * k; i++) x[i] = frand() * (i % 37 == 0 ? 40 : 1);
+        for (int i = 0; i < n * k; i++) w[i] = frand() * (i % 64 < 32 ? 1 : 0.01f);  // block scales differ 100x
+        uint8_t *wq = make_q8g32(w, n, k);
+        const float *ws = (const float *)(wq + octet_q8_scales_offset((uint64_t)n, (uint64_t)k));
+        int8_t *xb = malloc((size_t)m * k), *xr = malloc((size_t)m * k);
+        float *xsb = malloc(sizeof(float) * m * nb), xs[3], y[3][15], ys[15];
+        for (int r = 0; r < m; r++) {
+            k_quantize_row_i8_blocks(x + r * k, k, 32, xb + r * k, xsb + r * nb);
+            k_quantize_row_i8(x + r * k, k, xr + r * k, &xs[r]);
+        }
+        k_gemm_q8g_i8(&octet_kernels_scalar, xb, xsb, m, k, 32, (const int8_t *)wq, ws, 0, n, y[0], n);
+        k_gemm_q8g_i8(&octet_kernels_scalar, xr, xs, m, k, 0, (const int8_t *)wq, ws, 0, n, y[1], n);
+        k_gemm_q8g_f32(&octet_kernels_scalar, x, m, k, (const int8_t *)wq, ws, 0, n, y[2], n, row);
+        const octet_kernel_set *simd = octet_kernels_find("avx2");
+        if (simd) {
+            k_gemm_q8g_i8(simd, xb, xsb, m, k, 32, (const int8_t *)wq, ws, 0, n, ys, n);
+            CHECK(!memcmp(ys, y[0], sizeof ys), "avx2 q8g32 per-32 differs from scalar, k=%d", k);
+            k_gemm_q8g_i8(simd, xr, xs, m, k, 0, (const int8_t *)wq, ws, 0, n, ys, n);
+            CHECK(!memcmp(ys, y[1], sizeof ys), "avx2 q8g32 per-row differs from scalar, k=%d", k);
+        }
+        int bad = 0;
+        for (int r = 0; r < m; r++)
+            for (int c = 0; c < n; c++) {
+                double e[3] = {0, 0, 0}, mag = 0;
+                for (int i = 0; i < k; i++) {
+                    double wd = (double)ws[c * nb + i / 32] * ((const int8_t *)wq)[(size_t)c * k + i];
+                    e[0] += (double)xsb[r * nb + i / 32] * xb[r * k + i] * wd;
+                    e[1] += (double)xs[r] * xr[r * k + i] * wd;
+                    e[2] += x[r * k + i] * wd;
+                    mag += fabs(x[r * k + i] * wd);
+                }
+                for (int v = 0; v < 3; v++) bad += fabs(y[v][r * n + c] - e[v]) > 1e-5 * (1 + mag);
+            }
+        CHECK(bad == 0, "k=%d: %d results far from the exact product", k, bad);
+        free(x); free(w); free(row); free(wq); free(xb); free(xr); free(xsb);
+    }
+}
+
 // The CPU backend gives identical bits for 1, 2 and 3 threads, for every weight dtype.
 static void backend_is_thread_count_independent(void) {
     int m = 4, k = 160, n = 37;
@@ -93,12 +148,15 @@ static void backend_is_thread_count_independent(void) {
     float *scales = (float *)(q8 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k));
     for (int r = 0; r < n; r++) k_quantize_row_i8(wf + r * k, k, (int8_t *)q8 + r * k, &scales[r]);
     octet_tensor tq = {.name = "q", .dtype = OCTET_Q8, .n_dims = 2, .dims = {(uint64_t)n, (uint64_t)k}, .rows = (uint64_t)n, .cols = (uint64_t)k, .data = q8};
-    octet_tensor tf = tq;
+    octet_tensor tf = tq, tg = tq;
     tf.dtype = OCTET_F32;
     tf.data = wf;
-    const octet_tensor *ts[2] = {&tq, &tf};
+    uint8_t *g32 = make_q8g32(wf, n, k);
+    tg.dtype = OCTET_Q8G32;
+    tg.data = g32;
+    const octet_tensor *ts[3] = {&tq, &tf, &tg};
     int acts[3] = {32, 0, -1};
-    for (int wi = 0; wi < 2; wi++)
+    for (int wi = 0; wi < 3; wi++)
         for (int ai = 0; ai < 3; ai++) {
             float ref[4 * 37], y[4 * 37];
             for (int th = 1; th <= 3; th++) {
@@ -106,12 +164,12 @@ static void backend_is_thread_count_independent(void) {
                 octet_scratch s;
                 CHECK(octet_scratch_init(&s, m, k, th, acts[ai]) == 0, "scratch");
                 octet_matmul(tp, &s, ts[wi], x, m, th == 1 ? ref : y);
-                if (th > 1) CHECK(!memcmp(ref, y, sizeof y), "%s weights, act %d: %d threads differ from 1", wi ? "f32" : "q8", acts[ai], th);
+                if (th > 1) CHECK(!memcmp(ref, y, sizeof y), "%s weights, act %d: %d threads differ from 1", octet_dtype_name(ts[wi]->dtype), acts[ai], th);
                 octet_scratch_free(&s);
                 octet_threadpool_free(tp);
             }
         }
-    free(x); free(wf); free(q8);
+    free(x); free(wf); free(q8); free(g32);
 }
 
 // Every SIMD set against the scalar reference, bit for bit, on random and edge inputs.
@@ -158,6 +216,7 @@ int main(void) {
     RUN(int8_dot_is_exact);
     RUN(activation_quantization_edges);
     RUN(gemm_paths_agree);
+    RUN(q8g32_gemm_matches_exact);
     RUN(backend_is_thread_count_independent);
     RUN(simd_sets_match_scalar);
     CHECK_DONE();

@@ -384,7 +384,7 @@ static void octet_container_round_trip(void) {
     uint64_t qb;
     octet_tensor_nbytes(OCTET_Q8, 3, 5, &qb);
     uint8_t *q = malloc(qb);
-    octet_quantize_q8(x, 3, 5, q, CLIP_MAX, 0, 2);
+    octet_quantize_q8(x, 3, 5, OCTET_Q8, q, CLIP_MAX, 0, 2);
     uint16_t h[7];
     for (int i = 0; i < 7; i++) h[i] = octet_f32_to_f16((float)i * 0.5f);
     CHECK(octet_writer_write_tensor(&w, q) == 0 && octet_writer_write_tensor(&w, h) == 0, "write");
@@ -444,12 +444,12 @@ static void percentile_clip(void) {
     uint64_t qb;
     octet_tensor_nbytes(OCTET_Q8, 1, 101, &qb);
     uint8_t *q = malloc(qb);
-    octet_quantize_q8(x, 1, 101, q, CLIP_PCT, 90, 1);
+    octet_quantize_q8(x, 1, 101, OCTET_Q8, q, CLIP_PCT, 90, 1);
     float scale;
     memcpy(&scale, q + octet_q8_scales_offset(1, 101), 4);
     CHECK(fabsf(scale - 90.0f / 127.0f) < 1e-6f, "scale %g, want %g", scale, 90.0 / 127);
     CHECK((int8_t)q[100] == 127 && (int8_t)q[99] == -127 && (int8_t)q[45] == -64, "values %d %d %d", (int8_t)q[100], (int8_t)q[99], (int8_t)q[45]);
-    octet_quantize_q8(x, 1, 101, q, CLIP_MAX, 0, 1);
+    octet_quantize_q8(x, 1, 101, OCTET_Q8, q, CLIP_MAX, 0, 1);
     memcpy(&scale, q + octet_q8_scales_offset(1, 101), 4);
     CHECK(scale == 100.0f / 127.0f, "max scale %g", scale);
     free(q);

@@ -6,13 +6,15 @@
 #include <string.h>
 
 static void help(void) {
-    printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|f16|bf16|f32] [--clip mse|max|pXX] [--tokenizer tokenizer.bin] [--vocab-only] [--quiet]\n"
+    printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|q8g32|f16|bf16|f32] [--clip mse|max|pXX] [--tokenizer tokenizer.bin] [--vocab-only] [--quiet]\n"
            "       octet convert --synthetic SHAPE -o OUTPUT.octet [--type ...]\n"
            "  INPUT: a .gguf file, a Hugging Face directory (config.json, tokenizer.json, *.safetensors),\n"
            "         or a llama2.c .bin checkpoint (needs --tokenizer); with --vocab-only and no INPUT,\n"
            "         --tokenizer tokenizer.bin alone gives a vocabulary-only file\n"
-           "  --type   matrices as per-row INT8 (q8, default) or unquantized f16/bf16/f32; norms stay f32\n"
-           "  --clip   q8 row scales: mse (default) clips each row where the squared error is least;\n"
+           "  --type   matrices as INT8 with one scale per row (q8, default) or per 32 weights (q8g32,\n"
+           "           like llama.cpp's Q8_0; rows not a multiple of 32 stay q8), or unquantized\n"
+           "           f16/bf16/f32; norms stay f32\n"
+           "  --clip   q8 scales: mse (default) clips each row (q8g32: each group) where the squared error is least;\n"
            "           max uses max|row|/127; pXX the XX-th percentile of |row| (e.g. p99.9)\n"
            "  --synthetic SHAPE  random weights of a real shape (%s), for speed tests only;\n"
            "           marked synthetic in the file (octet run warns)\n", synthetic_shape_names());
@@ -29,10 +31,11 @@ int cmd_convert(int argc, char **argv) {
         else if (!strcmp(a, "--type")) {
             if (!(v = cli_value(argc, argv, &i))) return 1;
             if (!strcmp(v, "q8")) o.type = OCTET_Q8;
+            else if (!strcmp(v, "q8g32")) o.type = OCTET_Q8G32;
             else if (!strcmp(v, "f16")) o.type = OCTET_F16;
             else if (!strcmp(v, "bf16")) o.type = OCTET_BF16;
             else if (!strcmp(v, "f32")) o.type = OCTET_F32;
-            else return cli_fail("--type: unknown type '%s' (q8, f16, bf16, f32)", v);
+            else return cli_fail("--type: unknown type '%s' (q8, q8g32, f16, bf16, f32)", v);
         }
         else if (!strcmp(a, "--clip")) {
             if (!(v = cli_value(argc, argv, &i))) return 1;

@@ -120,23 +120,35 @@ static float mse_scale(const float *row, uint64_t cols, float amax) {
     return amax * best_f / 127.0f;
 }
 
-typedef struct { const float *x; uint64_t rows, cols; uint8_t *dst; int clip; double pct; } q8_job;
+typedef struct { const float *x; uint64_t rows, cols, group; uint8_t *dst; int clip; double pct; } q8_job;
 
 static int cmp_float(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);
 }
-// The pct-th percentile of |row| (linear between neighbours), never above max|row|.
-static float percentile_abs(const float *row, uint64_t cols, double pct) {
-    float *a = malloc(cols * sizeof *a);
+// The pct-th percentile of |v| (linear between neighbours), never above max|v|.
+static float percentile_abs(const float *v, uint64_t n, double pct) {
+    float *a = malloc(n * sizeof *a);
     if (!a) return 0;
-    for (uint64_t i = 0; i < cols; i++) a[i] = fabsf(row[i]);
-    qsort(a, cols, sizeof *a, cmp_float);
-    double r = pct / 100.0 * (double)(cols - 1);
+    for (uint64_t i = 0; i < n; i++) a[i] = fabsf(v[i]);
+    qsort(a, n, sizeof *a, cmp_float);
+    double r = pct / 100.0 * (double)(n - 1);
     uint64_t i = (uint64_t)r;
-    float v = i + 1 < cols ? a[i] + (float)(r - (double)i) * (a[i + 1] - a[i]) : a[cols - 1];
+    float p = i + 1 < n ? a[i] + (float)(r - (double)i) * (a[i + 1] - a[i]) : a[n - 1];
     free(a);
-    return v;
+    return p;
+}
+
+// The scale of one group of weights (a row for q8, 32 weights for q8g32) under the clip rule.
+static float group_scale(const float *v, uint64_t n, int clip, double pct) {
+    float amax = 0;
+    for (uint64_t i = 0; i < n; i++) amax = fmaxf(amax, fabsf(v[i]));
+    if (amax > 0 && clip == CLIP_MSE) return mse_scale(v, n, amax);
+    if (amax > 0 && clip == CLIP_PCT) {
+        float c = percentile_abs(v, n, pct);
+        return (c > 0 ? c : amax) / 127.0f;
+    }
+    return amax / 127.0f;
 }
 
 static void q8_rows(void *p, int ith, int nth) {
@@ -144,30 +156,24 @@ static void q8_rows(void *p, int ith, int nth) {
     int r0, r1;
     octet_split((int)j->rows, ith, nth, &r0, &r1);
     int8_t *q = (int8_t *)j->dst;
-    uint64_t so = octet_q8_scales_offset(j->rows, j->cols), cols = j->cols;
+    uint64_t so = octet_q8_scales_offset(j->rows, j->cols), cols = j->cols, g = j->group;
     for (uint64_t r = (uint64_t)r0; r < (uint64_t)r1; r++) {
-        const float *row = j->x + r * cols;
-        float amax = 0;
-        for (uint64_t i = 0; i < cols; i++) amax = fmaxf(amax, fabsf(row[i]));
-        float scale = amax / 127.0f;
-        if (amax > 0 && j->clip == CLIP_MSE) scale = mse_scale(row, cols, amax);
-        if (amax > 0 && j->clip == CLIP_PCT) {
-            float c = percentile_abs(row, cols, j->pct);
-            scale = (c > 0 ? c : amax) / 127.0f;
+        for (uint64_t c0 = 0; c0 < cols; c0 += g) {
+            const float *v = j->x + r * cols + c0;
+            float scale = group_scale(v, g, j->clip, j->pct), inv = scale > 0 ? 1.0f / scale : 0.0f;
+            for (uint64_t i = 0; i < g; i++) {
+                float x = roundf(v[i] * inv);
+                q[r * cols + c0 + i] = (int8_t)(x > 127 ? 127 : x < -127 ? -127 : x);
+            }
+            memcpy(j->dst + so + (r * (cols / g) + c0 / g) * 4, &scale, 4);
         }
-        float inv = scale > 0 ? 1.0f / scale : 0.0f;
-        for (uint64_t i = 0; i < cols; i++) {
-            float v = roundf(row[i] * inv);
-            q[r * cols + i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-        }
-        memcpy(j->dst + so + r * 4, &scale, 4);
     }
 }
 
-void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint8_t *dst, int clip, double pct, int n_threads) {
+void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, uint8_t *dst, int clip, double pct, int n_threads) {
     uint64_t so = octet_q8_scales_offset(rows, cols);
     memset(dst + rows * cols, 0, so - rows * cols);
-    q8_job j = {x, rows, cols, dst, clip, pct};
+    q8_job j = {x, rows, cols, octet_q8_group(dtype, cols), dst, clip, pct};
     octet_threadpool *tp = n_threads > 1 && rows > 1 ? octet_threadpool_new(n_threads) : NULL;
     if (tp) { octet_threadpool_run(tp, q8_rows, &j); octet_threadpool_free(tp); }
     else q8_rows(&j, 0, 1);
@@ -234,12 +240,12 @@ int octet_convert(const convert_options *opt) {
     octet_meta_cstr(meta, "general.file_type", opt->vocab_only ? "vocab" : octet_dtype_name(opt->type));
     // Random weights have no outliers worth a clip search: plain max keeps 7B conversion fast.
     int clip = opt->synthetic ? CLIP_MAX : opt->clip;
-    char pct_desc[160];
-    snprintf(pct_desc, sizeof pct_desc, "per-row symmetric int8, scale = clip/127, clip = %g-th percentile of |row| (--clip p%g)", opt->clip_pct, opt->clip_pct);
-    octet_meta_cstr(meta, "converter.quantization", opt->type != OCTET_Q8 || opt->vocab_only ? "none"
-                    : clip == CLIP_MAX ? "per-row symmetric int8, scale = max|row|/127 (--clip max)"
-                    : clip == CLIP_PCT ? pct_desc
-                    : "per-row symmetric int8, scale = clip/127, clip minimising the row's squared error (--clip mse)");
+    const char *group = opt->type == OCTET_Q8G32 ? "per-32-weight" : "per-row";
+    char qdesc[200];
+    if (clip == CLIP_PCT) snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = clip/127, clip = %g-th percentile of |group| (--clip p%g)", group, opt->clip_pct, opt->clip_pct);
+    else if (clip == CLIP_MAX) snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = max|group|/127 (--clip max)", group);
+    else snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = clip/127, clip minimising the group's squared error (--clip mse)", group);
+    octet_meta_cstr(meta, "converter.quantization", !octet_is_q8(opt->type) || opt->vocab_only ? "none" : qdesc);
     if (!opt->vocab_only) octet_meta_bool(meta, "model.tied_embeddings", conv_find_tensor(&m, "output.weight") == NULL);
 
     long nc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -252,6 +258,8 @@ int octet_convert(const convert_options *opt) {
     for (size_t i = 0; i < n; i++) {
         const conv_tensor *t = &m.t[i];
         dtype[i] = t->n_dims >= 2 ? opt->type : OCTET_F32;
+        // q8g32 needs whole groups of 32 in a row; other widths keep one scale per row.
+        if (dtype[i] == OCTET_Q8G32 && t->dims[t->n_dims - 1] % OCTET_Q8_GROUP) dtype[i] = OCTET_Q8;
         if (octet_writer_add_tensor(&w, t->name, dtype[i], t->n_dims, t->dims) != 0) goto fail;
     }
     if (octet_writer_begin_data(&w, meta) != 0) goto fail;
@@ -265,7 +273,7 @@ int octet_convert(const convert_options *opt) {
         uint8_t *out = dtype[i] == OCTET_F32 ? (uint8_t *)x : malloc(wt->nbytes);
         if (!x || !out) { free(x); goto fail_oom; }
         if (t->load(&m, t, x) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
-        if (dtype[i] == OCTET_Q8) octet_quantize_q8(x, wt->rows, wt->cols, out, clip, opt->clip_pct, n_threads);
+        if (octet_is_q8(dtype[i])) octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads);
         else if (dtype[i] == OCTET_F16 || dtype[i] == OCTET_BF16) {
             for (uint64_t j = 0; j < numel; j++) {
                 uint16_t h = dtype[i] == OCTET_F16 ? octet_f32_to_f16(x[j]) : octet_f32_to_bf16(x[j]);

@@ -54,17 +54,17 @@ const char *synthetic_shape_names(void);
 enum { CLIP_MSE = 0, CLIP_MAX = 1, CLIP_PCT = 2 };
 typedef struct {
     const char *input, *output, *tokenizer, *synthetic;
-    uint32_t type;       // OCTET_Q8, OCTET_F16, OCTET_BF16 or OCTET_F32 for matrices
+    uint32_t type;       // OCTET_Q8, OCTET_Q8G32, OCTET_F16, OCTET_BF16 or OCTET_F32 for matrices
     int clip;            // q8 scales: CLIP_MSE (default), CLIP_MAX or CLIP_PCT
     double clip_pct;     // CLIP_PCT: the percentile of |row| used as the clip (e.g. 99.9)
     int vocab_only, quiet;
 } convert_options;
 int octet_convert(const convert_options *opt);
 
-// Per-row symmetric INT8: scale = clip / 127 with clip = max|row| (CLIP_MAX) or the clip that
-// minimises the row's squared quantization error (CLIP_MSE), or the pct-th percentile of |row|
-// (CLIP_PCT). Writes the q8 layout (int8 rows,
-// padding, f32 scales) into dst, which holds octet_tensor_nbytes(OCTET_Q8, rows, cols) bytes.
-// Rows are spread over n_threads threads (the result does not depend on it).
-void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint8_t *dst, int clip, double pct, int n_threads);
+// Symmetric INT8 per group (a row for OCTET_Q8, 32 weights for OCTET_Q8G32): scale = clip / 127
+// with clip = max|group| (CLIP_MAX), the clip that minimises the group's squared quantization
+// error (CLIP_MSE), or the pct-th percentile of |group| (CLIP_PCT). Writes the layout of dtype
+// (int8 rows, padding, f32 scales) into dst, which holds octet_tensor_nbytes(dtype, rows, cols)
+// bytes. Rows are spread over n_threads threads (the result does not depend on it).
+void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, uint8_t *dst, int clip, double pct, int n_threads);
 #endif
