@@ -125,13 +125,18 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
     const octet_model *m = c->m;
     const octet_hparams *hp = &m->hp;
     int dim = (int)hp->dim, kvd = (int)hp->kv_dim, hid = (int)hp->hidden_dim, hd = (int)hp->head_dim;
+    uint32_t first = (uint32_t)c->first_layer;
+    c->first_layer = 0;
     for (int t = 0; t < n; t++) {
-        octet_tensor_row_f32(m->tok_embd, (uint64_t)tokens[t], c->x + (size_t)t * dim);
+        if (!first) octet_tensor_row_f32(m->tok_embd, (uint64_t)tokens[t], c->x + (size_t)t * dim);
         rope_angles(c->rope_cs + (size_t)t * hp->rope_dim, c->pos + t, hp, m->rope_inv_freq);
     }
-    for (uint32_t l = 0; l < hp->n_layers; l++) {
+#define OBSERVE(layer, site, x, k) if (c->observe) c->observe(c->observe_ud, (int)(layer), site, x, n, k)
+    for (uint32_t l = first; l < hp->n_layers; l++) {
         const octet_layer *L = &m->layers[l];
+        OBSERVE(l, OCTET_SITE_LAYER_IN, c->x, dim);
         for (int t = 0; t < n; t++) k_rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->attn_norm->data, dim, hp->norm_eps);
+        OBSERVE(l, OCTET_SITE_ATTN_IN, c->xb, dim);
         octet_matmul(c->tp, &c->scratch, L->wq, c->xb, n, c->q);
         octet_matmul(c->tp, &c->scratch, L->wk, c->xb, n, c->k);
         octet_matmul(c->tp, &c->scratch, L->wv, c->xb, n, c->v);
@@ -149,20 +154,25 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
         }
         att_job aj = {c, (int)l, n};
         octet_threadpool_run(c->tp, attention_worker, &aj);
+        OBSERVE(l, OCTET_SITE_ATTN_OUT, c->att, dim);
         octet_matmul(c->tp, &c->scratch, L->wo, c->att, n, c->xb);
         for (size_t i = 0; i < (size_t)n * dim; i++) c->x[i] += c->xb[i];
         for (int t = 0; t < n; t++) k_rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->ffn_norm->data, dim, hp->norm_eps);
+        OBSERVE(l, OCTET_SITE_FFN_IN, c->xb, dim);
         octet_matmul(c->tp, &c->scratch, L->w_gate, c->xb, n, c->hb);
         octet_matmul(c->tp, &c->scratch, L->w_up, c->xb, n, c->hb2);
         k_swiglu(c->hb, c->hb, c->hb2, n * hid);
+        OBSERVE(l, OCTET_SITE_FFN_OUT, c->hb, hid);
         octet_matmul(c->tp, &c->scratch, L->w_down, c->hb, n, c->xb);
         for (size_t i = 0; i < (size_t)n * dim; i++) c->x[i] += c->xb[i];
     }
     c->pos += n;
     if (!logits_out) return;
     // Only the rows whose logits are wanted go through the final norm and the LM head.
-    int first = all ? 0 : n - 1, rows = n - first;
-    for (int t = first; t < n; t++) k_rmsnorm(c->xb + (size_t)(t - first) * dim, c->x + (size_t)t * dim, m->output_norm->data, dim, hp->norm_eps);
+    int first_row = all ? 0 : n - 1, rows = n - first_row;
+    for (int t = first_row; t < n; t++) k_rmsnorm(c->xb + (size_t)(t - first_row) * dim, c->x + (size_t)t * dim, m->output_norm->data, dim, hp->norm_eps);
+    if (c->observe) c->observe(c->observe_ud, (int)hp->n_layers, OCTET_SITE_HEAD_IN, c->xb, rows, dim);
+#undef OBSERVE
     octet_matmul(c->tp, &c->scratch, m->output, c->xb, rows, logits_out);
 }
 

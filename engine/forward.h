@@ -4,6 +4,12 @@
 #include "backend.h"
 #include "model.h"
 
+// Where a forward pass can be observed (calibration): a layer's input (the residual stream),
+// and the inputs of its matmuls: q/k/v, o, gate/up, down; then the LM head's input.
+enum { OCTET_SITE_LAYER_IN, OCTET_SITE_ATTN_IN, OCTET_SITE_ATTN_OUT, OCTET_SITE_FFN_IN, OCTET_SITE_FFN_OUT, OCTET_SITE_HEAD_IN, OCTET_SITE_COUNT };
+// Called with the n rows of width k a site holds, before the matmuls that read them run.
+typedef void (*octet_observe_fn)(void *ud, int layer, int site, const float *x, int n, int k);
+
 typedef struct {
     const octet_model *m;
     int n_ctx, n_batch, n_threads, pos;
@@ -15,6 +21,10 @@ typedef struct {
     float *rope_cs;                           // [n_batch][rope_dim]: cos, sin per pair
     octet_threadpool *tp;
     octet_scratch scratch;
+    octet_observe_fn observe;                 // NULL unless calibrating
+    void *observe_ud;
+    int first_layer;                          // >0: the next chunk starts at this layer with
+                                              // its input already in x (calibration only)
 } octet_context;
 
 int  octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block, int kv_f16);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void help(void) {
     printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|q8g32|f16|bf16|f32] [--clip mse|max|pXX] [--tokenizer tokenizer.bin] [--vocab-only] [--quiet]\n"
@@ -21,8 +22,8 @@ static void help(void) {
 }
 
 int cmd_convert(int argc, char **argv) {
-    convert_options o = {0};
-    o.type = OCTET_Q8;
+    convert_options o;
+    convert_options_default(&o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
@@ -49,6 +50,29 @@ int cmd_convert(int argc, char **argv) {
             }
             else return cli_fail("--clip: unknown method '%s' (mse, max, pXX)", v);
         }
+        else if (!strcmp(a, "--calib")) { if (!(v = cli_value(argc, argv, &i))) return 1; o.calib = !strcmp(v, "none") ? NULL : v; }
+        else if (!strcmp(a, "--calib-tokens")) {
+            if (!(v = cli_value(argc, argv, &i))) return 1;
+            long t;
+            if (cli_int(a, v, 16, 1 << 20, &t)) return 1;
+            o.calib_tokens = (int)t;
+        }
+        else if (!strcmp(a, "--smooth")) {
+            if (!(v = cli_value(argc, argv, &i))) return 1;
+            double al;
+            if (cli_float(a, v, 0, 1, &al)) return 1;
+            o.smooth = (float)al; o.smooth_set = 1;
+        }
+        else if (!strcmp(a, "--keep-f16")) {
+            if (!(v = cli_value(argc, argv, &i))) return 1;
+            long t;
+            if (cli_int(a, v, 0, 1 << 20, &t)) return 1;
+            o.keep_f16 = (int)t;
+        }
+        else if (!strcmp(a, "--max-kl")) {
+            if (!(v = cli_value(argc, argv, &i))) return 1;
+            if (cli_float(a, v, 0, 1e9, &o.max_kl)) return 1;
+        }
         else if (!strcmp(a, "--synthetic")) { if (!(v = cli_value(argc, argv, &i))) return 1; o.synthetic = v; }
         else if (!strcmp(a, "--vocab-only")) o.vocab_only = 1;
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) o.quiet = 1;
@@ -59,6 +83,8 @@ int cmd_convert(int argc, char **argv) {
     if (o.synthetic && (o.input || o.vocab_only || o.tokenizer)) return cli_fail("convert: --synthetic takes no INPUT, --tokenizer or --vocab-only");
     if (!o.input && !o.synthetic && !(o.vocab_only && o.tokenizer)) return cli_fail("convert: missing INPUT (octet convert INPUT -o OUTPUT.octet)");
     if (!o.output) return cli_fail("convert: missing -o OUTPUT.octet");
+    if ((o.keep_f16 > 0 || o.max_kl >= 0) && !o.calib) return cli_fail("convert: --keep-f16/--max-kl measure sensitivity on calibration text: give --calib TEXT");
+    if (o.calib && access(o.calib, R_OK) != 0 && (o.smooth > 0 || o.keep_f16 > 0 || o.max_kl >= 0)) return cli_fail("--calib %s: cannot read the calibration text", o.calib);
     if (octet_convert(&o) != 0) return cli_fail("%s", octet_last_error());
     return 0;
 }

@@ -5,6 +5,7 @@
 #include "octet_file.h"
 #include "util.h"
 #include <stdio.h>
+#include <stdlib.h>
 #ifdef OCTET_CUDA
 #include "octet_cuda.h"
 #endif
@@ -22,6 +23,28 @@ static void print_str(const octet_file *f, const char *label, const char *key, c
 static void shape_str(const octet_tensor *t, char *buf, size_t cap) {
     size_t n = 0;
     for (uint32_t d = 0; d < t->n_dims; d++) n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%llu", d ? " x " : "", (unsigned long long)t->dims[d]);
+}
+
+// The converter's calibration summary (quant.* keys); returns the per-tensor sensitivities
+// (one f32 per tensor, unaligned) when the file has them.
+static const float *print_calibration(const octet_file *f) {
+    uint64_t n;
+    const char *text = octet_kv_str(f, "quant.calib_text", &n);
+    if (!text) return NULL;
+    printf("%-15s %.*s, %u tokens, SmoothQuant alpha %g\n", "calibration", (int)n, text, octet_kv_u32(f, "quant.calib_tokens", 0),
+           (double)octet_kv_f32(f, "quant.smooth_alpha", 0));
+    const octet_kv *kept = octet_file_kv(f, "quant.kept_f16"), *sens = octet_file_kv(f, "quant.sensitivity");
+    if (!kept || kept->arr_type != OCTET_KV_STR) return NULL;
+    printf("%-15s %llu tensors kept in f16 by sensitivity (KL over %u tokens); estimated KL of the rest %.6f\n", "mixed precision",
+           (unsigned long long)kept->count, octet_kv_u32(f, "quant.sensitivity_tokens", 0), (double)octet_kv_f32(f, "quant.estimated_kl", 0));
+    if (kept->count && kept->count < 4096) {
+        const char **p = malloc(kept->count * sizeof *p);
+        uint32_t *l = malloc(kept->count * sizeof *l);
+        if (p && l && octet_kv_str_array(kept, p, l) == 0)
+            for (uint64_t i = 0; i < kept->count; i++) printf("%-15s %.*s\n", "", (int)l[i], p[i]);
+        free(p); free(l);
+    }
+    return sens && sens->type == OCTET_KV_ARR && sens->arr_type == OCTET_KV_F32 && sens->count == f->n_tensors ? (const float *)sens->val : NULL;
 }
 
 int cmd_info(int argc, char **argv) {
@@ -71,14 +94,21 @@ int cmd_info(int argc, char **argv) {
     print_str(&f, "converter", "converter.version", "?");
     print_str(&f, "source", "converter.source", NULL);
     print_str(&f, "quantization", "converter.quantization", NULL);
+    const float *sens = print_calibration(&f);
 
     uint64_t params = 0, bytes = 0, by_type[OCTET_DTYPE_COUNT] = {0};
-    if (tensors && f.n_tensors) printf("\n%-34s %-5s %-16s %12s\n", "tensor", "dtype", "shape", "bytes");
+    if (tensors && f.n_tensors) printf("\n%-34s %-5s %-16s %12s%s\n", "tensor", "dtype", "shape", "bytes", sens ? "   KL alone" : "");
     for (uint64_t i = 0; i < f.n_tensors; i++) {
         const octet_tensor *t = &f.tensors[i];
         char shape[96];
         shape_str(t, shape, sizeof shape);
-        if (tensors) printf("%-34s %-5s %-16s %12llu\n", t->name, octet_dtype_name(t->dtype), shape, (unsigned long long)t->nbytes);
+        if (tensors) {
+            printf("%-34s %-5s %-16s %12llu", t->name, octet_dtype_name(t->dtype), shape, (unsigned long long)t->nbytes);
+            float v;
+            if (sens) memcpy(&v, sens + i, 4);
+            if (sens && v >= 0) printf("   %.6f", (double)v);
+            printf("\n");
+        }
         params += t->rows * t->cols;
         bytes += t->nbytes;
         by_type[t->dtype] += t->nbytes;

@@ -1,5 +1,6 @@
 // octet convert: read a checkpoint with one of the readers, quantize, write the .octet file.
 #include "convert.h"
+#include "calibrate.h"
 #include "util.h"
 #include "chat.h"
 #include "threadpool.h"
@@ -219,7 +220,135 @@ static int check_model(const conv_model *m, const char *in, int vocab_only) {
     return 0;
 }
 
+void convert_options_default(convert_options *o) {
+    memset(o, 0, sizeof *o);
+    o->type = OCTET_Q8;
+    o->calib_tokens = 512;
+    o->smooth = 0.5f;
+    o->max_kl = -1;
+    if (access("../shared/data/fortunes-dev.txt", R_OK) == 0) o->calib = "../shared/data/fortunes-dev.txt";
+}
+
+// What calibration decided for the file being written, by tensor index.
+typedef struct {
+    const calib_result *cal;
+    uint8_t *keep;        // 1: written as f16
+    double est_kl;        // sum of the sensitivities of the tensors still quantized
+    const char *text;
+    float smooth;
+} calib_plan;
+
+// Relative RMS error of a quantized tensor against its f32 values.
+static double quant_error(const float *x, uint32_t dtype, uint64_t rows, uint64_t cols, const uint8_t *q, float *row) {
+    octet_tensor t = {.dtype = dtype, .rows = rows, .cols = cols, .data = q};
+    double num = 0, den = 0;
+    for (uint64_t r = 0; r < rows; r++) {
+        octet_tensor_row_f32(&t, r, row);
+        for (uint64_t i = 0; i < cols; i++) {
+            double d = (double)x[r * cols + i] - row[i];
+            num += d * d;
+            den += (double)x[r * cols + i] * x[r * cols + i];
+        }
+    }
+    return den > 0 ? sqrt(num / den) : 0;
+}
+
+static int convert_with(const convert_options *opt, const calib_plan *plan);
+
+static int wants_calibration(const convert_options *o) {
+    if (!o->calib || o->vocab_only || o->synthetic) return 0;
+    int quantized = octet_is_q8(o->type);
+    return (o->smooth > 0 && (quantized || o->smooth_set)) || (quantized && (o->keep_f16 > 0 || o->max_kl >= 0));
+}
+
+// Picks the tensors kept in f16: the keep_f16 most sensitive, or the most sensitive until the
+// sum of the rest is at most max_kl.
+static void plan_mixed_precision(const convert_options *o, calib_plan *p, uint64_t n) {
+    const double *sens = p->cal->sens;
+    uint64_t *order = malloc((n ? n : 1) * sizeof *order), m = 0;
+    if (!order) return;
+    double total = 0;
+    for (uint64_t i = 0; i < n; i++)
+        if (sens[i] >= 0) { order[m++] = i; total += sens[i]; }
+    for (uint64_t j = 1; j < m; j++)  // most sensitive first; ties keep file order
+        for (uint64_t k = j; k > 0 && sens[order[k]] > sens[order[k - 1]]; k--) {
+            uint64_t t = order[k]; order[k] = order[k - 1]; order[k - 1] = t;
+        }
+    for (uint64_t j = 0; j < m; j++) {
+        int more = (o->keep_f16 > 0 && j < (uint64_t)o->keep_f16) || (o->max_kl >= 0 && total > o->max_kl);
+        if (!more) break;
+        p->keep[order[j]] = 1;
+        total -= sens[order[j]];
+    }
+    p->est_kl = total;
+    free(order);
+}
+
 int octet_convert(const convert_options *opt) {
+    if (!wants_calibration(opt)) return convert_with(opt, NULL);
+    // Calibration runs the unquantized model: write it as f32 beside the output, map it
+    // privately (smoothing edits the mapping, never the file) and remove it at once.
+    size_t plen = strlen(opt->output) + 32;
+    char *tmp = malloc(plen);
+    if (!tmp) { octet_set_error("out of memory"); return -1; }
+    snprintf(tmp, plen, "%s.calib-f32.tmp", opt->output);
+    convert_options f32 = *opt;
+    f32.output = tmp; f32.type = OCTET_F32; f32.quiet = 1; f32.calib = NULL;
+    if (!opt->quiet && isatty(2)) fprintf(stderr, "calibration: writing the f32 model to %s\n", tmp);
+    if (convert_with(&f32, NULL) != 0) { free(tmp); return -1; }
+    calib_options co = {opt->calib, opt->calib_tokens, 128, opt->smooth, octet_is_q8(opt->type) && (opt->keep_f16 > 0 || opt->max_kl >= 0),
+                        opt->type, opt->clip, opt->clip_pct, opt->quiet};
+    calib_result cal;
+    int rc = calib_run(tmp, &co, &cal);
+    unlink(tmp);
+    free(tmp);
+    if (rc != 0) return -1;
+    calib_plan plan = {&cal, calloc(cal.m.file.n_tensors + 1, 1), -1, opt->calib, opt->smooth};
+    if (!plan.keep) { calib_free(&cal); octet_set_error("out of memory"); return -1; }
+    if (co.sensitivity) plan_mixed_precision(opt, &plan, cal.m.file.n_tensors);
+    rc = convert_with(opt, &plan);
+    free(plan.keep);
+    calib_free(&cal);
+    return rc;
+}
+
+// One line of the per-tensor table: type written, relative RMS error, sensitivity, kept.
+static void report_tensor(const calib_plan *p, size_t i, const char *name, uint32_t dtype, const float *x, const octet_writer_tensor *wt, const uint8_t *out) {
+    static int header;
+    if (!header++) fprintf(stderr, "\n%-28s %-6s %11s %14s %s\n", "tensor", "type", "rel. error", "KL alone", "");
+    float *row = malloc(wt->cols * sizeof *row);
+    double err = row && octet_is_q8(dtype) ? quant_error(x, dtype, wt->rows, wt->cols, out, row) : 0;
+    free(row);
+    double kl = p->cal->sens[i];
+    char ks[32] = "-";
+    if (kl >= 0) snprintf(ks, sizeof ks, "%.6f", kl);
+    fprintf(stderr, "%-28s %-6s %11.5f %14s %s\n", name, octet_dtype_name(dtype), err, ks, p->keep[i] ? "kept f16 (sensitive)" : "");
+}
+
+// The calibration summary stored in the file (octet info shows it).
+static void write_calib_meta(octet_meta *meta, const calib_plan *p, const conv_model *m) {
+    const calib_result *cal = p->cal;
+    octet_meta_cstr(meta, "quant.calib_text", basename_of(p->text));
+    octet_meta_u32(meta, "quant.calib_tokens", (uint32_t)cal->n_tokens);
+    octet_meta_f32(meta, "quant.smooth_alpha", p->smooth);
+    if (cal->sens_tokens <= 0) return;
+    octet_meta_u32(meta, "quant.sensitivity_tokens", (uint32_t)cal->sens_tokens);
+    octet_meta_f32(meta, "quant.estimated_kl", (float)p->est_kl);
+    float *sens = malloc((m->n ? m->n : 1) * sizeof *sens);
+    const char **kept = malloc((m->n ? m->n : 1) * sizeof *kept);
+    uint64_t nk = 0;
+    if (sens && kept) {
+        for (size_t i = 0; i < m->n; i++) {
+            sens[i] = (float)cal->sens[i];
+            if (p->keep[i]) kept[nk++] = m->t[i].name;
+        }
+        octet_meta_arr_f32(meta, "quant.sensitivity", m->n, sens);
+        octet_meta_arr_str(meta, "quant.kept_f16", nk, kept, NULL);
+    }
+    free(sens); free(kept);
+}
+
+static int convert_with(const convert_options *opt, const calib_plan *plan) {
     conv_model m = {0};
     m.path = opt->input ? opt->input : opt->tokenizer;
     int rc = -1;
@@ -247,6 +376,9 @@ int octet_convert(const convert_options *opt) {
     else snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = clip/127, clip minimising the group's squared error (--clip mse)", group);
     octet_meta_cstr(meta, "converter.quantization", !octet_is_q8(opt->type) || opt->vocab_only ? "none" : qdesc);
     if (!opt->vocab_only) octet_meta_bool(meta, "model.tied_embeddings", conv_find_tensor(&m, "output.weight") == NULL);
+    const octet_file *cf = plan ? &plan->cal->m.file : NULL;
+    if (cf && cf->n_tensors != m.n) { conv_model_free(&m); octet_set_error("calibration: the f32 model has %llu tensors, the input %zu", (unsigned long long)cf->n_tensors, m.n); return -1; }
+    if (plan) write_calib_meta(meta, plan, &m);
 
     long nc = sysconf(_SC_NPROCESSORS_ONLN);
     int n_threads = nc < 1 ? 1 : nc > 16 ? 16 : (int)nc;
@@ -260,6 +392,7 @@ int octet_convert(const convert_options *opt) {
         dtype[i] = t->n_dims >= 2 ? opt->type : OCTET_F32;
         // q8g32 needs whole groups of 32 in a row; other widths keep one scale per row.
         if (dtype[i] == OCTET_Q8G32 && t->dims[t->n_dims - 1] % OCTET_Q8_GROUP) dtype[i] = OCTET_Q8;
+        if (plan && plan->keep[i]) dtype[i] = OCTET_F16;
         if (octet_writer_add_tensor(&w, t->name, dtype[i], t->n_dims, t->dims) != 0) goto fail;
     }
     if (octet_writer_begin_data(&w, meta) != 0) goto fail;
@@ -272,7 +405,14 @@ int octet_convert(const convert_options *opt) {
         float *x = malloc(numel * sizeof *x);
         uint8_t *out = dtype[i] == OCTET_F32 ? (uint8_t *)x : malloc(wt->nbytes);
         if (!x || !out) { free(x); goto fail_oom; }
-        if (t->load(&m, t, x) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
+        const octet_tensor *ct = cf ? &cf->tensors[i] : NULL;
+        if (ct && (strcmp(ct->name, t->name) || ct->dtype != OCTET_F32 || ct->rows * ct->cols != numel)) {
+            free(x); if (out != (uint8_t *)x) free(out);
+            octet_set_error("calibration: tensor %zu of the f32 model is '%s', expected '%s'", i, ct->name, t->name);
+            goto fail;
+        }
+        if (ct) memcpy(x, ct->data, numel * sizeof *x);  // smoothed in memory
+        else if (t->load(&m, t, x) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
         if (octet_is_q8(dtype[i])) octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads);
         else if (dtype[i] == OCTET_F16 || dtype[i] == OCTET_BF16) {
             for (uint64_t j = 0; j < numel; j++) {
@@ -280,6 +420,7 @@ int octet_convert(const convert_options *opt) {
                 memcpy(out + 2 * j, &h, 2);
             }
         }
+        if (plan && !opt->quiet && t->n_dims >= 2) report_tensor(plan, i, t->name, dtype[i], x, wt, out);
         int wrc = octet_writer_write_tensor(&w, out);
         if (out != (uint8_t *)x) free(out);
         free(x);

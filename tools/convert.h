@@ -58,7 +58,17 @@ typedef struct {
     int clip;            // q8 scales: CLIP_MSE (default), CLIP_MAX or CLIP_PCT
     double clip_pct;     // CLIP_PCT: the percentile of |row| used as the clip (e.g. 99.9)
     int vocab_only, quiet;
+    // Calibration (tools/calibrate.h): text (NULL: none), tokens to run, SmoothQuant alpha
+    // (0: off; smooth_set: given on the command line), mixed precision by sensitivity: keep the
+    // keep_f16 most sensitive matrices in f16 (0: none) or as many as bring the estimated KL of
+    // the rest to max_kl (< 0: no limit).
+    const char *calib;
+    int calib_tokens, smooth_set, keep_f16;
+    float smooth;
+    double max_kl;
 } convert_options;
+// The options a plain `octet convert` starts from (q8, mse clip, calibration defaults).
+void convert_options_default(convert_options *o);
 int octet_convert(const convert_options *opt);
 
 // Symmetric INT8 per group (a row for OCTET_Q8, 32 weights for OCTET_Q8G32): scale = clip / 127

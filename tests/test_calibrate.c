@@ -1,0 +1,230 @@
+// Calibrated conversion: SmoothQuant folding is exact in f32, calibrated files are
+// deterministic, mixed precision keeps the most sensitive tensors, bad input fails cleanly.
+#include "check.h"
+#include "octet.h"
+#include "octet_file.h"
+#include "util.h"
+#include <math.h>
+#include <stdint.h>
+
+#define SMOL_GGUF "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+#define SMOL_F32 "models/smollm2-135m-instruct.f32.octet"
+#define TEXT "One day, a little girl named Lily found a needle in her room. She knew it was difficult to play with it because it was sharp."
+
+static char stories_args[2048];
+static const char *stories(void) {
+    snprintf(stories_args, sizeof stories_args, "%s --tokenizer %s", shared_path("models/stories260K/stories260K.bin"), shared_path("models/stories260K/tok512.bin"));
+    return stories_args;
+}
+static int have_stories(void) { return file_exists(shared_path("models/stories260K/stories260K.bin")) && file_exists(shared_path("data/fortunes-dev.txt")); }
+
+// Logits of every position of TEXT (n * vocab floats, malloc'd).
+static float *text_logits(const char *path, int *n_out, int *vocab) {
+    octet_model *m = octet_load(path);
+    if (!m) { CHECK(0, "%s", octet_last_error()); return NULL; }
+    int32_t *ids = NULL;
+    size_t n = 0;
+    octet_session_params p = {256, 256, 2, 0, 0, 0};
+    octet_session *s = NULL;
+    float *logits = NULL;
+    if (octet_tokenize_text(m, TEXT, strlen(TEXT), -1, 0, &ids, &n) == 0 && (s = octet_session_new(m, &p))) {
+        *vocab = octet_vocab_size(m);
+        logits = malloc(n * (size_t)*vocab * sizeof *logits);
+        if (octet_eval(s, ids, (int)n, logits, 1) != 0) { free(logits); logits = NULL; }
+    }
+    CHECK(logits, "%s: %s", path, octet_last_error());
+    *n_out = (int)n;
+    octet_session_free(s);
+    free(ids);
+    octet_free(m);
+    return logits;
+}
+
+// Largest |a - b| of a position relative to that position's largest |b|, over all positions.
+static double max_rel_diff(const float *a, const float *b, int n, int vocab) {
+    double worst = 0;
+    for (int t = 0; t < n; t++) {
+        double d = 0, mag = 0;
+        for (int i = 0; i < vocab; i++) {
+            d = fmax(d, fabs((double)a[(size_t)t * vocab + i] - b[(size_t)t * vocab + i]));
+            mag = fmax(mag, fabs((double)b[(size_t)t * vocab + i]));
+        }
+        worst = fmax(worst, d / mag);
+    }
+    return worst;
+}
+
+// Largest relative change of a tensor between two files (proves smoothing changed it).
+static double tensor_change(const char *pa, const char *pb, const char *name) {
+    octet_file a, b;
+    if (octet_file_open(&a, pa) != 0) return -1;
+    if (octet_file_open(&b, pb) != 0) { octet_file_close(&a); return -1; }
+    const octet_tensor *x = octet_file_tensor(&a, name), *y = octet_file_tensor(&b, name);
+    double worst = -1;
+    if (x && y && x->dtype == OCTET_F32 && y->dtype == OCTET_F32 && x->rows * x->cols == y->rows * y->cols) {
+        worst = 0;
+        for (uint64_t i = 0; i < x->rows * x->cols; i++) {
+            float u = ((const float *)x->data)[i], v = ((const float *)y->data)[i];
+            worst = fmax(worst, fabs((double)u - v) / fmax(fabs((double)v), 1e-6));
+        }
+    }
+    octet_file_close(&a);
+    octet_file_close(&b);
+    return worst;
+}
+
+static void check_smoothing_exact(const char *plain, const char *smoothed) {
+    static const char *changed[] = {"blk.0.attn_norm.weight", "blk.0.ffn_norm.weight", "blk.0.attn_v.weight", "blk.0.ffn_up.weight", "blk.0.ffn_down.weight"};
+    for (unsigned i = 0; i < sizeof changed / sizeof *changed; i++)
+        CHECK(tensor_change(smoothed, plain, changed[i]) > 0.05, "%s: smoothing left %s unchanged", smoothed, changed[i]);
+    int n1 = 0, n2 = 0, v1 = 0, v2 = 0;
+    float *a = text_logits(plain, &n1, &v1), *b = text_logits(smoothed, &n2, &v2);
+    if (a && b && n1 == n2 && v1 == v2) {
+        double d = max_rel_diff(b, a, n1, v1);
+        CHECK(d <= 1e-4, "%s: smoothed f32 logits differ by %g of max|logit| (limit 1e-4)", smoothed, d);
+        printf("  %s: %d positions, smoothed vs plain f32 logits: max relative difference %.2e\n", smoothed, n1, d);
+    } else CHECK(0, "could not evaluate both models");
+    free(a); free(b);
+}
+
+static void smoothing_folds_exactly_stories260k(void) {
+    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet convert %s -o tests/out/stories.f32.octet --type f32 --calib none --quiet && "
+                           "./octet convert %s -o tests/out/stories.f32-smooth.octet --type f32 --smooth 0.5 --calib %s --quiet",
+                     stories(), stories(), shared_path("data/fortunes-dev.txt"));
+    CHECK(rc == 0, "convert: %s", out ? out : "");
+    free(out);
+    check_smoothing_exact("tests/out/stories.f32.octet", "tests/out/stories.f32-smooth.octet");
+}
+
+// SmolLM2: grouped-query attention (3 query heads per kv head) and tied embeddings.
+static void smoothing_folds_exactly_smollm2(void) {
+    if (!file_exists(SMOL_GGUF) || !file_exists(SMOL_F32)) SKIP("run make models");
+    if (!file_exists(shared_path("data/fortunes-dev.txt"))) SKIP("fortunes-dev.txt missing");
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet convert " SMOL_GGUF " -o tests/out/smollm2.f32-smooth.octet --type f32 --smooth 0.5 --calib %s --calib-tokens 64 --quiet",
+                     shared_path("data/fortunes-dev.txt"));
+    CHECK(rc == 0, "convert: %s", out ? out : "");
+    free(out);
+    check_smoothing_exact(SMOL_F32, "tests/out/smollm2.f32-smooth.octet");
+    remove("tests/out/smollm2.f32-smooth.octet");
+}
+
+static int same_bytes(const char *a, const char *b) {
+    size_t na, nb;
+    char *x = octet_read_file(a, &na), *y = octet_read_file(b, &nb);
+    int same = x && y && na == nb && !memcmp(x, y, na);
+    free(x); free(y);
+    return same;
+}
+
+// Sensitivities of every tensor, from the file's metadata (NULL when absent).
+static float *file_sensitivities(const octet_file *f) {
+    const octet_kv *kv = octet_file_kv(f, "quant.sensitivity");
+    if (!kv || kv->arr_type != OCTET_KV_F32 || kv->count != f->n_tensors) return NULL;
+    float *s = malloc(kv->count * sizeof *s);
+    if (s) memcpy(s, kv->val, kv->count * sizeof *s);
+    return s;
+}
+
+// Same input and options give the same bytes; the kept tensors are the most sensitive ones.
+static void calibrated_conversion_is_deterministic(void) {
+    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    const char *cmd = "./octet convert %s -o %s --type q8g32 --smooth 0.5 --keep-f16 3 --calib %s --quiet";
+    char *out = NULL;
+    int rc = run_cmd(&out, cmd, stories(), "tests/out/stories.cal1.octet", shared_path("data/fortunes-dev.txt"));
+    CHECK(rc == 0, "convert: %s", out ? out : "");
+    free(out);
+    rc = run_cmd(&out, cmd, stories(), "tests/out/stories.cal2.octet", shared_path("data/fortunes-dev.txt"));
+    CHECK(rc == 0, "convert: %s", out ? out : "");
+    free(out);
+    CHECK(same_bytes("tests/out/stories.cal1.octet", "tests/out/stories.cal2.octet"), "two calibrated conversions differ");
+    CHECK(!file_exists("tests/out/stories.cal1.octet.calib-f32.tmp"), "calibration temp file left behind");
+
+    octet_file f;
+    if (octet_file_open(&f, "tests/out/stories.cal1.octet") != 0) { CHECK(0, "%s", octet_last_error()); return; }
+    float *sens = file_sensitivities(&f);
+    CHECK(sens != NULL, "no per-tensor sensitivities in the metadata");
+    float min_kept = INFINITY, max_rest = 0;
+    int kept = 0, measured = 0, g32 = 0;
+    for (uint64_t i = 0; sens && i < f.n_tensors; i++) {
+        const octet_tensor *t = &f.tensors[i];
+        if (t->n_dims != 2) { CHECK(sens[i] < 0, "%s: a vector has a sensitivity", t->name); continue; }
+        measured += sens[i] > 0;
+        g32 += t->dtype == OCTET_Q8G32;
+        if (t->dtype == OCTET_F16) { kept++; min_kept = fminf(min_kept, sens[i]); }
+        else max_rest = fmaxf(max_rest, sens[i]);
+    }
+    CHECK(kept == 3 && min_kept >= max_rest, "kept %d tensors; least sensitive kept %g, most sensitive quantized %g", kept, min_kept, max_rest);
+    CHECK(measured == 36 && g32 > 0, "%d matrices with a measured sensitivity (36 expected), %d q8g32", measured, g32);
+    free(sens);
+    octet_file_close(&f);
+    rc = run_cmd(&out, "./octet info -m tests/out/stories.cal1.octet");
+    const char *want[] = {"calibration", "fortunes-dev.txt", "512 tokens", "alpha 0.5", "3 tensors kept in f16", "KL alone"};
+    for (unsigned i = 0; i < sizeof want / sizeof *want; i++) CHECK(rc == 0 && out && strstr(out, want[i]), "octet info lacks '%s'", want[i]);
+    free(out);
+    rc = run_cmd(&out, "./octet run -m tests/out/stories.cal1.octet -p 'Once upon a time' -n 24 --temp 0 2>/dev/null");
+    CHECK(rc == 0 && out && strstr(out, "Lily"), "calibrated model does not tell the story: %s", out ? out : "");
+    free(out);
+}
+
+// --max-kl X keeps the fewest most-sensitive tensors that bring the sum of the rest to <= X.
+static void max_kl_budget_is_respected(void) {
+    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    octet_file f;
+    if (octet_file_open(&f, "tests/out/stories.cal1.octet") != 0) SKIP("needs calibrated_conversion_is_deterministic");
+    float *sens = file_sensitivities(&f);
+    double total = 0;
+    for (uint64_t i = 0; sens && i < f.n_tensors; i++) total += sens[i] > 0 ? sens[i] : 0;
+    octet_file_close(&f);
+    double budget = total * 0.6;
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet convert %s -o tests/out/stories.maxkl.octet --type q8g32 --smooth 0.5 --max-kl %.9f --calib %s --quiet",
+                     stories(), budget, shared_path("data/fortunes-dev.txt"));
+    CHECK(rc == 0, "convert: %s", out ? out : "");
+    free(out);
+    if (octet_file_open(&f, "tests/out/stories.maxkl.octet") != 0) { CHECK(0, "%s", octet_last_error()); free(sens); return; }
+    double rest = 0, min_kept = INFINITY;
+    int kept = 0;
+    for (uint64_t i = 0; sens && i < f.n_tensors; i++) {
+        if (f.tensors[i].n_dims != 2) continue;
+        if (f.tensors[i].dtype == OCTET_F16) { kept++; min_kept = fmin(min_kept, sens[i]); }
+        else rest += sens[i];
+    }
+    CHECK(kept > 0 && rest <= budget * (1 + 1e-6) && rest + min_kept > budget, "kept %d, rest %g, budget %g", kept, rest, budget);
+    CHECK(fabs(octet_kv_f32(&f, "quant.estimated_kl", -1) - rest) <= 1e-6 + 1e-4 * rest, "estimated KL %g vs %g", (double)octet_kv_f32(&f, "quant.estimated_kl", -1), rest);
+    octet_file_close(&f);
+    free(sens);
+}
+
+static void calibration_bad_input(void) {
+    if (!have_stories()) SKIP("../shared/models/stories260K missing");
+    FILE *fp = fopen("tests/out/short.txt", "w");
+    if (fp) { fputs("Too short.", fp); fclose(fp); }
+    struct { const char *args, *want; } cases[] = {
+        {"--calib tests/out/missing.txt --smooth 0.5", "missing.txt"},
+        {"--calib none --keep-f16 2", "--calib"},
+        {"--calib tests/out/short.txt --smooth 0.5", "too short"},
+        {"--smooth 2", "--smooth"},
+        {"--max-kl -1", "--max-kl"},
+        {"--calib-tokens 3", "--calib-tokens"},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *out = NULL;
+        int rc = run_cmd(&out, "./octet convert %s -o tests/out/bad-cal.octet %s 2>&1", stories(), cases[i].args);
+        CHECK(rc != 0 && out && strstr(out, cases[i].want) && !strchr(strchr(out, '\n') ? strchr(out, '\n') + 1 : "", '\n'),
+              "%s: rc %d, output: %s", cases[i].args, rc, out ? out : "");
+        CHECK(!file_exists("tests/out/bad-cal.octet") && !file_exists("tests/out/bad-cal.octet.calib-f32.tmp"), "%s: left a file behind", cases[i].args);
+        free(out);
+    }
+}
+
+int main(void) {
+    RUN(smoothing_folds_exactly_stories260k);
+    RUN(smoothing_folds_exactly_smollm2);
+    RUN(calibrated_conversion_is_deterministic);
+    RUN(max_kl_budget_is_respected);
+    RUN(calibration_bad_input);
+    CHECK_DONE();
+}

@@ -1,0 +1,265 @@
+#include "calibrate.h"
+#include "convert.h"
+#include "forward.h"
+#include "metrics.h"
+#include "util.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+// Per layer, the per-channel max |x| of the four matmul inputs: q/k/v (dim), o (dim),
+// gate/up (dim), down (hidden); optionally every layer's input rows for the sensitivity runs.
+typedef struct {
+    int dim, hid;
+    float *amax;     // [n_layers][3 * dim + hid]
+    float *saved;    // [n_layers][n][dim] or NULL
+} calib_state;
+
+static float *site_max(calib_state *st, int layer, int site) {
+    static const int slot[OCTET_SITE_COUNT] = {[OCTET_SITE_ATTN_IN] = 0, [OCTET_SITE_ATTN_OUT] = 1, [OCTET_SITE_FFN_IN] = 2, [OCTET_SITE_FFN_OUT] = 3};
+    return st->amax + (size_t)layer * (3 * st->dim + st->hid) + (size_t)slot[site] * st->dim;
+}
+
+static void observe(void *ud, int layer, int site, const float *x, int n, int k) {
+    calib_state *st = ud;
+    if (site == OCTET_SITE_LAYER_IN) {
+        if (st->saved) memcpy(st->saved + (size_t)layer * n * k, x, (size_t)n * k * sizeof *x);
+        return;
+    }
+    if (site == OCTET_SITE_HEAD_IN || !st->amax) return;
+    float *a = site_max(st, layer, site);
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < k; i++) a[i] = fmaxf(a[i], fabsf(x[(size_t)t * k + i]));
+}
+
+static float *wdata(const octet_tensor *t) { return (float *)(uintptr_t)t->data; }
+
+// max over the rows of the given matrices of |W[r][j]|, per input channel j.
+static void col_max(const octet_tensor *const *ts, int nt, int k, float *out) {
+    memset(out, 0, (size_t)k * sizeof *out);
+    for (int i = 0; i < nt; i++)
+        for (uint64_t r = 0; r < ts[i]->rows; r++) {
+            const float *w = wdata(ts[i]) + r * (uint64_t)k;
+            for (int j = 0; j < k; j++) out[j] = fmaxf(out[j], fabsf(w[j]));
+        }
+}
+
+// SmoothQuant: s = max|x|^a / max|w|^(1-a); channels that never fire keep s = 1.
+static float smooth_factor(float amax, float wmax, float alpha) {
+    if (!(amax > 0) || !(wmax > 0)) return 1.0f;
+    float s = powf(amax, alpha) / powf(wmax, 1.0f - alpha);
+    return isfinite(s) && s > 0 ? s : 1.0f;
+}
+
+static void scale_cols(const octet_tensor *t, const float *s) {
+    for (uint64_t r = 0; r < t->rows; r++) {
+        float *w = wdata(t) + r * t->cols;
+        for (uint64_t j = 0; j < t->cols; j++) w[j] *= s[j];
+    }
+}
+
+// Divides channel j by s[j] where it is produced: a norm gain, or row j of the producing
+// matrix (and its bias), so the consumers' scaled columns see the same products.
+static void unscale_gain(const octet_tensor *g, const float *s) {
+    for (uint64_t j = 0; j < g->cols; j++) wdata(g)[j] /= s[j];
+}
+static void unscale_rows(const octet_tensor *t, const octet_tensor *bias, const float *s) {
+    for (uint64_t j = 0; j < t->rows; j++) {
+        float *w = wdata(t) + j * t->cols;
+        for (uint64_t i = 0; i < t->cols; i++) w[i] /= s[j];
+        if (bias) wdata(bias)[j] /= s[j];
+    }
+}
+
+// Folds smoothing into the f32 model: norm gains for q/k/v and gate/up, v rows for o (one
+// factor per kv channel, shared by the query heads of its group), up rows for down.
+static void smooth_model(octet_model *m, calib_state *st, float alpha, float *s, float *wmax, float *kv_s) {
+    const octet_hparams *hp = &m->hp;
+    int dim = (int)hp->dim, hid = (int)hp->hidden_dim, hd = (int)hp->head_dim, group = (int)(hp->n_heads / hp->n_kv_heads);
+    for (uint32_t l = 0; l < hp->n_layers; l++) {
+        const octet_layer *L = &m->layers[l];
+        const octet_tensor *qkv[3] = {L->wq, L->wk, L->wv}, *gu[2] = {L->w_gate, L->w_up};
+        const float *a = site_max(st, (int)l, OCTET_SITE_ATTN_IN);
+        col_max(qkv, 3, dim, wmax);
+        for (int j = 0; j < dim; j++) s[j] = smooth_factor(a[j], wmax[j], alpha);
+        for (int i = 0; i < 3; i++) scale_cols(qkv[i], s);
+        unscale_gain(L->attn_norm, s);
+
+        a = site_max(st, (int)l, OCTET_SITE_ATTN_OUT);
+        col_max(&L->wo, 1, dim, wmax);
+        for (uint32_t kvh = 0; kvh < hp->n_kv_heads; kvh++)
+            for (int d = 0; d < hd; d++) {
+                float am = 0, wm = 0;
+                for (int g = 0; g < group; g++) {
+                    int j = ((int)kvh * group + g) * hd + d;
+                    am = fmaxf(am, a[j]);
+                    wm = fmaxf(wm, wmax[j]);
+                }
+                float f = smooth_factor(am, wm, alpha);
+                for (int g = 0; g < group; g++) s[((int)kvh * group + g) * hd + d] = f;
+                kv_s[(int)kvh * hd + d] = f;
+            }
+        scale_cols(L->wo, s);
+        unscale_rows(L->wv, L->bv, kv_s);
+
+        a = site_max(st, (int)l, OCTET_SITE_FFN_IN);
+        col_max(gu, 2, dim, wmax);
+        for (int j = 0; j < dim; j++) s[j] = smooth_factor(a[j], wmax[j], alpha);
+        for (int i = 0; i < 2; i++) scale_cols(gu[i], s);
+        unscale_gain(L->ffn_norm, s);
+
+        a = site_max(st, (int)l, OCTET_SITE_FFN_OUT);
+        col_max(&L->w_down, 1, hid, wmax);
+        for (int j = 0; j < hid; j++) s[j] = smooth_factor(a[j], wmax[j], alpha);
+        scale_cols(L->w_down, s);
+        unscale_rows(L->w_up, NULL, s);
+    }
+}
+
+// The model slots a file tensor fills (two for a tied embedding), and the first layer whose
+// output its quantization can change.
+typedef struct { const octet_tensor **a, **b; int first_layer; } slot;
+
+static int find_slot(octet_model *m, const octet_tensor *t, slot *out) {
+    const octet_hparams *hp = &m->hp;
+    memset(out, 0, sizeof *out);
+    if (t == m->tok_embd) { *out = (slot){&m->tok_embd, m->output == t ? &m->output : NULL, 0}; return 1; }
+    if (t == m->output) { *out = (slot){&m->output, NULL, (int)hp->n_layers - 1}; return 1; }
+    for (uint32_t l = 0; l < hp->n_layers; l++) {
+        octet_layer *L = &m->layers[l];
+        const octet_tensor **f[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (unsigned i = 0; i < sizeof f / sizeof *f; i++)
+            if (*f[i] == t) { *out = (slot){f[i], NULL, (int)l}; return 1; }
+    }
+    return 0;
+}
+
+static void progress(int quiet, const char *what, int i, int n) {
+    if (quiet || !isatty(2)) return;
+    fprintf(stderr, "\rcalibration: %s %d/%d", what, i, n);
+    if (i == n) fputc('\n', stderr);
+}
+
+// Mean KL between the reference logits and those of the model with one tensor quantized, for
+// every matrix; the runs start at the first layer the tensor changes, from saved inputs.
+static int measure_sensitivity(calib_result *r, calib_state *st, octet_context *c, const int32_t *tok, int n, const calib_options *o, int n_threads) {
+    octet_model *m = &r->m;
+    const octet_hparams *hp = &m->hp;
+    size_t V = hp->vocab_size;
+    float *ref = malloc((size_t)n * V * sizeof *ref), *got = malloc((size_t)n * V * sizeof *got);
+    double *scratch = malloc(2 * V * sizeof *scratch);
+    st->saved = malloc((size_t)hp->n_layers * n * hp->dim * sizeof *st->saved);
+    if (!ref || !got || !scratch || !st->saved) { free(ref); free(got); free(scratch); octet_set_error("out of memory for sensitivity runs"); return -1; }
+    c->pos = 0;
+    int rc = octet_forward(c, tok, n, ref, 1);
+    float *saved = st->saved;
+    st->saved = NULL;
+    uint64_t nt = m->file.n_tensors, done = 0, total = 0;
+    for (uint64_t i = 0; i < nt; i++) total += m->file.tensors[i].n_dims == 2;
+    for (uint64_t i = 0; i < nt && rc == 0; i++) {
+        const octet_tensor *t = &m->file.tensors[i];
+        slot sl;
+        if (t->n_dims != 2 || !find_slot(m, t, &sl)) continue;
+        uint32_t dtype = o->type == OCTET_Q8G32 && t->cols % OCTET_Q8_GROUP ? OCTET_Q8 : o->type;
+        octet_tensor q = *t;
+        q.dtype = dtype;
+        if (octet_tensor_nbytes(dtype, t->rows, t->cols, &q.nbytes) != 0) { rc = -1; break; }
+        uint8_t *buf = malloc(q.nbytes);
+        if (!buf) { octet_set_error("out of memory for sensitivity runs"); rc = -1; break; }
+        octet_quantize_q8(t->data, t->rows, t->cols, dtype, buf, o->clip, o->clip_pct, n_threads);
+        q.data = buf;
+        *sl.a = &q;
+        if (sl.b) *sl.b = &q;
+        c->pos = 0;
+        c->first_layer = sl.first_layer;
+        if (sl.first_layer > 0) memcpy(c->x, saved + (size_t)sl.first_layer * n * hp->dim, (size_t)n * hp->dim * sizeof *c->x);
+        rc = octet_forward(c, tok, n, got, 1);
+        *sl.a = t;
+        if (sl.b) *sl.b = t;
+        free(buf);
+        double kl = 0;
+        for (int p = 0; p < n; p++) kl += octet_kl(ref + (size_t)p * V, got + (size_t)p * V, (int)V, scratch);
+        r->sens[i] = kl / n;
+        progress(o->quiet, "sensitivity of tensor", (int)++done, (int)total);
+    }
+    free(ref); free(got); free(scratch); free(saved);
+    return rc;
+}
+
+// The calibration tokens: the text's first `want`, with the model's BOS first when it adds one.
+static int calib_tokens(const octet_model *m, const char *path, int want, int32_t **out, int *n) {
+    size_t len;
+    char *text = octet_read_file(path, &len);
+    if (!text) { octet_set_error("--calib %s: cannot read: %s", path, octet_last_error()); return -1; }
+    size_t nt = 0;
+    int rc = octet_tokenize(&m->tok, text, len, -1, 0, out, &nt);
+    free(text);
+    if (rc != 0) { octet_set_error("--calib %s: cannot tokenize: %s", path, octet_last_error()); return -1; }
+    if (nt < 16) { free(*out); *out = NULL; octet_set_error("--calib %s: too short (%zu tokens; at least 16 needed)", path, nt); return -1; }
+    *n = nt < (size_t)want ? (int)nt : want;
+    return 0;
+}
+
+int calib_run(const char *f32_path, const calib_options *o, calib_result *r) {
+    memset(r, 0, sizeof *r);
+    if (octet_model_load(&r->m, f32_path) != 0) return -1;
+    octet_model *m = &r->m;
+    const octet_hparams *hp = &m->hp;
+    calib_state st = {(int)hp->dim, (int)hp->hidden_dim, NULL, NULL};
+    octet_context c = {0};
+    int32_t *tok = NULL;
+    float *s = NULL, *wmax = NULL, *kv_s = NULL;
+    int n_tok = 0, rc = -1, ctx_ok = 0;
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_threads = nc < 1 ? 1 : nc > 16 ? 16 : (int)nc;
+    // Smoothing rewrites the weights in memory; the file itself is never written.
+    if (mprotect(m->file.map, m->file.size, PROT_READ | PROT_WRITE) != 0) { octet_set_error("calibration: cannot remap the model writable"); goto done; }
+    if (!m->has_tokenizer) { octet_set_error("calibration needs the model's tokenizer (use --calib none)"); goto done; }
+    if (calib_tokens(m, o->text, o->tokens, &tok, &n_tok) != 0) goto done;
+    int W = n_tok < 512 ? n_tok : 512;
+    if ((uint32_t)W > hp->context_length) W = (int)hp->context_length;
+    size_t per_layer = 3 * hp->dim + hp->hidden_dim, wide = hp->dim > hp->hidden_dim ? hp->dim : hp->hidden_dim;
+    st.amax = calloc(hp->n_layers * per_layer, sizeof *st.amax);
+    s = malloc(wide * sizeof *s);
+    wmax = malloc(wide * sizeof *wmax);
+    kv_s = malloc(hp->kv_dim * sizeof *kv_s);
+    r->sens = malloc((m->file.n_tensors ? m->file.n_tensors : 1) * sizeof *r->sens);
+    float *last = malloc(hp->vocab_size * sizeof *last);
+    if (!st.amax || !s || !wmax || !kv_s || !r->sens || !last) { free(last); octet_set_error("out of memory for calibration"); goto done; }
+    for (uint64_t i = 0; i < m->file.n_tensors; i++) r->sens[i] = -1;
+    if (octet_context_init(&c, m, W, W, n_threads, 32, 0) != 0) { free(last); goto done; }
+    ctx_ok = 1;
+    c.observe = observe;
+    c.observe_ud = &st;
+    rc = 0;
+    for (int p = 0; p < n_tok && rc == 0; p += W) {
+        int k = n_tok - p < W ? n_tok - p : W;
+        c.pos = 0;
+        rc = octet_forward(&c, tok + p, k, last, 0);
+        progress(o->quiet, "activation ranges, token", p + k, n_tok);
+    }
+    free(last);
+    r->n_tokens = n_tok;
+    if (rc == 0 && o->smooth > 0) smooth_model(m, &st, o->smooth, s, wmax, kv_s);
+    free(st.amax);
+    st.amax = NULL;
+    if (rc == 0 && o->sensitivity) {
+        r->sens_tokens = n_tok < o->sens_tokens ? n_tok : o->sens_tokens;
+        if (r->sens_tokens > W) r->sens_tokens = W;
+        rc = measure_sensitivity(r, &st, &c, tok, r->sens_tokens, o, n_threads);
+    }
+done:
+    if (ctx_ok) octet_context_free(&c);
+    free(st.amax); free(tok); free(s); free(wmax); free(kv_s);
+    if (rc != 0) calib_free(r);
+    return rc;
+}
+
+void calib_free(calib_result *r) {
+    free(r->sens);
+    if (r->m.layers || r->m.file.map) octet_model_free(&r->m);
+    memset(r, 0, sizeof *r);
+}

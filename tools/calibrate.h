@@ -1,0 +1,30 @@
+// Calibration for octet convert: runs the unquantized model on real text to measure the range
+// of every matmul input channel, folds SmoothQuant scales into the weights, and measures how
+// much each tensor's quantization alone changes the next-token distributions (sensitivity).
+#ifndef OCTET_CALIBRATE_H
+#define OCTET_CALIBRATE_H
+#include "model.h"
+#include <stdint.h>
+
+typedef struct {
+    const char *text;      // calibration text file
+    int tokens;            // tokens of it to run (activation ranges)
+    int sens_tokens;       // tokens for sensitivity (a prefix of those)
+    float smooth;          // SmoothQuant alpha; 0: no smoothing
+    int sensitivity;       // measure per-tensor sensitivity
+    uint32_t type;         // quantized type the sensitivities are measured for
+    int clip;              // clip rule (convert.h CLIP_*) and percentile
+    double clip_pct;
+    int quiet;
+} calib_options;
+
+typedef struct {
+    octet_model m;         // the f32 model, smoothed in place (a private writable mapping)
+    int n_tokens, sens_tokens;
+    double *sens;          // per file tensor: mean KL when only it is quantized; < 0: not measured
+} calib_result;
+
+// Loads the f32 model at f32_path and calibrates it. Returns 0, or -1 with the error set.
+int  calib_run(const char *f32_path, const calib_options *o, calib_result *r);
+void calib_free(calib_result *r);
+#endif
