@@ -198,6 +198,42 @@ static void max_kl_budget_is_respected(void) {
     free(sens);
 }
 
+// --f16-budget PCT alone: the f16 tensors add at most PCT% to the tensor data, and no more
+// sensitive quantized tensor would have fit in what is left.
+static void f16_budget_is_respected(void) {
+    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    octet_file f;
+    if (octet_file_open(&f, "tests/out/stories.cal1.octet") != 0) SKIP("needs calibrated_conversion_is_deterministic");
+    float *sens = file_sensitivities(&f);
+    octet_file_close(&f);
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet convert %s -o tests/out/stories.budget.octet --type q8g32 --smooth 0.5 --f16-budget 10 --calib %s --quiet",
+                     stories(), shared_path("data/fortunes-dev.txt"));
+    CHECK(rc == 0, "convert: %s", out ? out : "");
+    free(out);
+    if (!sens || octet_file_open(&f, "tests/out/stories.budget.octet") != 0) { CHECK(0, "%s", octet_last_error()); free(sens); return; }
+    double base = 0, extra = 0;
+    int kept = 0;
+    for (uint64_t i = 0; i < f.n_tensors; i++) {
+        const octet_tensor *t = &f.tensors[i];
+        uint64_t q = t->nbytes;
+        if (t->dtype == OCTET_F16) octet_tensor_nbytes(t->cols % 32 ? OCTET_Q8 : OCTET_Q8G32, t->rows, t->cols, &q);
+        base += (double)q;
+        if (t->dtype == OCTET_F16) { kept++; extra += (double)(t->nbytes - q); }
+    }
+    CHECK(kept > 0 && extra <= 0.10 * base, "kept %d tensors adding %.0f bytes to %.0f (limit 10%%)", kept, extra, base);
+    for (uint64_t i = 0; i < f.n_tensors; i++) {
+        const octet_tensor *t = &f.tensors[i];
+        if (t->n_dims != 2 || t->dtype == OCTET_F16) continue;
+        double more = 2.0 * (double)(t->rows * t->cols) - (double)t->nbytes;
+        int outranks_a_kept = 0;
+        for (uint64_t j = 0; j < f.n_tensors; j++) outranks_a_kept |= f.tensors[j].dtype == OCTET_F16 && sens[i] > sens[j];
+        CHECK(!(outranks_a_kept && extra + more <= 0.10 * base), "%s is more sensitive than a kept tensor and would fit", t->name);
+    }
+    octet_file_close(&f);
+    free(sens);
+}
+
 static void calibration_bad_input(void) {
     if (!have_stories()) SKIP("../shared/models/stories260K missing");
     FILE *fp = fopen("tests/out/short.txt", "w");
@@ -209,6 +245,8 @@ static void calibration_bad_input(void) {
         {"--smooth 2", "--smooth"},
         {"--max-kl -1", "--max-kl"},
         {"--calib-tokens 3", "--calib-tokens"},
+        {"--f16-budget lots", "--f16-budget"},
+        {"--calib none --f16-budget 5", "--calib"},
     };
     for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *out = NULL;
@@ -225,6 +263,7 @@ int main(void) {
     RUN(smoothing_folds_exactly_smollm2);
     RUN(calibrated_conversion_is_deterministic);
     RUN(max_kl_budget_is_respected);
+    RUN(f16_budget_is_respected);
     RUN(calibration_bad_input);
     CHECK_DONE();
 }

@@ -86,9 +86,10 @@ static void smollm2_f32_equals_gguf_py_dequantization(void) {
     octet_file_close(&f);
 }
 
-// clip_max: every value within scale/2 and scale = max|row|/127 (issue "octet core").
-// Otherwise (--clip mse): scale <= max|row|/127 and unclipped values within scale/2.
-static void check_q8_against_f32(const char *q8_path, int clip_max) {
+// clip_max: every value within scale/2 and scale = max|group|/127 (issue "octet core"; a group
+// is a row for q8, 32 weights for q8g32). Otherwise (--clip mse): scale <= max|group|/127 and
+// unclipped values within scale/2.
+static void check_q8_against_f32(const char *q8_path, int clip_max, uint32_t want_dtype) {
     octet_file q, r;
     CHECK(octet_file_open(&q, q8_path) == 0, "%s", octet_last_error());
     CHECK(octet_file_open(&r, SMOL_F32) == 0, "%s", octet_last_error());
@@ -97,27 +98,31 @@ static void check_q8_against_f32(const char *q8_path, int clip_max) {
         const octet_tensor *t = &q.tensors[i], *ref = octet_file_tensor(&r, t->name);
         CHECK(ref && ref->rows == t->rows && ref->cols == t->cols, "%s: shape differs", t->name);
         if (!ref) continue;
-        if (t->dtype != OCTET_Q8) { CHECK(t->n_dims == 1 && t->dtype == OCTET_F32, "%s: 1-D tensors stay f32", t->name); continue; }
+        if (!octet_is_q8(t->dtype)) { CHECK(t->n_dims == 1 && t->dtype == OCTET_F32, "%s: 1-D tensors stay f32", t->name); continue; }
+        CHECK(t->dtype == want_dtype, "%s: %s, expected %s", t->name, octet_dtype_name(t->dtype), octet_dtype_name(want_dtype));
         n_q8++;
+        uint64_t g = octet_q8_group(t->dtype, t->cols), per_row = t->cols / g;
         float *row = malloc(t->cols * sizeof *row);
         const float *scales = (const float *)((const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols));
         int bad = 0;
         for (uint64_t rr = 0; rr < t->rows; rr++) {
             octet_tensor_row_f32(t, rr, row);
-            const float *x = (const float *)ref->data + rr * t->cols;
-            float s = scales[rr], amax = 0;
-            for (uint64_t c = 0; c < t->cols; c++) amax = fmaxf(amax, fabsf(x[c]));
-            for (uint64_t c = 0; c < t->cols; c++) {
-                if (!clip_max && fabsf(x[c]) > 127 * s) continue;  // clipped on purpose
-                if (fabsf(row[c] - x[c]) > s * 0.5f * (1 + 1e-5f) + 1e-30f) bad++;
+            for (uint64_t c0 = 0; c0 < t->cols; c0 += g) {
+                const float *x = (const float *)ref->data + rr * t->cols + c0;
+                float s = scales[rr * per_row + c0 / g], amax = 0;
+                for (uint64_t c = 0; c < g; c++) amax = fmaxf(amax, fabsf(x[c]));
+                for (uint64_t c = 0; c < g; c++) {
+                    if (!clip_max && fabsf(x[c]) > 127 * s) continue;  // clipped on purpose
+                    if (fabsf(row[c0 + c] - x[c]) > s * 0.5f * (1 + 1e-5f) + 1e-30f) bad++;
+                }
+                if (clip_max) bad += fabsf(s - amax / 127) > 1e-7f * amax;
+                else bad += s > amax / 127 * (1 + 1e-6f);  // mse clipping only ever lowers the scale
             }
-            if (clip_max) bad += fabsf(s - amax / 127) > 1e-7f * amax;
-            else bad += s > amax / 127 * (1 + 1e-6f);  // mse clipping only ever lowers the scale
         }
         CHECK(bad == 0, "%s: %d values off by more than scale/2 (or bad scales)", t->name, bad);
         free(row);
     }
-    CHECK(n_q8 == 211, "%d q8 tensors (expected 211 matrices)", n_q8);
+    CHECK(n_q8 == 211, "%d INT8 tensors (expected 211 matrices)", n_q8);
     octet_file_close(&q);
     octet_file_close(&r);
 }
@@ -125,15 +130,32 @@ static void check_q8_against_f32(const char *q8_path, int clip_max) {
 static void smollm2_q8_rows_within_half_a_step(void) {
     if (!file_exists(SMOL_F32) || !file_exists(SMOL_GGUF)) SKIP("run make models");
     char *out = NULL;
-    int rc = run_cmd(&out, "./octet convert " SMOL_GGUF " -o tests/out/smollm2.q8-clipmax.octet --clip max --quiet");
+    int rc = run_cmd(&out, "./octet convert " SMOL_GGUF " -o tests/out/smollm2.q8-clipmax.octet --clip max --calib none --quiet");
     CHECK(rc == 0, "%s", out ? out : "");
     free(out);
-    check_q8_against_f32("tests/out/smollm2.q8-clipmax.octet", 1);
+    check_q8_against_f32("tests/out/smollm2.q8-clipmax.octet", 1, OCTET_Q8);
 }
 
+// Without calibration (smoothing rescales the weights), so the rows compare with the f32 file.
 static void smollm2_q8_mse_clipping_is_bounded(void) {
-    if (!file_exists(SMOL_F32) || !file_exists(SMOL_Q8)) SKIP("run make models");
-    check_q8_against_f32(SMOL_Q8, 0);
+    if (!file_exists(SMOL_F32) || !file_exists(SMOL_GGUF)) SKIP("run make models");
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet convert " SMOL_GGUF " -o tests/out/smollm2.q8-mse.octet --calib none --quiet");
+    CHECK(rc == 0, "%s", out ? out : "");
+    free(out);
+    check_q8_against_f32("tests/out/smollm2.q8-mse.octet", 0, OCTET_Q8);
+    remove("tests/out/smollm2.q8-mse.octet");
+}
+
+// q8g32: one scale per 32 weights, each within half a step (SmolLM2's widths are all multiples of 32).
+static void smollm2_q8g32_groups_within_half_a_step(void) {
+    if (!file_exists(SMOL_F32) || !file_exists(SMOL_GGUF)) SKIP("run make models");
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet convert " SMOL_GGUF " -o tests/out/smollm2.q8g32.octet --type q8g32 --clip max --calib none --quiet");
+    CHECK(rc == 0, "%s", out ? out : "");
+    free(out);
+    check_q8_against_f32("tests/out/smollm2.q8g32.octet", 1, OCTET_Q8G32);
+    remove("tests/out/smollm2.q8g32.octet");
 }
 
 static void smollm2_hyperparameters(void) {
@@ -199,6 +221,7 @@ int main(void) {
     RUN(smollm2_f32_equals_gguf_py_dequantization);
     RUN(smollm2_q8_rows_within_half_a_step);
     RUN(smollm2_q8_mse_clipping_is_bounded);
+    RUN(smollm2_q8g32_groups_within_half_a_step);
     RUN(smollm2_hyperparameters);
     RUN(synthetic_shape_is_marked_and_runs);
     free(scratch);

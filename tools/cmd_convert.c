@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 static void help(void) {
-    printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|q8g32|f16|bf16|f32] [--clip mse|max|pXX] [--tokenizer tokenizer.bin] [--vocab-only] [--quiet]\n"
+    convert_options d;
+    convert_options_default(&d);
+    printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|q8g32|f16|bf16|f32] [--clip mse|max|pXX] [--tokenizer tokenizer.bin]\n"
+           "                     [--calib TEXT|none] [--calib-tokens N] [--smooth A] [--keep-f16 N | --max-kl X] [--f16-budget PCT] [--vocab-only] [--quiet]\n"
            "       octet convert --synthetic SHAPE -o OUTPUT.octet [--type ...]\n"
            "  INPUT: a .gguf file, a Hugging Face directory (config.json, tokenizer.json, *.safetensors),\n"
            "         or a llama2.c .bin checkpoint (needs --tokenizer); with --vocab-only and no INPUT,\n"
@@ -15,10 +18,18 @@ static void help(void) {
            "  --type   matrices as INT8 with one scale per row (q8, default) or per 32 weights (q8g32,\n"
            "           like llama.cpp's Q8_0; rows not a multiple of 32 stay q8), or unquantized\n"
            "           f16/bf16/f32; norms stay f32\n"
-           "  --clip   q8 scales: mse (default) clips each row (q8g32: each group) where the squared error is least;\n"
-           "           max uses max|row|/127; pXX the XX-th percentile of |row| (e.g. p99.9)\n"
+           "  --clip   INT8 scales: mse (default) clips each row (q8g32: each group) where the squared\n"
+           "           error is least; max uses max|row|/127; pXX the XX-th percentile of |row| (e.g. p99.9)\n"
+           "  --calib  text the unquantized model runs on to calibrate (default %s; none: off)\n"
+           "  --calib-tokens N  tokens of it to run (default 512)\n"
+           "  --smooth A  SmoothQuant alpha in [0, 1]: moves activation outliers into the weights, folded\n"
+           "           into norm gains and v/up rows (default %g for INT8 types when calibrating; 0: off)\n"
+           "  --keep-f16 N  keep the N matrices whose quantization alone changes the output most (KL on\n"
+           "           the first 128 calibration tokens) in f16; --max-kl X: keep the most sensitive\n"
+           "           until the summed KL of the rest is at most X; --f16-budget PCT: only tensors that fit\n"
+           "           in PCT%% more tensor data (alone: the most sensitive that fit)\n"
            "  --synthetic SHAPE  random weights of a real shape (%s), for speed tests only;\n"
-           "           marked synthetic in the file (octet run warns)\n", synthetic_shape_names());
+           "           marked synthetic in the file (octet run warns)\n", d.calib ? d.calib : "../shared/data/fortunes-dev.txt when present", (double)d.smooth, synthetic_shape_names());
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -73,6 +84,13 @@ int cmd_convert(int argc, char **argv) {
             if (!(v = cli_value(argc, argv, &i))) return 1;
             if (cli_float(a, v, 0, 1e9, &o.max_kl)) return 1;
         }
+        else if (!strcmp(a, "--f16-budget")) {
+            if (!(v = cli_value(argc, argv, &i))) return 1;
+            char *end;
+            o.f16_budget = strtod(v, &end);
+            if (end > v && *end == '%') end++;
+            if (end == v || *end || !(o.f16_budget >= 0 && o.f16_budget <= 1000)) return cli_fail("--f16-budget: '%s' is not a percentage from 0 to 1000", v);
+        }
         else if (!strcmp(a, "--synthetic")) { if (!(v = cli_value(argc, argv, &i))) return 1; o.synthetic = v; }
         else if (!strcmp(a, "--vocab-only")) o.vocab_only = 1;
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) o.quiet = 1;
@@ -83,8 +101,9 @@ int cmd_convert(int argc, char **argv) {
     if (o.synthetic && (o.input || o.vocab_only || o.tokenizer)) return cli_fail("convert: --synthetic takes no INPUT, --tokenizer or --vocab-only");
     if (!o.input && !o.synthetic && !(o.vocab_only && o.tokenizer)) return cli_fail("convert: missing INPUT (octet convert INPUT -o OUTPUT.octet)");
     if (!o.output) return cli_fail("convert: missing -o OUTPUT.octet");
-    if ((o.keep_f16 > 0 || o.max_kl >= 0) && !o.calib) return cli_fail("convert: --keep-f16/--max-kl measure sensitivity on calibration text: give --calib TEXT");
-    if (o.calib && access(o.calib, R_OK) != 0 && (o.smooth > 0 || o.keep_f16 > 0 || o.max_kl >= 0)) return cli_fail("--calib %s: cannot read the calibration text", o.calib);
+    int mixed = o.keep_f16 > 0 || o.max_kl >= 0 || o.f16_budget >= 0;
+    if (mixed && !o.calib) return cli_fail("convert: --keep-f16/--max-kl/--f16-budget measure sensitivity on calibration text: give --calib TEXT");
+    if (o.calib && access(o.calib, R_OK) != 0 && (o.smooth > 0 || mixed)) return cli_fail("--calib %s: cannot read the calibration text", o.calib);
     if (octet_convert(&o) != 0) return cli_fail("%s", octet_last_error());
     return 0;
 }

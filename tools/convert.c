@@ -226,6 +226,7 @@ void convert_options_default(convert_options *o) {
     o->calib_tokens = 512;
     o->smooth = 0.5f;
     o->max_kl = -1;
+    o->f16_budget = -1;
     if (access("../shared/data/fortunes-dev.txt", R_OK) == 0) o->calib = "../shared/data/fortunes-dev.txt";
 }
 
@@ -255,29 +256,49 @@ static double quant_error(const float *x, uint32_t dtype, uint64_t rows, uint64_
 
 static int convert_with(const convert_options *opt, const calib_plan *plan);
 
+static int mixed_precision(const convert_options *o) { return o->keep_f16 > 0 || o->max_kl >= 0 || o->f16_budget >= 0; }
+
+// The INT8 type a matrix of this width gets (q8g32 needs whole groups of 32).
+static uint32_t quant_dtype(uint32_t type, uint64_t cols) { return type == OCTET_Q8G32 && cols % OCTET_Q8_GROUP ? OCTET_Q8 : type; }
+
 static int wants_calibration(const convert_options *o) {
     if (!o->calib || o->vocab_only || o->synthetic) return 0;
     int quantized = octet_is_q8(o->type);
-    return (o->smooth > 0 && (quantized || o->smooth_set)) || (quantized && (o->keep_f16 > 0 || o->max_kl >= 0));
+    return (o->smooth > 0 && (quantized || o->smooth_set)) || (quantized && mixed_precision(o));
 }
 
-// Picks the tensors kept in f16: the keep_f16 most sensitive, or the most sensitive until the
-// sum of the rest is at most max_kl.
-static void plan_mixed_precision(const convert_options *o, calib_plan *p, uint64_t n) {
+// Picks the tensors kept in f16, most sensitive first: the keep_f16 most sensitive, or until
+// the sum of the rest is at most max_kl; with f16_budget, only those that fit in that many
+// percent more tensor data (alone: as many as fit).
+static void plan_mixed_precision(const convert_options *o, calib_plan *p, const octet_file *f) {
     const double *sens = p->cal->sens;
-    uint64_t *order = malloc((n ? n : 1) * sizeof *order), m = 0;
+    uint64_t n = f->n_tensors, *order = malloc((n ? n : 1) * sizeof *order), m = 0;
     if (!order) return;
-    double total = 0;
-    for (uint64_t i = 0; i < n; i++)
+    double total = 0, base = 0, used = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t b = 0;
+        const octet_tensor *t = &f->tensors[i];
+        octet_tensor_nbytes(sens[i] >= 0 ? quant_dtype(o->type, t->cols) : OCTET_F32, t->rows, t->cols, &b);
+        base += (double)b;
         if (sens[i] >= 0) { order[m++] = i; total += sens[i]; }
+    }
     for (uint64_t j = 1; j < m; j++)  // most sensitive first; ties keep file order
         for (uint64_t k = j; k > 0 && sens[order[k]] > sens[order[k - 1]]; k--) {
             uint64_t t = order[k]; order[k] = order[k - 1]; order[k - 1] = t;
         }
+    int fill = o->keep_f16 <= 0 && o->max_kl < 0;
+    uint64_t kept = 0;
     for (uint64_t j = 0; j < m; j++) {
-        int more = (o->keep_f16 > 0 && j < (uint64_t)o->keep_f16) || (o->max_kl >= 0 && total > o->max_kl);
+        int more = fill || (o->keep_f16 > 0 && kept < (uint64_t)o->keep_f16) || (o->max_kl >= 0 && total > o->max_kl);
         if (!more) break;
+        const octet_tensor *t = &f->tensors[order[j]];
+        uint64_t q = 0;
+        octet_tensor_nbytes(quant_dtype(o->type, t->cols), t->rows, t->cols, &q);
+        double extra = 2.0 * (double)(t->rows * t->cols) - (double)q;
+        if (o->f16_budget >= 0 && used + extra > base * o->f16_budget / 100) continue;
+        used += extra;
         p->keep[order[j]] = 1;
+        kept++;
         total -= sens[order[j]];
     }
     p->est_kl = total;
@@ -296,7 +317,7 @@ int octet_convert(const convert_options *opt) {
     f32.output = tmp; f32.type = OCTET_F32; f32.quiet = 1; f32.calib = NULL;
     if (!opt->quiet && isatty(2)) fprintf(stderr, "calibration: writing the f32 model to %s\n", tmp);
     if (convert_with(&f32, NULL) != 0) { free(tmp); return -1; }
-    calib_options co = {opt->calib, opt->calib_tokens, 128, opt->smooth, octet_is_q8(opt->type) && (opt->keep_f16 > 0 || opt->max_kl >= 0),
+    calib_options co = {opt->calib, opt->calib_tokens, 128, opt->smooth, octet_is_q8(opt->type) && mixed_precision(opt),
                         opt->type, opt->clip, opt->clip_pct, opt->quiet};
     calib_result cal;
     int rc = calib_run(tmp, &co, &cal);
@@ -305,7 +326,7 @@ int octet_convert(const convert_options *opt) {
     if (rc != 0) return -1;
     calib_plan plan = {&cal, calloc(cal.m.file.n_tensors + 1, 1), -1, opt->calib, opt->smooth};
     if (!plan.keep) { calib_free(&cal); octet_set_error("out of memory"); return -1; }
-    if (co.sensitivity) plan_mixed_precision(opt, &plan, cal.m.file.n_tensors);
+    if (co.sensitivity) plan_mixed_precision(opt, &plan, &cal.m.file);
     rc = convert_with(opt, &plan);
     free(plan.keep);
     calib_free(&cal);
@@ -390,8 +411,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
     for (size_t i = 0; i < n; i++) {
         const conv_tensor *t = &m.t[i];
         dtype[i] = t->n_dims >= 2 ? opt->type : OCTET_F32;
-        // q8g32 needs whole groups of 32 in a row; other widths keep one scale per row.
-        if (dtype[i] == OCTET_Q8G32 && t->dims[t->n_dims - 1] % OCTET_Q8_GROUP) dtype[i] = OCTET_Q8;
+        if (t->n_dims >= 2) dtype[i] = quant_dtype(opt->type, t->dims[t->n_dims - 1]);
         if (plan && plan->keep[i]) dtype[i] = OCTET_F16;
         if (octet_writer_add_tensor(&w, t->name, dtype[i], t->n_dims, t->dims) != 0) goto fail;
     }

@@ -61,11 +61,12 @@ typedef struct {
     // Calibration (tools/calibrate.h): text (NULL: none), tokens to run, SmoothQuant alpha
     // (0: off; smooth_set: given on the command line), mixed precision by sensitivity: keep the
     // keep_f16 most sensitive matrices in f16 (0: none) or as many as bring the estimated KL of
-    // the rest to max_kl (< 0: no limit).
+    // the rest to max_kl (< 0: no limit); f16_budget: at most that many percent more tensor
+    // data for the f16 tensors (< 0: no limit; alone: keep the most sensitive that fit).
     const char *calib;
     int calib_tokens, smooth_set, keep_f16;
     float smooth;
-    double max_kl;
+    double max_kl, f16_budget;
 } convert_options;
 // The options a plain `octet convert` starts from (q8, mse clip, calibration defaults).
 void convert_options_default(convert_options *o);
