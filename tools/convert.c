@@ -440,7 +440,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
                 memcpy(out + 2 * j, &h, 2);
             }
         }
-        if (plan && !opt->quiet && t->n_dims >= 2) report_tensor(plan, i, t->name, dtype[i], x, wt, out);
+        if (plan && !opt->quiet && t->n_dims >= 2 && octet_is_q8(opt->type)) report_tensor(plan, i, t->name, dtype[i], x, wt, out);
         int wrc = octet_writer_write_tensor(&w, out);
         if (out != (uint8_t *)x) free(out);
         free(x);
