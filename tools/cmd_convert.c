@@ -23,7 +23,7 @@ static void help(void) {
            "  --calib  text the unquantized model runs on to calibrate (default %s; none: off)\n"
            "  --calib-tokens N  tokens of it to run (default 512)\n"
            "  --smooth A  SmoothQuant alpha in [0, 1]: moves activation outliers into the weights, folded\n"
-           "           into norm gains and v/up rows (default %g for INT8 types when calibrating; 0: off)\n"
+           "           into norm gains and v/up rows (default %g for q8g32, 0 (off) for q8)\n"
            "  --keep-f16 N  keep the N matrices whose quantization alone changes the output most (KL on\n"
            "           the first 128 calibration tokens) in f16; --max-kl X: keep the most sensitive\n"
            "           until the summed KL of the rest is at most X; --f16-budget PCT: only tensors that fit\n"

@@ -68,7 +68,9 @@ typedef struct {
     float smooth;
     double max_kl, f16_budget;
 } convert_options;
-// The options a plain `octet convert` starts from (q8, mse clip, calibration defaults).
+#define CONVERT_DEFAULT_SMOOTH 0.5f
+// The options a plain `octet convert` starts from (q8, mse clip, calibration defaults; unless
+// --smooth is given, smoothing is on for q8g32 only).
 void convert_options_default(convert_options *o);
 int octet_convert(const convert_options *opt);
 
