@@ -127,36 +127,23 @@ static void check_q8_against_f32(const char *q8_path, int clip_max, uint32_t wan
     octet_file_close(&r);
 }
 
-static void smollm2_q8_rows_within_half_a_step(void) {
+// Converts SmolLM2 without calibration (smoothing rescales the weights, so the rows would not
+// compare with the f32 file), checks the INT8 tensors against f32, removes the file.
+static void convert_and_check(const char *args, int clip_max, uint32_t dtype) {
     if (!file_exists(SMOL_F32) || !file_exists(SMOL_GGUF)) SKIP("run make models");
+    const char *path = "tests/out/smollm2.int8-check.octet";
     char *out = NULL;
-    int rc = run_cmd(&out, "./octet convert " SMOL_GGUF " -o tests/out/smollm2.q8-clipmax.octet --clip max --calib none --quiet");
+    int rc = run_cmd(&out, "./octet convert " SMOL_GGUF " -o %s %s --calib none --quiet", path, args);
     CHECK(rc == 0, "%s", out ? out : "");
     free(out);
-    check_q8_against_f32("tests/out/smollm2.q8-clipmax.octet", 1, OCTET_Q8);
+    check_q8_against_f32(path, clip_max, dtype);
+    remove(path);
 }
 
-// Without calibration (smoothing rescales the weights), so the rows compare with the f32 file.
-static void smollm2_q8_mse_clipping_is_bounded(void) {
-    if (!file_exists(SMOL_F32) || !file_exists(SMOL_GGUF)) SKIP("run make models");
-    char *out = NULL;
-    int rc = run_cmd(&out, "./octet convert " SMOL_GGUF " -o tests/out/smollm2.q8-mse.octet --calib none --quiet");
-    CHECK(rc == 0, "%s", out ? out : "");
-    free(out);
-    check_q8_against_f32("tests/out/smollm2.q8-mse.octet", 0, OCTET_Q8);
-    remove("tests/out/smollm2.q8-mse.octet");
-}
-
-// q8g32: one scale per 32 weights, each within half a step (SmolLM2's widths are all multiples of 32).
-static void smollm2_q8g32_groups_within_half_a_step(void) {
-    if (!file_exists(SMOL_F32) || !file_exists(SMOL_GGUF)) SKIP("run make models");
-    char *out = NULL;
-    int rc = run_cmd(&out, "./octet convert " SMOL_GGUF " -o tests/out/smollm2.q8g32.octet --type q8g32 --clip max --calib none --quiet");
-    CHECK(rc == 0, "%s", out ? out : "");
-    free(out);
-    check_q8_against_f32("tests/out/smollm2.q8g32.octet", 1, OCTET_Q8G32);
-    remove("tests/out/smollm2.q8g32.octet");
-}
+static void smollm2_q8_rows_within_half_a_step(void) { convert_and_check("--clip max", 1, OCTET_Q8); }
+static void smollm2_q8_mse_clipping_is_bounded(void) { convert_and_check("", 0, OCTET_Q8); }
+// q8g32: one scale per 32 weights (SmolLM2's widths are all multiples of 32).
+static void smollm2_q8g32_groups_within_half_a_step(void) { convert_and_check("--type q8g32 --clip max", 1, OCTET_Q8G32); }
 
 static void smollm2_hyperparameters(void) {
     if (!file_exists(SMOL_Q8)) SKIP("run make models");

@@ -74,6 +74,14 @@ static void unscale_rows(const octet_tensor *t, const octet_tensor *bias, const 
     }
 }
 
+// Matrices reading one RMSNorm's output: their columns times s, the gain divided by it.
+static void smooth_after_norm(const octet_tensor *norm, const octet_tensor *const *mats, int nm, const float *amax, int k, float alpha, float *s, float *wmax) {
+    col_max(mats, nm, k, wmax);
+    for (int j = 0; j < k; j++) s[j] = smooth_factor(amax[j], wmax[j], alpha);
+    for (int i = 0; i < nm; i++) scale_cols(mats[i], s);
+    unscale_gain(norm, s);
+}
+
 // Folds smoothing into the f32 model: norm gains for q/k/v and gate/up, v rows for o (one
 // factor per kv channel, shared by the query heads of its group), up rows for down.
 static void smooth_model(octet_model *m, calib_state *st, float alpha, float *s, float *wmax, float *kv_s) {
@@ -82,13 +90,10 @@ static void smooth_model(octet_model *m, calib_state *st, float alpha, float *s,
     for (uint32_t l = 0; l < hp->n_layers; l++) {
         const octet_layer *L = &m->layers[l];
         const octet_tensor *qkv[3] = {L->wq, L->wk, L->wv}, *gu[2] = {L->w_gate, L->w_up};
-        const float *a = site_max(st, (int)l, OCTET_SITE_ATTN_IN);
-        col_max(qkv, 3, dim, wmax);
-        for (int j = 0; j < dim; j++) s[j] = smooth_factor(a[j], wmax[j], alpha);
-        for (int i = 0; i < 3; i++) scale_cols(qkv[i], s);
-        unscale_gain(L->attn_norm, s);
+        smooth_after_norm(L->attn_norm, qkv, 3, site_max(st, (int)l, OCTET_SITE_ATTN_IN), dim, alpha, s, wmax);
+        smooth_after_norm(L->ffn_norm, gu, 2, site_max(st, (int)l, OCTET_SITE_FFN_IN), dim, alpha, s, wmax);
 
-        a = site_max(st, (int)l, OCTET_SITE_ATTN_OUT);
+        const float *a = site_max(st, (int)l, OCTET_SITE_ATTN_OUT);
         col_max(&L->wo, 1, dim, wmax);
         for (uint32_t kvh = 0; kvh < hp->n_kv_heads; kvh++)
             for (int d = 0; d < hd; d++) {
@@ -104,12 +109,6 @@ static void smooth_model(octet_model *m, calib_state *st, float alpha, float *s,
             }
         scale_cols(L->wo, s);
         unscale_rows(L->wv, L->bv, kv_s);
-
-        a = site_max(st, (int)l, OCTET_SITE_FFN_IN);
-        col_max(gu, 2, dim, wmax);
-        for (int j = 0; j < dim; j++) s[j] = smooth_factor(a[j], wmax[j], alpha);
-        for (int i = 0; i < 2; i++) scale_cols(gu[i], s);
-        unscale_gain(L->ffn_norm, s);
 
         a = site_max(st, (int)l, OCTET_SITE_FFN_OUT);
         col_max(&L->w_down, 1, hid, wmax);
