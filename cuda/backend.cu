@@ -69,13 +69,17 @@ static dec_kernel dec_kernel_for(int pro, int epi, int wide = 0) {
     return pro == PRO_NORM ? k_dec_gemv<PRO_NORM, EPI_STORE, 128, 2> : pro == PRO_ATTN ? k_dec_gemv<PRO_ATTN, EPI_STORE, 128, 2> : k_dec_gemv<PRO_QUANT, EPI_STORE, 128, 2>;
 }
 
+// Matrices multiplied in int8 on the GPU: q8 without the file's f32_act mark (those, q8g32 and
+// unquantized tensors go up as f16).
+static int int8_on_gpu(const octet_tensor *t) { return t->dtype == OCTET_Q8 && !t->act_f32; }
+
 // Uploads the row-wise concatenation of parts (same width) as one matrix: int8 + scales when
 // every part is q8, else f16. il (two parts of equal rows, a multiple of 32): rows interleaved
 // by groups of 32 (32 of the first part, the matching 32 of the second, ...) for EPI_SWIGLU.
 static int upload_mat(octet_cuda_ctx *c, dmat *d, const octet_tensor *const *parts, int np, int il = 0) {
     memset(d, 0, sizeof *d);
     int k = (int)parts[0]->cols, n = 0, q8 = 1;
-    for (int i = 0; i < np; i++) { n += (int)parts[i]->rows; q8 &= parts[i]->dtype == OCTET_Q8; }
+    for (int i = 0; i < np; i++) { n += (int)parts[i]->rows; q8 &= int8_on_gpu(parts[i]); }
     d->n = n; d->k = k; d->kp = round32(k); d->q8 = q8;
     size_t elt = q8 ? 1 : 2, bytes = (size_t)n * d->kp * elt;
     uint8_t *h = (uint8_t *)calloc(bytes, 1);
@@ -183,14 +187,14 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     if (cudaDeviceGetAttribute(&c->n_sm, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess) c->n_sm = 1;
     // The fused decode step needs every matrix in int8, blocks of 32 (no row mode) and heads
     // made of whole blocks; OCTET_CUDA_FUSED=0 turns it off (tests, measurements).
-    c->fused = !row_mode && !c->rm_dim && !c->rm_hid && c->hd % QBLOCK == 0 && m->output->dtype == OCTET_Q8 && !getenv_is0("OCTET_CUDA_FUSED");
+    c->fused = !row_mode && !c->rm_dim && !c->rm_hid && c->hd % QBLOCK == 0 && int8_on_gpu(m->output) && !getenv_is0("OCTET_CUDA_FUSED");
     // Measured on an H100: fused +30% decode speed on the 1.1B shape (dim 2048), -9% on the 7B
     // (dim 4096), where the per-block prologue costs more than the kernels it replaces.
     if (c->dim > 2048 && !(getenv("OCTET_CUDA_FUSED") && !strcmp(getenv("OCTET_CUDA_FUSED"), "1"))) c->fused = 0;
     for (uint32_t l = 0; l < hp->n_layers; l++) {
         const octet_layer *s = &m->layers[l];
         const octet_tensor *t[] = {s->wq, s->wk, s->wv, s->wo, s->w_gate, s->w_up, s->w_down};
-        for (unsigned i = 0; i < sizeof t / sizeof *t; i++) c->fused &= t[i]->dtype == OCTET_Q8;
+        for (unsigned i = 0; i < sizeof t / sizeof *t; i++) c->fused &= int8_on_gpu(t[i]);
     }
     c->dec_persist = getenv("OCTET_CUDA_PERSIST") && !strcmp(getenv("OCTET_CUDA_PERSIST"), "1");
     // 32 rows per block (fewer prologues) measured faster at dim 2048; OCTET_CUDA_WIDE=0|1 forces.

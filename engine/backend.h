@@ -9,12 +9,14 @@
 // Scratch a backend needs for m activation rows of width up to k (one per context).
 typedef struct {
     int8_t *xq;     // m * k int8 activations
-    float  *xs;     // m activation scales
+    float  *xs;     // activation scales (one per row or per block)
+    float  *xc;     // asym: the matching offsets (block midpoints)
     float  *rows;   // per-thread row conversion space (n_threads * k)
     int     max_m, max_k, n_threads;
     int     act_block;  // 0: one activation scale per row; >0: per block of that many inputs; <0: f32 activations
+    int     asym;       // asymmetric int8 activations (scale + offset) for weights with block sums
 } octet_scratch;
-int  octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads, int act_block);
+int  octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads, int act_block, int asym);
 void octet_scratch_free(octet_scratch *s);
 
 // y[m][w->rows] = x[m][w->cols] · W^T. q8 weights: activations are quantized to int8 (one scale

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block, int kv_f16) {
+int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block, int act_asym, int kv_f16) {
     memset(c, 0, sizeof *c);
     const octet_hparams *hp = &m->hp;
     c->m = m; c->n_ctx = n_ctx; c->n_batch = n_batch; c->n_threads = n_threads;
@@ -28,7 +28,7 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
     c->scores = malloc((size_t)n_threads * n_ctx * sizeof(float));
     c->tp = octet_threadpool_new(n_threads);
     uint32_t max_k = hp->dim > hp->hidden_dim ? hp->dim : hp->hidden_dim;
-    int sc = octet_scratch_init(&c->scratch, n_batch, (int)max_k, n_threads, act_block);
+    int sc = octet_scratch_init(&c->scratch, n_batch, (int)max_k, n_threads, act_block, act_asym);
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
         !c->logits || !c->scores || !c->kv_rows || !c->rope_cs || !c->tp || sc != 0) {
         octet_context_free(c);

@@ -27,7 +27,9 @@ typedef struct {
                                               // its input already in x (calibration only)
 } octet_context;
 
-int  octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block, int kv_f16);
+// act_block and act_asym: how matmul inputs are quantized (backend.h octet_scratch); act_asym
+// needs the model's block sums (octet_model_block_sums) or falls back to symmetric.
+int  octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block, int act_asym, int kv_f16);
 void octet_context_free(octet_context *c);
 // Evaluates n tokens at positions pos..pos+n-1 (in chunks of n_batch) and advances pos.
 // Writes logits of every token (all = 1: n * vocab floats) or of the last (vocab floats).

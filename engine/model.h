@@ -28,4 +28,7 @@ typedef struct octet_model octet_model;
 
 int  octet_model_load(octet_model *m, const char *path);
 void octet_model_free(octet_model *m);
+// Computes the int8 block sums asymmetric activations need, once per model (DESIGN.md: "row
+// sums, computed once at load"); the model is otherwise read-only, so sessions share them.
+int  octet_model_block_sums(const octet_model *m);
 #endif

@@ -30,8 +30,19 @@ int octet_has_cuda(void) {
 }
 struct octet_text_stream { octet_decoder d; };
 
+static const char *const act_names[] = {"int8", "int8-row", "f32", "int8-sym", "int8-asym"};
 int octet_act_mode(const char *name) {
-    return !strcmp(name, "int8") ? OCTET_ACT_INT8 : !strcmp(name, "int8-row") ? OCTET_ACT_INT8_ROW : !strcmp(name, "f32") ? OCTET_ACT_F32 : -1;
+    for (int i = 0; i < (int)(sizeof act_names / sizeof *act_names); i++)
+        if (!strcmp(name, act_names[i])) return i;
+    return -1;
+}
+const char *octet_act_name(int act) { return act >= 0 && act < (int)(sizeof act_names / sizeof *act_names) ? act_names[act] : "?"; }
+
+int octet_act_resolve(const octet_model *m, int act) {
+    if (act != OCTET_ACT_INT8) return act;
+    uint64_t n;
+    const char *q = octet_kv_str(&m->file, "quant.act_quant", &n);
+    return q && n == 4 && !memcmp(q, "asym", 4) ? OCTET_ACT_INT8_ASYM : OCTET_ACT_INT8_SYM;
 }
 
 octet_model *octet_load(const char *path) {
@@ -72,7 +83,11 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
     if (!(s->hist = malloc((size_t)p->n_ctx * sizeof *s->hist))) { free(s); octet_set_error("out of memory"); return NULL; }
     if (p->device == OCTET_DEVICE_CUDA) {
 #ifdef OCTET_CUDA
-        if (p->act == OCTET_ACT_F32) { free(s->hist); free(s); octet_set_error("--device cuda: --act f32 (weight-only) runs on the CPU only; use int8 or int8-row"); return NULL; }
+        if (p->act == OCTET_ACT_F32 || p->act == OCTET_ACT_INT8_ASYM) {
+            free(s->hist); free(s);
+            octet_set_error("--device cuda: --act %s runs on the CPU only; use int8 or int8-row", octet_act_name(p->act));
+            return NULL;
+        }
         if (!(s->gpu = octet_cuda_new(m, p->n_ctx, p->n_batch, p->act == OCTET_ACT_INT8_ROW, p->kv_f16))) { free(s->hist); free(s); return NULL; }
         return s;
 #else
@@ -81,8 +96,11 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
         return NULL;
 #endif
     }
-    int act_block = p->act == OCTET_ACT_F32 ? -1 : p->act == OCTET_ACT_INT8_ROW ? 0 : 32;
-    if (octet_context_init(&s->c, m, p->n_ctx, p->n_batch, p->n_threads, act_block, p->kv_f16) != 0) { free(s->hist); free(s); return NULL; }
+    int act = octet_act_resolve(m, p->act), asym = act == OCTET_ACT_INT8_ASYM;
+    int act_block = act == OCTET_ACT_F32 ? -1 : act == OCTET_ACT_INT8_ROW ? 0 : 32;
+    if ((asym && octet_model_block_sums(m) != 0) || octet_context_init(&s->c, m, p->n_ctx, p->n_batch, p->n_threads, act_block, asym, p->kv_f16) != 0) {
+        free(s->hist); free(s); return NULL;
+    }
     return s;
 }
 void octet_session_free(octet_session *s) {

@@ -149,6 +149,27 @@ static int parse_tensor(cursor *c, octet_tensor *t, uint64_t data_size) {
     return 0;
 }
 
+// quant.f32_act names int8 matrices whose activations the converter measured too sensitive to
+// quantize: they run weight-only whatever the run's activation mode.
+static int mark_f32_act(octet_file *f, const char *path) {
+    const octet_kv *kv = octet_file_kv(f, "quant.f32_act");
+    if (!kv) return 0;
+    if (kv->type != OCTET_KV_ARR || kv->arr_type != OCTET_KV_STR || kv->count > f->n_tensors) { octet_set_error("%s: quant.f32_act is not a list of tensor names", path); return -1; }
+    const char **names = malloc((kv->count ? kv->count : 1) * sizeof *names);
+    uint32_t *lens = malloc((kv->count ? kv->count : 1) * sizeof *lens);
+    int rc = names && lens && octet_kv_str_array(kv, names, lens) == 0 ? 0 : -1;
+    if (rc) octet_set_error("%s: quant.f32_act is not a list of tensor names", path);
+    for (uint64_t i = 0; i < kv->count && rc == 0; i++) {
+        octet_tensor *t = NULL;
+        for (uint64_t j = 0; j < f->n_tensors && !t; j++)
+            if (strlen(f->tensors[j].name) == lens[i] && !memcmp(f->tensors[j].name, names[i], lens[i])) t = &f->tensors[j];
+        if (!t || !octet_is_q8(t->dtype)) { octet_set_error("%s: quant.f32_act names '%.*s', which is not an int8 tensor of the file", path, (int)lens[i], names[i]); rc = -1; }
+        else t->act_f32 = 1;
+    }
+    free(names); free(lens);
+    return rc;
+}
+
 int octet_file_open(octet_file *f, const char *path) {
     memset(f, 0, sizeof *f);
     f->path = path;
@@ -200,6 +221,7 @@ int octet_file_open(octet_file *f, const char *path) {
             if (strcmp(f->tensors[j].name, f->tensors[i].name) == 0) { octet_set_error("%s: duplicate tensor '%s'", path, f->tensors[i].name); goto fail; }
     }
     if (c.p != c.end) { octet_set_error("%s: %lld stray bytes after the tensor table", path, (long long)(c.end - c.p)); goto fail; }
+    if (mark_f32_act(f, path) != 0) goto fail;
     return 0;
 fail:
     octet_file_close(f);
@@ -208,7 +230,7 @@ fail:
 
 void octet_file_close(octet_file *f) {
     if (f->kv) for (uint64_t i = 0; i < f->n_kv; i++) free(f->kv[i].key);
-    if (f->tensors) for (uint64_t i = 0; i < f->n_tensors; i++) free(f->tensors[i].name);
+    if (f->tensors) for (uint64_t i = 0; i < f->n_tensors; i++) { free(f->tensors[i].name); free(f->tensors[i].block_sums); }
     free(f->kv);
     free(f->tensors);
     if (f->map) munmap(f->map, (size_t)f->size);
@@ -273,6 +295,25 @@ int octet_kv_str_array(const octet_kv *kv, const char **ptrs, uint32_t *lens) {
         lens[i] = (uint32_t)n;
         p += 8 + n;
     }
+    return 0;
+}
+
+int octet_tensor_block_sums(octet_tensor *t) {
+    if (t->block_sums) return 0;
+    if (!octet_is_q8(t->dtype)) { octet_set_error("%s: block sums of a tensor that is not int8", t->name); return -1; }
+    uint64_t nb = octet_block_sums_per_row(t->cols);
+    size_t count = (size_t)(t->rows * nb);
+    int16_t *s = malloc((count ? count : 1) * sizeof *s);
+    if (!s) { octet_set_error("out of memory for the block sums of %s", t->name); return -1; }
+    const int8_t *q = t->data;
+    for (uint64_t r = 0; r < t->rows; r++)
+        for (uint64_t b = 0; b < nb; b++) {
+            int sum = 0;  // |sum| <= 32 * 127: fits int16
+            uint64_t i1 = (b + 1) * OCTET_Q8_GROUP < t->cols ? (b + 1) * OCTET_Q8_GROUP : t->cols;
+            for (uint64_t i = b * OCTET_Q8_GROUP; i < i1; i++) sum += q[r * t->cols + i];
+            s[r * nb + b] = (int16_t)sum;
+        }
+    t->block_sums = s;
     return 0;
 }
 

@@ -34,6 +34,9 @@ typedef struct {
     uint64_t offset, nbytes;        // offset relative to the data section
     uint64_t rows, cols;            // cols = last dim, rows = product of the others
     const void *data;               // into the mapping
+    int act_f32;                    // listed in quant.f32_act: int8 weights, f32 activations always
+    int16_t *block_sums;            // int8 tensors, asymmetric activations: per row, the sum of each
+                                    // 32 int8 values (last block partial); NULL until computed
 } octet_tensor;
 
 typedef struct {
@@ -77,6 +80,9 @@ static inline uint64_t octet_q8_scales_offset(uint64_t rows, uint64_t cols) {
 static inline int octet_is_q8(uint32_t dtype) { return dtype == OCTET_Q8 || dtype == OCTET_Q8G32; }
 // Weights sharing one scale: a whole row for q8, 32 for q8g32.
 static inline uint64_t octet_q8_group(uint32_t dtype, uint64_t cols) { return dtype == OCTET_Q8G32 ? OCTET_Q8_GROUP : cols; }
+// Fills t->block_sums (rows * ceil(cols / 32) int16) for an int8 tensor; freed with the file.
+int octet_tensor_block_sums(octet_tensor *t);
+static inline uint64_t octet_block_sums_per_row(uint64_t cols) { return (cols + OCTET_Q8_GROUP - 1) / OCTET_Q8_GROUP; }
 // Dequantizes/converts one row of any dtype to f32.
 void octet_tensor_row_f32(const octet_tensor *t, uint64_t row, float *out);
 #endif

@@ -3,19 +3,31 @@
 #include "kernels.h"
 #include <stdlib.h>
 
-int octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads, int act_block) {
-    s->max_m = max_m; s->max_k = max_k; s->n_threads = n_threads; s->act_block = act_block;
+int octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads, int act_block, int asym) {
+    s->max_m = max_m; s->max_k = max_k; s->n_threads = n_threads; s->act_block = act_block; s->asym = asym;
+    size_t n_scales = (size_t)max_m * (act_block > 0 ? max_k / act_block + 1 : 1);
     s->xq = malloc((size_t)max_m * max_k);
-    s->xs = malloc((size_t)max_m * (act_block > 0 ? max_k / act_block + 1 : 1) * sizeof *s->xs);
+    s->xs = malloc(n_scales * sizeof *s->xs);
+    s->xc = asym ? malloc(n_scales * sizeof *s->xc) : NULL;
     s->rows = malloc((size_t)n_threads * max_k * sizeof *s->rows);
-    return s->xq && s->xs && s->rows ? 0 : -1;
+    return s->xq && s->xs && s->rows && (s->xc || !asym) ? 0 : -1;
 }
-void octet_scratch_free(octet_scratch *s) { free(s->xq); free(s->xs); free(s->rows); }
+void octet_scratch_free(octet_scratch *s) { free(s->xq); free(s->xs); free(s->xc); free(s->rows); }
 
 // Activation blocks are used when they tile the row and fit the kernels' 512 block sums.
 static int blocks_ok(int bs, int k) { return bs > 0 && k % bs == 0 && k / bs <= 512; }
 
-typedef struct { octet_scratch *s; const octet_tensor *w; const float *x; int m; float *y; } mm_job;
+// bs: the activation block of this matmul (octet_scratch.act_block, or -1 for f32_act tensors);
+// asym: asymmetric activations (the scratch asks for them and the weights have block sums).
+typedef struct { octet_scratch *s; const octet_tensor *w; const float *x; int m; float *y; int bs, asym; } mm_job;
+
+// The inputs per activation scale: bs, or 0 for one per row (the width is not whole blocks;
+// q8g32 and asymmetric activations only pair with 32-blocks, the weights' groups and sums).
+static int act_blocks(const mm_job *j) {
+    int bs = j->bs, k = (int)j->w->cols;
+    if (!blocks_ok(bs, k)) return 0;
+    return bs == (int)OCTET_Q8_GROUP || (j->w->dtype == OCTET_Q8 && !j->asym) ? bs : 0;
+}
 
 static void mm_worker(void *p, int ith, int nth) {
     mm_job *j = p;
@@ -23,35 +35,40 @@ static void mm_worker(void *p, int ith, int nth) {
     int n = (int)w->rows, k = (int)w->cols, n0, n1;
     const octet_kernel_set *ks = octet_kernels();
     octet_split(n, ith, nth, &n0, &n1);
-    if (w->dtype == OCTET_Q8) {
+    const float *xc = j->asym ? j->s->xc : NULL;
+    if (octet_is_q8(w->dtype)) {
         const int8_t *wq = w->data;
         const float *ws = (const float *)((const uint8_t *)w->data + octet_q8_scales_offset(w->rows, w->cols));
-        int bs = j->s->act_block;
-        if (bs < 0) k_gemm_q8_f32(ks, j->x, j->m, k, wq, ws, n0, n1, j->y, n, j->s->rows + (size_t)ith * k);
-        else if (blocks_ok(bs, k)) k_gemm_q8_i8_blocks(ks, j->s->xq, j->s->xs, j->m, k, bs, wq, ws, n0, n1, j->y, n);
-        else k_gemm_q8_i8(ks, j->s->xq, j->s->xs, j->m, k, wq, ws, n0, n1, j->y, n);
-    } else if (w->dtype == OCTET_Q8G32) {
-        const int8_t *wq = w->data;
-        const float *ws = (const float *)((const uint8_t *)w->data + octet_q8_scales_offset(w->rows, w->cols));
-        int bs = j->s->act_block;
-        if (bs < 0) k_gemm_q8g_f32(ks, j->x, j->m, k, wq, ws, n0, n1, j->y, n, j->s->rows + (size_t)ith * k);
-        else k_gemm_q8g_i8(ks, j->s->xq, j->s->xs, j->m, k, blocks_ok(bs, k) && bs == (int)OCTET_Q8_GROUP ? bs : 0, wq, ws, n0, n1, j->y, n);
+        float *row = j->s->rows + (size_t)ith * k;
+        int bs = act_blocks(j);
+        if (w->dtype == OCTET_Q8) {
+            if (j->bs < 0) k_gemm_q8_f32(ks, j->x, j->m, k, wq, ws, n0, n1, j->y, n, row);
+            else if (bs) k_gemm_q8_i8_blocks(ks, j->s->xq, j->s->xs, xc, j->m, k, bs, wq, ws, w->block_sums, n0, n1, j->y, n);
+            else k_gemm_q8_i8(ks, j->s->xq, j->s->xs, xc, j->m, k, wq, ws, w->block_sums, n0, n1, j->y, n);
+        } else {
+            if (j->bs < 0) k_gemm_q8g_f32(ks, j->x, j->m, k, wq, ws, n0, n1, j->y, n, row);
+            else k_gemm_q8g_i8(ks, j->s->xq, j->s->xs, xc, j->m, k, bs, wq, ws, w->block_sums, n0, n1, j->y, n);
+        }
     } else k_gemm_f32(ks, j->x, j->m, k, w->data, (int)w->dtype, n0, n1, j->y, n, j->s->rows + (size_t)ith * k);
 }
 
 static void quant_worker(void *p, int ith, int nth) {
     mm_job *j = p;
-    int k = (int)j->w->cols, r0, r1;
+    int k = (int)j->w->cols, r0, r1, bs = act_blocks(j);
     octet_split(j->m, ith, nth, &r0, &r1);
-    int bs = j->s->act_block;
+    octet_scratch *s = j->s;
     for (int r = r0; r < r1; r++) {
-        if (blocks_ok(bs, k) && (j->w->dtype == OCTET_Q8 || bs == (int)OCTET_Q8_GROUP)) k_quantize_row_i8_blocks(j->x + (size_t)r * k, k, bs, j->s->xq + (size_t)r * k, j->s->xs + (size_t)r * (k / bs));
-        else k_quantize_row_i8(j->x + (size_t)r * k, k, j->s->xq + (size_t)r * k, &j->s->xs[r]);
+        const float *x = j->x + (size_t)r * k;
+        int8_t *q = s->xq + (size_t)r * k;
+        size_t si = bs ? (size_t)r * (k / bs) : (size_t)r;
+        if (j->asym) k_quantize_row_i8_asym(x, k, bs ? bs : k, q, s->xs + si, s->xc + si);
+        else if (bs) k_quantize_row_i8_blocks(x, k, bs, q, s->xs + si);
+        else k_quantize_row_i8(x, k, q, s->xs + si);
     }
 }
 
 void octet_matmul(octet_threadpool *tp, octet_scratch *s, const octet_tensor *w, const float *x, int m, float *y) {
-    mm_job j = {s, w, x, m, y};
-    if (octet_is_q8(w->dtype) && s->act_block >= 0) octet_threadpool_run(tp, quant_worker, &j);
+    mm_job j = {s, w, x, m, y, w->act_f32 ? -1 : s->act_block, s->asym && w->block_sums};
+    if (octet_is_q8(w->dtype) && j.bs >= 0) octet_threadpool_run(tp, quant_worker, &j);
     octet_threadpool_run(tp, mm_worker, &j);
 }

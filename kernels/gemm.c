@@ -4,11 +4,24 @@
 #include "octet_file.h"
 #include "util.h"
 
-void k_gemm_q8_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, const int8_t *wq, const float *ws,
-                  int n0, int n1, float *y, int ldy) {
+// Sum of a row's int8 weights from its block sums (asymmetric activations with one block per row).
+static int32_t row_sum(const int16_t *wsum, int n, int k) {
+    int nb = (int)octet_block_sums_per_row((uint64_t)k);
+    int32_t t = 0;
+    for (int b = 0; b < nb; b++) t += wsum[(size_t)n * nb + b];
+    return t;
+}
+
+void k_gemm_q8_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, const int8_t *wq, const float *ws,
+                  const int16_t *wsum, int n0, int n1, float *y, int ldy) {
     for (int n = n0; n < n1; n++) {
         const int8_t *w = wq + (size_t)n * k;
-        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ws[n] * (xs[r] * (float)ks->dot_i8(xq + (size_t)r * k, w, k));
+        float rs = xc ? (float)row_sum(wsum, n, k) : 0;
+        for (int r = 0; r < m; r++) {
+            float acc = xs[r] * (float)ks->dot_i8(xq + (size_t)r * k, w, k);
+            if (xc) acc += xc[r] * rs;
+            y[(size_t)r * ldy + n] = ws[n] * acc;
+        }
     }
 }
 
@@ -25,18 +38,22 @@ void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const 
     }
 }
 
-void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, int bs, const int8_t *wq, const float *ws,
-                         int n0, int n1, float *y, int ldy) {
+void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int bs, const int8_t *wq, const float *ws,
+                         const int16_t *wsum, int n0, int n1, float *y, int ldy) {
     int nb = k / bs;
     for (int n = n0; n < n1; n++) {
         const int8_t *w = wq + (size_t)n * k;
+        const int16_t *sw = xc ? wsum + (size_t)n * nb : NULL;  // asymmetric: bs == 32
         for (int r = 0; r < m; r++) {
             const int8_t *x = xq + (size_t)r * k;
             const float *sx = xs + (size_t)r * nb;
             int32_t dots[512];  // nb <= 512: rows up to 16384 inputs in blocks of 32
             float acc = 0;
             ks->block_dots_i8(x, w, nb, bs, dots);
-            for (int b = 0; b < nb; b++) acc += sx[b] * (float)dots[b];
+            if (sw) {
+                const float *cx = xc + (size_t)r * nb;
+                for (int b = 0; b < nb; b++) acc += sx[b] * (float)dots[b] + cx[b] * (float)sw[b];
+            } else for (int b = 0; b < nb; b++) acc += sx[b] * (float)dots[b];
             y[(size_t)r * ldy + n] = ws[n] * acc;
         }
     }
@@ -54,24 +71,28 @@ void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, con
 // q8g32 weights (one scale per 32 weights). abs 32: activations with one scale per 32 inputs,
 // acc += (xs[b] * ws[b]) * dot_b; abs 0: one activation scale per row, applied to the sum of
 // ws[b] * dot_b. Blocks are reduced in chunks of 512 (rows of any width).
-void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, int abs, const int8_t *wq, const float *ws,
-                   int n0, int n1, float *y, int ldy) {
+void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const float *ws,
+                   const int16_t *wsum, int n0, int n1, float *y, int ldy) {
     int nb = k / (int)OCTET_Q8_GROUP;
     int32_t dots[512];
     for (int n = n0; n < n1; n++) {
         const int8_t *w = wq + (size_t)n * k;
         const float *sw = ws + (size_t)n * nb;
+        const int16_t *ssum = xc ? wsum + (size_t)n * nb : NULL;
+        float wtot = 0;  // one activation offset per row: it meets the row's dequantized sum
+        if (ssum && !abs) for (int b = 0; b < nb; b++) wtot += sw[b] * (float)ssum[b];
         for (int r = 0; r < m; r++) {
             const int8_t *x = xq + (size_t)r * k;
-            const float *sx = abs ? xs + (size_t)r * nb : NULL;
+            const float *sx = abs ? xs + (size_t)r * nb : NULL, *cx = abs && ssum ? xc + (size_t)r * nb : NULL;
             float acc = 0;
             for (int b0 = 0; b0 < nb; b0 += 512) {
                 int cnt = nb - b0 < 512 ? nb - b0 : 512;
                 ks->block_dots_i8(x + (size_t)b0 * OCTET_Q8_GROUP, w + (size_t)b0 * OCTET_Q8_GROUP, cnt, (int)OCTET_Q8_GROUP, dots);
-                if (sx) for (int b = 0; b < cnt; b++) acc += (sx[b0 + b] * sw[b0 + b]) * (float)dots[b];
+                if (cx) for (int b = 0; b < cnt; b++) acc += sw[b0 + b] * (sx[b0 + b] * (float)dots[b] + cx[b0 + b] * (float)ssum[b0 + b]);
+                else if (sx) for (int b = 0; b < cnt; b++) acc += (sx[b0 + b] * sw[b0 + b]) * (float)dots[b];
                 else for (int b = 0; b < cnt; b++) acc += sw[b0 + b] * (float)dots[b];
             }
-            y[(size_t)r * ldy + n] = sx ? acc : xs[r] * acc;
+            y[(size_t)r * ldy + n] = sx ? acc : ssum ? xs[r] * acc + xc[r] * wtot : xs[r] * acc;
         }
     }
 }

@@ -32,24 +32,31 @@ float k_dot_f32(const float *a, const float *b, int k);
 
 // Rows [n0, n1) of y[m][n] = x[m][:] · w[n][:] for each of the m activation rows.
 // q8 weights with int8 activations: y = ws[n] * (xs[m] * sum(xq[m] * wq[n])), in that order.
-void k_gemm_q8_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, const int8_t *wq, const float *ws,
-                  int n0, int n1, float *y, int ldy);
+// xc/wsum: asymmetric activations (NULL: symmetric), see k_quantize_row_i8_asym.
+void k_gemm_q8_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, const int8_t *wq, const float *ws,
+                  const int16_t *wsum, int n0, int n1, float *y, int ldy);
 // f32 activations with f32, f16 or bf16 weights (dtype as in octet_file.h); `row` is scratch of k floats.
 void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const void *w, int wdtype, int n0, int n1, float *y, int ldy, float *row);
 
 // Block-wise int8 activations: one scale per `bs` inputs (k % bs == 0), so an outlier only
 // coarsens its own block. y = ws[n] * sum_b xs[m][b] * sum_{i in b} xq[m][i] * wq[n][i].
 void k_quantize_row_i8_blocks(const float *x, int k, int bs, int8_t *q, float *s);
-void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, int bs, const int8_t *wq, const float *ws,
-                         int n0, int n1, float *y, int ldy);
+void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int bs, const int8_t *wq, const float *ws,
+                         const int16_t *wsum, int n0, int n1, float *y, int ldy);
+// Asymmetric activations: per block of bs inputs, x ~ c + s * q with q in [-127, 127] spanning
+// [min, max] (255 levels where a symmetric grid spends half on a sign one-sided data never has).
+// A matmul adds c_b * sum_b(w) to each block's product, from the weights' block sums (32 int8
+// values each, octet_tensor_block_sums, computed once): wsum[n][b], ceil(k / 32) per row, so
+// asymmetric blocks are 32 inputs or a whole row.
+void k_quantize_row_i8_asym(const float *x, int k, int bs, int8_t *q, float *s, float *c);
 // Weight-only INT8: f32 activations times dequantized q8 rows (`row` is scratch of k floats).
 void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row);
 
 // q8g32 weights (one scale per 32 weights, k % 32 == 0). abs = 32: activations scaled per 32
 // inputs, y = sum_b (xs[m][b] * ws[n][b]) * dot_b; abs = 0: one activation scale per row,
 // y = xs[m] * sum_b ws[n][b] * dot_b.
-void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, int m, int k, int abs, const int8_t *wq, const float *ws,
-                   int n0, int n1, float *y, int ldy);
+void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const float *ws,
+                   const int16_t *wsum, int n0, int n1, float *y, int ldy);
 // Weight-only q8g32: f32 activations times the dequantized rows (`row`: scratch of k floats).
 void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row);
 

@@ -38,6 +38,21 @@ void k_quantize_row_i8_blocks(const float *x, int k, int bs, int8_t *q, float *s
     for (int b = 0; b < k / bs; b++) k_quantize_row_i8(x + b * bs, bs, q + b * bs, &s[b]);
 }
 
+void k_quantize_row_i8_asym(const float *x, int k, int bs, int8_t *q, float *s, float *c) {
+    for (int b = 0; b < k / bs; b++) {
+        const float *v = x + (size_t)b * bs;
+        float lo = v[0], hi = v[0];
+        for (int i = 1; i < bs; i++) { lo = fminf(lo, v[i]); hi = fmaxf(hi, v[i]); }
+        float mid = 0.5f * lo + 0.5f * hi, scale = (hi - lo) / 254.0f, inv = scale > 0 ? 1.0f / scale : 0.0f;
+        for (int i = 0; i < bs; i++) {
+            float r = roundf((v[i] - mid) * inv);
+            q[(size_t)b * bs + i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
+        }
+        s[b] = scale;
+        c[b] = mid;
+    }
+}
+
 void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps) {
     double ss = 0;
     for (int i = 0; i < k; i++) ss += (double)x[i] * x[i];

@@ -120,13 +120,14 @@ static int same_bytes(const char *a, const char *b) {
 }
 
 // Sensitivities of every tensor, from the file's metadata (NULL when absent).
-static float *file_sensitivities(const octet_file *f) {
-    const octet_kv *kv = octet_file_kv(f, "quant.sensitivity");
+static float *file_floats(const octet_file *f, const char *key) {
+    const octet_kv *kv = octet_file_kv(f, key);
     if (!kv || kv->arr_type != OCTET_KV_F32 || kv->count != f->n_tensors) return NULL;
     float *s = malloc(kv->count * sizeof *s);
     if (s) memcpy(s, kv->val, kv->count * sizeof *s);
     return s;
 }
+static float *file_sensitivities(const octet_file *f) { return file_floats(f, "quant.sensitivity"); }
 
 // Same input and options give the same bytes; the kept tensors are the most sensitive ones.
 static void calibrated_conversion_is_deterministic(void) {
@@ -234,6 +235,56 @@ static void f16_budget_is_respected(void) {
     free(sens);
 }
 
+// --f32-act N marks the N int8 tensors whose measured KL drops most with f32 activations, and
+// --act-quant asym makes asymmetric activations the file's int8 mode (measured that way too).
+static void f32_act_and_asym_activations(void) {
+    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet convert %s -o tests/out/stories.act.octet --type q8g32 --f32-act 2 --act-quant asym --calib %s --quiet",
+                     stories(), shared_path("data/fortunes-dev.txt"));
+    CHECK(rc == 0, "convert: %s", out ? out : "");
+    free(out);
+    octet_file f;
+    if (octet_file_open(&f, "tests/out/stories.act.octet") != 0) { CHECK(0, "%s", octet_last_error()); return; }
+    float *sens = file_sensitivities(&f), *wo = file_floats(&f, "quant.sensitivity_f32_act");
+    CHECK(sens && wo, "no sensitivities with and without int8 activations in the metadata");
+    double total = 0, min_marked = INFINITY, max_rest = -INFINITY;
+    int marked = 0;
+    for (uint64_t i = 0; sens && wo && i < f.n_tensors; i++) {
+        const octet_tensor *t = &f.tensors[i];
+        if (t->n_dims != 2) continue;
+        total += sens[i];
+        double gain = sens[i] - wo[i];
+        if (t->act_f32) { marked++; min_marked = fmin(min_marked, gain); total -= gain; }
+        else max_rest = fmax(max_rest, gain);
+    }
+    CHECK(marked == 2 && min_marked > 0 && min_marked >= max_rest, "marked %d; smallest marked gain %g, largest unmarked %g", marked, min_marked, max_rest);
+    CHECK(fabs(octet_kv_f32(&f, "quant.estimated_kl", -1) - total) <= 1e-6 + 1e-4 * total, "estimated KL %g vs %g", (double)octet_kv_f32(&f, "quant.estimated_kl", -1), total);
+    uint64_t n = 0;
+    const char *aq = octet_kv_str(&f, "quant.act_quant", &n);
+    CHECK(aq && n == 4 && !memcmp(aq, "asym", 4), "quant.act_quant is not asym");
+    octet_file_close(&f);
+    free(sens); free(wo);
+    rc = run_cmd(&out, "./octet info -m tests/out/stories.act.octet");
+    CHECK(rc == 0 && out && strstr(out, "2 int8 tensors run with f32 activations") && strstr(out, "   f32 activations\n"), "octet info: %s", out ? out : "");
+    free(out);
+    // int8 on this file is int8-asym; int8-sym differs; the story survives both
+    char *text[3] = {NULL, NULL, NULL};
+    const char *acts[3] = {"int8", "int8-asym", "int8-sym"};
+    for (int a = 0; a < 3; a++) {
+        rc = run_cmd(&text[a], "./octet perplexity -m tests/out/stories.act.octet -f %s -c 128 --chunks 2 --act %s --json 2>/dev/null", shared_path("data/fortunes-dev.txt"), acts[a]);
+        CHECK(rc == 0 && text[a], "perplexity --act %s", acts[a]);
+        char *t = text[a] ? strstr(text[a], ",\"seconds\"") : NULL;
+        if (t) *t = 0;  // timing differs between runs
+    }
+    CHECK(text[0] && text[1] && !strcmp(text[0], text[1]), "--act int8 on an asym file is not int8-asym");
+    CHECK(text[0] && text[2] && strcmp(text[0], text[2]), "int8-sym gives the same result as int8-asym");
+    for (int a = 0; a < 3; a++) free(text[a]);
+    rc = run_cmd(&out, "./octet run -m tests/out/stories.act.octet -p 'Once upon a time' -n 24 --temp 0 2>/dev/null");
+    CHECK(rc == 0 && out && strstr(out, "Lily"), "asym model does not tell the story: %s", out ? out : "");
+    free(out);
+}
+
 static void calibration_bad_input(void) {
     if (!have_stories()) SKIP("../shared/models/stories260K missing");
     FILE *fp = fopen("tests/out/short.txt", "w");
@@ -247,6 +298,9 @@ static void calibration_bad_input(void) {
         {"--calib-tokens 3", "--calib-tokens"},
         {"--f16-budget lots", "--f16-budget"},
         {"--calib none --f16-budget 5", "--calib"},
+        {"--calib none --f32-act 2", "--calib"},
+        {"--f32-act -1", "--f32-act"},
+        {"--act-quant zero", "--act-quant"},
     };
     for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *out = NULL;
@@ -264,6 +318,7 @@ int main(void) {
     RUN(calibrated_conversion_is_deterministic);
     RUN(max_kl_budget_is_respected);
     RUN(f16_budget_is_respected);
+    RUN(f32_act_and_asym_activations);
     RUN(calibration_bad_input);
     CHECK_DONE();
 }

@@ -61,12 +61,12 @@ static void gemm_paths_agree(void) {
     float xs[3], xsb[9], ws[5];
     for (int r = 0; r < n; r++) k_quantize_row_i8(w + r * k, k, wq + r * k, &ws[r]);
     for (int r = 0; r < m; r++) k_quantize_row_i8(x + r * k, k, xq + r * k, &xs[r]);
-    k_gemm_q8_i8(&octet_kernels_scalar, xq, xs, m, k, wq, ws, 0, n, y1, n);
+    k_gemm_q8_i8(&octet_kernels_scalar, xq, xs, NULL, m, k, wq, ws, NULL, 0, n, y1, n);
     // one block spanning the row is the per-row path exactly
-    k_gemm_q8_i8_blocks(&octet_kernels_scalar, xq, xs, m, k, k, wq, ws, 0, n, y2, n);
+    k_gemm_q8_i8_blocks(&octet_kernels_scalar, xq, xs, NULL, m, k, k, wq, ws, NULL, 0, n, y2, n);
     CHECK(!memcmp(y1, y2, sizeof y1), "block size k equals per-row");
     for (int r = 0; r < m; r++) k_quantize_row_i8_blocks(x + r * k, k, 32, xq + r * k, xsb + r * 3);
-    k_gemm_q8_i8_blocks(&octet_kernels_scalar, xq, xsb, m, k, 32, wq, ws, 0, n, y2, n);
+    k_gemm_q8_i8_blocks(&octet_kernels_scalar, xq, xsb, NULL, m, k, 32, wq, ws, NULL, 0, n, y2, n);
     k_gemm_q8_f32(&octet_kernels_scalar, x, m, k, wq, ws, 0, n, y3, n, row);
     int bad = 0;
     for (int r = 0; r < m; r++)
@@ -108,14 +108,14 @@ static void q8g32_gemm_matches_exact(void) {
             k_quantize_row_i8_blocks(x + r * k, k, 32, xb + r * k, xsb + r * nb);
             k_quantize_row_i8(x + r * k, k, xr + r * k, &xs[r]);
         }
-        k_gemm_q8g_i8(&octet_kernels_scalar, xb, xsb, m, k, 32, (const int8_t *)wq, ws, 0, n, y[0], n);
-        k_gemm_q8g_i8(&octet_kernels_scalar, xr, xs, m, k, 0, (const int8_t *)wq, ws, 0, n, y[1], n);
+        k_gemm_q8g_i8(&octet_kernels_scalar, xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, NULL, 0, n, y[0], n);
+        k_gemm_q8g_i8(&octet_kernels_scalar, xr, xs, NULL, m, k, 0, (const int8_t *)wq, ws, NULL, 0, n, y[1], n);
         k_gemm_q8g_f32(&octet_kernels_scalar, x, m, k, (const int8_t *)wq, ws, 0, n, y[2], n, row);
         const octet_kernel_set *simd = octet_kernels_find("avx2");
         if (simd) {
-            k_gemm_q8g_i8(simd, xb, xsb, m, k, 32, (const int8_t *)wq, ws, 0, n, ys, n);
+            k_gemm_q8g_i8(simd, xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, NULL, 0, n, ys, n);
             CHECK(!memcmp(ys, y[0], sizeof ys), "avx2 q8g32 per-32 differs from scalar, k=%d", k);
-            k_gemm_q8g_i8(simd, xr, xs, m, k, 0, (const int8_t *)wq, ws, 0, n, ys, n);
+            k_gemm_q8g_i8(simd, xr, xs, NULL, m, k, 0, (const int8_t *)wq, ws, NULL, 0, n, ys, n);
             CHECK(!memcmp(ys, y[1], sizeof ys), "avx2 q8g32 per-row differs from scalar, k=%d", k);
         }
         int bad = 0;
@@ -136,7 +136,85 @@ static void q8g32_gemm_matches_exact(void) {
     }
 }
 
-// The CPU backend gives identical bits for 1, 2 and 3 threads, for every weight dtype.
+// Asymmetric activation blocks: the block's min and max land on -127 and 127 around its
+// midpoint, a constant block is exact, every value is within half a step.
+static void asym_quantization_edges(void) {
+    float x[96], s[3], c[3];
+    int8_t q[96];
+    for (int i = 0; i < 32; i++) x[i] = 0.25f * i;             // one-sided, as after SwiGLU
+    for (int i = 32; i < 64; i++) x[i] = 3.5f;                 // constant
+    for (int i = 64; i < 96; i++) x[i] = frand() * 1e4f;       // large, mixed signs
+    k_quantize_row_i8_asym(x, 96, 32, q, s, c);
+    CHECK(q[0] == -127 && q[31] == 127 && fabsf(c[0] - 3.875f) < 1e-6f && fabsf(s[0] - 7.75f / 254) < 1e-7f, "one-sided block spans -127..127");
+    int nz = 0;
+    for (int i = 32; i < 64; i++) nz += q[i] != 0;
+    CHECK(s[1] == 0 && c[1] == 3.5f && nz == 0, "constant block: scale 0, offset the value");
+    int bad = 0;
+    for (int i = 0; i < 96; i++) bad += fabsf(c[i / 32] + s[i / 32] * q[i] - x[i]) > s[i / 32] * 0.5f * (1 + 1e-4f) + 1e-6f * fabsf(x[i]);
+    CHECK(bad == 0, "%d values off by more than half a step", bad);
+}
+
+// Asymmetric activations with every weight layout (q8 per-32 and per-row activations, q8g32
+// per-32 and per-row; rows not a multiple of 32 and wider than the 512-block chunk) against the
+// exact product of the dequantized operands, and the SIMD set bit for bit.
+static void asym_gemm_matches_exact(void) {
+    int ks_[] = {32, 100, 576, 16448};
+    for (unsigned z = 0; z < sizeof ks_ / sizeof *ks_; z++) {
+        int m = 3, n = 5, k = ks_[z], nb = k / 32, whole = k % 32 == 0;
+        float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k);
+        for (int i = 0; i < m * k; i++) x[i] = (i % 64 < 32 ? fabsf(frand()) : frand()) * (i % 37 == 0 ? 40 : 1) + 2;
+        for (int i = 0; i < n * k; i++) w[i] = frand() * (i % 64 < 32 ? 1 : 0.01f);
+        // q8 (per-row scales) and, for whole blocks, q8g32
+        uint64_t qbytes;
+        octet_tensor_nbytes(OCTET_Q8, (uint64_t)n, (uint64_t)k, &qbytes);
+        uint8_t *q8 = calloc(1, qbytes);
+        float *s8 = (float *)(q8 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k));
+        for (int r = 0; r < n; r++) k_quantize_row_i8(w + (size_t)r * k, k, (int8_t *)q8 + (size_t)r * k, &s8[r]);
+        octet_tensor t8 = {.dtype = OCTET_Q8, .rows = (uint64_t)n, .cols = (uint64_t)k, .data = q8, .name = "q8"}, tg = t8;
+        uint8_t *g32 = whole ? make_q8g32(w, n, k) : NULL;
+        tg.dtype = OCTET_Q8G32; tg.data = g32;
+        CHECK(octet_tensor_block_sums(&t8) == 0 && (!whole || octet_tensor_block_sums(&tg) == 0), "block sums");
+        int8_t *xb = malloc((size_t)m * k), *xr = malloc((size_t)m * k);
+        float *sb = malloc(sizeof(float) * m * (nb + 1)), *cb = malloc(sizeof(float) * m * (nb + 1)), sr[3], cr[3], y[4][15], ys[15];
+        for (int r = 0; r < m; r++) {
+            if (whole) k_quantize_row_i8_asym(x + r * k, k, 32, xb + r * k, sb + r * nb, cb + r * nb);
+            k_quantize_row_i8_asym(x + r * k, k, k, xr + r * k, &sr[r], &cr[r]);
+        }
+        const float *ws = whole ? (const float *)(g32 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k)) : NULL;
+        const octet_kernel_set *sets[2] = {&octet_kernels_scalar, octet_kernels_find("avx2")};
+        for (int si = 0; si < 2 && sets[si]; si++) {
+            float tmp[4][15], (*out)[15] = si ? tmp : y;
+            k_gemm_q8_i8(sets[si], xr, sr, cr, m, k, (const int8_t *)q8, s8, t8.block_sums, 0, n, out[0], n);
+            if (whole) {
+                k_gemm_q8_i8_blocks(sets[si], xb, sb, cb, m, k, 32, (const int8_t *)q8, s8, t8.block_sums, 0, n, out[1], n);
+                k_gemm_q8g_i8(sets[si], xb, sb, cb, m, k, 32, (const int8_t *)g32, ws, tg.block_sums, 0, n, out[2], n);
+                k_gemm_q8g_i8(sets[si], xr, sr, cr, m, k, 0, (const int8_t *)g32, ws, tg.block_sums, 0, n, out[3], n);
+            }
+            if (si) CHECK(!memcmp(tmp[0], y[0], sizeof ys) && (!whole || !memcmp(tmp[1], y[1], 3 * sizeof ys)), "%s asym differs from scalar, k=%d", sets[si]->name, k);
+        }
+        int bad = 0;
+        for (int r = 0; r < m; r++)
+            for (int c = 0; c < n; c++) {
+                double e[4] = {0, 0, 0, 0}, mag = 0;
+                for (int i = 0; i < k; i++) {
+                    double w8 = (double)s8[c] * ((const int8_t *)q8)[(size_t)c * k + i];
+                    double xrow = cr[r] + (double)sr[r] * xr[r * k + i];
+                    e[0] += xrow * w8;
+                    mag += fabs(x[r * k + i] * w8);
+                    if (!whole) continue;
+                    double xblk = cb[r * nb + i / 32] + (double)sb[r * nb + i / 32] * xb[r * k + i];
+                    double wg = (double)ws[c * nb + i / 32] * ((const int8_t *)g32)[(size_t)c * k + i];
+                    e[1] += xblk * w8; e[2] += xblk * wg; e[3] += xrow * wg;
+                }
+                for (int v = 0; v < (whole ? 4 : 1); v++) bad += fabs(y[v][r * n + c] - e[v]) > 1e-5 * (1 + mag);
+            }
+        CHECK(bad == 0, "k=%d: %d results far from the exact product", k, bad);
+        free(x); free(w); free(q8); free(g32); free(xb); free(xr); free(sb); free(cb); free(t8.block_sums); free(tg.block_sums);
+    }
+}
+
+// The CPU backend gives identical bits for 1, 2 and 3 threads, for every weight dtype and
+// activation mode; a tensor marked for f32 activations runs weight-only.
 static void backend_is_thread_count_independent(void) {
     int m = 4, k = 160, n = 37;
     float *x = malloc(sizeof(float) * m * k), *wf = malloc(sizeof(float) * n * k);
@@ -154,22 +232,38 @@ static void backend_is_thread_count_independent(void) {
     uint8_t *g32 = make_q8g32(wf, n, k);
     tg.dtype = OCTET_Q8G32;
     tg.data = g32;
+    CHECK(octet_tensor_block_sums(&tq) == 0 && octet_tensor_block_sums(&tg) == 0, "block sums");
     const octet_tensor *ts[3] = {&tq, &tf, &tg};
     int acts[3] = {32, 0, -1};
     for (int wi = 0; wi < 3; wi++)
-        for (int ai = 0; ai < 3; ai++) {
-            float ref[4 * 37], y[4 * 37];
-            for (int th = 1; th <= 3; th++) {
-                octet_threadpool *tp = octet_threadpool_new(th);
-                octet_scratch s;
-                CHECK(octet_scratch_init(&s, m, k, th, acts[ai]) == 0, "scratch");
-                octet_matmul(tp, &s, ts[wi], x, m, th == 1 ? ref : y);
-                if (th > 1) CHECK(!memcmp(ref, y, sizeof y), "%s weights, act %d: %d threads differ from 1", octet_dtype_name(ts[wi]->dtype), acts[ai], th);
-                octet_scratch_free(&s);
-                octet_threadpool_free(tp);
+        for (int ai = 0; ai < 3; ai++)
+            for (int asym = 0; asym <= (acts[ai] >= 0); asym++) {
+                float ref[4 * 37], y[4 * 37];
+                for (int th = 1; th <= 3; th++) {
+                    octet_threadpool *tp = octet_threadpool_new(th);
+                    octet_scratch s;
+                    CHECK(octet_scratch_init(&s, m, k, th, acts[ai], asym) == 0, "scratch");
+                    octet_matmul(tp, &s, ts[wi], x, m, th == 1 ? ref : y);
+                    if (th > 1) CHECK(!memcmp(ref, y, sizeof y), "%s weights, act %d asym %d: %d threads differ from 1", octet_dtype_name(ts[wi]->dtype), acts[ai], asym, th);
+                    octet_scratch_free(&s);
+                    octet_threadpool_free(tp);
+                }
             }
-        }
-    free(x); free(wf); free(q8); free(g32);
+    // a tensor marked act_f32 (quant.f32_act) runs weight-only inside an int8 run
+    for (int wi = 0; wi < 3; wi += 2) {
+        octet_tensor marked = *ts[wi];
+        marked.act_f32 = 1;
+        float want[4 * 37], got[4 * 37];
+        octet_threadpool *tp = octet_threadpool_new(2);
+        octet_scratch sf, si;
+        CHECK(octet_scratch_init(&sf, m, k, 2, -1, 0) == 0 && octet_scratch_init(&si, m, k, 2, 32, 1) == 0, "scratch");
+        octet_matmul(tp, &sf, ts[wi], x, m, want);
+        octet_matmul(tp, &si, &marked, x, m, got);
+        CHECK(!memcmp(want, got, sizeof got), "%s marked act_f32 differs from the weight-only run", octet_dtype_name(marked.dtype));
+        octet_scratch_free(&sf); octet_scratch_free(&si);
+        octet_threadpool_free(tp);
+    }
+    free(x); free(wf); free(q8); free(g32); free(tq.block_sums); free(tg.block_sums);
 }
 
 // Every SIMD set against the scalar reference, bit for bit, on random and edge inputs.
@@ -217,6 +311,8 @@ int main(void) {
     RUN(activation_quantization_edges);
     RUN(gemm_paths_agree);
     RUN(q8g32_gemm_matches_exact);
+    RUN(asym_quantization_edges);
+    RUN(asym_gemm_matches_exact);
     RUN(backend_is_thread_count_independent);
     RUN(simd_sets_match_scalar);
     CHECK_DONE();

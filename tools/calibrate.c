@@ -170,18 +170,24 @@ static int measure_sensitivity(calib_result *r, calib_state *st, octet_context *
         if (!buf) { octet_set_error("out of memory for sensitivity runs"); rc = -1; break; }
         octet_quantize_q8(t->data, t->rows, t->cols, dtype, buf, o->clip, o->clip_pct, n_threads);
         q.data = buf;
+        q.block_sums = NULL;
+        if (o->act_asym && octet_tensor_block_sums(&q) != 0) { free(buf); rc = -1; break; }
         *sl.a = &q;
         if (sl.b) *sl.b = &q;
-        c->pos = 0;
-        c->first_layer = sl.first_layer;
-        if (sl.first_layer > 0) memcpy(c->x, saved + (size_t)sl.first_layer * n * hp->dim, (size_t)n * hp->dim * sizeof *c->x);
-        rc = octet_forward(c, tok, n, got, 1);
+        for (int act_f32 = 0; act_f32 <= o->weight_only && rc == 0; act_f32++) {
+            q.act_f32 = act_f32;
+            c->pos = 0;
+            c->first_layer = sl.first_layer;
+            if (sl.first_layer > 0) memcpy(c->x, saved + (size_t)sl.first_layer * n * hp->dim, (size_t)n * hp->dim * sizeof *c->x);
+            rc = octet_forward(c, tok, n, got, 1);
+            double kl = 0;
+            for (int p = 0; p < n; p++) kl += octet_kl(ref + (size_t)p * V, got + (size_t)p * V, (int)V, scratch);
+            (act_f32 ? r->sens_f32_act : r->sens)[i] = kl / n;
+        }
         *sl.a = t;
         if (sl.b) *sl.b = t;
         free(buf);
-        double kl = 0;
-        for (int p = 0; p < n; p++) kl += octet_kl(ref + (size_t)p * V, got + (size_t)p * V, (int)V, scratch);
-        r->sens[i] = kl / n;
+        free(q.block_sums);
         progress(o->quiet, "sensitivity of tensor", (int)++done, (int)total);
     }
     free(ref); free(got); free(scratch); free(saved);
@@ -226,10 +232,11 @@ int calib_run(const char *f32_path, const calib_options *o, calib_result *r) {
     wmax = malloc(wide * sizeof *wmax);
     kv_s = malloc(hp->kv_dim * sizeof *kv_s);
     r->sens = malloc((m->file.n_tensors ? m->file.n_tensors : 1) * sizeof *r->sens);
+    r->sens_f32_act = malloc((m->file.n_tensors ? m->file.n_tensors : 1) * sizeof *r->sens_f32_act);
     float *last = malloc(hp->vocab_size * sizeof *last);
-    if (!st.amax || !s || !wmax || !kv_s || !r->sens || !last) { free(last); octet_set_error("out of memory for calibration"); goto done; }
-    for (uint64_t i = 0; i < m->file.n_tensors; i++) r->sens[i] = -1;
-    if (octet_context_init(&c, m, W, W, n_threads, 32, 0) != 0) { free(last); goto done; }
+    if (!st.amax || !s || !wmax || !kv_s || !r->sens || !r->sens_f32_act || !last) { free(last); octet_set_error("out of memory for calibration"); goto done; }
+    for (uint64_t i = 0; i < m->file.n_tensors; i++) r->sens[i] = r->sens_f32_act[i] = -1;
+    if (octet_context_init(&c, m, W, W, n_threads, 32, o->act_asym, 0) != 0) { free(last); goto done; }
     ctx_ok = 1;
     c.observe = observe;
     c.observe_ud = &st;
@@ -259,6 +266,7 @@ done:
 
 void calib_free(calib_result *r) {
     free(r->sens);
+    free(r->sens_f32_act);
     if (r->m.layers || r->m.file.map) octet_model_free(&r->m);
     memset(r, 0, sizeof *r);
 }

@@ -12,6 +12,8 @@ typedef struct {
     int sens_tokens;       // tokens for sensitivity (a prefix of those)
     float smooth;          // SmoothQuant alpha; 0: no smoothing
     int sensitivity;       // measure per-tensor sensitivity
+    int weight_only;       // also with that tensor's activations left in f32 (sens_f32_act)
+    int act_asym;          // the runs quantize activations asymmetrically, as the file will
     uint32_t type;         // quantized type the sensitivities are measured for
     int clip;              // clip rule (convert.h CLIP_*) and percentile
     double clip_pct;
@@ -22,6 +24,7 @@ typedef struct {
     octet_model m;         // the f32 model, smoothed in place (a private writable mapping)
     int n_tokens, sens_tokens;
     double *sens;          // per file tensor: mean KL when only it is quantized; < 0: not measured
+    double *sens_f32_act;  // the same with f32 activations for that tensor (weight_only runs)
 } calib_result;
 
 // Loads the f32 model at f32_path and calibrates it. Returns 0, or -1 with the error set.

@@ -22,7 +22,7 @@ static void help(void) {
            "  -t LIST      thread counts for the CPU (default 1,2)\n"
            "  -r N         repetitions (default 5), after one warm-up run of each test\n"
            "  -o FMT       md (default), json or csv\n"
-           "  --act LIST   activation modes: int8, int8-row, f32 (default int8)\n"
+           "  --act LIST   activation modes: int8, int8-sym, int8-asym, int8-row, f32 (default int8)\n"
            "  --device D   cpu (default) or cuda\n"
            "  -b N         prompt batch size (default: the largest -p)\n");
 }
@@ -60,7 +60,6 @@ static double run_once(octet_session *s, int vocab, int pp, int tg, uint64_t *se
     return t > 0 ? (pp ? pp : tg) * 1000.0 / t : -1;
 }
 
-static const char *act_name(int a) { return a == OCTET_ACT_INT8 ? "int8" : a == OCTET_ACT_INT8_ROW ? "int8-row" : "f32"; }
 
 #ifdef OCTET_CUDA
 // After a GPU run: the card's copy bandwidth, the share of it each decode test reached (weight
@@ -116,7 +115,7 @@ int cmd_bench(int argc, char **argv) {
             n_act = 0;
             for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
                 if (n_act == 4) return cli_fail("--act: too many modes");
-                if ((acts[n_act++] = octet_act_mode(t)) < 0) return cli_fail("--act: unknown mode '%s' (int8, int8-row, f32)", t);
+                if ((acts[n_act++] = octet_act_mode(t)) < 0) return cli_fail("--act: unknown mode '%s' (int8, int8-sym, int8-asym, int8-row, f32)", t);
             }
             if (!n_act) return cli_fail("--act: empty list");
         }
@@ -136,6 +135,9 @@ int cmd_bench(int argc, char **argv) {
         octet_free(m);
         return cli_fail("bench: a test of %ld tokens exceeds the model's context (%d)", max_pp > max_tg ? max_pp : max_tg, octet_context_length(m));
     }
+    // Name the mode that runs: a file converted with --act-quant asym runs int8 as int8-asym.
+    for (int i = 0; i < n_act && device == OCTET_DEVICE_CPU; i++)
+        if (octet_act_resolve(m, acts[i]) == OCTET_ACT_INT8_ASYM) acts[i] = OCTET_ACT_INT8_ASYM;
     uint64_t bytes = 0, params = 0;
     for (uint64_t i = 0; i < m->file.n_tensors; i++) { bytes += m->file.tensors[i].nbytes; params += m->file.tensors[i].rows * m->file.tensors[i].cols; }
     char backend[160];
@@ -159,7 +161,7 @@ int cmd_bench(int argc, char **argv) {
                 int pp = k < n_pp ? (int)pps[k] : 0, tg = k < n_pp ? 0 : (int)tgs[k - n_pp];
                 if ((k < n_pp && !pp) || (k >= n_pp && !tg)) continue;
                 snprintf(names[k], sizeof names[k], pp ? "pp%d" : "tg%d", pp ? pp : tg);
-                fprintf(stderr, "bench: %s, %s, %ld threads, %s: warm-up", names[k], device == OCTET_DEVICE_CUDA ? "cuda" : "cpu", threads[ti], act_name(acts[ai]));
+                fprintf(stderr, "bench: %s, %s, %ld threads, %s: warm-up", names[k], device == OCTET_DEVICE_CUDA ? "cuda" : "cpu", threads[ti], octet_act_name(acts[ai]));
                 double w = run_once(s, octet_vocab_size(m), pp, tg, &seed), sum = 0, sq = 0;
                 if (w < 0) { fputc('\n', stderr); cli_fail("%s", octet_last_error()); octet_session_free(s); goto done; }
                 for (long r = 0; r < reps; r++) {
@@ -182,18 +184,18 @@ int cmd_bench(int argc, char **argv) {
         printf("| model | size | params | backend | threads | act | test | t/s |\n|---|---|---|---|---|---|---|---|\n");
         for (int i = 0; i < n_res; i++)
             printf("| %s | %.1f MiB | %.1f M | %s | %d | %s | %s | %.1f ± %.1f |\n", label, bytes / 1048576.0, params / 1e6, backend,
-                   device == OCTET_DEVICE_CUDA ? 0 : res[i].threads, act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
+                   device == OCTET_DEVICE_CUDA ? 0 : res[i].threads, octet_act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
     } else if (!strcmp(fmt, "csv")) {
         printf("model,size_bytes,params,backend,threads,act,test,tok_s,stddev\n");
         for (int i = 0; i < n_res; i++)
             printf("\"%s\",%llu,%llu,\"%s\",%d,%s,%s,%.2f,%.2f\n", label, (unsigned long long)bytes, (unsigned long long)params, backend,
-                   device == OCTET_DEVICE_CUDA ? 0 : res[i].threads, act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
+                   device == OCTET_DEVICE_CUDA ? 0 : res[i].threads, octet_act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
     } else {
         printf("[");
         for (int i = 0; i < n_res; i++)
             printf("%s\n  {\"model\":\"%s\",\"size_bytes\":%llu,\"params\":%llu,\"backend\":\"%s\",\"threads\":%d,\"act\":\"%s\",\"test\":\"%s\",\"tok_s\":%.2f,\"stddev\":%.2f}",
                    i ? "," : "", label, (unsigned long long)bytes, (unsigned long long)params, backend, device == OCTET_DEVICE_CUDA ? 0 : res[i].threads,
-                   act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
+                   octet_act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
         printf("\n]\n");
     }
 #ifdef OCTET_CUDA

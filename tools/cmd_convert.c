@@ -10,7 +10,7 @@ static void help(void) {
     convert_options d;
     convert_options_default(&d);
     printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|q8g32|f16|bf16|f32] [--clip mse|max|pXX] [--tokenizer tokenizer.bin]\n"
-           "                     [--calib TEXT|none] [--calib-tokens N] [--smooth A] [--keep-f16 N | --max-kl X] [--f16-budget PCT] [--vocab-only] [--quiet]\n"
+           "                     [--calib TEXT|none] [--calib-tokens N] [--smooth A] [--keep-f16 N | --max-kl X] [--f16-budget PCT] [--f32-act N] [--act-quant sym|asym] [--vocab-only] [--quiet]\n"
            "       octet convert --synthetic SHAPE -o OUTPUT.octet [--type ...]\n"
            "  INPUT: a .gguf file, a Hugging Face directory (config.json, tokenizer.json, *.safetensors),\n"
            "         or a llama2.c .bin checkpoint (needs --tokenizer); with --vocab-only and no INPUT,\n"
@@ -28,6 +28,10 @@ static void help(void) {
            "           the first 128 calibration tokens) in f16; --max-kl X: keep the most sensitive\n"
            "           until the summed KL of the rest is at most X; --f16-budget PCT: only tensors that fit\n"
            "           in PCT%% more tensor data (alone: the most sensitive that fit)\n"
+           "  --f32-act N  of the int8 matrices, mark the N whose KL drops most when their activations\n"
+           "           stay f32 (measured too): they always run weight-only (no bytes; slower matmul)\n"
+           "  --act-quant asym  the file's runs quantize activations with a scale and an offset per 32\n"
+           "           inputs (its --act int8; CPU only, measured in docs/QUALITY.md); sym (default): scale only\n"
            "  --synthetic SHAPE  random weights of a real shape (%s), for speed tests only;\n"
            "           marked synthetic in the file (octet run warns)\n", d.calib ? d.calib : "../shared/data/fortunes-dev.txt when present", (double)d.smooth, synthetic_shape_names());
 }
@@ -80,6 +84,18 @@ int cmd_convert(int argc, char **argv) {
             if (cli_int(a, v, 0, 1 << 20, &t)) return 1;
             o.keep_f16 = (int)t;
         }
+        else if (!strcmp(a, "--act-quant")) {
+            if (!(v = cli_value(argc, argv, &i))) return 1;
+            if (!strcmp(v, "asym")) o.act_asym = 1;
+            else if (!strcmp(v, "sym")) o.act_asym = 0;
+            else return cli_fail("--act-quant: unknown mode '%s' (sym, asym)", v);
+        }
+        else if (!strcmp(a, "--f32-act")) {
+            if (!(v = cli_value(argc, argv, &i))) return 1;
+            long t;
+            if (cli_int(a, v, 0, 1 << 20, &t)) return 1;
+            o.f32_act = (int)t;
+        }
         else if (!strcmp(a, "--max-kl")) {
             if (!(v = cli_value(argc, argv, &i))) return 1;
             if (cli_float(a, v, 0, 1e9, &o.max_kl)) return 1;
@@ -101,8 +117,8 @@ int cmd_convert(int argc, char **argv) {
     if (o.synthetic && (o.input || o.vocab_only || o.tokenizer)) return cli_fail("convert: --synthetic takes no INPUT, --tokenizer or --vocab-only");
     if (!o.input && !o.synthetic && !(o.vocab_only && o.tokenizer)) return cli_fail("convert: missing INPUT (octet convert INPUT -o OUTPUT.octet)");
     if (!o.output) return cli_fail("convert: missing -o OUTPUT.octet");
-    int mixed = o.keep_f16 > 0 || o.max_kl >= 0 || o.f16_budget >= 0;
-    if (mixed && !o.calib) return cli_fail("convert: --keep-f16/--max-kl/--f16-budget measure sensitivity on calibration text: give --calib TEXT");
+    int mixed = o.keep_f16 > 0 || o.max_kl >= 0 || o.f16_budget >= 0 || o.f32_act > 0;
+    if (mixed && !o.calib) return cli_fail("convert: --keep-f16/--max-kl/--f16-budget/--f32-act measure sensitivity on calibration text: give --calib TEXT");
     if (o.calib && access(o.calib, R_OK) != 0 && (o.smooth > 0 || mixed)) return cli_fail("--calib %s: cannot read the calibration text", o.calib);
     if (octet_convert(&o) != 0) return cli_fail("%s", octet_last_error());
     return 0;

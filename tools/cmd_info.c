@@ -25,6 +25,16 @@ static void shape_str(const octet_tensor *t, char *buf, size_t cap) {
     for (uint32_t d = 0; d < t->n_dims; d++) n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%llu", d ? " x " : "", (unsigned long long)t->dims[d]);
 }
 
+// One indented line per name of a string array.
+static void print_names(const octet_kv *kv) {
+    if (!kv->count || kv->count > 4096) return;
+    const char **p = malloc(kv->count * sizeof *p);
+    uint32_t *l = malloc(kv->count * sizeof *l);
+    if (p && l && octet_kv_str_array(kv, p, l) == 0)
+        for (uint64_t i = 0; i < kv->count; i++) printf("%-15s %.*s\n", "", (int)l[i], p[i]);
+    free(p); free(l);
+}
+
 // The converter's calibration summary (quant.* keys); returns the per-tensor sensitivities
 // (one f32 per tensor, unaligned) when the file has them.
 static const float *print_calibration(const octet_file *f) {
@@ -37,12 +47,11 @@ static const float *print_calibration(const octet_file *f) {
     if (!kept || kept->arr_type != OCTET_KV_STR) return NULL;
     printf("%-15s %llu tensors kept in f16 by sensitivity (KL over %u tokens); estimated KL of the rest %.6f\n", "mixed precision",
            (unsigned long long)kept->count, octet_kv_u32(f, "quant.sensitivity_tokens", 0), (double)octet_kv_f32(f, "quant.estimated_kl", 0));
-    if (kept->count && kept->count < 4096) {
-        const char **p = malloc(kept->count * sizeof *p);
-        uint32_t *l = malloc(kept->count * sizeof *l);
-        if (p && l && octet_kv_str_array(kept, p, l) == 0)
-            for (uint64_t i = 0; i < kept->count; i++) printf("%-15s %.*s\n", "", (int)l[i], p[i]);
-        free(p); free(l);
+    print_names(kept);
+    const octet_kv *act = octet_file_kv(f, "quant.f32_act");
+    if (act) {
+        printf("%-15s %llu int8 tensors run with f32 activations (largest measured KL drop)\n", "f32 activations", (unsigned long long)act->count);
+        print_names(act);
     }
     return sens && sens->type == OCTET_KV_ARR && sens->arr_type == OCTET_KV_F32 && sens->count == f->n_tensors ? (const float *)sens->val : NULL;
 }
@@ -107,7 +116,7 @@ int cmd_info(int argc, char **argv) {
             float v;
             if (sens) memcpy(&v, sens + i, 4);
             if (sens && v >= 0) printf("   %.6f", (double)v);
-            printf("\n");
+            printf("%s\n", t->act_f32 ? "   f32 activations" : "");
         }
         params += t->rows * t->cols;
         bytes += t->nbytes;

@@ -20,8 +20,10 @@ void cli_gen_help(void) {
            "  --top-k K          (default 40, 0 = off)   --top-p P (default 0.95)   --min-p P (default 0.05)\n"
            "  --repeat-penalty R (default 1.0, off)      --repeat-last-n N (default 64)\n"
            "  --presence-penalty P, --frequency-penalty P (default 0)\n"
-           "  --act MODE         int8 (default: int8 activations, one scale per 32 inputs), int8-row (one\n"
-           "                     scale per token), f32 (weight-only INT8: f32 activations)\n"
+           "  --act MODE         int8 (default: int8 activations, one scale per 32 inputs; asymmetric when\n"
+           "                     the file was converted with --act-quant asym), int8-sym, int8-asym (scale\n"
+           "                     and offset per 32 inputs, CPU), int8-row (one scale per token),\n"
+           "                     f32 (weight-only INT8: f32 activations)\n"
            "  --cache-type T     KV cache in f32 (default) or f16 (half the memory)\n"
            "  --device D         cpu (default) or cuda (the whole model on the GPU; needs make CUDA=1)\n"
            "  -ngl N             llama.cpp's GPU layers: N > 0 means --device cuda (all layers), 0 the CPU\n");
@@ -48,7 +50,7 @@ int cli_gen_flag(cli_gen *g, int argc, char **argv, int *i) {
     else if (!strcmp(a, "--repeat-last-n")) INT(0, 1L << 20, p->repeat_last_n);
     else if (!strcmp(a, "--presence-penalty")) FLT(-100, 100, p->presence_penalty);
     else if (!strcmp(a, "--frequency-penalty")) FLT(-100, 100, p->frequency_penalty);
-    else if (!strcmp(a, "--act")) { VAL(); if ((g->act = octet_act_mode(v)) < 0) { cli_fail("--act: unknown mode '%s' (int8, int8-row, f32)", v); return -1; } }
+    else if (!strcmp(a, "--act")) { VAL(); if ((g->act = octet_act_mode(v)) < 0) { cli_fail("--act: unknown mode '%s' (int8, int8-sym, int8-asym, int8-row, f32)", v); return -1; } }
     else if (!strcmp(a, "--cache-type")) {
         VAL();
         if (strcmp(v, "f32") && strcmp(v, "f16")) { cli_fail("--cache-type: '%s' is not f32 or f16", v); return -1; }

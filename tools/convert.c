@@ -230,10 +230,12 @@ void convert_options_default(convert_options *o) {
     if (access("../shared/data/fortunes-dev.txt", R_OK) == 0) o->calib = "../shared/data/fortunes-dev.txt";
 }
 
+enum { KEEP_F16 = 1, KEEP_F32_ACT = 2 };
+
 // What calibration decided for the file being written, by tensor index.
 typedef struct {
     const calib_result *cal;
-    uint8_t *keep;        // 1: written as f16
+    uint8_t *keep;        // KEEP_F16: written as f16; KEEP_F32_ACT: int8, marked in quant.f32_act
     double est_kl;        // sum of the sensitivities of the tensors still quantized
     const char *text;
     float smooth;
@@ -256,7 +258,8 @@ static double quant_error(const float *x, uint32_t dtype, uint64_t rows, uint64_
 
 static int convert_with(const convert_options *opt, const calib_plan *plan);
 
-static int mixed_precision(const convert_options *o) { return o->keep_f16 > 0 || o->max_kl >= 0 || o->f16_budget >= 0; }
+static int mixed_precision(const convert_options *o) { return o->keep_f16 > 0 || o->max_kl >= 0 || o->f16_budget >= 0 || o->f32_act > 0; }
+static int f16_selection(const convert_options *o) { return o->keep_f16 > 0 || o->max_kl >= 0 || o->f16_budget >= 0; }
 
 // The INT8 type a matrix of this width gets (q8g32 needs whole groups of 32).
 static uint32_t quant_dtype(uint32_t type, uint64_t cols) { return type == OCTET_Q8G32 && cols % OCTET_Q8_GROUP ? OCTET_Q8 : type; }
@@ -297,12 +300,25 @@ static void plan_mixed_precision(const convert_options *o, calib_plan *p, const 
         double extra = 2.0 * (double)(t->rows * t->cols) - (double)q;
         if (o->f16_budget >= 0 && used + extra > base * o->f16_budget / 100) continue;
         used += extra;
-        p->keep[order[j]] = 1;
+        p->keep[order[j]] = KEEP_F16;
         kept++;
         total -= sens[order[j]];
     }
     p->est_kl = total;
     free(order);
+}
+
+// Marks the f32_act int8 matrices whose measured KL drops most with f32 activations.
+static void plan_f32_act(int count, calib_plan *p, uint64_t n) {
+    const double *sens = p->cal->sens, *wo = p->cal->sens_f32_act;
+    for (int k = 0; k < count; k++) {
+        uint64_t best = n;
+        for (uint64_t i = 0; i < n; i++)
+            if (!p->keep[i] && sens[i] >= 0 && wo[i] >= 0 && sens[i] - wo[i] > 0 && (best == n || sens[i] - wo[i] > sens[best] - wo[best])) best = i;
+        if (best == n) break;
+        p->keep[best] = KEEP_F32_ACT;
+        p->est_kl -= sens[best] - wo[best];
+    }
 }
 
 int octet_convert(const convert_options *in) {
@@ -322,8 +338,8 @@ int octet_convert(const convert_options *in) {
     f32.output = tmp; f32.type = OCTET_F32; f32.quiet = 1; f32.calib = NULL;
     if (!opt->quiet && isatty(2)) fprintf(stderr, "calibration: writing the f32 model to %s\n", tmp);
     if (convert_with(&f32, NULL) != 0) { free(tmp); return -1; }
-    calib_options co = {opt->calib, opt->calib_tokens, 128, opt->smooth, octet_is_q8(opt->type) && mixed_precision(opt),
-                        opt->type, opt->clip, opt->clip_pct, opt->quiet};
+    calib_options co = {opt->calib, opt->calib_tokens, 128, opt->smooth, octet_is_q8(opt->type) && mixed_precision(opt), opt->f32_act > 0,
+                        opt->act_asym, opt->type, opt->clip, opt->clip_pct, opt->quiet};
     calib_result cal;
     int rc = calib_run(tmp, &co, &cal);
     unlink(tmp);
@@ -331,7 +347,13 @@ int octet_convert(const convert_options *in) {
     if (rc != 0) return -1;
     calib_plan plan = {&cal, calloc(cal.m.file.n_tensors + 1, 1), -1, opt->calib, opt->smooth};
     if (!plan.keep) { calib_free(&cal); octet_set_error("out of memory"); return -1; }
-    if (co.sensitivity) plan_mixed_precision(opt, &plan, &cal.m.file);
+    if (co.sensitivity) {
+        double all = 0;
+        for (uint64_t i = 0; i < cal.m.file.n_tensors; i++) all += cal.sens[i] > 0 ? cal.sens[i] : 0;
+        plan.est_kl = all;
+        if (f16_selection(opt)) plan_mixed_precision(opt, &plan, &cal.m.file);
+        plan_f32_act(opt->f32_act, &plan, cal.m.file.n_tensors);
+    }
     rc = convert_with(opt, &plan);
     free(plan.keep);
     calib_free(&cal);
@@ -341,14 +363,16 @@ int octet_convert(const convert_options *in) {
 // One line of the per-tensor table: type written, relative RMS error, sensitivity, kept.
 static void report_tensor(const calib_plan *p, size_t i, const char *name, uint32_t dtype, const float *x, const octet_writer_tensor *wt, const uint8_t *out) {
     static int header;
-    if (!header++) fprintf(stderr, "\n%-28s %-6s %11s %14s %s\n", "tensor", "type", "rel. error", "KL alone", "");
+    if (!header++) fprintf(stderr, "\n%-28s %-6s %11s %14s %14s %s\n", "tensor", "type", "rel. error", "KL alone", "KL f32 act", "");
     float *row = malloc(wt->cols * sizeof *row);
     double err = row && octet_is_q8(dtype) ? quant_error(x, dtype, wt->rows, wt->cols, out, row) : 0;
     free(row);
-    double kl = p->cal->sens[i];
-    char ks[32] = "-";
+    double kl = p->cal->sens[i], wo = p->cal->sens_f32_act[i];
+    char ks[32] = "-", ws[32] = "-";
     if (kl >= 0) snprintf(ks, sizeof ks, "%.6f", kl);
-    fprintf(stderr, "%-28s %-6s %11.5f %14s %s\n", name, octet_dtype_name(dtype), err, ks, p->keep[i] ? "kept f16 (sensitive)" : "");
+    if (wo >= 0) snprintf(ws, sizeof ws, "%.6f", wo);
+    const char *what = p->keep[i] == KEEP_F16 ? "kept f16 (sensitive)" : p->keep[i] == KEEP_F32_ACT ? "f32 activations" : "";
+    fprintf(stderr, "%-28s %-6s %11.5f %14s %14s %s\n", name, octet_dtype_name(dtype), err, ks, ws, what);
 }
 
 // The calibration summary stored in the file (octet info shows it).
@@ -360,18 +384,25 @@ static void write_calib_meta(octet_meta *meta, const calib_plan *p, const conv_m
     if (cal->sens_tokens <= 0) return;
     octet_meta_u32(meta, "quant.sensitivity_tokens", (uint32_t)cal->sens_tokens);
     octet_meta_f32(meta, "quant.estimated_kl", (float)p->est_kl);
-    float *sens = malloc((m->n ? m->n : 1) * sizeof *sens);
-    const char **kept = malloc((m->n ? m->n : 1) * sizeof *kept);
-    uint64_t nk = 0;
-    if (sens && kept) {
+    size_t n1 = m->n ? m->n : 1;
+    float *sens = malloc(n1 * sizeof *sens), *wo = malloc(n1 * sizeof *wo);
+    const char **kept = malloc(n1 * sizeof *kept), **f32_act = malloc(n1 * sizeof *f32_act);
+    uint64_t nk = 0, na = 0;
+    int measured_wo = 0;
+    if (sens && wo && kept && f32_act) {
         for (size_t i = 0; i < m->n; i++) {
             sens[i] = (float)cal->sens[i];
-            if (p->keep[i]) kept[nk++] = m->t[i].name;
+            wo[i] = (float)cal->sens_f32_act[i];
+            measured_wo |= wo[i] >= 0;
+            if (p->keep[i] == KEEP_F16) kept[nk++] = m->t[i].name;
+            if (p->keep[i] == KEEP_F32_ACT) f32_act[na++] = m->t[i].name;
         }
         octet_meta_arr_f32(meta, "quant.sensitivity", m->n, sens);
         octet_meta_arr_str(meta, "quant.kept_f16", nk, kept, NULL);
+        if (measured_wo) octet_meta_arr_f32(meta, "quant.sensitivity_f32_act", m->n, wo);
+        if (na) octet_meta_arr_str(meta, "quant.f32_act", na, f32_act, NULL);
     }
-    free(sens); free(kept);
+    free(sens); free(wo); free(kept); free(f32_act);
 }
 
 static int convert_with(const convert_options *opt, const calib_plan *plan) {
@@ -401,6 +432,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
     else if (clip == CLIP_MAX) snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = max|group|/127 (--clip max)", group);
     else snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = clip/127, clip minimising the group's squared error (--clip mse)", group);
     octet_meta_cstr(meta, "converter.quantization", !octet_is_q8(opt->type) || opt->vocab_only ? "none" : qdesc);
+    if (opt->act_asym && octet_is_q8(opt->type) && !opt->vocab_only) octet_meta_cstr(meta, "quant.act_quant", "asym");
     if (!opt->vocab_only) octet_meta_bool(meta, "model.tied_embeddings", conv_find_tensor(&m, "output.weight") == NULL);
     const octet_file *cf = plan ? &plan->cal->m.file : NULL;
     if (cf && cf->n_tensors != m.n) { conv_model_free(&m); octet_set_error("calibration: the f32 model has %llu tensors, the input %zu", (unsigned long long)cf->n_tensors, m.n); return -1; }
@@ -417,7 +449,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
         const conv_tensor *t = &m.t[i];
         dtype[i] = t->n_dims >= 2 ? opt->type : OCTET_F32;
         if (t->n_dims >= 2) dtype[i] = quant_dtype(opt->type, t->dims[t->n_dims - 1]);
-        if (plan && plan->keep[i]) dtype[i] = OCTET_F16;
+        if (plan && plan->keep[i] == KEEP_F16) dtype[i] = OCTET_F16;
         if (octet_writer_add_tensor(&w, t->name, dtype[i], t->n_dims, t->dims) != 0) goto fail;
     }
     if (octet_writer_begin_data(&w, meta) != 0) goto fail;

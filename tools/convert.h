@@ -62,9 +62,12 @@ typedef struct {
     // (0: off; smooth_set: given on the command line), mixed precision by sensitivity: keep the
     // keep_f16 most sensitive matrices in f16 (0: none) or as many as bring the estimated KL of
     // the rest to max_kl (< 0: no limit); f16_budget: at most that many percent more tensor
-    // data for the f16 tensors (< 0: no limit; alone: keep the most sensitive that fit).
+    // data for the f16 tensors (< 0: no limit; alone: keep the most sensitive that fit);
+    // f32_act: of the int8 matrices left, the N whose KL drops most with f32 activations are
+    // marked to run weight-only (no bytes, some speed).
     const char *calib;
-    int calib_tokens, smooth_set, keep_f16;
+    int calib_tokens, smooth_set, keep_f16, f32_act;
+    int act_asym;        // record asymmetric int8 activations as the file's default (quant.act_quant)
     float smooth;
     double max_kl, f16_budget;
 } convert_options;
