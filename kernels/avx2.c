@@ -29,6 +29,16 @@ static int32_t dot_i8(const int8_t *a, const int8_t *b, int k) {
     return s;
 }
 
+// Eight 8-lane partial dots reduced to one vector whose lane j is the sum of d[j].
+static inline __m256i reduce8(const __m256i d[8]) {
+    __m256i h01 = _mm256_hadd_epi32(d[0], d[1]), h23 = _mm256_hadd_epi32(d[2], d[3]);
+    __m256i h45 = _mm256_hadd_epi32(d[4], d[5]), h67 = _mm256_hadd_epi32(d[6], d[7]);
+    __m256i q0 = _mm256_hadd_epi32(h01, h23), q1 = _mm256_hadd_epi32(h45, h67);
+    // q0 lanes: [d0lo d1lo d2lo d3lo | d0hi d1hi d2hi d3hi]; add the halves
+    __m256i lo = _mm256_permute2x128_si256(q0, q1, 0x20), hi = _mm256_permute2x128_si256(q0, q1, 0x31);
+    return _mm256_add_epi32(lo, hi);
+}
+
 static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int32_t *out) {
     if (bs != 32) {
         for (int i = 0; i < nb; i++) out[i] = dot_i8(a + i * bs, b + i * bs, bs);
@@ -38,14 +48,27 @@ static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int3
     for (; i + 8 <= nb; i += 8) {  // eight blocks: reduce each to one lane, store together
         __m256i d[8];
         for (int j = 0; j < 8; j++) d[j] = dot32(a + (i + j) * 32, b + (i + j) * 32);
-        __m256i h01 = _mm256_hadd_epi32(d[0], d[1]), h23 = _mm256_hadd_epi32(d[2], d[3]);
-        __m256i h45 = _mm256_hadd_epi32(d[4], d[5]), h67 = _mm256_hadd_epi32(d[6], d[7]);
-        __m256i q0 = _mm256_hadd_epi32(h01, h23), q1 = _mm256_hadd_epi32(h45, h67);
-        // q0 lanes: [b0lo b1lo b2lo b3lo | b0hi b1hi b2hi b3hi]; add the halves
-        __m256i lo = _mm256_permute2x128_si256(q0, q1, 0x20), hi = _mm256_permute2x128_si256(q0, q1, 0x31);
-        _mm256_storeu_si256((__m256i *)(out + i), _mm256_add_epi32(lo, hi));
+        _mm256_storeu_si256((__m256i *)(out + i), reduce8(d));
     }
     for (; i < nb; i++) out[i] = hsum_i32(dot32(a + i * 32, b + i * 32));
+}
+
+// One 32-weight block of b meets the same block of 8 activation rows: b is loaded once.
+static void block_dots8_i8(const int8_t *a, size_t lda, const int8_t *b, int nb, int bs, int32_t *out) {
+    if (bs != 32) {
+        for (int i = 0; i < nb; i++)
+            for (int j = 0; j < 8; j++) out[i * 8 + j] = dot_i8(a + j * lda + (size_t)i * bs, b + (size_t)i * bs, bs);
+        return;
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < nb; i++) {
+        __m256i vb = _mm256_loadu_si256((const __m256i *)(b + i * 32)), d[8];
+        for (int j = 0; j < 8; j++) {
+            __m256i va = _mm256_loadu_si256((const __m256i *)(a + j * lda + (size_t)i * 32));
+            d[j] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va)), ones);
+        }
+        _mm256_storeu_si256((__m256i *)(out + i * 8), reduce8(d));
+    }
 }
 
 // Lane j accumulates the products i = j (mod 8) with a separate multiply and add, exactly as
@@ -60,7 +83,7 @@ static float dot_f32(const float *a, const float *b, int k) {
     return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
 }
 
-const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8};
+const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, block_dots8_i8};
 #else
-const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0};
+const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0};
 #endif

@@ -38,13 +38,51 @@ void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const 
     }
 }
 
+// Prefill: groups of 8 tokens meet each weight row through block_dots8_i8, whose output has
+// the 8 tokens' dots of a block side by side. Every token's float arithmetic is the per-token
+// loop's, in the same order (lane j is token j), so both paths give the same bits.
+#define GROUP 8
+#define MAX_BLOCKS 512
+
+// Block values of 8 consecutive rows (nb per row), transposed to [block][row].
+static void transpose8(const float *src, int nb, float *dst) {
+    for (int b = 0; b < nb; b++)
+        for (int j = 0; j < GROUP; j++) dst[b * GROUP + j] = src[(size_t)j * nb + b];
+}
+
+// q8 weights, activation blocks of bs, tokens [0, m8) in groups of 8.
+static void q8_blocks_grouped(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m8, int k, int bs,
+                              const int8_t *wq, const float *ws, const int16_t *wsum, int n0, int n1, float *y, int ldy) {
+    int nb = k / bs;
+    float sx[MAX_BLOCKS * GROUP], cx[MAX_BLOCKS * GROUP];
+    int32_t d[MAX_BLOCKS * GROUP];
+    for (int r = 0; r < m8; r += GROUP) {
+        transpose8(xs + (size_t)r * nb, nb, sx);
+        if (xc) transpose8(xc + (size_t)r * nb, nb, cx);
+        for (int n = n0; n < n1; n++) {
+            const int16_t *sw = xc ? wsum + (size_t)n * nb : NULL;
+            float acc[GROUP] = {0};
+            ks->block_dots8_i8(xq + (size_t)r * k, (size_t)k, wq + (size_t)n * k, nb, bs, d);
+            if (sw) {
+                for (int b = 0; b < nb; b++)
+                    for (int j = 0; j < GROUP; j++) acc[j] += sx[b * GROUP + j] * (float)d[b * GROUP + j] + cx[b * GROUP + j] * (float)sw[b];
+            } else {
+                for (int b = 0; b < nb; b++)
+                    for (int j = 0; j < GROUP; j++) acc[j] += sx[b * GROUP + j] * (float)d[b * GROUP + j];
+            }
+            for (int j = 0; j < GROUP; j++) y[(size_t)(r + j) * ldy + n] = ws[n] * acc[j];
+        }
+    }
+}
+
 void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int bs, const int8_t *wq, const float *ws,
                          const int16_t *wsum, int n0, int n1, float *y, int ldy) {
-    int nb = k / bs;
+    int nb = k / bs, m8 = nb <= MAX_BLOCKS ? m / GROUP * GROUP : 0;
+    if (m8) q8_blocks_grouped(ks, xq, xs, xc, m8, k, bs, wq, ws, wsum, n0, n1, y, ldy);
     for (int n = n0; n < n1; n++) {
         const int8_t *w = wq + (size_t)n * k;
         const int16_t *sw = xc ? wsum + (size_t)n * nb : NULL;  // asymmetric: bs == 32
-        for (int r = 0; r < m; r++) {
+        for (int r = m8; r < m; r++) {
             const int8_t *x = xq + (size_t)r * k;
             const float *sx = xs + (size_t)r * nb;
             int32_t dots[512];  // nb <= 512: rows up to 16384 inputs in blocks of 32
@@ -71,17 +109,50 @@ void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, con
 // q8g32 weights (one scale per 32 weights). abs 32: activations with one scale per 32 inputs,
 // acc += (xs[b] * ws[b]) * dot_b; abs 0: one activation scale per row, applied to the sum of
 // ws[b] * dot_b. Blocks are reduced in chunks of 512 (rows of any width).
+// q8g32 weights, tokens [0, m8) in groups of 8 (abs and xc as in k_gemm_q8g_i8).
+static void q8g_grouped(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m8, int k, int abs,
+                        const int8_t *wq, const float *ws, const int16_t *wsum, int n0, int n1, float *y, int ldy) {
+    int nb = k / (int)OCTET_Q8_GROUP;
+    float sx[MAX_BLOCKS * GROUP], cx[MAX_BLOCKS * GROUP];
+    int32_t d[MAX_BLOCKS * GROUP];
+    for (int r = 0; r < m8; r += GROUP) {
+        if (abs) transpose8(xs + (size_t)r * nb, nb, sx);
+        if (abs && xc) transpose8(xc + (size_t)r * nb, nb, cx);
+        for (int n = n0; n < n1; n++) {
+            const float *sw = ws + (size_t)n * nb;
+            const int16_t *ssum = xc ? wsum + (size_t)n * nb : NULL;
+            float acc[GROUP] = {0};
+            ks->block_dots8_i8(xq + (size_t)r * k, (size_t)k, wq + (size_t)n * k, nb, (int)OCTET_Q8_GROUP, d);
+            if (abs && ssum) {
+                for (int b = 0; b < nb; b++)
+                    for (int j = 0; j < GROUP; j++) acc[j] += sw[b] * (sx[b * GROUP + j] * (float)d[b * GROUP + j] + cx[b * GROUP + j] * (float)ssum[b]);
+            } else if (abs) {
+                for (int b = 0; b < nb; b++)
+                    for (int j = 0; j < GROUP; j++) acc[j] += (sx[b * GROUP + j] * sw[b]) * (float)d[b * GROUP + j];
+            } else {
+                for (int b = 0; b < nb; b++)
+                    for (int j = 0; j < GROUP; j++) acc[j] += sw[b] * (float)d[b * GROUP + j];
+            }
+            float wtot = 0;
+            if (ssum && !abs) for (int b = 0; b < nb; b++) wtot += sw[b] * (float)ssum[b];
+            for (int j = 0; j < GROUP; j++)
+                y[(size_t)(r + j) * ldy + n] = abs ? acc[j] : ssum ? xs[r + j] * acc[j] + xc[r + j] * wtot : xs[r + j] * acc[j];
+        }
+    }
+}
+
 void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const float *ws,
                    const int16_t *wsum, int n0, int n1, float *y, int ldy) {
-    int nb = k / (int)OCTET_Q8_GROUP;
+    int nb = k / (int)OCTET_Q8_GROUP, m8 = nb <= MAX_BLOCKS ? m / GROUP * GROUP : 0;
     int32_t dots[512];
+    if (m8) q8g_grouped(ks, xq, xs, xc, m8, k, abs, wq, ws, wsum, n0, n1, y, ldy);
     for (int n = n0; n < n1; n++) {
         const int8_t *w = wq + (size_t)n * k;
         const float *sw = ws + (size_t)n * nb;
         const int16_t *ssum = xc ? wsum + (size_t)n * nb : NULL;
         float wtot = 0;  // one activation offset per row: it meets the row's dequantized sum
         if (ssum && !abs) for (int b = 0; b < nb; b++) wtot += sw[b] * (float)ssum[b];
-        for (int r = 0; r < m; r++) {
+        for (int r = m8; r < m; r++) {
             const int8_t *x = xq + (size_t)r * k;
             const float *sx = abs ? xs + (size_t)r * nb : NULL, *cx = abs && ssum ? xc + (size_t)r * nb : NULL;
             float acc = 0;

@@ -13,6 +13,9 @@ typedef struct {
     float   (*dot_f32)(const float *a, const float *b, int k);
     // out[i] = dot of the i-th bs-long block of a and b, for nb blocks
     void    (*block_dots_i8)(const int8_t *a, const int8_t *b, int nb, int bs, int32_t *out);
+    // The same for 8 rows of a (lda apart) against one b, transposed: out[i * 8 + j] = dot of
+    // block i of a's row j and block i of b. Prefill: a weight block meets 8 tokens at once.
+    void    (*block_dots8_i8)(const int8_t *a, size_t lda, const int8_t *b, int nb, int bs, int32_t *out);
 } octet_kernel_set;
 
 extern const octet_kernel_set octet_kernels_scalar;

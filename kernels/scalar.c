@@ -25,6 +25,11 @@ static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int3
     for (int i = 0; i < nb; i++) out[i] = k_dot_i8(a + i * bs, b + i * bs, bs);
 }
 
+static void block_dots8_i8(const int8_t *a, size_t lda, const int8_t *b, int nb, int bs, int32_t *out) {
+    for (int i = 0; i < nb; i++)
+        for (int j = 0; j < 8; j++) out[i * 8 + j] = k_dot_i8(a + j * lda + (size_t)i * bs, b + (size_t)i * bs, bs);
+}
+
 float k_dot_f32(const float *a, const float *b, int k) {
     float p[8] = {0};
     int i = 0;
@@ -73,4 +78,4 @@ void k_swiglu(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8};
+const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, block_dots8_i8};
