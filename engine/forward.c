@@ -94,14 +94,16 @@ static void attention_worker(void *p, int ith, int nth) {
     att_job *j = p;
     octet_context *c = j->c;
     const octet_hparams *hp = &c->m->hp;
-    int hd = (int)hp->head_dim, group = (int)(hp->n_heads / hp->n_kv_heads), i0, i1;
+    int hd = (int)hp->head_dim, group = (int)(hp->n_heads / hp->n_kv_heads);
     float *scores = c->scores + (size_t)ith * c->n_ctx, scale = 1.0f / sqrtf((float)hd), *tmp = c->kv_rows + (size_t)ith * 2 * hd;
     const void *kc = layer_cache(c, c->k_cache, j->layer), *vc = layer_cache(c, c->v_cache, j->layer);
-    octet_split(j->n * (int)hp->n_heads, ith, nth, &i0, &i1);
-    for (int it = i0; it < i1; it++) {
+    const octet_kernel_set *ks = octet_kernels();
+    // Items are dealt round-robin: a later token attends to more positions, so contiguous
+    // ranges would leave the thread with the early tokens idle.
+    for (int it = ith; it < j->n * (int)hp->n_heads; it += nth) {
         int t = it / (int)hp->n_heads, h = it % (int)hp->n_heads, kvh = h / group, last = c->pos + t;
         const float *q = c->q + (size_t)t * hp->dim + (size_t)h * hd;
-        for (int s = 0; s <= last; s++) scores[s] = k_dot_f32(q, cache_row(c, kc, s, kvh * hd, hd, tmp), hd) * scale;
+        for (int s = 0; s <= last; s++) scores[s] = ks->dot_f32(q, cache_row(c, kc, s, kvh * hd, hd, tmp), hd) * scale;
         k_softmax(scores, last + 1);
         float *out = c->att + (size_t)t * hp->dim + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);

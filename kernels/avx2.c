@@ -53,22 +53,30 @@ static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int3
     for (; i < nb; i++) out[i] = hsum_i32(dot32(a + i * 32, b + i * 32));
 }
 
-// One 32-weight block of b meets the same block of 8 activation rows: b is loaded once.
-static void block_dots8_i8(const int8_t *a, size_t lda, const int8_t *b, int nb, int bs, int32_t *out) {
-    if (bs != 32) {
-        for (int i = 0; i < nb; i++)
-            for (int j = 0; j < 8; j++) out[i * 8 + j] = dot_i8(a + j * lda + (size_t)i * bs, b + (size_t)i * bs, bs);
-        return;
-    }
+// One 32-weight block of w meets the same block of 8 activation rows (w loaded once); the 8
+// dots land in one vector whose lane j is row j, scaled with the reference's operations.
+static void gemm8_acc(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
+                      const float *cx, const int16_t *S, float acc[8]) {
+    if (bs != 32) { k_gemm8_acc(a, lda, w, nb, bs, sx, sw, cx, S, acc); return; }
     const __m256i ones = _mm256_set1_epi16(1);
-    for (int i = 0; i < nb; i++) {
-        __m256i vb = _mm256_loadu_si256((const __m256i *)(b + i * 32)), d[8];
+    __m256 vacc = _mm256_loadu_ps(acc);
+    for (int b = 0; b < nb; b++) {
+        __m256i vw = _mm256_loadu_si256((const __m256i *)(w + b * 32)), d[8];
         for (int j = 0; j < 8; j++) {
-            __m256i va = _mm256_loadu_si256((const __m256i *)(a + j * lda + (size_t)i * 32));
-            d[j] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va)), ones);
+            __m256i va = _mm256_loadu_si256((const __m256i *)(a + j * lda + (size_t)b * 32));
+            d[j] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vw, va)), ones);
         }
-        _mm256_storeu_si256((__m256i *)(out + i * 8), reduce8(d));
+        __m256 df = _mm256_cvtepi32_ps(reduce8(d)), t;
+        if (!sw) {
+            t = _mm256_mul_ps(_mm256_loadu_ps(sx + b * 8), df);
+            if (cx) t = _mm256_add_ps(t, _mm256_mul_ps(_mm256_loadu_ps(cx + b * 8), _mm256_set1_ps((float)S[b])));
+        } else if (!sx) t = _mm256_mul_ps(_mm256_set1_ps(sw[b]), df);
+        else if (cx) t = _mm256_mul_ps(_mm256_set1_ps(sw[b]), _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(sx + b * 8), df),
+                                                                           _mm256_mul_ps(_mm256_loadu_ps(cx + b * 8), _mm256_set1_ps((float)S[b]))));
+        else t = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(sx + b * 8), _mm256_set1_ps(sw[b])), df);
+        vacc = _mm256_add_ps(vacc, t);
     }
+    _mm256_storeu_ps(acc, vacc);
 }
 
 // Lane j accumulates the products i = j (mod 8) with a separate multiply and add, exactly as
@@ -83,7 +91,7 @@ static float dot_f32(const float *a, const float *b, int k) {
     return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
 }
 
-const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, block_dots8_i8};
+const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, gemm8_acc};
 #else
 const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0};
 #endif

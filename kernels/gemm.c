@@ -38,9 +38,8 @@ void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const 
     }
 }
 
-// Prefill: groups of 8 tokens meet each weight row through block_dots8_i8, whose output has
-// the 8 tokens' dots of a block side by side. Every token's float arithmetic is the per-token
-// loop's, in the same order (lane j is token j), so both paths give the same bits.
+// Prefill: groups of 8 tokens meet each weight row through the set's gemm8_acc (lane j is
+// token j, with the per-token loop's arithmetic in the same order: both paths give the same bits).
 #define GROUP 8
 #define MAX_BLOCKS 512
 
@@ -55,21 +54,12 @@ static void q8_blocks_grouped(const octet_kernel_set *ks, const int8_t *xq, cons
                               const int8_t *wq, const float *ws, const int16_t *wsum, int n0, int n1, float *y, int ldy) {
     int nb = k / bs;
     float sx[MAX_BLOCKS * GROUP], cx[MAX_BLOCKS * GROUP];
-    int32_t d[MAX_BLOCKS * GROUP];
     for (int r = 0; r < m8; r += GROUP) {
         transpose8(xs + (size_t)r * nb, nb, sx);
         if (xc) transpose8(xc + (size_t)r * nb, nb, cx);
         for (int n = n0; n < n1; n++) {
-            const int16_t *sw = xc ? wsum + (size_t)n * nb : NULL;
             float acc[GROUP] = {0};
-            ks->block_dots8_i8(xq + (size_t)r * k, (size_t)k, wq + (size_t)n * k, nb, bs, d);
-            if (sw) {
-                for (int b = 0; b < nb; b++)
-                    for (int j = 0; j < GROUP; j++) acc[j] += sx[b * GROUP + j] * (float)d[b * GROUP + j] + cx[b * GROUP + j] * (float)sw[b];
-            } else {
-                for (int b = 0; b < nb; b++)
-                    for (int j = 0; j < GROUP; j++) acc[j] += sx[b * GROUP + j] * (float)d[b * GROUP + j];
-            }
+            ks->gemm8_acc(xq + (size_t)r * k, (size_t)k, wq + (size_t)n * k, nb, bs, sx, NULL, xc ? cx : NULL, xc ? wsum + (size_t)n * nb : NULL, acc);
             for (int j = 0; j < GROUP; j++) y[(size_t)(r + j) * ldy + n] = ws[n] * acc[j];
         }
     }
@@ -114,7 +104,6 @@ static void q8g_grouped(const octet_kernel_set *ks, const int8_t *xq, const floa
                         const int8_t *wq, const float *ws, const int16_t *wsum, int n0, int n1, float *y, int ldy) {
     int nb = k / (int)OCTET_Q8_GROUP;
     float sx[MAX_BLOCKS * GROUP], cx[MAX_BLOCKS * GROUP];
-    int32_t d[MAX_BLOCKS * GROUP];
     for (int r = 0; r < m8; r += GROUP) {
         if (abs) transpose8(xs + (size_t)r * nb, nb, sx);
         if (abs && xc) transpose8(xc + (size_t)r * nb, nb, cx);
@@ -122,17 +111,8 @@ static void q8g_grouped(const octet_kernel_set *ks, const int8_t *xq, const floa
             const float *sw = ws + (size_t)n * nb;
             const int16_t *ssum = xc ? wsum + (size_t)n * nb : NULL;
             float acc[GROUP] = {0};
-            ks->block_dots8_i8(xq + (size_t)r * k, (size_t)k, wq + (size_t)n * k, nb, (int)OCTET_Q8_GROUP, d);
-            if (abs && ssum) {
-                for (int b = 0; b < nb; b++)
-                    for (int j = 0; j < GROUP; j++) acc[j] += sw[b] * (sx[b * GROUP + j] * (float)d[b * GROUP + j] + cx[b * GROUP + j] * (float)ssum[b]);
-            } else if (abs) {
-                for (int b = 0; b < nb; b++)
-                    for (int j = 0; j < GROUP; j++) acc[j] += (sx[b * GROUP + j] * sw[b]) * (float)d[b * GROUP + j];
-            } else {
-                for (int b = 0; b < nb; b++)
-                    for (int j = 0; j < GROUP; j++) acc[j] += sw[b] * (float)d[b * GROUP + j];
-            }
+            ks->gemm8_acc(xq + (size_t)r * k, (size_t)k, wq + (size_t)n * k, nb, (int)OCTET_Q8_GROUP, abs ? sx : NULL, sw,
+                          abs && ssum ? cx : NULL, ssum, acc);
             float wtot = 0;
             if (ssum && !abs) for (int b = 0; b < nb; b++) wtot += sw[b] * (float)ssum[b];
             for (int j = 0; j < GROUP; j++)

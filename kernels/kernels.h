@@ -13,10 +13,19 @@ typedef struct {
     float   (*dot_f32)(const float *a, const float *b, int k);
     // out[i] = dot of the i-th bs-long block of a and b, for nb blocks
     void    (*block_dots_i8)(const int8_t *a, const int8_t *b, int nb, int bs, int32_t *out);
-    // The same for 8 rows of a (lda apart) against one b, transposed: out[i * 8 + j] = dot of
-    // block i of a's row j and block i of b. Prefill: a weight block meets 8 tokens at once.
-    void    (*block_dots8_i8)(const int8_t *a, size_t lda, const int8_t *b, int nb, int bs, int32_t *out);
+    // Prefill: one weight row w meets 8 activation rows (a, lda apart) block by block, and
+    // acc[j] gathers row j's scaled block dots d (int32 dot of block b, bs inputs) in block order:
+    //   sw NULL (q8):     acc[j] += sx[b][j] * d            or, with cx: += sx[b][j] * d + cx[b][j] * S[b]
+    //   sw, sx (q8g32):   acc[j] += (sx[b][j] * sw[b]) * d  or, with cx: += sw[b] * (sx[b][j] * d + cx[b][j] * S[b])
+    //   sw, no sx:        acc[j] += sw[b] * d               (one activation scale per row, applied later)
+    // sx and cx are [nb][8] (transposed); S is w's block sums. Each lane's arithmetic is the
+    // per-token path's, in the same order, so grouped and single tokens give the same bits.
+    void    (*gemm8_acc)(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
+                         const float *cx, const int16_t *S, float acc[8]);
 } octet_kernel_set;
+// The scalar gemm8_acc, which SIMD sets use for block sizes other than 32.
+void k_gemm8_acc(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
+                 const float *cx, const int16_t *S, float acc[8]);
 
 extern const octet_kernel_set octet_kernels_scalar;
 extern const octet_kernel_set octet_kernels_avx2;    // name "unavailable" when not built for x86

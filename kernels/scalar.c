@@ -4,13 +4,25 @@
 #include <math.h>
 #include <string.h>
 
+// v rounded half away from zero (as roundf) and clamped to [-127, 127], without libm calls or
+// branches, so the quantization loops vectorize (a branch on the fraction mispredicts half the
+// time). The fraction doubled is exact, so its integer part is 1 exactly when it is >= 0.5.
+static inline int8_t round_clamp127(float v) {
+    float a = fabsf(v);
+    a = a < 127.0f ? a : 127.0f;
+    int i = (int)a, r = i + (int)(2.0f * (a - (float)i));
+    return (int8_t)(v < 0 ? -r : r);
+}
+
 void k_quantize_row_i8(const float *x, int k, int8_t *q, float *s) {
     float amax = 0;
-    for (int i = 0; i < k; i++) amax = fmaxf(amax, fabsf(x[i]));
+    for (int i = 0; i < k; i++) {
+        float a = fabsf(x[i]);
+        if (a > amax) amax = a;  // as fmaxf: a NaN never wins
+    }
     float scale = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
     for (int i = 0; i < k; i++) {
-        float v = roundf(x[i] * inv);
-        q[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        q[i] = round_clamp127(x[i] * inv);
     }
     *s = scale;
 }
@@ -25,9 +37,16 @@ static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int3
     for (int i = 0; i < nb; i++) out[i] = k_dot_i8(a + i * bs, b + i * bs, bs);
 }
 
-static void block_dots8_i8(const int8_t *a, size_t lda, const int8_t *b, int nb, int bs, int32_t *out) {
-    for (int i = 0; i < nb; i++)
-        for (int j = 0; j < 8; j++) out[i * 8 + j] = k_dot_i8(a + j * lda + (size_t)i * bs, b + (size_t)i * bs, bs);
+void k_gemm8_acc(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
+                 const float *cx, const int16_t *S, float acc[8]) {
+    for (int b = 0; b < nb; b++)
+        for (int j = 0; j < 8; j++) {
+            float d = (float)k_dot_i8(a + j * lda + (size_t)b * bs, w + (size_t)b * bs, bs), x = sx ? sx[b * 8 + j] : 0;
+            if (!sw) acc[j] += cx ? x * d + cx[b * 8 + j] * (float)S[b] : x * d;
+            else if (!sx) acc[j] += sw[b] * d;
+            else if (cx) acc[j] += sw[b] * (x * d + cx[b * 8 + j] * (float)S[b]);
+            else acc[j] += (x * sw[b]) * d;
+        }
 }
 
 float k_dot_f32(const float *a, const float *b, int k) {
@@ -47,11 +66,13 @@ void k_quantize_row_i8_asym(const float *x, int k, int bs, int8_t *q, float *s, 
     for (int b = 0; b < k / bs; b++) {
         const float *v = x + (size_t)b * bs;
         float lo = v[0], hi = v[0];
-        for (int i = 1; i < bs; i++) { lo = fminf(lo, v[i]); hi = fmaxf(hi, v[i]); }
+        for (int i = 1; i < bs; i++) {
+            if (v[i] < lo) lo = v[i];
+            if (v[i] > hi) hi = v[i];
+        }
         float mid = 0.5f * lo + 0.5f * hi, scale = (hi - lo) / 254.0f, inv = scale > 0 ? 1.0f / scale : 0.0f;
         for (int i = 0; i < bs; i++) {
-            float r = roundf((v[i] - mid) * inv);
-            q[(size_t)b * bs + i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
+            q[(size_t)b * bs + i] = round_clamp127((v[i] - mid) * inv);
         }
         s[b] = scale;
         c[b] = mid;
@@ -78,4 +99,4 @@ void k_swiglu(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, block_dots8_i8};
+const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, k_gemm8_acc};

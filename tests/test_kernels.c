@@ -329,9 +329,18 @@ static void simd_sets_match_scalar(void) {
                     ref->block_dots_i8(a, b, nb, bs, d2);
                     CHECK(!memcmp(d1, d2, (size_t)nb * 4), "%s block dots k=%d bs=%d pass %d", ks->name, k, bs, pass);
                     if (nb * 8 > 600 || 8 * k > kmax) continue;
-                    ks->block_dots8_i8(a8, (size_t)k, b, nb, bs, d1);
-                    ref->block_dots8_i8(a8, (size_t)k, b, nb, bs, d2);
-                    CHECK(!memcmp(d1, d2, (size_t)nb * 8 * 4), "%s 8-row block dots k=%d bs=%d pass %d", ks->name, k, bs, pass);
+                    // the prefill microkernel in its five scaling modes (q8, q8 asym, q8g32, q8g32 asym, q8g32 row scale)
+                    float sx[600], cx[600], sw[600], acc1[8], acc2[8];
+                    int16_t S[600];
+                    for (int i = 0; i < nb * 8; i++) { sx[i] = fabsf(frand()) * 1e-3f; cx[i] = frand(); }
+                    for (int i = 0; i < nb; i++) { sw[i] = fabsf(frand()) * 1e-2f; S[i] = (int16_t)(next_u32() % 8129 - 4064); }
+                    for (int mode = 0; mode < 5; mode++) {
+                        const float *msx = mode == 4 ? NULL : sx, *msw = mode >= 2 ? sw : NULL, *mcx = mode == 1 || mode == 3 ? cx : NULL;
+                        for (int j = 0; j < 8; j++) acc1[j] = acc2[j] = frand();
+                        ks->gemm8_acc(a8, (size_t)k, b, nb, bs, msx, msw, mcx, S, acc1);
+                        ref->gemm8_acc(a8, (size_t)k, b, nb, bs, msx, msw, mcx, S, acc2);
+                        CHECK(!memcmp(acc1, acc2, sizeof acc1), "%s gemm8_acc k=%d bs=%d mode %d pass %d", ks->name, k, bs, mode, pass);
+                    }
                 }
             }
         }
