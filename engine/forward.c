@@ -108,9 +108,7 @@ static void attention_worker(void *p, int ith, int nth) {
         float *out = c->att + (size_t)t * hp->dim + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
         for (int s = 0; s <= last; s++) {
-            const float *v = cache_row(c, vc, s, kvh * hd, hd, tmp + hd);
-            float a = scores[s];
-            for (int i = 0; i < hd; i++) out[i] += a * v[i];
+            ks->axpy_f32(scores[s], cache_row(c, vc, s, kvh * hd, hd, tmp + hd), out, hd);
         }
     }
 }

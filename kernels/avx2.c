@@ -53,6 +53,13 @@ static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int3
     for (; i < nb; i++) out[i] = hsum_i32(dot32(a + i * 32, b + i * 32));
 }
 
+static void axpy_f32(float a, const float *x, float *y, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
 // One 32-weight block of w meets the same block of 8 activation rows (w loaded once); the 8
 // dots land in one vector whose lane j is row j, scaled with the reference's operations.
 static void gemm8_acc(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
@@ -91,7 +98,7 @@ static float dot_f32(const float *a, const float *b, int k) {
     return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
 }
 
-const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, gemm8_acc};
+const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, axpy_f32, gemm8_acc};
 #else
-const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0};
 #endif

@@ -20,6 +20,8 @@ typedef struct {
     //   sw, no sx:        acc[j] += sw[b] * d               (one activation scale per row, applied later)
     // sx and cx are [nb][8] (transposed); S is w's block sums. Each lane's arithmetic is the
     // per-token path's, in the same order, so grouped and single tokens give the same bits.
+    // y[i] += a * x[i] (a multiply then an add per element: the same bits in every set).
+    void    (*axpy_f32)(float a, const float *x, float *y, int n);
     void    (*gemm8_acc)(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
                          const float *cx, const int16_t *S, float acc[8]);
 } octet_kernel_set;

@@ -37,6 +37,10 @@ static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int3
     for (int i = 0; i < nb; i++) out[i] = k_dot_i8(a + i * bs, b + i * bs, bs);
 }
 
+static void axpy_f32(float a, const float *x, float *y, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
 void k_gemm8_acc(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
                  const float *cx, const int16_t *S, float acc[8]) {
     for (int b = 0; b < nb; b++)
@@ -99,4 +103,4 @@ void k_swiglu(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, k_gemm8_acc};
+const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, axpy_f32, k_gemm8_acc};

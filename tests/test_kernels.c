@@ -305,7 +305,7 @@ static void simd_sets_match_scalar(void) {
         int sizes[] = {1, 5, 8, 15, 31, 32, 33, 63, 64, 65, 96, 255, 256, 257, 576, 1536, 4099, 16384};
         int kmax = 16384 + 64;
         int8_t *a = malloc((size_t)kmax), *b = malloc((size_t)kmax), *a8 = malloc((size_t)kmax);
-        float *fa = malloc(sizeof(float) * kmax), *fb = malloc(sizeof(float) * kmax);
+        float *fa = malloc(sizeof(float) * kmax), *fb = malloc(sizeof(float) * kmax), *ya = malloc(sizeof(float) * kmax), *yb = malloc(sizeof(float) * kmax);
         int32_t d1[600], d2[600];
         for (unsigned z = 0; z < sizeof sizes / sizeof *sizes; z++) {
             int k = sizes[z];
@@ -321,6 +321,11 @@ static void simd_sets_match_scalar(void) {
                     a8[i] = i < k ? a[i] : pass == 0 || pass == 3 ? (int8_t)(next_u32() % 255 - 127) : a[i % k];
                 CHECK(ks->dot_i8(a, b, k) == ref->dot_i8(a, b, k), "%s dot_i8 k=%d pass %d", ks->name, k, pass);
                 float x = ks->dot_f32(fa, fb, k), y = ref->dot_f32(fa, fb, k);
+                memcpy(ya, fb, sizeof(float) * k);
+                memcpy(yb, fb, sizeof(float) * k);
+                ks->axpy_f32(fa[0] + 0.37f, fa, ya, k);
+                ref->axpy_f32(fa[0] + 0.37f, fa, yb, k);
+                CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s axpy_f32 k=%d pass %d", ks->name, k, pass);
                 CHECK(!memcmp(&x, &y, 4), "%s dot_f32 k=%d pass %d: %g vs %g", ks->name, k, pass, x, y);
                 for (int bs = 16; bs <= 64; bs *= 2) {
                     int nb = k / bs;
@@ -344,7 +349,7 @@ static void simd_sets_match_scalar(void) {
                 }
             }
         }
-        free(a); free(b); free(a8); free(fa); free(fb);
+        free(a); free(b); free(a8); free(fa); free(fb); free(ya); free(yb);
     }
     if (!ran) SKIP("no SIMD kernel set runs on this CPU");
 }
