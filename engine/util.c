@@ -29,7 +29,7 @@ float octet_f16_to_f32(uint16_t h) {
             do { e++; mant <<= 1; } while (!(mant & 0x400));
             bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
         }
-    } else if (exp == 31) bits = sign | 0x7f800000 | (mant << 13);
+    } else if (exp == 31) bits = sign | 0x7f800000 | (mant << 13) | (mant ? 0x400000u : 0);  // NaNs come out quiet, as F16C makes them
     else bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
     float f;
     memcpy(&f, &bits, 4);

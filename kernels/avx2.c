@@ -1,6 +1,8 @@
 // AVX2 versions of the kernel primitives. Built with -mavx2 (Makefile); chosen at run time
 // only when CPUID says the CPU has AVX2.
 #include "kernels.h"
+#include "octet_file.h"
+#include "util.h"
 
 #if defined(__x86_64__) && defined(__AVX2__)
 #include <immintrin.h>
@@ -53,6 +55,22 @@ static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int3
     for (; i < nb; i++) out[i] = hsum_i32(dot32(a + i * 32, b + i * 32));
 }
 
+// F16C widens 8 halves at once (dispatch requires F16C with AVX2); q8g32 converts 8 int8.
+static void row_to_f32(const void *w, int dtype, const float *sw, int k, float *out) {
+    int i = 0;
+    if (dtype == OCTET_F16) {
+        for (; i + 8 <= k; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i))));
+        for (; i < k; i++) out[i] = octet_f16_to_f32(((const uint16_t *)w)[i]);
+    } else if (dtype == OCTET_Q8G32) {
+        const int8_t *q = w;
+        for (; i + 8 <= k; i += 8) {  // 8 never straddle a group of 32
+            __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + i))));
+            _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_set1_ps(sw[i / OCTET_Q8_GROUP]), v));
+        }
+        for (; i < k; i++) out[i] = sw[i / OCTET_Q8_GROUP] * (float)q[i];
+    } else octet_kernels_scalar.row_to_f32(w, dtype, sw, k, out);
+}
+
 static void axpy_f32(float a, const float *x, float *y, int n) {
     __m256 va = _mm256_set1_ps(a);
     int i = 0;
@@ -98,7 +116,7 @@ static float dot_f32(const float *a, const float *b, int k) {
     return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
 }
 
-const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, axpy_f32, gemm8_acc};
+const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, row_to_f32, axpy_f32, gemm8_acc};
 #else
-const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0};
 #endif

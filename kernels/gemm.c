@@ -30,8 +30,7 @@ void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const 
         const float *wr;
         if (wdtype == OCTET_F32) wr = (const float *)w + (size_t)n * k;
         else {
-            const uint16_t *h = (const uint16_t *)w + (size_t)n * k;
-            for (int i = 0; i < k; i++) row[i] = wdtype == OCTET_F16 ? octet_f16_to_f32(h[i]) : octet_bf16_to_f32(h[i]);
+            ks->row_to_f32((const uint16_t *)w + (size_t)n * k, wdtype, NULL, k, row);
             wr = row;
         }
         for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ks->dot_f32(x + (size_t)r * k, wr, k);
@@ -153,7 +152,7 @@ void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, co
     for (int n = n0; n < n1; n++) {
         const int8_t *w = wq + (size_t)n * k;
         const float *sw = ws + (size_t)n * nb;
-        for (int i = 0; i < k; i++) row[i] = sw[i / OCTET_Q8_GROUP] * (float)w[i];
+        ks->row_to_f32(w, OCTET_Q8G32, sw, k, row);
         for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ks->dot_f32(x + (size_t)r * k, row, k);
     }
 }

@@ -20,6 +20,9 @@ typedef struct {
     //   sw, no sx:        acc[j] += sw[b] * d               (one activation scale per row, applied later)
     // sx and cx are [nb][8] (transposed); S is w's block sums. Each lane's arithmetic is the
     // per-token path's, in the same order, so grouped and single tokens give the same bits.
+    // One weight row as f32 for the f32-activation paths: f16/bf16 widened, q8g32 as
+    // sw[i / 32] * w[i] (one multiply: the same bits in every set).
+    void    (*row_to_f32)(const void *w, int dtype, const float *sw, int k, float *out);
     // y[i] += a * x[i] (a multiply then an add per element: the same bits in every set).
     void    (*axpy_f32)(float a, const float *x, float *y, int n);
     void    (*gemm8_acc)(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,

@@ -37,6 +37,15 @@ static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int3
     for (int i = 0; i < nb; i++) out[i] = k_dot_i8(a + i * bs, b + i * bs, bs);
 }
 
+static void row_to_f32(const void *w, int dtype, const float *sw, int k, float *out) {
+    const uint16_t *h = w;
+    const int8_t *q = w;
+    if (dtype == OCTET_F16) for (int i = 0; i < k; i++) out[i] = octet_f16_to_f32(h[i]);
+    else if (dtype == OCTET_BF16) for (int i = 0; i < k; i++) out[i] = octet_bf16_to_f32(h[i]);
+    else if (dtype == OCTET_Q8G32) for (int i = 0; i < k; i++) out[i] = sw[i / OCTET_Q8_GROUP] * (float)q[i];
+    else for (int i = 0; i < k; i++) out[i] = ((const float *)w)[i];
+}
+
 static void axpy_f32(float a, const float *x, float *y, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
@@ -103,4 +112,4 @@ void k_swiglu(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, axpy_f32, k_gemm8_acc};
+const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, axpy_f32, k_gemm8_acc};

@@ -326,6 +326,17 @@ static void simd_sets_match_scalar(void) {
                 ks->axpy_f32(fa[0] + 0.37f, fa, ya, k);
                 ref->axpy_f32(fa[0] + 0.37f, fa, yb, k);
                 CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s axpy_f32 k=%d pass %d", ks->name, k, pass);
+                // weight rows as f32: every f16/bf16 bit pattern class (random bits, incl. subnormals, inf, NaN), q8g32 with its scales
+                uint16_t *h = (uint16_t *)fb;  // reuses fb's bytes as k halves
+                for (int i = 0; i < k; i++) h[i] = (uint16_t)next_u32();
+                float gs[520];
+                for (int i = 0; i < (k + 31) / 32 && i < 520; i++) gs[i] = frand() * (pass == 1 ? 1e30f : 1e-3f);
+                static const int dts[3] = {OCTET_F16, OCTET_BF16, OCTET_Q8G32};
+                for (int d = 0; d < 3; d++) {
+                    ks->row_to_f32(d == 2 ? (const void *)a : (const void *)h, dts[d], gs, k, ya);
+                    ref->row_to_f32(d == 2 ? (const void *)a : (const void *)h, dts[d], gs, k, yb);
+                    CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s row_to_f32 %s k=%d pass %d", ks->name, octet_dtype_name((uint32_t)dts[d]), k, pass);
+                }
                 CHECK(!memcmp(&x, &y, 4), "%s dot_f32 k=%d pass %d: %g vs %g", ks->name, k, pass, x, y);
                 for (int bs = 16; bs <= 64; bs *= 2) {
                     int nb = k / bs;
