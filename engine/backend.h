@@ -21,7 +21,8 @@ void octet_scratch_free(octet_scratch *s);
 
 // y[m][w->rows] = x[m][w->cols] · W^T. q8 weights: activations are quantized to int8 (one scale
 // per act_block inputs, or per row when act_block is 0 or does not divide the row) and
-// multiplied in int32 (DESIGN.md, "INT8 arithmetic"); act_block < 0 keeps f32 activations
-// (weight-only INT8). f32/f16/bf16 weights: f32 math.
+// multiplied in int32 (DESIGN.md, "INT8 arithmetic"), with an offset per scale when asym is set
+// and the weights have block sums; act_block < 0, or a tensor marked act_f32, keeps f32
+// activations (weight-only INT8). f32/f16/bf16 weights: f32 math.
 void octet_matmul(octet_threadpool *tp, octet_scratch *s, const octet_tensor *w, const float *x, int m, float *y);
 #endif

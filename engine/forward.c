@@ -107,9 +107,7 @@ static void attention_worker(void *p, int ith, int nth) {
         k_softmax(scores, last + 1);
         float *out = c->att + (size_t)t * hp->dim + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
-        for (int s = 0; s <= last; s++) {
-            ks->axpy_f32(scores[s], cache_row(c, vc, s, kvh * hd, hd, tmp + hd), out, hd);
-        }
+        for (int s = 0; s <= last; s++) ks->axpy_f32(scores[s], cache_row(c, vc, s, kvh * hd, hd, tmp + hd), out, hd);
     }
 }
 

@@ -9,10 +9,12 @@
 
 // Sum of a[i]*b[i] for 32 int8 pairs, as 8 int32 lanes. maddubs needs an unsigned operand:
 // |a| times b carrying a's sign; -128 never occurs, so the 16-bit pair sums cannot saturate.
-static inline __m256i dot32(const int8_t *a, const int8_t *b) {
-    __m256i va = _mm256_loadu_si256((const __m256i *)a), vb = _mm256_loadu_si256((const __m256i *)b);
+static inline __m256i dot32v(__m256i va, __m256i vb) {
     __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va));
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+static inline __m256i dot32(const int8_t *a, const int8_t *b) {
+    return dot32v(_mm256_loadu_si256((const __m256i *)a), _mm256_loadu_si256((const __m256i *)b));
 }
 
 static inline int32_t hsum_i32(__m256i v) {
@@ -83,14 +85,10 @@ static void axpy_f32(float a, const float *x, float *y, int n) {
 static void gemm8_acc(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
                       const float *cx, const int16_t *S, float acc[8]) {
     if (bs != 32) { k_gemm8_acc(a, lda, w, nb, bs, sx, sw, cx, S, acc); return; }
-    const __m256i ones = _mm256_set1_epi16(1);
     __m256 vacc = _mm256_loadu_ps(acc);
     for (int b = 0; b < nb; b++) {
         __m256i vw = _mm256_loadu_si256((const __m256i *)(w + b * 32)), d[8];
-        for (int j = 0; j < 8; j++) {
-            __m256i va = _mm256_loadu_si256((const __m256i *)(a + j * lda + (size_t)b * 32));
-            d[j] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vw, va)), ones);
-        }
+        for (int j = 0; j < 8; j++) d[j] = dot32v(_mm256_loadu_si256((const __m256i *)(a + j * lda + (size_t)b * 32)), vw);
         __m256 df = _mm256_cvtepi32_ps(reduce8(d)), t;
         if (!sw) {
             t = _mm256_mul_ps(_mm256_loadu_ps(sx + b * 8), df);

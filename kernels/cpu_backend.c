@@ -36,10 +36,10 @@ static void mm_worker(void *p, int ith, int nth) {
     const octet_kernel_set *ks = octet_kernels();
     octet_split(n, ith, nth, &n0, &n1);
     const float *xc = j->asym ? j->s->xc : NULL;
+    float *row = j->s->rows + (size_t)ith * k;  // this thread's row conversion space
     if (octet_is_q8(w->dtype)) {
         const int8_t *wq = w->data;
         const float *ws = (const float *)((const uint8_t *)w->data + octet_q8_scales_offset(w->rows, w->cols));
-        float *row = j->s->rows + (size_t)ith * k;
         int bs = act_blocks(j);
         if (w->dtype == OCTET_Q8) {
             if (j->bs < 0) k_gemm_q8_f32(ks, j->x, j->m, k, wq, ws, n0, n1, j->y, n, row);
@@ -49,7 +49,7 @@ static void mm_worker(void *p, int ith, int nth) {
             if (j->bs < 0) k_gemm_q8g_f32(ks, j->x, j->m, k, wq, ws, n0, n1, j->y, n, row);
             else k_gemm_q8g_i8(ks, j->s->xq, j->s->xs, xc, j->m, k, bs, wq, ws, w->block_sums, n0, n1, j->y, n);
         }
-    } else k_gemm_f32(ks, j->x, j->m, k, w->data, (int)w->dtype, n0, n1, j->y, n, j->s->rows + (size_t)ith * k);
+    } else k_gemm_f32(ks, j->x, j->m, k, w->data, (int)w->dtype, n0, n1, j->y, n, row);
 }
 
 static void quant_worker(void *p, int ith, int nth) {

@@ -95,9 +95,20 @@ void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, con
 }
 
 
-// q8g32 weights (one scale per 32 weights). abs 32: activations with one scale per 32 inputs,
-// acc += (xs[b] * ws[b]) * dot_b; abs 0: one activation scale per row, applied to the sum of
-// ws[b] * dot_b. Blocks are reduced in chunks of 512 (rows of any width).
+// The dequantized sum of a q8g32 row (its scales times its block sums): what one offset per
+// activation row (asymmetric, no blocks) multiplies.
+static float q8g_row_sum(const float *sw, const int16_t *ssum, int nb) {
+    float t = 0;
+    if (ssum) for (int b = 0; b < nb; b++) t += sw[b] * (float)ssum[b];
+    return t;
+}
+
+// A q8g32 output from its accumulated blocks: per-32 activation scales are already in acc; one
+// scale per row (abs 0) is applied here, with the row's offset times the row sum (asymmetric).
+static float q8g_finish(int abs, float acc, float xs, const float *xc, float wtot) {
+    return abs ? acc : xc ? xs * acc + *xc * wtot : xs * acc;
+}
+
 // q8g32 weights, tokens [0, m8) in groups of 8 (abs and xc as in k_gemm_q8g_i8).
 static void q8g_grouped(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m8, int k, int abs,
                         const int8_t *wq, const float *ws, const int16_t *wsum, int n0, int n1, float *y, int ldy) {
@@ -112,14 +123,16 @@ static void q8g_grouped(const octet_kernel_set *ks, const int8_t *xq, const floa
             float acc[GROUP] = {0};
             ks->gemm8_acc(xq + (size_t)r * k, (size_t)k, wq + (size_t)n * k, nb, (int)OCTET_Q8_GROUP, abs ? sx : NULL, sw,
                           abs && ssum ? cx : NULL, ssum, acc);
-            float wtot = 0;
-            if (ssum && !abs) for (int b = 0; b < nb; b++) wtot += sw[b] * (float)ssum[b];
+            float wtot = abs ? 0 : q8g_row_sum(sw, ssum, nb);
             for (int j = 0; j < GROUP; j++)
-                y[(size_t)(r + j) * ldy + n] = abs ? acc[j] : ssum ? xs[r + j] * acc[j] + xc[r + j] * wtot : xs[r + j] * acc[j];
+                y[(size_t)(r + j) * ldy + n] = q8g_finish(abs, acc[j], xs[r + j], ssum ? xc + r + j : NULL, wtot);
         }
     }
 }
 
+// q8g32 weights (one scale per 32 weights). abs 32: activations with one scale per 32 inputs,
+// acc += (xs[b] * ws[b]) * dot_b; abs 0: one activation scale per row, applied to the sum of
+// ws[b] * dot_b. Blocks are reduced in chunks of 512 (rows of any width).
 void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const float *ws,
                    const int16_t *wsum, int n0, int n1, float *y, int ldy) {
     int nb = k / (int)OCTET_Q8_GROUP, m8 = nb <= MAX_BLOCKS ? m / GROUP * GROUP : 0;
@@ -129,8 +142,7 @@ void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs
         const int8_t *w = wq + (size_t)n * k;
         const float *sw = ws + (size_t)n * nb;
         const int16_t *ssum = xc ? wsum + (size_t)n * nb : NULL;
-        float wtot = 0;  // one activation offset per row: it meets the row's dequantized sum
-        if (ssum && !abs) for (int b = 0; b < nb; b++) wtot += sw[b] * (float)ssum[b];
+        float wtot = abs ? 0 : q8g_row_sum(sw, ssum, nb);
         for (int r = m8; r < m; r++) {
             const int8_t *x = xq + (size_t)r * k;
             const float *sx = abs ? xs + (size_t)r * nb : NULL, *cx = abs && ssum ? xc + (size_t)r * nb : NULL;
@@ -142,7 +154,7 @@ void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs
                 else if (sx) for (int b = 0; b < cnt; b++) acc += (sx[b0 + b] * sw[b0 + b]) * (float)dots[b];
                 else for (int b = 0; b < cnt; b++) acc += sw[b0 + b] * (float)dots[b];
             }
-            y[(size_t)r * ldy + n] = sx ? acc : ssum ? xs[r] * acc + xc[r] * wtot : xs[r] * acc;
+            y[(size_t)r * ldy + n] = q8g_finish(abs, acc, xs[r], ssum ? xc + r : NULL, wtot);
         }
     }
 }

@@ -36,6 +36,15 @@ static void help(void) {
            "           marked synthetic in the file (octet run warns)\n", d.calib ? d.calib : "../shared/data/fortunes-dev.txt when present", (double)d.smooth, synthetic_shape_names());
 }
 
+// The integer value of flag argv[*i], at least lo (and at most 2^20); non-zero after an error.
+static int int_flag(int argc, char **argv, int *i, long lo, int *out) {
+    const char *flag = argv[*i], *v = cli_value(argc, argv, i);
+    long t;
+    if (!v || cli_int(flag, v, lo, 1 << 20, &t)) return 1;
+    *out = (int)t;
+    return 0;
+}
+
 int cmd_convert(int argc, char **argv) {
     convert_options o;
     convert_options_default(&o);
@@ -66,36 +75,21 @@ int cmd_convert(int argc, char **argv) {
             else return cli_fail("--clip: unknown method '%s' (mse, max, pXX)", v);
         }
         else if (!strcmp(a, "--calib")) { if (!(v = cli_value(argc, argv, &i))) return 1; o.calib = !strcmp(v, "none") ? NULL : v; }
-        else if (!strcmp(a, "--calib-tokens")) {
-            if (!(v = cli_value(argc, argv, &i))) return 1;
-            long t;
-            if (cli_int(a, v, 16, 1 << 20, &t)) return 1;
-            o.calib_tokens = (int)t;
-        }
+        else if (!strcmp(a, "--calib-tokens")) { if (int_flag(argc, argv, &i, 16, &o.calib_tokens)) return 1; }
         else if (!strcmp(a, "--smooth")) {
             if (!(v = cli_value(argc, argv, &i))) return 1;
             double al;
             if (cli_float(a, v, 0, 1, &al)) return 1;
             o.smooth = (float)al; o.smooth_set = 1;
         }
-        else if (!strcmp(a, "--keep-f16")) {
-            if (!(v = cli_value(argc, argv, &i))) return 1;
-            long t;
-            if (cli_int(a, v, 0, 1 << 20, &t)) return 1;
-            o.keep_f16 = (int)t;
-        }
+        else if (!strcmp(a, "--keep-f16")) { if (int_flag(argc, argv, &i, 0, &o.keep_f16)) return 1; }
         else if (!strcmp(a, "--act-quant")) {
             if (!(v = cli_value(argc, argv, &i))) return 1;
             if (!strcmp(v, "asym")) o.act_asym = 1;
             else if (!strcmp(v, "sym")) o.act_asym = 0;
             else return cli_fail("--act-quant: unknown mode '%s' (sym, asym)", v);
         }
-        else if (!strcmp(a, "--f32-act")) {
-            if (!(v = cli_value(argc, argv, &i))) return 1;
-            long t;
-            if (cli_int(a, v, 0, 1 << 20, &t)) return 1;
-            o.f32_act = (int)t;
-        }
+        else if (!strcmp(a, "--f32-act")) { if (int_flag(argc, argv, &i, 0, &o.f32_act)) return 1; }
         else if (!strcmp(a, "--max-kl")) {
             if (!(v = cli_value(argc, argv, &i))) return 1;
             if (cli_float(a, v, 0, 1e9, &o.max_kl)) return 1;
