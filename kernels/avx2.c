@@ -7,13 +7,16 @@
 #if defined(__x86_64__) && defined(__AVX2__)
 #include <immintrin.h>
 
+// The hot helpers must inline into their callers for their vectors to stay in registers.
+#define HOT static inline __attribute__((always_inline))
+
 // Sum of a[i]*b[i] for 32 int8 pairs, as 8 int32 lanes. maddubs needs an unsigned operand:
 // |a| times b carrying a's sign; -128 never occurs, so the 16-bit pair sums cannot saturate.
-static inline __m256i dot32v(__m256i va, __m256i vb) {
+HOT __m256i dot32v(__m256i va, __m256i vb) {
     __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va));
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
-static inline __m256i dot32(const int8_t *a, const int8_t *b) {
+HOT __m256i dot32(const int8_t *a, const int8_t *b) {
     return dot32v(_mm256_loadu_si256((const __m256i *)a), _mm256_loadu_si256((const __m256i *)b));
 }
 
@@ -33,14 +36,17 @@ static int32_t dot_i8(const int8_t *a, const int8_t *b, int k) {
     return s;
 }
 
-// Eight 8-lane partial dots reduced to one vector whose lane j is the sum of d[j].
-static inline __m256i reduce8(const __m256i d[8]) {
-    __m256i h01 = _mm256_hadd_epi32(d[0], d[1]), h23 = _mm256_hadd_epi32(d[2], d[3]);
-    __m256i h45 = _mm256_hadd_epi32(d[4], d[5]), h67 = _mm256_hadd_epi32(d[6], d[7]);
-    __m256i q0 = _mm256_hadd_epi32(h01, h23), q1 = _mm256_hadd_epi32(h45, h67);
-    // q0 lanes: [d0lo d1lo d2lo d3lo | d0hi d1hi d2hi d3hi]; add the halves
-    __m256i lo = _mm256_permute2x128_si256(q0, q1, 0x20), hi = _mm256_permute2x128_si256(q0, q1, 0x31);
-    return _mm256_add_epi32(lo, hi);
+// Eight 8-lane partial dots reduced to one vector whose lane j is the sum of d[j] (unpacks
+// and adds: fewer micro-ops than a tree of hadds).
+HOT __m256i fold2(__m256i x, __m256i y) {  // x and y folded to 4 lanes each, interleaved
+    return _mm256_add_epi32(_mm256_unpacklo_epi32(x, y), _mm256_unpackhi_epi32(x, y));
+}
+HOT __m256i fold4(__m256i p, __m256i q) {  // four rows' sums per 128-bit half
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(p, q), _mm256_unpackhi_epi64(p, q));
+}
+HOT __m256i reduce8(const __m256i d[8]) {
+    __m256i lo = fold4(fold2(d[0], d[1]), fold2(d[2], d[3])), hi = fold4(fold2(d[4], d[5]), fold2(d[6], d[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
 static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int32_t *out) {
@@ -51,7 +57,7 @@ static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int3
     int i = 0;
     for (; i + 8 <= nb; i += 8) {  // eight blocks: reduce each to one lane, store together
         __m256i d[8];
-        for (int j = 0; j < 8; j++) d[j] = dot32(a + (i + j) * 32, b + (i + j) * 32);
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) d[j] = dot32(a + (i + j) * 32, b + (i + j) * 32);
         _mm256_storeu_si256((__m256i *)(out + i), reduce8(d));
     }
     for (; i < nb; i++) out[i] = hsum_i32(dot32(a + i * 32, b + i * 32));
@@ -80,26 +86,59 @@ static void axpy_f32(float a, const float *x, float *y, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-// One 32-weight block of w meets the same block of 8 activation rows (w loaded once); the 8
-// dots land in one vector whose lane j is row j, scaled with the reference's operations.
-static void gemm8_acc(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
-                      const float *cx, const int16_t *S, float acc[8]) {
-    if (bs != 32) { k_gemm8_acc(a, lda, w, nb, bs, sx, sw, cx, S, acc); return; }
+// Block b's 8 dots as floats: the shared side's block loaded once (its absolute value taken
+// once), the lane side's 8 blocks at p + j*ld, addressed from three bases to spare registers.
+// prefetch: the lanes are weight rows streaming from memory; fetch the same line of the next 8
+// rows into L2 (the rows are short: the hardware prefetcher alone leaves decode ~15% slower).
+HOT __m256 dots8(const int8_t *sh, const int8_t *p, size_t ld, int prefetch) {
+    __m256i vs = _mm256_loadu_si256((const __m256i *)sh), as = _mm256_sign_epi8(vs, vs), one = _mm256_set1_epi16(1), d[8];
+    const int8_t *p3 = p + 3 * ld, *p4 = p + 4 * ld, *at[8] = {p, p + ld, p + 2 * ld, p3, p4, p4 + ld, p4 + 2 * ld, p3 + 4 * ld};
+    if (prefetch) _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm_prefetch((const char *)at[j] + 8 * ld, _MM_HINT_T1);
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+        d[j] = _mm256_madd_epi16(_mm256_maddubs_epi16(as, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)at[j]), vs)), one);
+    return _mm256_cvtepi32_ps(reduce8(d));
+}
+
+// Lane j's q8g32 block scale, and its weights' block sum, for block b. Lanes one row apart
+// gather (S as int32 from 2-byte steps: its owner pads one int16 past the end).
+HOT __m256 lane_sw(const octet_lanes8 *g, int b, __m256i idx) {
+    return g->ldsw ? _mm256_i32gather_ps(g->sw + b, idx, 4) : _mm256_set1_ps(g->sw[b]);
+}
+HOT __m256 lane_S(const octet_lanes8 *g, int b, __m256i idx) {
+    if (!g->ldS) return _mm256_set1_ps((float)g->S[b]);
+    __m256i v = _mm256_i32gather_epi32((const int *)(const void *)(g->S + b), idx, 2);
+    return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 16), 16));
+}
+
+enum { Q8, Q8_ASYM, G32, G32_ASYM, G32_ROW };
+
+// One loop per scaling mode (mode is a constant in each caller), each lane's operations as the reference's.
+HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {
+    const int8_t *sh = g->lda ? g->w : g->a, *ln = g->lda ? g->a : g->w;
+    size_t ld = g->lda ? g->lda : g->ldw;
+    __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i isw = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldsw)), iS = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldS));
     __m256 vacc = _mm256_loadu_ps(acc);
-    for (int b = 0; b < nb; b++) {
-        __m256i vw = _mm256_loadu_si256((const __m256i *)(w + b * 32)), d[8];
-        for (int j = 0; j < 8; j++) d[j] = dot32v(_mm256_loadu_si256((const __m256i *)(a + j * lda + (size_t)b * 32)), vw);
-        __m256 df = _mm256_cvtepi32_ps(reduce8(d)), t;
-        if (!sw) {
-            t = _mm256_mul_ps(_mm256_loadu_ps(sx + b * 8), df);
-            if (cx) t = _mm256_add_ps(t, _mm256_mul_ps(_mm256_loadu_ps(cx + b * 8), _mm256_set1_ps((float)S[b])));
-        } else if (!sx) t = _mm256_mul_ps(_mm256_set1_ps(sw[b]), df);
-        else if (cx) t = _mm256_mul_ps(_mm256_set1_ps(sw[b]), _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(sx + b * 8), df),
-                                                                           _mm256_mul_ps(_mm256_loadu_ps(cx + b * 8), _mm256_set1_ps((float)S[b]))));
-        else t = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(sx + b * 8), _mm256_set1_ps(sw[b])), df);
+    for (int b = 0; b < g->nb; b++) {
+        __m256 df = dots8(sh + b * 32, ln + (size_t)b * 32, ld, g->ldw && !(b & 1)), t;
+        if (mode == Q8) t = _mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df);
+        else if (mode == Q8_ASYM)
+            t = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df), _mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), lane_S(g, b, iS)));
+        else if (mode == G32_ROW) t = _mm256_mul_ps(lane_sw(g, b, isw), df);
+        else if (mode == G32_ASYM)
+            t = _mm256_mul_ps(lane_sw(g, b, isw), _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df),
+                                                                 _mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), lane_S(g, b, iS))));
+        else t = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), lane_sw(g, b, isw)), df);
         vacc = _mm256_add_ps(vacc, t);
     }
     _mm256_storeu_ps(acc, vacc);
+}
+
+static void gemm8_acc(const octet_lanes8 *g, float acc[8]) {
+    if (g->bs != 32 || (g->lda && g->ldw)) k_gemm8_acc(g, acc);
+    else if (!g->sw) g->cx ? gemm8_mode(g, acc, Q8_ASYM) : gemm8_mode(g, acc, Q8);
+    else if (!g->sx) gemm8_mode(g, acc, G32_ROW);
+    else g->cx ? gemm8_mode(g, acc, G32_ASYM) : gemm8_mode(g, acc, G32);
 }
 
 // Lane j accumulates the products i = j (mod 8) with a separate multiply and add, exactly as

@@ -37,53 +37,102 @@ void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const 
     }
 }
 
-// Prefill: groups of 8 tokens meet each weight row through the set's gemm8_acc (lane j is
-// token j, with the per-token loop's arithmetic in the same order: both paths give the same bits).
-#define GROUP 8
+// Eight pairs of (token, weight row) at a time through the set's gemm8_acc: eight tokens against
+// one row (prefill), or one token against eight rows (decode); a pair's arithmetic is the same
+// in every grouping, so all paths give the same bits.
 #define MAX_BLOCKS 512
 
-// Block values of 8 consecutive rows (nb per row), transposed to [block][row].
-static void transpose8(const float *src, int nb, float *dst) {
-    for (int b = 0; b < nb; b++)
-        for (int j = 0; j < GROUP; j++) dst[b * GROUP + j] = src[(size_t)j * nb + b];
+// A q8 or q8g32 product's operands.
+typedef struct {
+    const octet_kernel_set *ks;
+    const int8_t *xq, *wq;
+    const float *xs, *xc, *ws;
+    const int16_t *wsum;
+    int k, nb, bs, g32, abs;  // g32: q8g32 weights; abs: activation scales per block (else per row)
+    float *y;
+    int ldy;
+} gemm_ops;
+
+// The dequantized sum of a q8g32 row (its scales times its block sums): what one offset per
+// activation row (asymmetric, no blocks) multiplies.
+static float q8g_row_sum(const float *sw, const int16_t *ssum, int nb) {
+    float t = 0;
+    if (ssum) for (int b = 0; b < nb; b++) t += sw[b] * (float)ssum[b];
+    return t;
 }
 
-// q8 weights, activation blocks of bs, tokens [0, m8) in groups of 8.
-static void q8_blocks_grouped(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m8, int k, int bs,
-                              const int8_t *wq, const float *ws, const int16_t *wsum, int n0, int n1, float *y, int ldy) {
-    int nb = k / bs;
-    float sx[MAX_BLOCKS * GROUP], cx[MAX_BLOCKS * GROUP];
-    for (int r = 0; r < m8; r += GROUP) {
-        transpose8(xs + (size_t)r * nb, nb, sx);
-        if (xc) transpose8(xc + (size_t)r * nb, nb, cx);
-        for (int n = n0; n < n1; n++) {
-            float acc[GROUP] = {0};
-            ks->gemm8_acc(xq + (size_t)r * k, (size_t)k, wq + (size_t)n * k, nb, bs, sx, NULL, xc ? cx : NULL, xc ? wsum + (size_t)n * nb : NULL, acc);
-            for (int j = 0; j < GROUP; j++) y[(size_t)(r + j) * ldy + n] = ws[n] * acc[j];
+// Output (r, n) from its accumulated blocks: q8 applies the row's weight scale; q8g32 with
+// per-row activation scales applies that scale, with the row's offset times the row sum (asymmetric).
+static float finish(const gemm_ops *o, int r, int n, float acc) {
+    if (!o->g32) return o->ws[n] * acc;
+    if (o->abs) return acc;
+    if (!o->xc) return o->xs[r] * acc;
+    const float *sw = o->ws + (size_t)n * o->nb;
+    return o->xs[r] * acc + o->xc[r] * q8g_row_sum(sw, o->wsum + (size_t)n * o->nb, o->nb);
+}
+
+// Lane j: token r + j*dr with weight row n + j*dn; sx, cx the lanes' activation block values.
+static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *sx, const float *cx) {
+    size_t nb = (size_t)o->nb;
+    octet_lanes8 g = {.a = o->xq + (size_t)r * o->k, .w = o->wq + (size_t)n * o->k, .lda = (size_t)dr * o->k, .ldw = (size_t)dn * o->k,
+                      .ldsw = dn * nb, .ldS = dn * nb, .nb = o->nb, .bs = o->bs, .sx = o->abs ? sx : NULL,
+                      .cx = o->abs && o->xc ? cx : NULL, .sw = o->g32 ? o->ws + n * nb : NULL, .S = o->xc ? o->wsum + n * nb : NULL};
+    float acc[8] = {0};
+    o->ks->gemm8_acc(&g, acc);
+    for (int j = 0; j < 8; j++) o->y[(size_t)(r + j * dr) * o->ldy + n + j * dn] = finish(o, r + j * dr, n + j * dn, acc[j]);
+}
+
+// One pair alone, with gemm8_acc's arithmetic (the scalar reference's, term by term).
+static void run1(const gemm_ops *o, int r, int n) {
+    int nb = o->nb;
+    const int8_t *x = o->xq + (size_t)r * o->k, *w = o->wq + (size_t)n * o->k;
+    const float *sx = o->abs ? o->xs + (size_t)r * nb : NULL, *cx = o->abs && o->xc ? o->xc + (size_t)r * nb : NULL;
+    const float *sw = o->g32 ? o->ws + (size_t)n * nb : NULL;
+    const int16_t *S = o->xc ? o->wsum + (size_t)n * nb : NULL;
+    int32_t dots[MAX_BLOCKS];
+    float acc = 0;
+    for (int b0 = 0; b0 < nb; b0 += MAX_BLOCKS) {
+        int cnt = nb - b0 < MAX_BLOCKS ? nb - b0 : MAX_BLOCKS;
+        o->ks->block_dots_i8(x + (size_t)b0 * o->bs, w + (size_t)b0 * o->bs, cnt, o->bs, dots);
+        for (int i = 0; i < cnt; i++) {
+            int b = b0 + i;
+            float d = (float)dots[i];
+            if (!sw) acc += cx ? sx[b] * d + cx[b] * (float)S[b] : sx[b] * d;
+            else if (!sx) acc += sw[b] * d;
+            else if (cx) acc += sw[b] * (sx[b] * d + cx[b] * (float)S[b]);
+            else acc += (sx[b] * sw[b]) * d;
         }
+    }
+    o->y[(size_t)r * o->ldy + n] = finish(o, r, n, acc);
+}
+
+// dst[b*8 + j] = src[j*ld + b]: eight rows' block values transposed (ld = nb), or one row's
+// values repeated in every lane (ld = 0).
+static void lane_values(const float *src, int nb, size_t ld, float *dst) {
+    for (int b = 0; b < nb; b++)
+        for (int j = 0; j < 8; j++) dst[b * 8 + j] = src[j * ld + b];
+}
+
+// Rows [n0, n1) for all m tokens: whole groups of 8 tokens row by row, then each remaining token
+// against groups of 8 rows, then the last pairs one by one.
+static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1) {
+    int nb = o->nb, m8 = nb <= MAX_BLOCKS ? m / 8 * 8 : 0, lanes = nb <= MAX_BLOCKS;
+    float sx[MAX_BLOCKS * 8], cx[MAX_BLOCKS * 8];
+    for (int r = 0; r < m; r += r < m8 ? 8 : 1) {
+        size_t ld = r < m8 ? (size_t)nb : 0;
+        if (o->abs && lanes) lane_values(o->xs + (size_t)r * nb, nb, ld, sx);
+        if (o->abs && lanes && o->xc) lane_values(o->xc + (size_t)r * nb, nb, ld, cx);
+        int n = n0;
+        if (r < m8) for (; n < n1; n++) run8(o, r, 1, n, 0, sx, cx);
+        else if (lanes) for (; n + 8 <= n1; n += 8) run8(o, r, 0, n, 1, sx, cx);
+        for (; n < n1 && r >= m8; n++) run1(o, r, n);
     }
 }
 
 void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int bs, const int8_t *wq, const float *ws,
                          const int16_t *wsum, int n0, int n1, float *y, int ldy) {
-    int nb = k / bs, m8 = nb <= MAX_BLOCKS ? m / GROUP * GROUP : 0;
-    if (m8) q8_blocks_grouped(ks, xq, xs, xc, m8, k, bs, wq, ws, wsum, n0, n1, y, ldy);
-    for (int n = n0; n < n1; n++) {
-        const int8_t *w = wq + (size_t)n * k;
-        const int16_t *sw = xc ? wsum + (size_t)n * nb : NULL;  // asymmetric: bs == 32
-        for (int r = m8; r < m; r++) {
-            const int8_t *x = xq + (size_t)r * k;
-            const float *sx = xs + (size_t)r * nb;
-            int32_t dots[512];  // nb <= 512: rows up to 16384 inputs in blocks of 32
-            float acc = 0;
-            ks->block_dots_i8(x, w, nb, bs, dots);
-            if (sw) {
-                const float *cx = xc + (size_t)r * nb;
-                for (int b = 0; b < nb; b++) acc += sx[b] * (float)dots[b] + cx[b] * (float)sw[b];
-            } else for (int b = 0; b < nb; b++) acc += sx[b] * (float)dots[b];
-            y[(size_t)r * ldy + n] = ws[n] * acc;
-        }
-    }
+    gemm_ops o = {ks, xq, wq, xs, xc, ws, wsum, k, k / bs, bs, 0, 1, y, ldy};  // asymmetric: bs == 32
+    gemm_pairs(&o, m, n0, n1);
 }
 
 void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row) {
@@ -95,68 +144,13 @@ void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, con
 }
 
 
-// The dequantized sum of a q8g32 row (its scales times its block sums): what one offset per
-// activation row (asymmetric, no blocks) multiplies.
-static float q8g_row_sum(const float *sw, const int16_t *ssum, int nb) {
-    float t = 0;
-    if (ssum) for (int b = 0; b < nb; b++) t += sw[b] * (float)ssum[b];
-    return t;
-}
-
-// A q8g32 output from its accumulated blocks: per-32 activation scales are already in acc; one
-// scale per row (abs 0) is applied here, with the row's offset times the row sum (asymmetric).
-static float q8g_finish(int abs, float acc, float xs, const float *xc, float wtot) {
-    return abs ? acc : xc ? xs * acc + *xc * wtot : xs * acc;
-}
-
-// q8g32 weights, tokens [0, m8) in groups of 8 (abs and xc as in k_gemm_q8g_i8).
-static void q8g_grouped(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m8, int k, int abs,
-                        const int8_t *wq, const float *ws, const int16_t *wsum, int n0, int n1, float *y, int ldy) {
-    int nb = k / (int)OCTET_Q8_GROUP;
-    float sx[MAX_BLOCKS * GROUP], cx[MAX_BLOCKS * GROUP];
-    for (int r = 0; r < m8; r += GROUP) {
-        if (abs) transpose8(xs + (size_t)r * nb, nb, sx);
-        if (abs && xc) transpose8(xc + (size_t)r * nb, nb, cx);
-        for (int n = n0; n < n1; n++) {
-            const float *sw = ws + (size_t)n * nb;
-            const int16_t *ssum = xc ? wsum + (size_t)n * nb : NULL;
-            float acc[GROUP] = {0};
-            ks->gemm8_acc(xq + (size_t)r * k, (size_t)k, wq + (size_t)n * k, nb, (int)OCTET_Q8_GROUP, abs ? sx : NULL, sw,
-                          abs && ssum ? cx : NULL, ssum, acc);
-            float wtot = abs ? 0 : q8g_row_sum(sw, ssum, nb);
-            for (int j = 0; j < GROUP; j++)
-                y[(size_t)(r + j) * ldy + n] = q8g_finish(abs, acc[j], xs[r + j], ssum ? xc + r + j : NULL, wtot);
-        }
-    }
-}
-
 // q8g32 weights (one scale per 32 weights). abs 32: activations with one scale per 32 inputs,
 // acc += (xs[b] * ws[b]) * dot_b; abs 0: one activation scale per row, applied to the sum of
-// ws[b] * dot_b. Blocks are reduced in chunks of 512 (rows of any width).
+// ws[b] * dot_b.
 void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const float *ws,
                    const int16_t *wsum, int n0, int n1, float *y, int ldy) {
-    int nb = k / (int)OCTET_Q8_GROUP, m8 = nb <= MAX_BLOCKS ? m / GROUP * GROUP : 0;
-    int32_t dots[512];
-    if (m8) q8g_grouped(ks, xq, xs, xc, m8, k, abs, wq, ws, wsum, n0, n1, y, ldy);
-    for (int n = n0; n < n1; n++) {
-        const int8_t *w = wq + (size_t)n * k;
-        const float *sw = ws + (size_t)n * nb;
-        const int16_t *ssum = xc ? wsum + (size_t)n * nb : NULL;
-        float wtot = abs ? 0 : q8g_row_sum(sw, ssum, nb);
-        for (int r = m8; r < m; r++) {
-            const int8_t *x = xq + (size_t)r * k;
-            const float *sx = abs ? xs + (size_t)r * nb : NULL, *cx = abs && ssum ? xc + (size_t)r * nb : NULL;
-            float acc = 0;
-            for (int b0 = 0; b0 < nb; b0 += 512) {
-                int cnt = nb - b0 < 512 ? nb - b0 : 512;
-                ks->block_dots_i8(x + (size_t)b0 * OCTET_Q8_GROUP, w + (size_t)b0 * OCTET_Q8_GROUP, cnt, (int)OCTET_Q8_GROUP, dots);
-                if (cx) for (int b = 0; b < cnt; b++) acc += sw[b0 + b] * (sx[b0 + b] * (float)dots[b] + cx[b0 + b] * (float)ssum[b0 + b]);
-                else if (sx) for (int b = 0; b < cnt; b++) acc += (sx[b0 + b] * sw[b0 + b]) * (float)dots[b];
-                else for (int b = 0; b < cnt; b++) acc += sw[b0 + b] * (float)dots[b];
-            }
-            y[(size_t)r * ldy + n] = q8g_finish(abs, acc, xs[r], ssum ? xc + r : NULL, wtot);
-        }
-    }
+    gemm_ops o = {ks, xq, wq, xs, xc, ws, wsum, k, k / (int)OCTET_Q8_GROUP, (int)OCTET_Q8_GROUP, 1, abs != 0, y, ldy};
+    gemm_pairs(&o, m, n0, n1);
 }
 
 void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row) {

@@ -5,6 +5,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Eight int8 dot products at once, lane j pairing activation row a + j*lda with weight row
+// w + j*ldw, block by block (bs inputs per block, nb blocks). One of lda, ldw is 0: eight tokens
+// against one weight row (prefill), or one token against eight rows (decode). Scales per lane:
+// sx and cx are [nb][8] (lane j of block b at b*8 + j); sw (q8g32 block scales) and S (weight
+// block sums, asymmetric activations) belong to lane j's weight row at sw + j*ldsw, S + j*ldS.
+typedef struct {
+    const int8_t *a, *w;
+    size_t lda, ldw, ldsw, ldS;
+    int nb, bs;
+    const float *sx, *cx, *sw;
+    const int16_t *S;
+} octet_lanes8;
+
 // The primitives each instruction set implements. Every set gives bit-identical results: int32
 // dots are exact, and f32 dots keep the reference's 8 partial sums and their combine order.
 typedef struct {
@@ -13,24 +26,21 @@ typedef struct {
     float   (*dot_f32)(const float *a, const float *b, int k);
     // out[i] = dot of the i-th bs-long block of a and b, for nb blocks
     void    (*block_dots_i8)(const int8_t *a, const int8_t *b, int nb, int bs, int32_t *out);
-    // Prefill: one weight row w meets 8 activation rows (a, lda apart) block by block, and
-    // acc[j] gathers row j's scaled block dots d (int32 dot of block b, bs inputs) in block order:
-    //   sw NULL (q8):     acc[j] += sx[b][j] * d            or, with cx: += sx[b][j] * d + cx[b][j] * S[b]
-    //   sw, sx (q8g32):   acc[j] += (sx[b][j] * sw[b]) * d  or, with cx: += sw[b] * (sx[b][j] * d + cx[b][j] * S[b])
-    //   sw, no sx:        acc[j] += sw[b] * d               (one activation scale per row, applied later)
-    // sx and cx are [nb][8] (transposed); S is w's block sums. Each lane's arithmetic is the
-    // per-token path's, in the same order, so grouped and single tokens give the same bits.
     // One weight row as f32 for the f32-activation paths: f16/bf16 widened, q8g32 as
     // sw[i / 32] * w[i] (one multiply: the same bits in every set).
     void    (*row_to_f32)(const void *w, int dtype, const float *sw, int k, float *out);
     // y[i] += a * x[i] (a multiply then an add per element: the same bits in every set).
     void    (*axpy_f32)(float a, const float *x, float *y, int n);
-    void    (*gemm8_acc)(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
-                         const float *cx, const int16_t *S, float acc[8]);
+    // acc[j] gathers lane j's scaled block dots d (int32 dot of block b) in block order:
+    //   sw NULL (q8):     acc[j] += sx[b][j] * d            or, with cx: += sx[b][j] * d + cx[b][j] * S[b]
+    //   sw, sx (q8g32):   acc[j] += (sx[b][j] * sw[b]) * d  or, with cx: += sw[b] * (sx[b][j] * d + cx[b][j] * S[b])
+    //   sw, no sx:        acc[j] += sw[b] * d               (one activation scale per row, applied later)
+    // Each lane's arithmetic is the single-pair path's, in the same order, so every grouping of
+    // tokens and rows gives the same bits.
+    void    (*gemm8_acc)(const octet_lanes8 *g, float acc[8]);
 } octet_kernel_set;
 // The scalar gemm8_acc, which SIMD sets use for block sizes other than 32.
-void k_gemm8_acc(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
-                 const float *cx, const int16_t *S, float acc[8]);
+void k_gemm8_acc(const octet_lanes8 *g, float acc[8]);
 
 extern const octet_kernel_set octet_kernels_scalar;
 extern const octet_kernel_set octet_kernels_avx2;    // name "unavailable" when not built for x86

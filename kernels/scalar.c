@@ -50,15 +50,16 @@ static void axpy_f32(float a, const float *x, float *y, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-void k_gemm8_acc(const int8_t *a, size_t lda, const int8_t *w, int nb, int bs, const float *sx, const float *sw,
-                 const float *cx, const int16_t *S, float acc[8]) {
-    for (int b = 0; b < nb; b++)
+void k_gemm8_acc(const octet_lanes8 *g, float acc[8]) {
+    for (int b = 0; b < g->nb; b++)
         for (int j = 0; j < 8; j++) {
-            float d = (float)k_dot_i8(a + j * lda + (size_t)b * bs, w + (size_t)b * bs, bs), x = sx ? sx[b * 8 + j] : 0;
-            if (!sw) acc[j] += cx ? x * d + cx[b * 8 + j] * (float)S[b] : x * d;
-            else if (!sx) acc[j] += sw[b] * d;
-            else if (cx) acc[j] += sw[b] * (x * d + cx[b * 8 + j] * (float)S[b]);
-            else acc[j] += (x * sw[b]) * d;
+            const int8_t *a = g->a + j * g->lda + (size_t)b * g->bs, *w = g->w + j * g->ldw + (size_t)b * g->bs;
+            float d = (float)k_dot_i8(a, w, g->bs), x = g->sx ? g->sx[b * 8 + j] : 0;
+            float sw = g->sw ? g->sw[j * g->ldsw + b] : 0, cs = g->cx ? g->cx[b * 8 + j] * (float)g->S[j * g->ldS + b] : 0;
+            if (!g->sw) acc[j] += g->cx ? x * d + cs : x * d;
+            else if (!g->sx) acc[j] += sw * d;
+            else if (g->cx) acc[j] += sw * (x * d + cs);
+            else acc[j] += (x * sw) * d;
         }
 }
 

@@ -103,14 +103,14 @@ static uint8_t *make_q8g32(const float *w, int n, int k) {
 static void q8g32_gemm_matches_exact(void) {
     int ks_[] = {32, 96, 576, 16448};
     for (unsigned z = 0; z < sizeof ks_ / sizeof *ks_; z++) {
-        int m = 11, n = 5, k = ks_[z], nb = k / 32;
+        int m = 11, n = 13, k = ks_[z], nb = k / 32;  // 13 rows: one group of 8 for a token alone, 5 by themselves
         float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k), *row = malloc(sizeof(float) * k);
         for (int i = 0; i < m * k; i++) x[i] = frand() * (i % 37 == 0 ? 40 : 1);
         for (int i = 0; i < n * k; i++) w[i] = frand() * (i % 64 < 32 ? 1 : 0.01f);  // block scales differ 100x
         uint8_t *wq = make_q8g32(w, n, k);
         const float *ws = (const float *)(wq + octet_q8_scales_offset((uint64_t)n, (uint64_t)k));
         int8_t *xb = malloc((size_t)m * k), *xr = malloc((size_t)m * k);
-        float *xsb = malloc(sizeof(float) * m * nb), xs[11], y[3][55], ys[55];
+        float *xsb = malloc(sizeof(float) * m * nb), xs[11], y[3][143], ys[143];
         for (int r = 0; r < m; r++) {
             k_quantize_row_i8_blocks(x + r * k, k, 32, xb + r * k, xsb + r * nb);
             k_quantize_row_i8(x + r * k, k, xr + r * k, &xs[r]);
@@ -118,10 +118,10 @@ static void q8g32_gemm_matches_exact(void) {
         k_gemm_q8g_i8(&octet_kernels_scalar, xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, NULL, 0, n, y[0], n);
         k_gemm_q8g_i8(&octet_kernels_scalar, xr, xs, NULL, m, k, 0, (const int8_t *)wq, ws, NULL, 0, n, y[1], n);
         k_gemm_q8g_f32(&octet_kernels_scalar, x, m, k, (const int8_t *)wq, ws, 0, n, y[2], n, row);
-        // the 8-token groups give each token the bits it gets alone
+        // the 8-token groups give each token the bits it gets alone (8 rows at a time, then one by one)
         int alone = 0;
         for (int r = 0; r < m; r++) {
-            float one[5];
+            float one[13];
             k_gemm_q8g_i8(&octet_kernels_scalar, xb + r * k, xsb + r * nb, NULL, 1, k, 32, (const int8_t *)wq, ws, NULL, 0, n, one, n);
             alone += !memcmp(one, y[0] + r * n, sizeof one);
             k_gemm_q8g_i8(&octet_kernels_scalar, xr + r * k, xs + r, NULL, 1, k, 0, (const int8_t *)wq, ws, NULL, 0, n, one, n);
@@ -177,7 +177,7 @@ static void asym_quantization_edges(void) {
 static void asym_gemm_matches_exact(void) {
     int ks_[] = {32, 100, 576, 16448};
     for (unsigned z = 0; z < sizeof ks_ / sizeof *ks_; z++) {
-        int m = 11, n = 5, k = ks_[z], nb = k / 32, whole = k % 32 == 0;
+        int m = 11, n = 13, k = ks_[z], nb = k / 32, whole = k % 32 == 0;
         float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k);
         for (int i = 0; i < m * k; i++) x[i] = (i % 64 < 32 ? fabsf(frand()) : frand()) * (i % 37 == 0 ? 40 : 1) + 2;
         for (int i = 0; i < n * k; i++) w[i] = frand() * (i % 64 < 32 ? 1 : 0.01f);
@@ -192,7 +192,7 @@ static void asym_gemm_matches_exact(void) {
         tg.dtype = OCTET_Q8G32; tg.data = g32;
         CHECK(octet_tensor_block_sums(&t8) == 0 && (!whole || octet_tensor_block_sums(&tg) == 0), "block sums");
         int8_t *xb = malloc((size_t)m * k), *xr = malloc((size_t)m * k);
-        float *sb = malloc(sizeof(float) * m * (nb + 1)), *cb = malloc(sizeof(float) * m * (nb + 1)), sr[11], cr[11], y[4][55], ys[55];
+        float *sb = malloc(sizeof(float) * m * (nb + 1)), *cb = malloc(sizeof(float) * m * (nb + 1)), sr[11], cr[11], y[4][143], ys[143];
         for (int r = 0; r < m; r++) {
             if (whole) k_quantize_row_i8_asym(x + r * k, k, 32, xb + r * k, sb + r * nb, cb + r * nb);
             k_quantize_row_i8_asym(x + r * k, k, k, xr + r * k, &sr[r], &cr[r]);
@@ -200,7 +200,7 @@ static void asym_gemm_matches_exact(void) {
         const float *ws = whole ? (const float *)(g32 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k)) : NULL;
         const octet_kernel_set *sets[2] = {&octet_kernels_scalar, octet_kernels_find("avx2")};
         for (int si = 0; si < 2 && sets[si]; si++) {
-            float tmp[4][55], (*out)[55] = si ? tmp : y;
+            float tmp[4][143], (*out)[143] = si ? tmp : y;
             k_gemm_q8_i8(sets[si], xr, sr, cr, m, k, (const int8_t *)q8, s8, t8.block_sums, 0, n, out[0], n);
             if (whole) {
                 k_gemm_q8_i8_blocks(sets[si], xb, sb, cb, m, k, 32, (const int8_t *)q8, s8, t8.block_sums, 0, n, out[1], n);
@@ -209,7 +209,7 @@ static void asym_gemm_matches_exact(void) {
             }
             int alone = 0;  // the 8-token groups give each token the bits it gets alone
             for (int r = 0; r < m && whole; r++) {
-                float one[5];
+                float one[13];
                 k_gemm_q8_i8_blocks(sets[si], xb + r * k, sb + r * nb, cb + r * nb, 1, k, 32, (const int8_t *)q8, s8, t8.block_sums, 0, n, one, n);
                 alone += !memcmp(one, out[1] + r * n, sizeof one);
                 k_gemm_q8g_i8(sets[si], xb + r * k, sb + r * nb, cb + r * nb, 1, k, 32, (const int8_t *)g32, ws, tg.block_sums, 0, n, one, n);
@@ -345,18 +345,22 @@ static void simd_sets_match_scalar(void) {
                     ref->block_dots_i8(a, b, nb, bs, d2);
                     CHECK(!memcmp(d1, d2, (size_t)nb * 4), "%s block dots k=%d bs=%d pass %d", ks->name, k, bs, pass);
                     if (nb * 8 > 600 || 8 * k > kmax) continue;
-                    // the prefill microkernel in its five scaling modes (q8, q8 asym, q8g32, q8g32 asym, q8g32 row scale)
+                    // the microkernel in its five scaling modes (q8, q8 asym, q8g32, q8g32 asym, q8g32 row scale),
+                    // lanes as 8 tokens against one weight row and as one token against 8 weight rows
                     float sx[600], cx[600], sw[600], acc1[8], acc2[8];
-                    int16_t S[600];
+                    int16_t S[601];
                     for (int i = 0; i < nb * 8; i++) { sx[i] = fabsf(frand()) * 1e-3f; cx[i] = frand(); }
-                    for (int i = 0; i < nb; i++) { sw[i] = fabsf(frand()) * 1e-2f; S[i] = (int16_t)(next_u32() % 8129 - 4064); }
-                    for (int mode = 0; mode < 5; mode++) {
-                        const float *msx = mode == 4 ? NULL : sx, *msw = mode >= 2 ? sw : NULL, *mcx = mode == 1 || mode == 3 ? cx : NULL;
-                        for (int j = 0; j < 8; j++) acc1[j] = acc2[j] = frand();
-                        ks->gemm8_acc(a8, (size_t)k, b, nb, bs, msx, msw, mcx, S, acc1);
-                        ref->gemm8_acc(a8, (size_t)k, b, nb, bs, msx, msw, mcx, S, acc2);
-                        CHECK(!memcmp(acc1, acc2, sizeof acc1), "%s gemm8_acc k=%d bs=%d mode %d pass %d", ks->name, k, bs, mode, pass);
-                    }
+                    for (int i = 0; i < nb * 8; i++) { sw[i] = fabsf(frand()) * 1e-2f; S[i] = (int16_t)(next_u32() % 8129 - 4064); }
+                    for (int rows = 0; rows < 2; rows++)
+                        for (int mode = 0; mode < 5; mode++) {
+                            octet_lanes8 g = {.a = rows ? b : a8, .w = rows ? a8 : b, .lda = rows ? 0 : (size_t)k, .ldw = rows ? (size_t)k : 0,
+                                              .ldsw = rows ? (size_t)nb : 0, .ldS = rows ? (size_t)nb : 0, .nb = nb, .bs = bs,
+                                              .sx = mode == 4 ? NULL : sx, .sw = mode >= 2 ? sw : NULL, .cx = mode == 1 || mode == 3 ? cx : NULL, .S = S};
+                            for (int j = 0; j < 8; j++) acc1[j] = acc2[j] = frand();
+                            ks->gemm8_acc(&g, acc1);
+                            ref->gemm8_acc(&g, acc2);
+                            CHECK(!memcmp(acc1, acc2, sizeof acc1), "%s gemm8_acc %s k=%d bs=%d mode %d pass %d", ks->name, rows ? "rows" : "tokens", k, bs, mode, pass);
+                        }
                 }
             }
         }
