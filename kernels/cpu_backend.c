@@ -61,9 +61,7 @@ static void quant_worker(void *p, int ith, int nth) {
         const float *x = j->x + (size_t)r * k;
         int8_t *q = s->xq + (size_t)r * k;
         size_t si = bs ? (size_t)r * (k / bs) : (size_t)r;
-        if (j->asym) k_quantize_row_i8_asym(x, k, bs ? bs : k, q, s->xs + si, s->xc + si);
-        else if (bs) k_quantize_row_i8_blocks(x, k, bs, q, s->xs + si);
-        else k_quantize_row_i8(x, k, q, s->xs + si);
+        octet_kernels()->quantize_i8(x, k, bs ? bs : k, q, s->xs + si, j->asym ? s->xc + si : NULL);
     }
 }
 

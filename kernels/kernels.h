@@ -29,6 +29,9 @@ typedef struct {
     // One weight row as f32 for the f32-activation paths: f16/bf16 widened, q8g32 as
     // sw[i / 32] * w[i] (one multiply: the same bits in every set).
     void    (*row_to_f32)(const void *w, int dtype, const float *sw, int k, float *out);
+    // Activations to int8 in blocks of bs inputs (k % bs == 0; bs = k: one scale per row): c NULL
+    // as k_quantize_row_i8_blocks, else asymmetric as k_quantize_row_i8_asym (same bits).
+    void    (*quantize_i8)(const float *x, int k, int bs, int8_t *q, float *s, float *c);
     // y[i] += a * x[i] (a multiply then an add per element: the same bits in every set).
     void    (*axpy_f32)(float a, const float *x, float *y, int n);
     // acc[j] gathers lane j's scaled block dots d (int32 dot of block b) in block order:

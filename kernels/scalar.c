@@ -63,6 +63,11 @@ void k_gemm8_acc(const octet_lanes8 *g, float acc[8]) {
         }
 }
 
+static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, float *c) {
+    if (c) k_quantize_row_i8_asym(x, k, bs, q, s, c);
+    else k_quantize_row_i8_blocks(x, k, bs, q, s);
+}
+
 float k_dot_f32(const float *a, const float *b, int k) {
     float p[8] = {0};
     int i = 0;
@@ -113,4 +118,4 @@ void k_swiglu(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, axpy_f32, k_gemm8_acc};
+const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, quantize_i8, axpy_f32, k_gemm8_acc};

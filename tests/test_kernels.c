@@ -338,6 +338,18 @@ static void simd_sets_match_scalar(void) {
                     CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s row_to_f32 %s k=%d pass %d", ks->name, octet_dtype_name((uint32_t)dts[d]), k, pass);
                 }
                 CHECK(!memcmp(&x, &y, 4), "%s dot_f32 k=%d pass %d: %g vs %g", ks->name, k, pass, x, y);
+                // activation quantization: blocks of 32 and whole rows, symmetric and asymmetric
+                for (int bq = 0; bq < 2; bq++) {
+                    int bs = bq ? k : 32, nq = k / bs;
+                    if (!nq || nq > 600) continue;
+                    float s1[600], s2[600], c1[600], c2[600];
+                    for (int asym = 0; asym < 2; asym++) {
+                        ks->quantize_i8(fa, k, bs, (int8_t *)ya, s1, asym ? c1 : NULL);
+                        ref->quantize_i8(fa, k, bs, (int8_t *)yb, s2, asym ? c2 : NULL);
+                        CHECK(!memcmp(ya, yb, (size_t)nq * bs) && !memcmp(s1, s2, sizeof(float) * nq) && (!asym || !memcmp(c1, c2, sizeof(float) * nq)),
+                              "%s quantize_i8 k=%d bs=%d asym %d pass %d", ks->name, k, bs, asym, pass);
+                    }
+                }
                 for (int bs = 16; bs <= 64; bs *= 2) {
                     int nb = k / bs;
                     if (!nb || nb > 600) continue;
@@ -364,6 +376,22 @@ static void simd_sets_match_scalar(void) {
                 }
             }
         }
+        // quantization edges: exact halves (x * inv = n + 0.5 rounds away from zero), signed
+        // zeros, infinities and NaNs in a block, values past the clamp
+        float e[128];
+        for (int i = 0; i < 128; i++) e[i] = (float)(i % 32) - 15.5f;
+        e[0] = 127; e[31] = -127;  // block 0: amax 127, inv 1: every other value a tie
+        e[32] = -0.0f; e[33] = 0.0f; e[40] = INFINITY; e[41] = NAN;
+        e[64] = NAN; e[96] = -INFINITY; e[97] = 1e30f;
+        int8_t q1[128], q2[128];
+        float s1[4], s2[4], c1[4], c2[4];
+        for (int asym = 0; asym < 2; asym++)
+            for (int bs = 32; bs <= 128; bs *= 4) {
+                ks->quantize_i8(e, 128, bs, q1, s1, asym ? c1 : NULL);
+                ref->quantize_i8(e, 128, bs, q2, s2, asym ? c2 : NULL);
+                CHECK(!memcmp(q1, q2, 128) && !memcmp(s1, s2, sizeof(float) * (128 / bs)) && (!asym || !memcmp(c1, c2, sizeof(float) * (128 / bs))),
+                      "%s quantize_i8 edge values bs=%d asym %d", ks->name, bs, asym);
+            }
         free(a); free(b); free(a8); free(fa); free(fb); free(ya); free(yb);
     }
     if (!ran) SKIP("no SIMD kernel set runs on this CPU");
