@@ -25,4 +25,8 @@ void octet_scratch_free(octet_scratch *s);
 // and the weights have block sums; act_block < 0, or a tensor marked act_f32, keeps f32
 // activations (weight-only INT8). f32/f16/bf16 weights: f32 math.
 void octet_matmul(octet_threadpool *tp, octet_scratch *s, const octet_tensor *w, const float *x, int m, float *y);
+// y[i] = x · w[i]^T for count (<= OCTET_MATMUL_MAX) matrices of the same width on one input (q, k
+// and v; gate and up): quantized once, one pass of the threads, the same bits as one by one.
+#define OCTET_MATMUL_MAX 4
+void octet_matmul_n(octet_threadpool *tp, octet_scratch *s, const octet_tensor *const *w, int count, const float *x, int m, float *const *y);
 #endif

@@ -103,11 +103,16 @@ static void attention_worker(void *p, int ith, int nth) {
     for (int it = ith; it < j->n * (int)hp->n_heads; it += nth) {
         int t = it / (int)hp->n_heads, h = it % (int)hp->n_heads, kvh = h / group, last = c->pos + t;
         const float *q = c->q + (size_t)t * hp->dim + (size_t)h * hd;
-        for (int s = 0; s <= last; s++) scores[s] = ks->dot_f32(q, cache_row(c, kc, s, kvh * hd, hd, tmp), hd) * scale;
-        k_softmax(scores, last + 1);
         float *out = c->att + (size_t)t * hp->dim + (size_t)h * hd;
+        size_t kvd = hp->kv_dim;
+        // an f32 cache is read in place, all positions at once; an f16 one row by row through tmp
+        if (!c->kv_f16) ks->dot_rows_f32(q, (const float *)kc + kvh * hd, kvd, last + 1, hd, scores);
+        else for (int s = 0; s <= last; s++) ks->dot_rows_f32(q, cache_row(c, kc, s, kvh * hd, hd, tmp), 0, 1, hd, scores + s);
+        for (int s = 0; s <= last; s++) scores[s] *= scale;
+        k_softmax(scores, last + 1);
         memset(out, 0, (size_t)hd * sizeof *out);
-        for (int s = 0; s <= last; s++) ks->axpy_f32(scores[s], cache_row(c, vc, s, kvh * hd, hd, tmp + hd), out, hd);
+        if (!c->kv_f16) ks->axpy_rows_f32(scores, (const float *)vc + kvh * hd, kvd, last + 1, out, hd);
+        else for (int s = 0; s <= last; s++) ks->axpy_rows_f32(scores + s, cache_row(c, vc, s, kvh * hd, hd, tmp + hd), 0, 1, out, hd);
     }
 }
 
@@ -135,9 +140,9 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
         OBSERVE(l, OCTET_SITE_LAYER_IN, c->x, dim);
         for (int t = 0; t < n; t++) k_rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->attn_norm->data, dim, hp->norm_eps);
         OBSERVE(l, OCTET_SITE_ATTN_IN, c->xb, dim);
-        octet_matmul(c->tp, &c->scratch, L->wq, c->xb, n, c->q);
-        octet_matmul(c->tp, &c->scratch, L->wk, c->xb, n, c->k);
-        octet_matmul(c->tp, &c->scratch, L->wv, c->xb, n, c->v);
+        const octet_tensor *qkv[3] = {L->wq, L->wk, L->wv};
+        float *qkv_out[3] = {c->q, c->k, c->v};
+        octet_matmul_n(c->tp, &c->scratch, qkv, 3, c->xb, n, qkv_out);
         add_bias(c->q, L->bq, n, dim);
         add_bias(c->k, L->bk, n, kvd);
         add_bias(c->v, L->bv, n, kvd);
@@ -157,8 +162,9 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
         for (size_t i = 0; i < (size_t)n * dim; i++) c->x[i] += c->xb[i];
         for (int t = 0; t < n; t++) k_rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->ffn_norm->data, dim, hp->norm_eps);
         OBSERVE(l, OCTET_SITE_FFN_IN, c->xb, dim);
-        octet_matmul(c->tp, &c->scratch, L->w_gate, c->xb, n, c->hb);
-        octet_matmul(c->tp, &c->scratch, L->w_up, c->xb, n, c->hb2);
+        const octet_tensor *gate_up[2] = {L->w_gate, L->w_up};
+        float *gate_up_out[2] = {c->hb, c->hb2};
+        octet_matmul_n(c->tp, &c->scratch, gate_up, 2, c->xb, n, gate_up_out);
         k_swiglu(c->hb, c->hb, c->hb2, n * hid);
         OBSERVE(l, OCTET_SITE_FFN_OUT, c->hb, hid);
         octet_matmul(c->tp, &c->scratch, L->w_down, c->hb, n, c->xb);

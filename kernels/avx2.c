@@ -142,11 +142,26 @@ static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, floa
     }
 }
 
-static void axpy_f32(float a, const float *x, float *y, int n) {
-    __m256 va = _mm256_set1_ps(a);
+// y kept in registers 64 floats at a time while the rows stream past.
+static void axpy_rows_f32(const float *a, const float *x, size_t ld, int n, float *y, int d) {
     int i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
-    for (; i < n; i++) y[i] += a * x[i];
+    for (; i + 64 <= d; i += 64) {
+        __m256 acc[8];
+        _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) acc[v] = _mm256_loadu_ps(y + i + 8 * v);
+        for (int r = 0; r < n; r++) {
+            __m256 va = _mm256_set1_ps(a[r]);
+            const float *xr = x + r * ld + i;
+            _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(va, _mm256_loadu_ps(xr + 8 * v)));
+        }
+        _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) _mm256_storeu_ps(y + i + 8 * v, acc[v]);
+    }
+    for (; i + 8 <= d; i += 8) {
+        __m256 acc = _mm256_loadu_ps(y + i);
+        for (int r = 0; r < n; r++) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(a[r]), _mm256_loadu_ps(x + r * ld + i)));
+        _mm256_storeu_ps(y + i, acc);
+    }
+    for (; i < d; i++)
+        for (int r = 0; r < n; r++) y[i] += a[r] * x[r * ld + i];
 }
 
 // Block b's 8 dots as floats: the shared side's block loaded once (its absolute value taken
@@ -226,7 +241,38 @@ static float dot_f32(const float *a, const float *b, int k) {
     return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
 }
 
-const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, row_to_f32, quantize_i8, axpy_f32, gemm8_acc};
+// Eight rows at a time: row r's 8 partial sums (lane j: products i = j mod 8) in acc[r], then
+// transposed so vector j holds every row's p[j], and combined in dot_f32's order for 8 rows at once.
+static void dot_rows_f32(const float *q, const float *k, size_t ld, int n, int d, float *out) {
+    int r = 0;
+    for (; r + 8 <= n && d % 8 == 0; r += 8) {
+        __m256 acc[8];
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+        const float *kr = k + r * ld;
+        for (int i = 0; i < d; i += 8) {
+            __m256 vq = _mm256_loadu_ps(q + i);
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(vq, _mm256_loadu_ps(kr + j * ld + i)));
+        }
+        __m256 t0 = _mm256_unpacklo_ps(acc[0], acc[1]), t1 = _mm256_unpackhi_ps(acc[0], acc[1]);
+        __m256 t2 = _mm256_unpacklo_ps(acc[2], acc[3]), t3 = _mm256_unpackhi_ps(acc[2], acc[3]);
+        __m256 t4 = _mm256_unpacklo_ps(acc[4], acc[5]), t5 = _mm256_unpackhi_ps(acc[4], acc[5]);
+        __m256 t6 = _mm256_unpacklo_ps(acc[6], acc[7]), t7 = _mm256_unpackhi_ps(acc[6], acc[7]);
+        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+        // P[j]: lane r' = row r + r' partial sum j
+        __m256 P0 = _mm256_permute2f128_ps(u0, u4, 0x20), P4 = _mm256_permute2f128_ps(u0, u4, 0x31);
+        __m256 P1 = _mm256_permute2f128_ps(u1, u5, 0x20), P5 = _mm256_permute2f128_ps(u1, u5, 0x31);
+        __m256 P2 = _mm256_permute2f128_ps(u2, u6, 0x20), P6 = _mm256_permute2f128_ps(u2, u6, 0x31);
+        __m256 P3 = _mm256_permute2f128_ps(u3, u7, 0x20), P7 = _mm256_permute2f128_ps(u3, u7, 0x31);
+        __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(P0, P4), _mm256_add_ps(P1, P5)), _mm256_add_ps(_mm256_add_ps(P2, P6), _mm256_add_ps(P3, P7)));
+        _mm256_storeu_ps(out + r, s);
+    }
+    for (; r < n; r++) out[r] = dot_f32(q, k + r * ld, d);
+}
+
+const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, gemm8_acc};
 #else
-const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -19,7 +19,8 @@ static int blocks_ok(int bs, int k) { return bs > 0 && k % bs == 0 && k / bs <= 
 
 // bs: the activation block of this matmul (octet_scratch.act_block, or -1 for f32_act tensors);
 // asym: asymmetric activations (the scratch asks for them and the weights have block sums).
-typedef struct { octet_scratch *s; const octet_tensor *w; const float *x; int m; float *y; int bs, asym; } mm_job;
+// A job is one matrix, or several on the same input (jobs[1..count-1] then follow jobs[0]).
+typedef struct { octet_scratch *s; const octet_tensor *w; const float *x; int m; float *y; int bs, asym, count; } mm_job;
 
 // The inputs per activation scale: bs, or 0 for one per row (the width is not whole blocks;
 // q8g32 and asymmetric activations only pair with 32-blocks, the weights' groups and sums).
@@ -29,8 +30,7 @@ static int act_blocks(const mm_job *j) {
     return bs == (int)OCTET_Q8_GROUP || (j->w->dtype == OCTET_Q8 && !j->asym) ? bs : 0;
 }
 
-static void mm_worker(void *p, int ith, int nth) {
-    mm_job *j = p;
+static void mm_rows(const mm_job *j, int ith, int nth) {
     const octet_tensor *w = j->w;
     int n = (int)w->rows, k = (int)w->cols, n0, n1;
     const octet_kernel_set *ks = octet_kernels();
@@ -52,6 +52,11 @@ static void mm_worker(void *p, int ith, int nth) {
     } else k_gemm_f32(ks, j->x, j->m, k, w->data, (int)w->dtype, n0, n1, j->y, n, row);
 }
 
+static void mm_worker(void *p, int ith, int nth) {
+    const mm_job *j = p;
+    for (int i = 0; i < j->count; i++) mm_rows(j + i, ith, nth);
+}
+
 static void quant_worker(void *p, int ith, int nth) {
     mm_job *j = p;
     int k = (int)j->w->cols, r0, r1, bs = act_blocks(j);
@@ -65,8 +70,29 @@ static void quant_worker(void *p, int ith, int nth) {
     }
 }
 
+static mm_job make_job(octet_scratch *s, const octet_tensor *w, const float *x, int m, float *y) {
+    return (mm_job){s, w, x, m, y, w->act_f32 ? -1 : s->act_block, s->asym && w->block_sums, 1};
+}
+static int quantized(const mm_job *j) { return octet_is_q8(j->w->dtype) && j->bs >= 0; }
+
 void octet_matmul(octet_threadpool *tp, octet_scratch *s, const octet_tensor *w, const float *x, int m, float *y) {
-    mm_job j = {s, w, x, m, y, w->act_f32 ? -1 : s->act_block, s->asym && w->block_sums};
-    if (octet_is_q8(w->dtype) && j.bs >= 0) octet_threadpool_run(tp, quant_worker, &j);
-    octet_threadpool_run(tp, mm_worker, &j);
+    octet_matmul_n(tp, s, &w, 1, x, m, &y);
+}
+
+// One quantization and one pass of the pool for all, when they read the input alike.
+void octet_matmul_n(octet_threadpool *tp, octet_scratch *s, const octet_tensor *const *w, int count, const float *x, int m, float *const *y) {
+    mm_job j[OCTET_MATMUL_MAX];
+    int same = count <= OCTET_MATMUL_MAX;
+    for (int i = 0; i < count && same; i++) {
+        j[i] = make_job(s, w[i], x, m, y[i]);
+        same = w[i]->cols == w[0]->cols && quantized(&j[i]) == quantized(&j[0]) &&
+               (!quantized(&j[i]) || (act_blocks(&j[i]) == act_blocks(&j[0]) && j[i].asym == j[0].asym));
+    }
+    if (!same) {
+        for (int i = 0; i < count; i++) octet_matmul_n(tp, s, &w[i], 1, x, m, &y[i]);
+        return;
+    }
+    j[0].count = count;
+    if (quantized(&j[0])) octet_threadpool_run(tp, quant_worker, &j[0]);
+    octet_threadpool_run(tp, mm_worker, &j[0]);
 }

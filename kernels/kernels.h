@@ -32,8 +32,11 @@ typedef struct {
     // Activations to int8 in blocks of bs inputs (k % bs == 0; bs = k: one scale per row): c NULL
     // as k_quantize_row_i8_blocks, else asymmetric as k_quantize_row_i8_asym (same bits).
     void    (*quantize_i8)(const float *x, int k, int bs, int8_t *q, float *s, float *c);
-    // y[i] += a * x[i] (a multiply then an add per element: the same bits in every set).
-    void    (*axpy_f32)(float a, const float *x, float *y, int n);
+    // Attention over cached rows (ld floats apart): out[r] = dot_f32(q, k + r*ld, d) for n rows;
+    // and y[i] += a[r] * x[r*ld + i] for r = 0..n-1 in turn (a multiply then an add per element).
+    // Both give the same bits in every set.
+    void    (*dot_rows_f32)(const float *q, const float *k, size_t ld, int n, int d, float *out);
+    void    (*axpy_rows_f32)(const float *a, const float *x, size_t ld, int n, float *y, int d);
     // acc[j] gathers lane j's scaled block dots d (int32 dot of block b) in block order:
     //   sw NULL (q8):     acc[j] += sx[b][j] * d            or, with cx: += sx[b][j] * d + cx[b][j] * S[b]
     //   sw, sx (q8g32):   acc[j] += (sx[b][j] * sw[b]) * d  or, with cx: += sw[b] * (sx[b][j] * d + cx[b][j] * S[b])

@@ -46,8 +46,13 @@ static void row_to_f32(const void *w, int dtype, const float *sw, int k, float *
     else for (int i = 0; i < k; i++) out[i] = ((const float *)w)[i];
 }
 
-static void axpy_f32(float a, const float *x, float *y, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
+static void dot_rows_f32(const float *q, const float *k, size_t ld, int n, int d, float *out) {
+    for (int r = 0; r < n; r++) out[r] = k_dot_f32(q, k + r * ld, d);
+}
+
+static void axpy_rows_f32(const float *a, const float *x, size_t ld, int n, float *y, int d) {
+    for (int r = 0; r < n; r++)
+        for (int i = 0; i < d; i++) y[i] += a[r] * x[r * ld + i];
 }
 
 void k_gemm8_acc(const octet_lanes8 *g, float acc[8]) {
@@ -107,7 +112,7 @@ void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps) {
 
 void k_softmax(float *x, int n) {
     float mx = -INFINITY;
-    for (int i = 0; i < n; i++) mx = fmaxf(mx, x[i]);
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;  // as fmaxf (a NaN never wins), without the libm call
     double sum = 0;
     for (int i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
     float inv = (float)(1.0 / sum);
@@ -118,4 +123,4 @@ void k_swiglu(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, quantize_i8, axpy_f32, k_gemm8_acc};
+const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, k_gemm8_acc};

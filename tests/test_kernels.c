@@ -277,6 +277,22 @@ static void backend_is_thread_count_independent(void) {
                     octet_threadpool_free(tp);
                 }
             }
+    // several matrices on one input (one quantization, one pass) give each one's bits alone,
+    // also when they cannot share the quantization (f32 weights beside int8)
+    for (int asym = 0; asym < 2; asym++) {
+        const octet_tensor *sets[2][3] = {{&tq, &tg, &tq}, {&tq, &tf, &tg}};
+        for (int si = 0; si < 2; si++) {
+            float want[3][12 * 37], got[3][12 * 37], *outs[3] = {got[0], got[1], got[2]};
+            octet_threadpool *tp = octet_threadpool_new(2);
+            octet_scratch sc;
+            CHECK(octet_scratch_init(&sc, m, k, 2, 32, asym) == 0, "scratch");
+            for (int i = 0; i < 3; i++) octet_matmul(tp, &sc, sets[si][i], x, m, want[i]);
+            octet_matmul_n(tp, &sc, sets[si], 3, x, m, outs);
+            CHECK(!memcmp(want, got, sizeof got), "matmul_n set %d asym %d differs from one by one", si, asym);
+            octet_scratch_free(&sc);
+            octet_threadpool_free(tp);
+        }
+    }
     // a tensor marked act_f32 (quant.f32_act) runs weight-only inside an int8 run
     for (int wi = 0; wi < 3; wi += 2) {
         octet_tensor marked = *ts[wi];
@@ -321,11 +337,32 @@ static void simd_sets_match_scalar(void) {
                     a8[i] = i < k ? a[i] : pass == 0 || pass == 3 ? (int8_t)(next_u32() % 255 - 127) : a[i % k];
                 CHECK(ks->dot_i8(a, b, k) == ref->dot_i8(a, b, k), "%s dot_i8 k=%d pass %d", ks->name, k, pass);
                 float x = ks->dot_f32(fa, fb, k), y = ref->dot_f32(fa, fb, k);
-                memcpy(ya, fb, sizeof(float) * k);
-                memcpy(yb, fb, sizeof(float) * k);
-                ks->axpy_f32(fa[0] + 0.37f, fa, ya, k);
-                ref->axpy_f32(fa[0] + 0.37f, fa, yb, k);
-                CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s axpy_f32 k=%d pass %d", ks->name, k, pass);
+                // attention over rows: fa as up to 21 rows of width d (ld = d + 3), fb as the query / weights
+                static const int widths[] = {1, 7, 8, 13, 16, 64, 65, 72};
+                for (unsigned wi = 0; wi < sizeof widths / sizeof *widths && widths[wi] <= k; wi++) {
+                    int d = widths[wi];
+                    int rows = (k - d) / (d + 3) + 1 < 21 ? (k - d) / (d + 3) + 1 : 21;  // rows fit in fa
+                    float o1[21], o2[21];
+                    ks->dot_rows_f32(fb, fa, (size_t)d + 3, rows, d, o1);
+                    ref->dot_rows_f32(fb, fa, (size_t)d + 3, rows, d, o2);
+                    CHECK(!memcmp(o1, o2, sizeof(float) * rows), "%s dot_rows_f32 d=%d rows=%d pass %d", ks->name, d, rows, pass);
+                    memcpy(ya, fb, sizeof(float) * d);
+                    memcpy(yb, fb, sizeof(float) * d);
+                    ks->axpy_rows_f32(fb + 1, fa, (size_t)d + 3, rows, ya, d);
+                    ref->axpy_rows_f32(fb + 1, fa, (size_t)d + 3, rows, yb, d);
+                    CHECK(!memcmp(ya, yb, sizeof(float) * d), "%s axpy_rows_f32 d=%d rows=%d pass %d", ks->name, d, rows, pass);
+                }
+                for (int d = 64; d <= 256 && d <= k; d *= 2) {  // head widths, 8-row groups and a remainder
+                    int rows = k / d < 21 ? k / d : 21;
+                    float o1[21], o2[21];
+                    ks->dot_rows_f32(fb, fa, (size_t)d, rows, d, o1);
+                    ref->dot_rows_f32(fb, fa, (size_t)d, rows, d, o2);
+                    memcpy(ya, fb, sizeof(float) * d);
+                    memcpy(yb, fb, sizeof(float) * d);
+                    ks->axpy_rows_f32(fb + 1, fa, (size_t)d, rows, ya, d);
+                    ref->axpy_rows_f32(fb + 1, fa, (size_t)d, rows, yb, d);
+                    CHECK(!memcmp(o1, o2, sizeof(float) * rows) && !memcmp(ya, yb, sizeof(float) * d), "%s attention rows d=%d rows=%d pass %d", ks->name, d, rows, pass);
+                }
                 // weight rows as f32: every f16/bf16 bit pattern class (random bits, incl. subnormals, inf, NaN), q8g32 with its scales
                 uint16_t *h = (uint16_t *)fb;  // reuses fb's bytes as k halves
                 for (int i = 0; i < k; i++) h[i] = (uint16_t)next_u32();
