@@ -116,6 +116,35 @@ static void attention_worker(void *p, int ith, int nth) {
     }
 }
 
+// Per-token work of a prefill chunk, split over the pool (decode's single token stays on the
+// calling thread: a pass of the pool costs more than the work).
+typedef struct { float *y; const float *x, *g; int n, width; float eps; } rows_job;
+
+static void rmsnorm_worker(void *p, int ith, int nth) {
+    const rows_job *j = p;
+    int t0, t1;
+    octet_split(j->n, ith, nth, &t0, &t1);
+    for (int t = t0; t < t1; t++) k_rmsnorm(j->y + (size_t)t * j->width, j->x + (size_t)t * j->width, j->g, j->width, j->eps);
+}
+
+static void swiglu_worker(void *p, int ith, int nth) {
+    const rows_job *j = p;
+    int t0, t1;
+    octet_split(j->n, ith, nth, &t0, &t1);
+    size_t a = (size_t)t0 * j->width;
+    k_swiglu(j->y + a, j->y + a, j->x + a, (t1 - t0) * j->width);
+}
+
+static void for_tokens(octet_context *c, void (*fn)(void *, int, int), rows_job *j) {
+    if (j->n > 1) octet_threadpool_run(c->tp, fn, j);
+    else fn(j, 0, 1);
+}
+
+static void rmsnorm_rows(octet_context *c, float *y, const float *x, const octet_tensor *g, int n, int width) {
+    rows_job j = {y, x, g->data, n, width, c->m->hp.norm_eps};
+    for_tokens(c, rmsnorm_worker, &j);
+}
+
 static void add_bias(float *y, const octet_tensor *b, int n, int width) {
     if (!b) return;
     const float *bb = b->data;
@@ -138,7 +167,7 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
     for (uint32_t l = first; l < hp->n_layers; l++) {
         const octet_layer *L = &m->layers[l];
         OBSERVE(l, OCTET_SITE_LAYER_IN, c->x, dim);
-        for (int t = 0; t < n; t++) k_rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->attn_norm->data, dim, hp->norm_eps);
+        rmsnorm_rows(c, c->xb, c->x, L->attn_norm, n, dim);
         OBSERVE(l, OCTET_SITE_ATTN_IN, c->xb, dim);
         const octet_tensor *qkv[3] = {L->wq, L->wk, L->wv};
         float *qkv_out[3] = {c->q, c->k, c->v};
@@ -160,12 +189,13 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
         OBSERVE(l, OCTET_SITE_ATTN_OUT, c->att, dim);
         octet_matmul(c->tp, &c->scratch, L->wo, c->att, n, c->xb);
         for (size_t i = 0; i < (size_t)n * dim; i++) c->x[i] += c->xb[i];
-        for (int t = 0; t < n; t++) k_rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->ffn_norm->data, dim, hp->norm_eps);
+        rmsnorm_rows(c, c->xb, c->x, L->ffn_norm, n, dim);
         OBSERVE(l, OCTET_SITE_FFN_IN, c->xb, dim);
         const octet_tensor *gate_up[2] = {L->w_gate, L->w_up};
         float *gate_up_out[2] = {c->hb, c->hb2};
         octet_matmul_n(c->tp, &c->scratch, gate_up, 2, c->xb, n, gate_up_out);
-        k_swiglu(c->hb, c->hb, c->hb2, n * hid);
+        rows_job sj = {c->hb, c->hb2, NULL, n, hid, 0};
+        for_tokens(c, swiglu_worker, &sj);
         OBSERVE(l, OCTET_SITE_FFN_OUT, c->hb, hid);
         octet_matmul(c->tp, &c->scratch, L->w_down, c->hb, n, c->xb);
         for (size_t i = 0; i < (size_t)n * dim; i++) c->x[i] += c->xb[i];

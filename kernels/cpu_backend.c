@@ -1,6 +1,7 @@
 // CPU implementation of engine/backend.h: splits matmuls by output rows across the pool.
 #include "backend.h"
 #include "kernels.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 
 int octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads, int act_block, int asym) {
@@ -20,7 +21,12 @@ static int blocks_ok(int bs, int k) { return bs > 0 && k % bs == 0 && k / bs <= 
 // bs: the activation block of this matmul (octet_scratch.act_block, or -1 for f32_act tensors);
 // asym: asymmetric activations (the scratch asks for them and the weights have block sums).
 // A job is one matrix, or several on the same input (jobs[1..count-1] then follow jobs[0]).
-typedef struct { octet_scratch *s; const octet_tensor *w; const float *x; int m; float *y; int bs, asym, count; } mm_job;
+// Threads take rows CHUNK at a time from a shared counter (over all the job's matrices): a thread
+// slowed by its neighbours on the machine then does fewer chunks instead of holding up the rest,
+// and a chunk's weights stay in cache while all the tokens pass. Each row's result does not
+// depend on which thread computes it.
+typedef struct { octet_scratch *s; const octet_tensor *w; const float *x; int m; float *y; int bs, asym, count; atomic_int *next; } mm_job;
+#define CHUNK 64
 
 // The inputs per activation scale: bs, or 0 for one per row (the width is not whole blocks;
 // q8g32 and asymmetric activations only pair with 32-blocks, the weights' groups and sums).
@@ -30,11 +36,10 @@ static int act_blocks(const mm_job *j) {
     return bs == (int)OCTET_Q8_GROUP || (j->w->dtype == OCTET_Q8 && !j->asym) ? bs : 0;
 }
 
-static void mm_rows(const mm_job *j, int ith, int nth) {
+static void mm_rows(const mm_job *j, int n0, int n1, int ith) {
     const octet_tensor *w = j->w;
-    int n = (int)w->rows, k = (int)w->cols, n0, n1;
+    int n = (int)w->rows, k = (int)w->cols;
     const octet_kernel_set *ks = octet_kernels();
-    octet_split(n, ith, nth, &n0, &n1);
     const float *xc = j->asym ? j->s->xc : NULL;
     float *row = j->s->rows + (size_t)ith * k;  // this thread's row conversion space
     if (octet_is_q8(w->dtype)) {
@@ -54,7 +59,14 @@ static void mm_rows(const mm_job *j, int ith, int nth) {
 
 static void mm_worker(void *p, int ith, int nth) {
     const mm_job *j = p;
-    for (int i = 0; i < j->count; i++) mm_rows(j + i, ith, nth);
+    (void)nth;
+    for (int c = atomic_fetch_add(j->next, 1), i = 0, first = 0;; c = atomic_fetch_add(j->next, 1)) {
+        int chunks;  // matrix i holds chunks [first, first + chunks)
+        while (i < j->count && c >= first + (chunks = ((int)j[i].w->rows + CHUNK - 1) / CHUNK)) { first += chunks; i++; }
+        if (i == j->count) return;
+        int n0 = (c - first) * CHUNK, n1 = n0 + CHUNK < (int)j[i].w->rows ? n0 + CHUNK : (int)j[i].w->rows;
+        mm_rows(j + i, n0, n1, ith);
+    }
 }
 
 static void quant_worker(void *p, int ith, int nth) {
@@ -71,7 +83,7 @@ static void quant_worker(void *p, int ith, int nth) {
 }
 
 static mm_job make_job(octet_scratch *s, const octet_tensor *w, const float *x, int m, float *y) {
-    return (mm_job){s, w, x, m, y, w->act_f32 ? -1 : s->act_block, s->asym && w->block_sums, 1};
+    return (mm_job){s, w, x, m, y, w->act_f32 ? -1 : s->act_block, s->asym && w->block_sums, 1, NULL};
 }
 static int quantized(const mm_job *j) { return octet_is_q8(j->w->dtype) && j->bs >= 0; }
 
@@ -92,7 +104,9 @@ void octet_matmul_n(octet_threadpool *tp, octet_scratch *s, const octet_tensor *
         for (int i = 0; i < count; i++) octet_matmul_n(tp, s, &w[i], 1, x, m, &y[i]);
         return;
     }
+    atomic_int next = 0;
     j[0].count = count;
+    j[0].next = &next;
     if (quantized(&j[0])) octet_threadpool_run(tp, quant_worker, &j[0]);
     octet_threadpool_run(tp, mm_worker, &j[0]);
 }
