@@ -4,6 +4,7 @@
 #include "kernels.h"
 #include "model.h"
 #include "octet.h"
+#include "threadpool.h"
 #include "util.h"
 #include <math.h>
 #include <stdio.h>
@@ -60,6 +61,59 @@ static double run_once(octet_session *s, int vocab, int pp, int tg, uint64_t *se
     return t > 0 ? (pp ? pp : tg) * 1000.0 / t : -1;
 }
 
+
+// The CPU's memory read bandwidth with n threads: each scans its share of 256 MiB (8x a large L3)
+// with memchr for a byte that is not there (libc's widest loads); best of 3 passes.
+typedef struct { const char *p; size_t n; const void *found[256]; } bw_job;
+
+static void bw_worker(void *p, int ith, int nth) {
+    bw_job *j = p;
+    size_t i0 = j->n * ith / nth, i1 = j->n * (ith + 1) / nth;
+    j->found[ith] = memchr(j->p + i0, 2, i1 - i0);
+}
+
+static double cpu_bandwidth(int threads) {
+    size_t bytes = (size_t)256 << 20;
+    bw_job *j = calloc(1, sizeof *j);
+    char *buf = malloc(bytes);
+    octet_threadpool *tp = threads <= 256 ? octet_threadpool_new(threads) : NULL;
+    double best = 0;
+    if (j && buf && tp) {
+        memset(buf, 1, bytes);
+        j->p = buf;
+        j->n = bytes;
+        for (int pass = 0; pass < 4; pass++) {  // the first pass warms up
+            double t = octet_time_ms();
+            octet_threadpool_run(tp, bw_worker, j);
+            t = octet_time_ms() - t;
+            if (pass && t > 0 && bytes / t / 1e6 > best) best = bytes / t / 1e6;
+        }
+    }
+    if (tp) octet_threadpool_free(tp);
+    free(buf); free(j);
+    return best;
+}
+
+// After a CPU run: the read bandwidth at each thread count, and the share of it each decode test
+// reached (weight bytes per token).
+static void cpu_references(const octet_model *m, const result *res, int n_res, uint64_t bytes) {
+    if (m->tok_embd != m->output) bytes -= m->tok_embd->nbytes;  // decode reads one embedding row
+    int done[MAX_LIST], n_done = 0;
+    for (int i = 0; i < n_res; i++) {
+        if (res[i].test[0] != 't') continue;
+        int seen = 0;
+        for (int k = 0; k < n_done; k++) seen |= done[k] == res[i].threads;
+        if (seen || n_done == MAX_LIST) continue;
+        double bw = cpu_bandwidth(res[i].threads);
+        if (bw <= 0) return;
+        done[n_done++] = res[i].threads;
+        printf("%sCPU memory read bandwidth, %d thread%s (memchr over 256 MiB, best of 3): %.1f GB/s\n", n_done == 1 ? "\n" : "", res[i].threads, res[i].threads > 1 ? "s" : "", bw);
+        for (int k = 0; k < n_res; k++)
+            if (res[k].test[0] == 't' && res[k].threads == res[i].threads)
+                printf("%s, %d thread%s: %.1f GB/s of weights read = %.0f%% of it (limit %.1f tok/s)\n", res[k].test, res[k].threads, res[k].threads > 1 ? "s" : "",
+                       res[k].mean * bytes / 1e9, 100.0 * res[k].mean * bytes / 1e9 / bw, bw * 1e9 / bytes);
+    }
+}
 
 #ifdef OCTET_CUDA
 // After a GPU run: the card's copy bandwidth, the share of it each decode test reached (weight
@@ -198,6 +252,7 @@ int cmd_bench(int argc, char **argv) {
                    octet_act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
         printf("\n]\n");
     }
+    if (device == OCTET_DEVICE_CPU && !strcmp(fmt, "md")) cpu_references(m, res, n_res, bytes);
 #ifdef OCTET_CUDA
     if (device == OCTET_DEVICE_CUDA && !strcmp(fmt, "md")) gpu_references(m, res, n_res, bytes, (int)max_pp);
 #endif
