@@ -9,7 +9,8 @@
 // w + j*ldw, block by block (bs inputs per block, nb blocks). One of lda, ldw is 0: eight tokens
 // against one weight row (prefill), or one token against eight rows (decode). Scales per lane:
 // sx and cx are [nb][8] (lane j of block b at b*8 + j); sw (q8g32 block scales) and S (weight
-// block sums, asymmetric activations) belong to lane j's weight row at sw + j*ldsw, S + j*ldS.
+// block sums, asymmetric activations) belong to lane j's weight row at sw + j*ldsw, S + j*ldS;
+// with ldS > 0, S must be readable one int16 past the last lane's last block (SIMD gathers).
 typedef struct {
     const int8_t *a, *w;
     size_t lda, ldw, ldsw, ldS;
