@@ -61,14 +61,20 @@ static float q8g_row_sum(const float *sw, const int16_t *ssum, int nb) {
     return t;
 }
 
+// What row n's offset term multiplies: q8g32 with asymmetric per-row activations needs the row's
+// dequantized sum; every other mode nothing.
+static float row_total(const gemm_ops *o, int n) {
+    if (!o->g32 || o->abs || !o->xc) return 0;
+    return q8g_row_sum(o->ws + (size_t)n * o->nb, o->wsum + (size_t)n * o->nb, o->nb);
+}
+
 // Output (r, n) from its accumulated blocks: q8 applies the row's weight scale; q8g32 with
-// per-row activation scales applies that scale, with the row's offset times the row sum (asymmetric).
-static float finish(const gemm_ops *o, int r, int n, float acc) {
+// per-row activation scales applies that scale, with the row's offset times the row total.
+static float finish(const gemm_ops *o, int r, int n, float acc, float wtot) {
     if (!o->g32) return o->ws[n] * acc;
     if (o->abs) return acc;
     if (!o->xc) return o->xs[r] * acc;
-    const float *sw = o->ws + (size_t)n * o->nb;
-    return o->xs[r] * acc + o->xc[r] * q8g_row_sum(sw, o->wsum + (size_t)n * o->nb, o->nb);
+    return o->xs[r] * acc + o->xc[r] * wtot;
 }
 
 // Lane j: token r + j*dr with weight row n + j*dn; sx, cx the lanes' activation block values.
@@ -77,9 +83,10 @@ static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *s
     octet_lanes8 g = {.a = o->xq + (size_t)r * o->k, .w = o->wq + (size_t)n * o->k, .lda = (size_t)dr * o->k, .ldw = (size_t)dn * o->k,
                       .ldsw = dn * nb, .ldS = dn * nb, .nb = o->nb, .bs = o->bs, .sx = o->abs ? sx : NULL,
                       .cx = o->abs && o->xc ? cx : NULL, .sw = o->g32 ? o->ws + n * nb : NULL, .S = o->xc ? o->wsum + n * nb : NULL};
-    float acc[8] = {0};
+    float acc[8] = {0}, wtot = dn ? 0 : row_total(o, n);  // eight tokens share one row's total
     o->ks->gemm8_acc(&g, acc);
-    for (int j = 0; j < 8; j++) o->y[(size_t)(r + j * dr) * o->ldy + n + j * dn] = finish(o, r + j * dr, n + j * dn, acc[j]);
+    for (int j = 0; j < 8; j++)
+        o->y[(size_t)(r + j * dr) * o->ldy + n + j * dn] = finish(o, r + j * dr, n + j * dn, acc[j], dn ? row_total(o, n + j) : wtot);
 }
 
 // One pair alone, with gemm8_acc's arithmetic (the scalar reference's, term by term).
@@ -103,7 +110,7 @@ static void run1(const gemm_ops *o, int r, int n) {
             else acc += (sx[b] * sw[b]) * d;
         }
     }
-    o->y[(size_t)r * o->ldy + n] = finish(o, r, n, acc);
+    o->y[(size_t)r * o->ldy + n] = finish(o, r, n, acc, row_total(o, n));
 }
 
 // dst[b*8 + j] = src[j*ld + b]: eight rows' block values transposed (ld = nb), or one row's

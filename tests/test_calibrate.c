@@ -129,6 +129,17 @@ static float *file_floats(const octet_file *f, const char *key) {
 }
 static float *file_sensitivities(const octet_file *f) { return file_floats(f, "quant.sensitivity"); }
 
+// The per-tensor sensitivities of the calibrated stories file, which the budget tests compare
+// their picks against: -1 when that test has not made the file, else 0 with *sens (NULL when
+// the file has none) and the file's tensor count.
+static int calibrated_sensitivities(float **sens, uint64_t *n_tensors) {
+    octet_file f;
+    if (octet_file_open(&f, "tests/out/stories.cal1.octet") != 0) return -1;
+    *sens = file_sensitivities(&f);
+    *n_tensors = f.n_tensors;
+    octet_file_close(&f);
+    return 0;
+}
 // Same input and options give the same bytes; the kept tensors are the most sensitive ones.
 static void calibrated_conversion_is_deterministic(void) {
     if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
@@ -173,12 +184,14 @@ static void calibrated_conversion_is_deterministic(void) {
 // --max-kl X keeps the fewest most-sensitive tensors that bring the sum of the rest to <= X.
 static void max_kl_budget_is_respected(void) {
     if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
-    octet_file f;
-    if (octet_file_open(&f, "tests/out/stories.cal1.octet") != 0) SKIP("needs calibrated_conversion_is_deterministic");
-    float *sens = file_sensitivities(&f);
+    float *sens;
+    uint64_t n;
+    if (calibrated_sensitivities(&sens, &n) != 0) SKIP("needs calibrated_conversion_is_deterministic");
+    CHECK(sens, "the calibrated file has no quant.sensitivity");
+    if (!sens) return;
     double total = 0;
-    for (uint64_t i = 0; sens && i < f.n_tensors; i++) total += sens[i] > 0 ? sens[i] : 0;
-    octet_file_close(&f);
+    for (uint64_t i = 0; i < n; i++) total += sens[i] > 0 ? sens[i] : 0;
+    octet_file f;
     double budget = total * 0.6;
     char *out = NULL;
     int rc = run_cmd(&out, "./octet convert %s -o tests/out/stories.maxkl.octet --type q8g32 --smooth 0.5 --max-kl %.9f --calib %s --quiet",
@@ -203,10 +216,10 @@ static void max_kl_budget_is_respected(void) {
 // sensitive quantized tensor would have fit in what is left.
 static void f16_budget_is_respected(void) {
     if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    float *sens;
+    uint64_t n;
+    if (calibrated_sensitivities(&sens, &n) != 0) SKIP("needs calibrated_conversion_is_deterministic");
     octet_file f;
-    if (octet_file_open(&f, "tests/out/stories.cal1.octet") != 0) SKIP("needs calibrated_conversion_is_deterministic");
-    float *sens = file_sensitivities(&f);
-    octet_file_close(&f);
     char *out = NULL;
     int rc = run_cmd(&out, "./octet convert %s -o tests/out/stories.budget.octet --type q8g32 --smooth 0.5 --f16-budget 10 --calib %s --quiet",
                      stories(), shared_path("data/fortunes-dev.txt"));
