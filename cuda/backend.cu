@@ -29,6 +29,7 @@ struct octet_cuda_ctx {
     int dec_persist, n_sm;     // fused GEMVs: resident-size grids; SMs
     int dec_wide;              // fused GEMVs: 32 rows per block instead of 8
     int dec_span, dec_split;   // attention split of the fused decode step
+    int pdl, pdl_now;          // unfused decode graph: programmatic dependent launch (now: capturing it)
     dlayer *L;
     dmat embd, out;
     float *out_norm, *inv_freq;
@@ -44,6 +45,20 @@ struct octet_cuda_ctx {
     cudaGraphExec_t graph;     // the decode step (one token, logits + argmax)
     size_t weight_bytes;
 };
+
+// Launches kernel k on the context's stream; while the unfused decode step is being captured,
+// with programmatic dependent launch (kernels.cuh, pdl_wait), so that a kernel's blocks start,
+// and a GEMV's first weights stream in, while the kernel before it finishes.
+template <typename... P, typename... A>
+static void launch_k(const octet_cuda_ctx *c, void (*k)(P...), dim3 grid, dim3 block, size_t smem, A... args) {
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid; cfg.blockDim = block; cfg.dynamicSmemBytes = smem; cfg.stream = c->st;
+    cfg.attrs = at; cfg.numAttrs = c->pdl_now ? 1 : 0;
+    cudaLaunchKernelEx(&cfg, k, ((P)args)...);
+}
 
 static int round32(int k) { return (k + QBLOCK - 1) / QBLOCK * QBLOCK; }
 static int getenv_is0(const char *name) { const char *v = getenv(name); return v && !strcmp(v, "0"); }
@@ -188,14 +203,21 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     // The fused decode step needs every matrix in int8, blocks of 32 (no row mode) and heads
     // made of whole blocks; OCTET_CUDA_FUSED=0 turns it off (tests, measurements).
     c->fused = !row_mode && !c->rm_dim && !c->rm_hid && c->hd % QBLOCK == 0 && int8_on_gpu(m->output) && !getenv_is0("OCTET_CUDA_FUSED");
-    // Measured on an H100: fused +30% decode speed on the 1.1B shape (dim 2048), -9% on the 7B
-    // (dim 4096), where the per-block prologue costs more than the kernels it replaces.
-    if (c->dim > 2048 && !(getenv("OCTET_CUDA_FUSED") && !strcmp(getenv("OCTET_CUDA_FUSED"), "1"))) c->fused = 0;
+    // Measured on an H100 (tg128): fused 964 vs 780 tok/s unfused on SmolLM2 (dim 576); from
+    // dim 2048 up the per-block prologues cost more than the kernels they replace (1.1B shape:
+    // 732 fused vs 776 unfused; 7B: 228 vs 279, unfused with programmatic launch).
+    if (c->dim >= 2048 && !(getenv("OCTET_CUDA_FUSED") && !strcmp(getenv("OCTET_CUDA_FUSED"), "1"))) c->fused = 0;
     for (uint32_t l = 0; l < hp->n_layers; l++) {
         const octet_layer *s = &m->layers[l];
         const octet_tensor *t[] = {s->wq, s->wk, s->wv, s->wo, s->w_gate, s->w_up, s->w_down};
         for (unsigned i = 0; i < sizeof t / sizeof *t; i++) c->fused &= int8_on_gpu(t[i]);
     }
+    // Programmatic dependent launch in the unfused decode graph (compute capability 9.0 and up;
+    // measured on an H100: tg128 +3.5% on the 1.1B shape, +2% on the 7B, same bits);
+    // OCTET_CUDA_PDL=0 turns it off.
+    int cc_major = 0;
+    cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, 0);
+    c->pdl = cc_major >= 9 && !getenv_is0("OCTET_CUDA_PDL");
     c->dec_persist = getenv("OCTET_CUDA_PERSIST") && !strcmp(getenv("OCTET_CUDA_PERSIST"), "1");
     // 32 rows per block (fewer prologues) measured faster at dim 2048; OCTET_CUDA_WIDE=0|1 forces.
     c->dec_wide = getenv("OCTET_CUDA_WIDE") ? !strcmp(getenv("OCTET_CUDA_WIDE"), "1") : c->dim >= 2048;
@@ -274,23 +296,25 @@ static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, i
             int k = m - r < 4 ? m - r : 4;
             const float *x = xf + (size_t)r * ldx;
             float *yy = y + (size_t)r * ldy;
-            if (k == 1) k_gemv_f16<1><<<grid, 128, 0, st>>>(*w, x, ldx, yy, ldy, bias, acc);
-            else if (k == 2) k_gemv_f16<2><<<grid, 128, 0, st>>>(*w, x, ldx, yy, ldy, bias, acc);
-            else if (k == 3) k_gemv_f16<3><<<grid, 128, 0, st>>>(*w, x, ldx, yy, ldy, bias, acc);
-            else k_gemv_f16<4><<<grid, 128, 0, st>>>(*w, x, ldx, yy, ldy, bias, acc);
+            if (k == 1) launch_k(c, k_gemv_f16<1>, grid, 128, 0, *w, x, ldx, yy, ldy, bias, acc);
+            else if (k == 2) launch_k(c, k_gemv_f16<2>, grid, 128, 0, *w, x, ldx, yy, ldy, bias, acc);
+            else if (k == 3) launch_k(c, k_gemv_f16<3>, grid, 128, 0, *w, x, ldx, yy, ldy, bias, acc);
+            else launch_k(c, k_gemv_f16<4>, grid, 128, 0, *w, x, ldx, yy, ldy, bias, acc);
         }
         return;
     }
+    // The input's quantization: one scale per token (--act int8-row, or a width that is not whole
+    // blocks, as on the CPU; the scale is repeated in every block of xs) or one per 32.
+    int row = w->k == c->dim ? c->rm_dim : c->rm_hid;
     if (m > 8) {
-        // Per-32 scales also cover row-quantized activations (the row scale is repeated in every
-        // block). The per-token-scale kernel (GEMM_ROW, faster) is measured by bench but not used
-        // here yet: on stories260K (hid 172, row-quantized down-projection input) it matched the
-        // per-32 kernel per matmul but left prompt logits 1.5e-2 off the CPU, still unexplained.
-        launch_gemm(0, *w, c->xq, c->xs, m, y, ldy, bias, acc, st);
+        launch_gemm(row, *w, c->xq, c->xs, m, y, ldy, bias, acc, st);
         return;
     }
-    switch (m) {
-#define G(M) case M: k_gemv_dp4a<M, false><<<grid, 128, 0, st>>>(*w, c->xq, c->xs, y, NULL, ldy, bias, acc); break;
+    const float *xs = c->xs;
+    int32_t *no_i = NULL;
+    switch (m * 2 + row) {
+#define G(M) case 2 * M: launch_k(c, k_gemv_dp4a<M, false>, grid, 128, 0, *w, (const int8_t *)c->xq, xs, y, no_i, ldy, bias, acc); break; \
+             case 2 * M + 1: launch_k(c, k_gemv_dp4a<M, false, true>, grid, 128, 0, *w, (const int8_t *)c->xq, xs, y, no_i, ldy, bias, acc); break;
         G(1) G(2) G(3) G(4) G(5) G(6) G(7) G(8)
 #undef G
     }
@@ -300,18 +324,20 @@ static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, i
 // blocks, more rows one block each.
 static void norm(octet_cuda_ctx *c, const float *x, const float *g, int n, int quant) {
     if (n <= 8 && !c->rm_dim)
-        k_rmsnorm_split<<<dim3((c->kp_dim + 255) / 256, n), 256, 0, c->st>>>(x, c->dim, g, c->dim, c->m->hp.norm_eps, c->xb, quant ? c->xq : NULL, c->xs, c->kp_dim);
+        launch_k(c, k_rmsnorm_split, dim3((c->kp_dim + 255) / 256, n), 256, 0, x, c->dim, g, c->dim, c->m->hp.norm_eps, c->xb, quant ? c->xq : NULL, c->xs, c->kp_dim);
     else
-        k_rmsnorm<<<n, ROW_THREADS, c->dim * 4, c->st>>>(x, c->dim, g, c->dim, c->m->hp.norm_eps, c->xb, quant ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
+        launch_k(c, k_rmsnorm, n, ROW_THREADS, c->dim * 4, x, c->dim, g, c->dim, c->m->hp.norm_eps, c->xb, quant ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
 }
 
 // Launches one chunk (n tokens whose step [pos, ids...] is already in d_step); n_split is the
 // number of attention splits (fixed to max_split in the decode graph).
 static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, int want_next) {
     const octet_hparams *hp = &c->m->hp;
-    cudaStream_t st = c->st;
     int kv_elt = c->kv_f16 ? 2 : 4;
-    k_embed<<<n, 1024, 0, st>>>(c->embd, c->d_step, c->x, c->dim);
+    int pdl = c->pdl_now;
+    c->pdl_now = 0;   // the step's first kernel follows the host's copy, not a kernel
+    launch_k(c, k_embed, n, 1024, 0, c->embd, c->d_step, c->x, c->dim);
+    c->pdl_now = pdl;
     for (uint32_t l = 0; l < hp->n_layers; l++) {
         dlayer *L = &c->L[l];
         size_t lo = (size_t)l * c->n_ctx * c->kvd * kv_elt;
@@ -321,27 +347,27 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
         size_t smem = (size_t)(c->hd + ATT_SPAN) * 4;
         dim3 ag(c->nh, n, n_split), rope_grid(n, (c->nh + c->nkv + ROPE_HEADS - 1) / ROPE_HEADS);
         if (c->kv_f16) {
-            k_rope_store<__half><<<rope_grid, 256, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (__half *)kc, (__half *)vc);
-            k_attention<__half><<<ag, 128, smem, st>>>(c->qkv, c->qkv_n, c->d_step, (__half *)kc, (__half *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
+            launch_k(c, k_rope_store<__half>, rope_grid, 256, 0, c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (__half *)kc, (__half *)vc);
+            launch_k(c, k_attention<__half>, ag, 128, smem, c->qkv, c->qkv_n, c->d_step, (__half *)kc, (__half *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
         } else {
-            k_rope_store<float><<<rope_grid, 256, 0, st>>>(c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
-            k_attention<float><<<ag, 128, smem, st>>>(c->qkv, c->qkv_n, c->d_step, (float *)kc, (float *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
+            launch_k(c, k_rope_store<float>, rope_grid, 256, 0, c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
+            launch_k(c, k_attention<float>, ag, 128, smem, c->qkv, c->qkv_n, c->d_step, (float *)kc, (float *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
         }
         int fuse_q = L->o.q8 && !c->rm_dim && c->hd % QBLOCK == 0;
-        k_attn_combine<<<dim3(c->nh, n), round32(c->hd), 0, st>>>(c->part_o, c->part_ml, c->nh, c->hd, n_split, c->att, fuse_q ? c->xq : NULL, c->xs, c->kp_dim);
-        if (L->o.q8 && !fuse_q) k_quantize<<<n, ROW_THREADS, c->kp_dim * 4, st>>>(c->att, c->dim, c->dim, c->kp_dim, c->rm_dim, c->xq, c->xs);
+        launch_k(c, k_attn_combine, dim3(c->nh, n), round32(c->hd), 0, c->part_o, c->part_ml, c->nh, c->hd, n_split, c->att, fuse_q ? c->xq : NULL, c->xs, c->kp_dim);
+        if (L->o.q8 && !fuse_q) launch_k(c, k_quantize, n, ROW_THREADS, c->kp_dim * 4, c->att, c->dim, c->dim, c->kp_dim, c->rm_dim, c->xq, c->xs);
         matmul(c, &L->o, c->att, c->dim, n, c->x, c->dim, NULL, 1);
         norm(c, c->x, L->ffn_norm, n, L->gu.q8);
         matmul(c, &L->gu, c->xb, c->dim, n, c->gu, 2 * c->hid, NULL, 0);
-        if (c->rm_hid) k_swiglu<<<n, ROW_THREADS, c->hid * 4, st>>>(c->gu, c->hid, c->gu_il, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
-        else k_swiglu_blocks<<<dim3((c->kp_hid / QBLOCK + 7) / 8, n), 256, 0, st>>>(c->gu, c->hid, c->gu_il, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid);
+        if (c->rm_hid) launch_k(c, k_swiglu, n, ROW_THREADS, c->hid * 4, c->gu, c->hid, c->gu_il, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
+        else launch_k(c, k_swiglu_blocks, dim3((c->kp_hid / QBLOCK + 7) / 8, n), 256, 0, c->gu, c->hid, c->gu_il, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid);
         matmul(c, &L->down, c->hb, c->hid, n, c->x, c->dim, NULL, 1);
     }
     if (!logit_rows) return;
     const float *xl = c->x + (size_t)(n - logit_rows) * c->dim;
     norm(c, xl, c->out_norm, logit_rows, c->out.q8);
     matmul(c, &c->out, c->xb, c->dim, logit_rows, c->logits, c->vocab, NULL, 0);
-    if (want_next) k_argmax<<<1, 1024, 0, st>>>(c->logits + (size_t)(logit_rows - 1) * c->vocab, c->vocab, c->d_next);
+    if (want_next) launch_k(c, k_argmax, 1, 1024, 0, c->logits + (size_t)(logit_rows - 1) * c->vocab, c->vocab, c->d_next);
 }
 
 // Blocks of a fused GEMV: one per row group, or with OCTET_CUDA_PERSIST=1 at most as many as
@@ -400,17 +426,34 @@ static void launch_decode_fused(octet_cuda_ctx *c) {
     k_argmax_unpack<<<1, 1, 0, st>>>(c->d_best, c->d_next);
 }
 
+// Captures the decode step into c->graph; 0, or the CUDA error.
+static cudaError_t capture_decode(octet_cuda_ctx *c) {
+    cudaGraph_t g;
+    cudaError_t e = cudaStreamBeginCapture(c->st, cudaStreamCaptureModeThreadLocal);
+    if (e != cudaSuccess) return e;
+    if (c->fused) launch_decode_fused(c);
+    else {
+        c->pdl_now = c->pdl;
+        launch_chunk(c, 1, c->max_split, 1, 1);
+        c->pdl_now = 0;
+    }
+    e = cudaStreamEndCapture(c->st, &g);
+    if (e != cudaSuccess) return e;
+    e = cudaGraphInstantiate(&c->graph, g, 0);
+    cudaGraphDestroy(g);
+    return e;
+}
+
 // One decode step through its CUDA graph (captured on first use); the step always ends with the
 // GPU argmax, so a greedy caller copies back only the id.
 static int decode_graph(octet_cuda_ctx *c) {
     if (!c->graph) {
-        cudaGraph_t g;
-        CK(cudaStreamBeginCapture(c->st, cudaStreamCaptureModeThreadLocal));
-        if (c->fused) launch_decode_fused(c);
-        else launch_chunk(c, 1, c->max_split, 1, 1);
-        CK(cudaStreamEndCapture(c->st, &g));
-        cudaError_t e = cudaGraphInstantiate(&c->graph, g, 0);
-        cudaGraphDestroy(g);
+        cudaError_t e = capture_decode(c);
+        if (e != cudaSuccess && c->pdl) {  // a driver without programmatic edges in graphs
+            cudaGetLastError();
+            c->pdl = 0;
+            e = capture_decode(c);
+        }
         CK(e);
     }
     CK(cudaGraphLaunch(c->graph, c->st));
@@ -490,9 +533,14 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
     if (kind == 1 || kind == 3) {  // tensor-core GEMM, 128- or 64-row weight tiles
         launch_gemm_imma<GEMM_I32>(kind == 1 ? 128 : 64, d, dx, dxs, m, NULL, dyi, n, NULL, 0, 0);
         launch_gemm_imma<GEMM_BLOCK32>(kind == 1 ? 128 : 64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
-    } else if (kind == 4) {  // tensor-core GEMM with one activation scale per token (xs[row * nb])
+    } else if (kind == 4 || kind == 5) {  // tensor-core GEMM, one activation scale per token (xs[row * nb])
         launch_gemm_imma<GEMM_I32>(64, d, dx, dxs, m, NULL, dyi, n, NULL, 0, 0);
-        launch_gemm_imma<GEMM_ROW>(128, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
+        launch_gemm_imma<GEMM_ROW>(kind == 4 ? 128 : 64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
+    } else if (kind == 6) {  // DP4A GEMV, one activation scale per token
+        for (int r = 0; r < m; r++) {
+            k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);
+            k_gemv_dp4a<1, false, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, n, NULL, 0);
+        }
     } else if (kind == 2) {  // the fused decode GEMV, one token at a time (f32 only; int32 from DP4A)
         for (int r = 0; r < m; r++) {
             k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);

@@ -11,6 +11,8 @@
 #ifndef OCTET_CUDA_GEMM_CUH
 #define OCTET_CUDA_GEMM_CUH
 #include "kernels.cuh"
+#include <stdlib.h>
+#include <string.h>
 
 #define GT_BM 128
 #define GT_BK 64
@@ -204,8 +206,21 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
 
 // Tile width: with per-32 scales the f32 accumulators make 128-row tiles too heavy in registers
 // (two blocks per SM); measured on an H100, 64 rows are faster on every shape. Integer
-// accumulation (I32, ROW) runs fastest on 128-row tiles.
-static inline int gemm_bn(int mode) { return mode == GEMM_BLOCK32 ? 64 : 128; }
+// accumulation (I32, ROW) runs fastest on 128-row tiles unless that leaves SMs idle: a grid of
+// 128-row tiles is split into 64-row ones when the busiest SM's work then shrinks (a 64-row
+// tile counted as 0.6 of a 128-row one). OCTET_CUDA_BN=64|128 forces a width (measurements).
+static inline int gemm_bn(int mode, int n, int m) {
+    static int n_sm, forced = -1;
+    if (forced < 0) {
+        const char *e = getenv("OCTET_CUDA_BN");
+        forced = e && (!strcmp(e, "64") || !strcmp(e, "128")) ? atoi(e) : 0;
+        if (cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess || n_sm < 1) n_sm = 1;
+    }
+    if (forced) return forced;
+    if (mode == GEMM_BLOCK32) return 64;
+    long mt = (m + GT_BM - 1) / GT_BM, t128 = mt * ((n + 127) / 128), t64 = mt * ((n + 63) / 64);
+    return (t64 + n_sm - 1) / n_sm * 6 < (t128 + n_sm - 1) / n_sm * 10 ? 64 : 128;
+}
 
 template <int MODE>
 static void launch_gemm_imma(int bn, const dmat &w, const int8_t *xq, const float *xs, int m, float *y, int32_t *yi, int ldy, const float *bias, int accumulate,
@@ -223,7 +238,7 @@ static void launch_gemm_imma(int bn, const dmat &w, const int8_t *xq, const floa
 
 // y = x · W^T with the activation scales of the mode (GEMM_BLOCK32 or GEMM_ROW).
 static inline void launch_gemm(int row_mode, const dmat &w, const int8_t *xq, const float *xs, int m, float *y, int ldy, const float *bias, int accumulate, cudaStream_t st) {
-    if (row_mode) launch_gemm_imma<GEMM_ROW>(gemm_bn(GEMM_ROW), w, xq, xs, m, y, NULL, ldy, bias, accumulate, st);
-    else launch_gemm_imma<GEMM_BLOCK32>(gemm_bn(GEMM_BLOCK32), w, xq, xs, m, y, NULL, ldy, bias, accumulate, st);
+    if (row_mode) launch_gemm_imma<GEMM_ROW>(gemm_bn(GEMM_ROW, w.n, m), w, xq, xs, m, y, NULL, ldy, bias, accumulate, st);
+    else launch_gemm_imma<GEMM_BLOCK32>(gemm_bn(GEMM_BLOCK32, w.n, m), w, xq, xs, m, y, NULL, ldy, bias, accumulate, st);
 }
 #endif

@@ -17,6 +17,24 @@ struct dmat {
     __half *h;
 };
 
+// Programmatic dependent launch (sm_90, the decode graph): a kernel launched with it may start
+// while the previous kernel in the stream still runs. pdl_wait() holds until that kernel has
+// finished and its writes are visible; pdl_trigger() lets the next kernel start. Both do
+// nothing for an ordinary launch. Every kernel of the decode step calls pdl_wait() before it
+// reads what an earlier kernel wrote.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+// Row kernels (small grids, all resident at once) let the next kernel start at once.
+__device__ __forceinline__ void pdl_start() { pdl_wait(); pdl_trigger(); }
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
@@ -99,6 +117,7 @@ __device__ void quantize_row_smem(const float *v, int k, int kp, int row_mode, i
 
 // x[t] = row tokens[t] of the embedding (q8 rows dequantized as the CPU does: q * scale).
 __global__ void k_embed(dmat e, const int32_t *step, float *x, int dim) {
+    pdl_start();
     int t = blockIdx.x, tok = step[1 + t];
     for (int i = threadIdx.x; i < dim; i += blockDim.x)
         x[(size_t)t * dim + i] = e.q8 ? (float)e.q[(size_t)tok * e.kp + i] * e.s[tok] : __half2float(e.h[(size_t)tok * e.kp + i]);
@@ -108,6 +127,7 @@ __global__ void k_embed(dmat e, const int32_t *step, float *x, int dim) {
 // its int8 quantization. Dynamic shared memory: dim floats.
 __global__ void __launch_bounds__(1024) k_rmsnorm(const float *__restrict__ x, int ldx, const float *__restrict__ g, int dim, float eps, float *__restrict__ out,
                                                  int8_t *__restrict__ q, float *__restrict__ s, int kp, int row_mode) {
+    pdl_start();
     extern __shared__ float row[];
     __shared__ float red[32];
     __shared__ double redd[32];
@@ -144,6 +164,7 @@ __global__ void __launch_bounds__(1024) k_rmsnorm(const float *__restrict__ x, i
 // then normalizes and quantizes its 256 values, one 32-value block per warp.
 __global__ void __launch_bounds__(256) k_rmsnorm_split(const float *__restrict__ x, int ldx, const float *__restrict__ g, int dim, float eps, float *__restrict__ out,
                                                        int8_t *__restrict__ q, float *__restrict__ s, int kp) {
+    pdl_start();
     __shared__ double redd[8];
     const float *xr = x + (size_t)blockIdx.y * ldx;
     double ss = 0;
@@ -167,6 +188,7 @@ __global__ void __launch_bounds__(256) k_rmsnorm_split(const float *__restrict__
 
 // Quantizes row blockIdx.x of x (k values, stride ldx). Dynamic shared memory: kp floats.
 __global__ void __launch_bounds__(1024) k_quantize(const float *__restrict__ x, int ldx, int k, int kp, int row_mode, int8_t *__restrict__ q, float *__restrict__ s) {
+    pdl_start();
     extern __shared__ float row[];
     __shared__ float red[32];
     for (int i = threadIdx.x; i < kp; i += blockDim.x) row[i] = i < k ? x[(size_t)blockIdx.x * ldx + i] : 0.0f;
@@ -177,6 +199,7 @@ __global__ void __launch_bounds__(1024) k_quantize(const float *__restrict__ x, 
 // h = silu(gate) * up for row blockIdx.x of gu ([gate | up], 2*hid wide; il: interleaved by
 // groups of 32, see upload_mat), then quantized.
 __global__ void __launch_bounds__(1024) k_swiglu(const float *__restrict__ gu, int hid, int il, float *__restrict__ out, int8_t *__restrict__ q, float *__restrict__ s, int kp, int row_mode) {
+    pdl_start();
     extern __shared__ float row[];
     __shared__ float red[32];
     const float *r = gu + (size_t)blockIdx.x * 2 * hid;
@@ -194,6 +217,7 @@ __global__ void __launch_bounds__(1024) k_swiglu(const float *__restrict__ gu, i
 // The same with one scale per 32 values: block (y = token) of 8 warps, one 32-value block per
 // warp, so a decode step's SwiGLU is spread over SMs.
 __global__ void __launch_bounds__(256) k_swiglu_blocks(const float *__restrict__ gu, int hid, int il, float *__restrict__ out, int8_t *__restrict__ q, float *__restrict__ s, int kp) {
+    pdl_start();
     int t = blockIdx.y, b = blockIdx.x * 8 + (threadIdx.x >> 5), i = b * QBLOCK + (threadIdx.x & 31);
     if (b * QBLOCK >= kp) return;
     const float *r = gu + (size_t)t * 2 * hid;
@@ -225,36 +249,56 @@ __device__ __forceinline__ void store_out(float *y, float v, const float *bias, 
 }
 
 // Decode GEMV with DP4A: one warp per weight row, each lane one 32-byte block (two 16-byte
-// loads) per step; M tokens at once. I32: raw int32 sums (tests); else f32 with the scales.
-template <int M, bool I32>
+// loads) per step; M tokens at once. I32: raw int32 sums (tests); ROW: one activation scale per
+// token, int32 over the whole row then scaled (the CPU's formula for --act int8-row); else f32
+// with a scale per 32. A lane's first four blocks of weights are loaded before pdl_wait(): they
+// do not depend on the previous kernel, so under programmatic launch they stream in while it
+// finishes (for k <= 4096 that is the whole row).
+template <int M, bool I32, bool ROW = false>
 __global__ void __launch_bounds__(128) k_gemv_dp4a(dmat w, const int8_t *__restrict__ xq, const float *__restrict__ xs, float *__restrict__ y, int32_t *__restrict__ yi, int ldy,
                                                       const float *__restrict__ bias, int accumulate) {
     int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (row >= w.n) return;
+    if (row >= w.n) { pdl_wait(); return; }
     int nb = w.kp / QBLOCK;
-    const int8_t *wr = w.q + (size_t)row * w.kp;
+    const int4 *wr = (const int4 *)(w.q + (size_t)row * w.kp);
     float acc[M];
     int iacc[M];
 #pragma unroll
     for (int r = 0; r < M; r++) { acc[r] = 0; iacc[r] = 0; }
-#pragma unroll 4
-    for (int b = lane; b < nb; b += 32) {
-        const int4 *wp = (const int4 *)(wr + b * QBLOCK);
-        int4 w0 = __ldg(wp), w1 = __ldg(wp + 1);
+    int4 pw[8];
 #pragma unroll
-        for (int r = 0; r < M; r++) {
-            const int4 *xp = (const int4 *)(xq + (size_t)r * w.kp + b * QBLOCK);
-            int d = dot32(__ldg(xp), __ldg(xp + 1), w0, w1);
-            if (I32) iacc[r] += d;
-            else acc[r] = __fmaf_rn(i2f_small(d), __ldg(xs + (size_t)r * nb + b), acc[r]);
+    for (int u = 0; u < 4; u++) {
+        int b = lane + 32 * u;
+        if (b < nb) { pw[2 * u] = __ldg(wr + 2 * b); pw[2 * u + 1] = __ldg(wr + 2 * b + 1); }
+    }
+    pdl_wait();
+    for (int b0 = lane; b0 < nb; b0 += 128) {
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            int b = b0 + 32 * u;
+            if (b >= nb) break;
+#pragma unroll
+            for (int r = 0; r < M; r++) {
+                const int4 *xp = (const int4 *)(xq + (size_t)r * w.kp + b * QBLOCK);
+                int d = dot32(__ldg(xp), __ldg(xp + 1), pw[2 * u], pw[2 * u + 1]);
+                if (I32 || ROW) iacc[r] += d;
+                else acc[r] = __fmaf_rn(i2f_small(d), __ldg(xs + (size_t)r * nb + b), acc[r]);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            int b = b0 + 128 + 32 * u;
+            if (b < nb) { pw[2 * u] = __ldg(wr + 2 * b); pw[2 * u + 1] = __ldg(wr + 2 * b + 1); }
         }
     }
+    pdl_trigger();
 #pragma unroll
     for (int r = 0; r < M; r++) {
-        if (I32) {
+        if (I32 || ROW) {
             int v = iacc[r];
             for (int o = 16; o; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-            if (lane == 0) yi[(size_t)r * ldy + row] = v;
+            if (lane == 0 && I32) yi[(size_t)r * ldy + row] = v;
+            if (lane == 0 && ROW) store_out(y + (size_t)r * ldy + row, __fmul_rn(w.s[row], __fmul_rn(xs[(size_t)r * nb], (float)v)), bias, row, accumulate);
         } else {
             float v = warp_sum(acc[r]);
             if (lane == 0) store_out(y + (size_t)r * ldy + row, __fmul_rn(w.s[row], v), bias, row, accumulate);
@@ -265,6 +309,7 @@ __global__ void __launch_bounds__(128) k_gemv_dp4a(dmat w, const int8_t *__restr
 // f16 weights (unquantized tensors) times f32 activations, f32 accumulation: one warp per row.
 template <int M>
 __global__ void __launch_bounds__(128) k_gemv_f16(dmat w, const float *x, int ldx, float *y, int ldy, const float *bias, int accumulate) {
+    pdl_wait();
     int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= w.n) return;
     const __half *wr = w.h + (size_t)row * w.kp;
@@ -276,6 +321,7 @@ __global__ void __launch_bounds__(128) k_gemv_f16(dmat w, const float *x, int ld
 #pragma unroll
         for (int r = 0; r < M; r++) acc[r] = __fmaf_rn(wv, x[(size_t)r * ldx + i], acc[r]);
     }
+    pdl_trigger();
 #pragma unroll
     for (int r = 0; r < M; r++) {
         float v = warp_sum(acc[r]);
@@ -291,6 +337,7 @@ __global__ void __launch_bounds__(128) k_gemv_f16(dmat w, const float *x, int ld
 template <typename KV>
 __global__ void k_rope_store(float *__restrict__ qkv, int ld, const int32_t *__restrict__ step, const float *__restrict__ inv_freq, int n_heads, int n_kv,
                              int hd, int rope_dim, int neox, KV *__restrict__ kc, KV *__restrict__ vc) {
+    pdl_start();
     __shared__ float cs[256], sn[256];  // one angle per rotated pair, shared by every head
     int t = blockIdx.x, pos = step[0] + t, half = rope_dim / 2, dim = n_heads * hd, kvd = n_kv * hd;
     int h0 = blockIdx.y * ROPE_HEADS, h1 = min(h0 + ROPE_HEADS, n_heads + n_kv);
@@ -350,6 +397,7 @@ __device__ void score_span(const float *q, const KV *kc, int kvd, int hd, int st
 template <typename KV>
 __global__ void __launch_bounds__(128) k_attention(const float *qkv, int ld, const int32_t *step, const KV *kc, const KV *vc, int n_heads, int n_kv, int hd,
                                                    int span, int n_split, float *part_o, float2 *part_ml) {
+    pdl_start();
     extern __shared__ float sm[];
     __shared__ float red[32];
     float *q = sm, *sc = sm + hd;
@@ -376,6 +424,7 @@ __global__ void __launch_bounds__(128) k_attention(const float *qkv, int ld, con
 // Merges the splits of one (head, token) into att[t][h*hd ..], and quantizes those values
 // (blocks of 32 inside the head) when q is set; blockDim = hd rounded up to 32.
 __global__ void k_attn_combine(const float *part_o, const float2 *part_ml, int n_heads, int hd, int n_split, float *att, int8_t *q, float *s, int kp) {
+    pdl_start();
     int h = blockIdx.x, t = blockIdx.y, d = threadIdx.x, dim = n_heads * hd;
     size_t base = ((size_t)t * n_heads + h) * n_split;
     float M = -INFINITY;
@@ -405,6 +454,7 @@ __device__ __forceinline__ unsigned long long argmax_key(float v, int idx) {
 
 // Index of the largest logit (the lowest index among equals, like the CPU's greedy pick).
 __global__ void k_argmax(const float *logits, int n, int32_t *out) {
+    pdl_start();
     __shared__ float bv[32];
     __shared__ int bi[32];
     float best = -INFINITY;

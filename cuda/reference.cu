@@ -16,6 +16,17 @@ void octet_cuda_launch_imma(const int8_t *w, const float *ws, int n, int k, cons
 #define CK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { octet_set_error("cuda: %s (%s:%d)", cudaGetErrorString(e_), __FILE__, __LINE__); goto fail; } } while (0)
 #define LT(call) do { cublasStatus_t s_ = (call); if (s_ != CUBLAS_STATUS_SUCCESS) { octet_set_error("cublasLt: status %d (%s:%d)", (int)s_, __FILE__, __LINE__); goto fail; } } while (0)
 
+// Fills the timing inputs with pseudo-random values (int8 in -127..127; scales around 1/127):
+// constant data can run faster on the tensor cores than real data does.
+__global__ void k_fill_random(int8_t *q, size_t n, float *s, size_t ns, unsigned seed) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        unsigned h = (unsigned)i * 2654435761u ^ seed;
+        h ^= h >> 15; h *= 2246822519u; h ^= h >> 13;
+        q[i] = (int8_t)((int)(h % 255) - 127);
+        if (i < ns) s[i] = (1.0f + (float)(h & 1023) / 1024.0f) / 127.0f;
+    }
+}
+
 // Milliseconds per repetition of what launch() queues, median of 5 timings of reps each.
 template <typename F>
 static double time_ms(F launch, int reps) {
@@ -76,10 +87,9 @@ extern "C" int octet_cuda_gemm_reference(int m, int n, int k, double *lt_ms, dou
     CK(cudaMalloc(&y, (size_t)m * n * 4));
     CK(cudaMalloc(&yi, (size_t)m * n * 4));
     CK(cudaMalloc(&work, ws_size));
-    CK(cudaMemset(x, 3, (size_t)m * kp));
-    CK(cudaMemset(w, 5, (size_t)n * kp));
-    CK(cudaMemset(xs, 0, (size_t)m * (kp / QBLOCK) * 4));
-    CK(cudaMemset(ws, 0, (size_t)n * 4));
+    k_fill_random<<<1024, 256>>>(x, (size_t)m * kp, xs, (size_t)m * (kp / QBLOCK), 1u);
+    k_fill_random<<<1024, 256>>>(w, (size_t)n * kp, ws, (size_t)n, 2u);
+    CK(cudaGetLastError());
     {
         // Column-major view: Y^T (n x m) = W (k x n, transposed) * X^T (k x m), int32 out.
         LT(cublasLtCreate(&h));

@@ -5,7 +5,7 @@
 #   smol    join /tmp/gguf.part00 + .dev/gguf.part01 and convert SmolLM2 into models/
 #   test    the CUDA tests (../shared copies from .dev/shared when present)
 #   bench   octet bench on the synthetic 1.1B and 7B shapes (and decode variants, see backend.cu)
-#   gemm    prefill (int8, int8-row) and the cuBLASLt table; ncu of one GEMM
+#   gemm    prefill (int8, int8-row) and the cuBLASLt table, tile width chosen and forced
 #   profile per-kernel times of the 1.1B decode step with ncu
 #   profile7  the same for the 7B shape, unfused and fused-wide
 # Logs go to $OUT (or /tmp/out).
@@ -27,21 +27,22 @@ bench)
   need tinyllama-1.1b $TL; need llama-7b $L7
   for f in $TL $L7; do
     ./octet bench -m $f --device cuda -p 512 -n 128 -r 3 2>/dev/null | tee -a "$OUT/bench.md"
-    for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=0" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
+    for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=0 OCTET_CUDA_PDL=1" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=0" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
       echo "$f $mode: $(env $mode ./octet bench -m $f --device cuda -p 0 -n 128 -r 2 -o csv 2>/dev/null | tail -1 | awk -F, '{print $(NF-1)}')" | tee -a "$OUT/bench.md"
     done
   done ;;
 smolbench)
-  for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=0" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
+  for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=0 OCTET_CUDA_PDL=1" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=0" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
     echo "smollm2 $mode: $(env $mode ./octet bench -m models/smollm2-135m-instruct.q8.octet --device cuda -p 512 -n 128 -r 3 -o csv 2>/dev/null | tail -2 | awk -F, '{printf "%s ", $(NF-1)}')" | tee -a "$OUT/bench.md"
   done ;;
 gemm)
   need tinyllama-1.1b $TL; need llama-7b $L7
-  for f in $TL $L7; do
-    ./octet bench -m $f --device cuda -p 512 -n 0 -r 3 --act int8,int8-row 2>/dev/null | grep -E "pp512|^\| (q|o|gate|down)" | tee -a "$OUT/gemm.md"
-  done
-  ncu --set full -k regex:k_gemm_imma -c 1 ./octet bench -m $L7 --device cuda -p 512 -n 0 -r 1 >"$OUT/ncu_gemm.log" 2>&1
-  grep -E "Issue Slots|Duration|Registers Per|Achieved Occ" "$OUT/ncu_gemm.log" | head ;;
+  for bn in "" 64 128; do
+    for f in $TL $L7; do
+      echo "== $f OCTET_CUDA_BN=$bn" | tee -a "$OUT/gemm.md"
+      OCTET_CUDA_BN=$bn ./octet bench -m $f --device cuda -p 512 -n 0 -r 3 --act int8,int8-row 2>/dev/null | grep -E "pp512|^\| (q|o|gate|down)" | tee -a "$OUT/gemm.md"
+    done
+  done ;;
 profile7)
   need llama-7b $L7
   for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
