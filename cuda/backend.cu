@@ -57,11 +57,12 @@ static void launch_k(const octet_cuda_ctx *c, void (*k)(P...), dim3 grid, dim3 b
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = grid; cfg.blockDim = block; cfg.dynamicSmemBytes = smem; cfg.stream = c->st;
     cfg.attrs = at; cfg.numAttrs = c->pdl_now ? 1 : 0;
-    cudaLaunchKernelEx(&cfg, k, ((P)args)...);
+    cudaLaunchKernelEx(&cfg, k, args...);
 }
 
 static int round32(int k) { return (k + QBLOCK - 1) / QBLOCK * QBLOCK; }
 static int getenv_is0(const char *name) { const char *v = getenv(name); return v && !strcmp(v, "0"); }
+static int getenv_is1(const char *name) { const char *v = getenv(name); return v && !strcmp(v, "1"); }
 
 // Shared memory of k_dec_gemv: int8 input, its scales, and the prologue's f32 scratch.
 static size_t dec_smem(const dmat *w, int pro, int n_heads = 0, int n_split = 0) {
@@ -206,7 +207,7 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     // Measured on an H100 (tg128): fused 964 vs 780 tok/s unfused on SmolLM2 (dim 576); from
     // dim 2048 up the per-block prologues cost more than the kernels they replace (1.1B shape:
     // 732 fused vs 776 unfused; 7B: 228 vs 279, unfused with programmatic launch).
-    if (c->dim >= 2048 && !(getenv("OCTET_CUDA_FUSED") && !strcmp(getenv("OCTET_CUDA_FUSED"), "1"))) c->fused = 0;
+    if (c->dim >= 2048 && !getenv_is1("OCTET_CUDA_FUSED")) c->fused = 0;
     for (uint32_t l = 0; l < hp->n_layers; l++) {
         const octet_layer *s = &m->layers[l];
         const octet_tensor *t[] = {s->wq, s->wk, s->wv, s->wo, s->w_gate, s->w_up, s->w_down};
@@ -218,9 +219,9 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     int cc_major = 0;
     cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, 0);
     c->pdl = cc_major >= 9 && !getenv_is0("OCTET_CUDA_PDL");
-    c->dec_persist = getenv("OCTET_CUDA_PERSIST") && !strcmp(getenv("OCTET_CUDA_PERSIST"), "1");
+    c->dec_persist = getenv_is1("OCTET_CUDA_PERSIST");
     // 32 rows per block (fewer prologues) measured faster at dim 2048; OCTET_CUDA_WIDE=0|1 forces.
-    c->dec_wide = getenv("OCTET_CUDA_WIDE") ? !strcmp(getenv("OCTET_CUDA_WIDE"), "1") : c->dim >= 2048;
+    c->dec_wide = getenv("OCTET_CUDA_WIDE") ? getenv_is1("OCTET_CUDA_WIDE") : c->dim >= 2048;
     c->gu_il = c->fused;
     for (c->dec_span = 64; (n_ctx + c->dec_span - 1) / c->dec_span > 64; c->dec_span *= 2) {}
     c->dec_split = (n_ctx + c->dec_span - 1) / c->dec_span;
@@ -310,11 +311,10 @@ static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, i
         launch_gemm(row, *w, c->xq, c->xs, m, y, ldy, bias, acc, st);
         return;
     }
-    const float *xs = c->xs;
-    int32_t *no_i = NULL;
+    int32_t *no_i = NULL;   // (a literal NULL would reach the kernel's parameters as an integer)
     switch (m * 2 + row) {
-#define G(M) case 2 * M: launch_k(c, k_gemv_dp4a<M, false>, grid, 128, 0, *w, (const int8_t *)c->xq, xs, y, no_i, ldy, bias, acc); break; \
-             case 2 * M + 1: launch_k(c, k_gemv_dp4a<M, false, true>, grid, 128, 0, *w, (const int8_t *)c->xq, xs, y, no_i, ldy, bias, acc); break;
+#define G(M) case 2 * M: launch_k(c, k_gemv_dp4a<M, false>, grid, 128, 0, *w, c->xq, c->xs, y, no_i, ldy, bias, acc); break; \
+             case 2 * M + 1: launch_k(c, k_gemv_dp4a<M, false, true>, grid, 128, 0, *w, c->xq, c->xs, y, no_i, ldy, bias, acc); break;
         G(1) G(2) G(3) G(4) G(5) G(6) G(7) G(8)
 #undef G
     }
@@ -441,6 +441,7 @@ static cudaError_t capture_decode(octet_cuda_ctx *c) {
     if (e != cudaSuccess) return e;
     e = cudaGraphInstantiate(&c->graph, g, 0);
     cudaGraphDestroy(g);
+    if (e != cudaSuccess) c->graph = NULL;
     return e;
 }
 
