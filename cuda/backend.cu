@@ -25,7 +25,7 @@ struct octet_cuda_ctx {
     const octet_model *m;
     int n_ctx, n_batch, row_mode, kv_f16, dim, kvd, hid, hd, nh, nkv, vocab, qkv_n, max_split;
     int rm_dim, rm_hid, kp_dim, kp_hid;   // quantization mode and padded width of each activation
-    int fused, gu_il;          // fused decode step (decode.cuh); gate/up rows interleaved by 32
+    int fused, gu_il;          // decode step: 0 unfused, 1 prologue-fused, 2 epilogue-fused (decode.cuh); gate/up row interleave
     int dec_persist, n_sm;     // fused GEMVs: resident-size grids; SMs
     int dec_wide;              // fused GEMVs: 32 rows per block instead of 8
     int dec_span, dec_split;   // attention split of the fused decode step
@@ -36,6 +36,9 @@ struct octet_cuda_ctx {
     float *x, *xb, *qkv, *att, *gu, *hb, *logits, *part_o, *xs;
     float2 *part_ml;
     int8_t *xq;
+    unsigned *head_count;      // k_attn_dec_merge: arrival counter of each head's splits
+    int dec_merge;             // one token's attention in one kernel (k_attn_dec_merge)
+    int stream_rows;           // k_gemv_stream: most warps resident at once (0: k_gemv_dp4a instead)
     void *kc, *vc;
     int32_t *d_step, *h_step, *d_next, *h_next;
     unsigned long long *d_best;
@@ -90,8 +93,9 @@ static dec_kernel dec_kernel_for(int pro, int epi, int wide = 0) {
 static int int8_on_gpu(const octet_tensor *t) { return t->dtype == OCTET_Q8 && !t->act_f32; }
 
 // Uploads the row-wise concatenation of parts (same width) as one matrix: int8 + scales when
-// every part is q8, else f16. il (two parts of equal rows, a multiple of 32): rows interleaved
-// by groups of 32 (32 of the first part, the matching 32 of the second, ...) for EPI_SWIGLU.
+// every part is q8, else f16. il > 0 (two parts of equal rows, a multiple of il): rows
+// interleaved by groups of il (il of the first part, the matching il of the second, ...), so that
+// a decode GEMV block holds matching gate and up rows.
 static int upload_mat(octet_cuda_ctx *c, dmat *d, const octet_tensor *const *parts, int np, int il = 0) {
     memset(d, 0, sizeof *d);
     int k = (int)parts[0]->cols, n = 0, q8 = 1;
@@ -105,7 +109,7 @@ static int upload_mat(octet_cuda_ctx *c, dmat *d, const octet_tensor *const *par
     for (int i = 0; i < np; i++) {
         const octet_tensor *t = parts[i];
         for (uint64_t r = 0; r < t->rows; r++) {
-            size_t dr = il ? (size_t)(r / QBLOCK * 2 * QBLOCK + i * QBLOCK + r % QBLOCK) : (size_t)(r0 + r), dst = dr * d->kp;
+            size_t dr = il ? (size_t)(r / il * 2 * il + i * il + r % il) : (size_t)(r0 + r), dst = dr * d->kp;
             if (q8) {
                 memcpy(h + dst, (const int8_t *)t->data + r * t->cols, (size_t)k);
                 memcpy(&hs[dr], (const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols) + r * 4, 4);
@@ -176,7 +180,7 @@ extern "C" void octet_cuda_free(octet_cuda_ctx *c) {
     if (c->out.q != c->embd.q || c->out.h != c->embd.h) free_mat(&c->out);
     free_mat(&c->embd);
     void *bufs[] = {c->out_norm, c->inv_freq, c->x, c->xb, c->qkv, c->att, c->gu, c->hb, c->logits, c->part_o, c->xs,
-                    c->part_ml, c->xq, c->kc, c->vc, c->d_step, c->d_next, c->d_best, c->d_samp};
+                    c->part_ml, c->xq, c->head_count, c->kc, c->vc, c->d_step, c->d_next, c->d_best, c->d_samp};
     for (unsigned i = 0; i < sizeof bufs / sizeof *bufs; i++) cudaFree(bufs[i]);
     cudaFreeHost(c->h_step); cudaFreeHost(c->h_next); cudaFreeHost(c->h_samp);
     if (c->st) cudaStreamDestroy(c->st);
@@ -201,18 +205,21 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     size_t B = (size_t)n_batch, kpmax = (size_t)(c->kp_dim > c->kp_hid ? c->kp_dim : c->kp_hid);
     size_t cache = (size_t)hp->n_layers * n_ctx * c->kvd * (kv_f16 ? 2 : 4);
     if (cudaDeviceGetAttribute(&c->n_sm, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess) c->n_sm = 1;
-    // The fused decode step needs every matrix in int8, blocks of 32 (no row mode) and heads
-    // made of whole blocks; OCTET_CUDA_FUSED=0 turns it off (tests, measurements).
-    c->fused = !row_mode && !c->rm_dim && !c->rm_hid && c->hd % QBLOCK == 0 && int8_on_gpu(m->output) && !getenv_is0("OCTET_CUDA_FUSED");
-    // Measured on an H100 (tg128): fused 964 vs 780 tok/s unfused on SmolLM2 (dim 576); from
-    // dim 2048 up the per-block prologues cost more than the kernels they replace (1.1B shape:
-    // 732 fused vs 776 unfused; 7B: 228 vs 279, unfused with programmatic launch).
-    if (c->dim >= 2048 && !getenv_is1("OCTET_CUDA_FUSED")) c->fused = 0;
+    // The fused decode steps need every matrix in int8, blocks of 32 (no row mode) and heads
+    // made of whole blocks. OCTET_CUDA_FUSED=0|1|2 picks the step (tests, measurements).
+    int fusable = !row_mode && !c->rm_dim && !c->rm_hid && c->hd % QBLOCK == 0 && int8_on_gpu(m->output);
     for (uint32_t l = 0; l < hp->n_layers; l++) {
         const octet_layer *s = &m->layers[l];
         const octet_tensor *t[] = {s->wq, s->wk, s->wv, s->wo, s->w_gate, s->w_up, s->w_down};
-        for (unsigned i = 0; i < sizeof t / sizeof *t; i++) c->fused &= int8_on_gpu(t[i]);
+        for (unsigned i = 0; i < sizeof t / sizeof *t; i++) fusable &= int8_on_gpu(t[i]);
     }
+    // Measured on an H100 (tg128): fused 964 vs 780 tok/s unfused on SmolLM2 (dim 576); from
+    // dim 2048 up the per-block prologues cost more than the kernels they replace (1.1B shape:
+    // 732 fused vs 776 unfused; 7B: 228 vs 279, unfused with programmatic launch).
+    c->fused = fusable && (getenv("OCTET_CUDA_FUSED") ? getenv_is1("OCTET_CUDA_FUSED") : c->dim < 2048);
+    // One token's attention in one kernel, when its output is quantized per 32 within heads;
+    // OCTET_CUDA_MERGE=0 turns it off (measurements).
+    c->dec_merge = !c->rm_dim && c->hd % QBLOCK == 0 && !getenv_is0("OCTET_CUDA_MERGE");
     // Programmatic dependent launch in the unfused decode graph (compute capability 9.0 and up;
     // measured on an H100: tg128 +3.5% on the 1.1B shape, +2% on the 7B, same bits);
     // OCTET_CUDA_PDL=0 turns it off.
@@ -222,7 +229,7 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     c->dec_persist = getenv_is1("OCTET_CUDA_PERSIST");
     // 32 rows per block (fewer prologues) measured faster at dim 2048; OCTET_CUDA_WIDE=0|1 forces.
     c->dec_wide = getenv("OCTET_CUDA_WIDE") ? getenv_is1("OCTET_CUDA_WIDE") : c->dim >= 2048;
-    c->gu_il = c->fused;
+    c->gu_il = c->fused ? QBLOCK : 0;
     for (c->dec_span = 64; (n_ctx + c->dec_span - 1) / c->dec_span > 64; c->dec_span *= 2) {}
     c->dec_split = (n_ctx + c->dec_span - 1) / c->dec_span;
     size_t n_part = B * c->nh * c->max_split;
@@ -260,6 +267,9 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     CK(cudaMalloc(&c->part_o, n_part * c->hd * 4));
     CK(cudaMalloc(&c->part_ml, n_part * sizeof(float2)));
     CK(cudaMalloc(&c->d_best, sizeof(unsigned long long)));
+    CK(cudaMemset(c->d_best, 0, sizeof(unsigned long long)));
+    CK(cudaMalloc(&c->head_count, c->nh * sizeof(unsigned)));
+    CK(cudaMemset(c->head_count, 0, c->nh * sizeof(unsigned)));
     CK(cudaMalloc(&c->d_samp, sizeof *c->d_samp));
     CK(cudaMallocHost(&c->h_samp, sizeof *c->h_samp));
     CK(cudaMalloc(&c->kc, cache));
@@ -268,7 +278,7 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     CK(cudaMalloc(&c->d_next, 4));
     CK(cudaMallocHost(&c->h_step, (B + 1) * 4));
     CK(cudaMallocHost(&c->h_next, 4));
-    if (c->fused) {  // shared memory over the default 48 KiB must be asked for
+    if (c->fused == 1) {  // shared memory over the default 48 KiB must be asked for
         struct { dec_kernel k; size_t smem; } use[] = {
             {dec_kernel_for(PRO_NORM, EPI_STORE, c->dec_wide), dec_smem(&c->L[0].qkv, PRO_NORM)},
             {dec_kernel_for(PRO_ATTN, EPI_STORE, c->dec_wide), dec_smem(&c->L[0].o, PRO_ATTN, c->nh, c->dec_split)},
@@ -281,10 +291,29 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     CK(cudaFuncSetAttribute(k_rmsnorm, cudaFuncAttributeMaxDynamicSharedMemorySize, c->dim * 4 > 48 * 1024 ? c->dim * 4 : 48 * 1024));
     CK(cudaFuncSetAttribute(k_swiglu, cudaFuncAttributeMaxDynamicSharedMemorySize, c->hid * 4 > 48 * 1024 ? c->hid * 4 : 48 * 1024));
     CK(cudaFuncSetAttribute(k_quantize, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)kpmax * 4 > 48 * 1024 ? (int)kpmax * 4 : 48 * 1024));
+    // k_gemv_stream for one token with scales per 32: as many warps as fit on the GPU at once;
+    // OCTET_CUDA_STREAM=0 uses k_gemv_dp4a instead (measurements).
+    if (!getenv_is0("OCTET_CUDA_STREAM")) {
+        int smem = (int)(kpmax + kpmax / QBLOCK * 4), per_sm = 0;
+        if (smem > 48 * 1024) {
+            CK(cudaFuncSetAttribute(k_gemv_stream<EPI_STORE>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+            CK(cudaFuncSetAttribute(k_gemv_stream<EPI_ARGMAX>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+        }
+        CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_gemv_stream<EPI_STORE>, 128, smem));
+        c->stream_rows = per_sm * c->n_sm * 4;
+    }
     return c;
 fail:
     octet_cuda_free(c);
     return NULL;
+}
+
+// One token (xq, scales per 32) times W through k_gemv_stream: every warp gets the same number
+// of rows, as few as fit when all of the GPU's resident warps share them.
+template <int EPI>
+static void launch_stream(octet_cuda_ctx *c, const dmat *w, float *y, const float *bias, int acc, unsigned long long *best) {
+    int per_warp = (w->n + c->stream_rows - 1) / c->stream_rows, warps = (w->n + per_warp - 1) / per_warp;
+    launch_k(c, k_gemv_stream<EPI>, (warps + 3) / 4, 128, (size_t)w->kp + w->kp / QBLOCK * 4, *w, (const int8_t *)c->xq, (const float *)c->xs, y, bias, acc, per_warp, best);
 }
 
 // y[m][ldy] (=|+=) x · W^T: DP4A GEMV for a few tokens, tensor cores for more; f16 weights
@@ -311,6 +340,10 @@ static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, i
         launch_gemm(row, *w, c->xq, c->xs, m, y, ldy, bias, acc, st);
         return;
     }
+    if (m == 1 && !row && c->stream_rows) {
+        launch_stream<EPI_STORE>(c, w, y, bias, acc, NULL);
+        return;
+    }
     int32_t *no_i = NULL;   // (a literal NULL would reach the kernel's parameters as an integer)
     switch (m * 2 + row) {
 #define G(M) case 2 * M: launch_k(c, k_gemv_dp4a<M, false>, grid, 128, 0, *w, c->xq, c->xs, y, no_i, ldy, bias, acc); break; \
@@ -329,6 +362,20 @@ static void norm(octet_cuda_ctx *c, const float *x, const float *g, int n, int q
         launch_k(c, k_rmsnorm, n, ROW_THREADS, c->dim * 4, x, c->dim, g, c->dim, c->m->hp.norm_eps, c->xb, quant ? c->xq : NULL, c->xs, c->kp_dim, c->rm_dim);
 }
 
+// One token's attention (k_attn_dec_merge): RoPE, the cache store, the splits and their merge,
+// quantized into xq for the o projection.
+static void attention_one(octet_cuda_ctx *c, void *kc, void *vc) {
+    const octet_hparams *hp = &c->m->hp;
+    size_t smem = (size_t)(6 * c->hd + c->dec_span + hp->rope_dim) * 4;
+    dim3 ag(c->nh, c->dec_split);
+    if (c->kv_f16)
+        launch_k(c, k_attn_dec_merge<__half>, ag, 128, smem, (const float *)c->qkv, (const int32_t *)c->d_step, (const float *)c->inv_freq, (int)hp->rope_dim, (int)hp->rope_neox,
+                 c->nh, c->nkv, c->hd, c->dec_span, c->dec_split, (__half *)kc, (__half *)vc, c->part_o, c->part_ml, c->head_count, c->xq, c->xs);
+    else
+        launch_k(c, k_attn_dec_merge<float>, ag, 128, smem, (const float *)c->qkv, (const int32_t *)c->d_step, (const float *)c->inv_freq, (int)hp->rope_dim, (int)hp->rope_neox,
+                 c->nh, c->nkv, c->hd, c->dec_span, c->dec_split, (float *)kc, (float *)vc, c->part_o, c->part_ml, c->head_count, c->xq, c->xs);
+}
+
 // Launches one chunk (n tokens whose step [pos, ids...] is already in d_step); n_split is the
 // number of attention splits (fixed to max_split in the decode graph).
 static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, int want_next) {
@@ -344,6 +391,13 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
         void *kc = (char *)c->kc + lo, *vc = (char *)c->vc + lo;
         norm(c, c->x, L->attn_norm, n, L->qkv.q8);
         matmul(c, &L->qkv, c->xb, c->dim, n, c->qkv, c->qkv_n, L->bqkv, 0);
+        int fuse_q = L->o.q8 && !c->rm_dim && c->hd % QBLOCK == 0;
+        if (n == 1 && c->dec_merge && fuse_q) {
+            attention_one(c, kc, vc);
+            matmul(c, &L->o, c->att, c->dim, n, c->x, c->dim, NULL, 1);
+            goto ffn;
+        }
+        {
         size_t smem = (size_t)(c->hd + ATT_SPAN) * 4;
         dim3 ag(c->nh, n, n_split), rope_grid(n, (c->nh + c->nkv + ROPE_HEADS - 1) / ROPE_HEADS);
         if (c->kv_f16) {
@@ -353,10 +407,11 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
             launch_k(c, k_rope_store<float>, rope_grid, 256, 0, c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
             launch_k(c, k_attention<float>, ag, 128, smem, c->qkv, c->qkv_n, c->d_step, (float *)kc, (float *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
         }
-        int fuse_q = L->o.q8 && !c->rm_dim && c->hd % QBLOCK == 0;
         launch_k(c, k_attn_combine, dim3(c->nh, n), round32(c->hd), 0, c->part_o, c->part_ml, c->nh, c->hd, n_split, c->att, fuse_q ? c->xq : NULL, c->xs, c->kp_dim);
         if (L->o.q8 && !fuse_q) launch_k(c, k_quantize, n, ROW_THREADS, c->kp_dim * 4, c->att, c->dim, c->dim, c->kp_dim, c->rm_dim, c->xq, c->xs);
         matmul(c, &L->o, c->att, c->dim, n, c->x, c->dim, NULL, 1);
+        }
+    ffn:
         norm(c, c->x, L->ffn_norm, n, L->gu.q8);
         matmul(c, &L->gu, c->xb, c->dim, n, c->gu, 2 * c->hid, NULL, 0);
         if (c->rm_hid) launch_k(c, k_swiglu, n, ROW_THREADS, c->hid * 4, c->gu, c->hid, c->gu_il, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
@@ -366,6 +421,11 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
     if (!logit_rows) return;
     const float *xl = c->x + (size_t)(n - logit_rows) * c->dim;
     norm(c, xl, c->out_norm, logit_rows, c->out.q8);
+    if (want_next && logit_rows == 1 && c->out.q8 && !c->rm_dim && c->stream_rows) {  // the argmax inside the LM head
+        launch_stream<EPI_ARGMAX>(c, &c->out, c->logits, NULL, 0, c->d_best);
+        launch_k(c, k_argmax_unpack, 1, 1, 0, c->d_best, c->d_next);
+        return;
+    }
     matmul(c, &c->out, c->xb, c->dim, logit_rows, c->logits, c->vocab, NULL, 0);
     if (want_next) launch_k(c, k_argmax, 1, 1024, 0, c->logits + (size_t)(logit_rows - 1) * c->vocab, c->vocab, c->d_next);
 }
@@ -541,6 +601,12 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
         for (int r = 0; r < m; r++) {
             k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);
             k_gemv_dp4a<1, false, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, n, NULL, 0);
+        }
+    } else if (kind == 7) {  // the streaming decode GEMV, three rows per warp (f32 only; int32 from DP4A)
+        for (int r = 0; r < m; r++) {
+            k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);
+            int warps = (n + 2) / 3;
+            k_gemv_stream<EPI_STORE><<<(warps + 3) / 4, 128, kp + nb * 4>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, 0, 3, NULL);
         }
     } else if (kind == 2) {  // the fused decode GEMV, one token at a time (f32 only; int32 from DP4A)
         for (int r = 0; r < m; r++) {

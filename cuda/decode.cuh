@@ -218,9 +218,10 @@ __global__ void __launch_bounds__(NT) k_dec_gemv(const dec_args a) {
     }
 }
 
-// The token id of a packed argmax key.
-__global__ void k_argmax_unpack(const unsigned long long *best, int32_t *out) {
-    *out = 0x7fffffff - (int)(unsigned)(*best & 0xffffffffu);
+// The token id of a packed argmax key; the key is reset for the next step.
+__global__ void k_argmax_unpack(unsigned long long *best, int32_t *out) {
+    pdl_wait();
+    *out = 0x7fffffff - (int)(unsigned)(atomicExch(best, 0ull) & 0xffffffffu);
 }
 
 // Decode attention for one token at position step[0]: block (head, split) rotates its q (and,
@@ -229,9 +230,9 @@ __global__ void k_argmax_unpack(const unsigned long long *best, int32_t *out) {
 // unnormalised output and (max, sum) for the merge in the o-projection's prologue. Dynamic
 // shared memory: 2 * hd + span + rope_dim / 2 * 2 + 4 * hd floats.
 template <typename KV>
-__global__ void __launch_bounds__(128) k_attn_dec(const float *__restrict__ qkv, const int32_t *__restrict__ step, const float *__restrict__ inv_freq,
-                                                  int rope_dim, int neox, int n_heads, int n_kv, int hd, int span, int n_split,
-                                                  KV *__restrict__ kc, KV *__restrict__ vc, float *__restrict__ part_o, float2 *__restrict__ part_ml) {
+__device__ void attn_dec_split(const float *__restrict__ qkv, const int32_t *__restrict__ step, const float *__restrict__ inv_freq,
+                               int rope_dim, int neox, int n_heads, int n_kv, int hd, int span, int n_split,
+                               KV *__restrict__ kc, KV *__restrict__ vc, float *__restrict__ part_o, float2 *__restrict__ part_ml) {
     extern __shared__ float sm[];
     __shared__ float red[32];
     int h = blockIdx.x, sp = blockIdx.y, group = n_heads / n_kv, kvh = h / group, kvd = n_kv * hd, dim = n_heads * hd;
@@ -285,5 +286,129 @@ __global__ void __launch_bounds__(128) k_attn_dec(const float *__restrict__ qkv,
         part_o[part * hd + d] = o;
     }
     if (threadIdx.x == 0) part_ml[part] = make_float2(mx, sum);
+}
+template <typename KV>
+__global__ void __launch_bounds__(128) k_attn_dec(const float *__restrict__ qkv, const int32_t *__restrict__ step, const float *__restrict__ inv_freq,
+                                                  int rope_dim, int neox, int n_heads, int n_kv, int hd, int span, int n_split,
+                                                  KV *__restrict__ kc, KV *__restrict__ vc, float *__restrict__ part_o, float2 *__restrict__ part_ml) {
+    attn_dec_split(qkv, step, inv_freq, rope_dim, neox, n_heads, n_kv, hd, span, n_split, kc, vc, part_o, part_ml);
+}
+
+// Block of the last arrival among `expected` (tid 0 counts after a fence; the counter is reset
+// by that block for the next launch). Whole block. Which block arrives last changes no result:
+// it only decides who does a fixed computation on finished values. (Measured on an H100 and
+// dropped: the same pattern in the GEMVs, the last block normalizing the residual or 16 blocks
+// quantizing their SwiGLU outputs: the fence in every block cost more than the row kernels it
+// replaced, 7B tg128 286 -> 253.)
+__device__ __forceinline__ bool arrived_last(unsigned *count, unsigned expected) {
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(count, 1u) == expected - 1;
+        if (last) *count = 0;   // every other block has counted
+    }
+    __syncthreads();
+    if (last) __threadfence();
+    return last;
+}
+
+// Decode GEMV streaming the weights: one token times W (per-32 activation scales), resident-size
+// grid of 4-warp blocks. Warp w of W takes rows w, w + W, ... (rows_per_warp of them, chosen so
+// that every warp has the same count): neighbouring warps read neighbouring rows, and while a warp
+// sums one 4 KiB chunk of its rows the next chunk is already loading, so the per-row work (the
+// warp reduction, the store, a block's launch) no longer leaves the memory idle. A warp's loads
+// are contiguous (lane l: bytes 16 l + 512 u of the chunk), past L1; the input sits in shared
+// memory (kp bytes, then kp / 32 scales). Each 32-value block's int32 dot (two lanes) is scaled
+// as in k_gemv_dp4a. EPI_ARGMAX (the LM head) also packs the best (logit, lowest id) into *best.
+#define STREAM_CHUNK 4096
+template <int EPI>
+__global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__restrict__ xq, const float *__restrict__ xs, float *__restrict__ y, const float *__restrict__ bias,
+                                                     int accumulate, int rows_per_warp, unsigned long long *best) {
+    extern __shared__ __align__(16) unsigned char ssm[];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wg = blockIdx.x * 4 + warp, W = gridDim.x * 4;
+    const int kp = w.kp, nch = (kp + STREAM_CHUNK - 1) / STREAM_CHUNK;
+    const int rows = wg < w.n ? min(rows_per_warp, (w.n - 1 - wg) / W + 1) : 0, total = rows * nch;
+    int4 cur[8], nxt[8];
+    auto load = [&](int4 *dst, int c) {
+        const int8_t *p = w.q + (size_t)(wg + c / nch * W) * kp + (c % nch) * STREAM_CHUNK + lane * 16;
+        const int left = kp - (c % nch) * STREAM_CHUNK - lane * 16;
+#pragma unroll
+        for (int u = 0; u < 8; u++) dst[u] = u * 512 < left ? ld_stream(p + u * 512) : make_int4(0, 0, 0, 0);
+    };
+    if (total) load(cur, 0);
+    pdl_wait();
+    int4 *sx = (int4 *)ssm;
+    float *ss = (float *)(ssm + kp);
+    for (int i = threadIdx.x; i < kp / 16; i += blockDim.x) sx[i] = __ldg((const int4 *)xq + i);
+    for (int i = threadIdx.x; i < kp / QBLOCK; i += blockDim.x) ss[i] = __ldg(xs + i);
+    __syncthreads();
+    float acc = 0;
+    unsigned long long bk = 0;
+    for (int c = 0; c < total; c++) {
+        if (c + 1 < total) load(nxt, c + 1);
+        const int off = (c % nch) * STREAM_CHUNK + lane * 16;
+#pragma unroll
+        for (int u = 0; u < 8; u++) {
+            const int o = off + u * 512;
+            const bool in = o < kp;
+            int d = 0;
+            if (in) {
+                int4 xv = sx[o / 16];
+                d = __dp4a(cur[u].x, xv.x, d); d = __dp4a(cur[u].y, xv.y, d); d = __dp4a(cur[u].z, xv.z, d); d = __dp4a(cur[u].w, xv.w, d);
+            }
+            d += __shfl_xor_sync(0xffffffffu, d, 1);   // the other half of the 32-value block
+            if (in && !(lane & 1)) acc = __fmaf_rn(i2f_small(d), ss[o / QBLOCK], acc);
+        }
+        if (c % nch == nch - 1) {
+            float v = warp_sum(acc);
+            acc = 0;
+            const int row = wg + c / nch * W;
+            if (lane == 0) {
+                v = __fmul_rn(w.s[row], v);
+                if (y) store_out(y + row, v, bias, row, accumulate);
+                if (EPI == EPI_ARGMAX) bk = max(bk, argmax_key(v, row));
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < 8; u++) cur[u] = nxt[u];
+    }
+    pdl_trigger();
+    if (EPI == EPI_ARGMAX) {
+        __shared__ unsigned long long bb[4];
+        if (lane == 0) bb[warp] = bk;
+        __syncthreads();
+        if (threadIdx.x == 0) atomicMax(best, max(max(bb[0], bb[1]), max(bb[2], bb[3])));
+    }
+}
+
+// One token's attention in one kernel instead of three (k_rope_store, k_attention,
+// k_attn_combine): k_attn_dec, then the block arriving last among a head's splits in use merges
+// them (in split order, as k_attn_combine does) and quantizes the head's values into q / s (hd a
+// multiple of 32, one warp per 32 values). count: one per head.
+template <typename KV>
+__global__ void __launch_bounds__(128) k_attn_dec_merge(const float *__restrict__ qkv, const int32_t *__restrict__ step, const float *__restrict__ inv_freq,
+                                                        int rope_dim, int neox, int n_heads, int n_kv, int hd, int span, int n_split,
+                                                        KV *__restrict__ kc, KV *__restrict__ vc, float *part_o, float2 *part_ml, unsigned *count,
+                                                        int8_t *__restrict__ q, float *__restrict__ s) {
+    pdl_start();
+    attn_dec_split(qkv, step, inv_freq, rope_dim, neox, n_heads, n_kv, hd, span, n_split, kc, vc, part_o, part_ml);
+    const int h = blockIdx.x, used = min(n_split, step[0] / span + 1);
+    if (blockIdx.y >= used || !arrived_last(count + h, used)) return;
+    const size_t base = (size_t)h * n_split;
+    float M = -INFINITY;
+    for (int sp = 0; sp < used; sp++) M = fmaxf(M, __ldcg(&part_ml[base + sp].x));
+    for (int d0 = 0; d0 < hd; d0 += blockDim.x) {
+        int d = d0 + threadIdx.x;
+        float L = 0, o = 0;
+        for (int sp = 0; sp < used; sp++) {
+            float2 ml = __ldcg(&part_ml[base + sp]);
+            if (ml.y == 0.0f) continue;
+            float f = expf(ml.x - M);
+            L += ml.y * f;
+            if (d < hd) o = __fmaf_rn(__ldcg(&part_o[(base + sp) * hd + d]), f, o);
+        }
+        if (d0 + (threadIdx.x & ~31) < hd) quant_block_warp(d < hd ? o / L : 0.0f, (h * hd + d) / QBLOCK, q, s);
+    }
 }
 #endif

@@ -196,15 +196,15 @@ __global__ void __launch_bounds__(1024) k_quantize(const float *__restrict__ x, 
     quantize_row_smem(row, k, kp, row_mode, q + (size_t)blockIdx.x * kp, s + (size_t)blockIdx.x * (kp / QBLOCK), red);
 }
 
-// h = silu(gate) * up for row blockIdx.x of gu ([gate | up], 2*hid wide; il: interleaved by
-// groups of 32, see upload_mat), then quantized.
+// h = silu(gate) * up for row blockIdx.x of gu ([gate | up], 2*hid wide; il > 0: interleaved by
+// groups of il, see upload_mat), then quantized.
 __global__ void __launch_bounds__(1024) k_swiglu(const float *__restrict__ gu, int hid, int il, float *__restrict__ out, int8_t *__restrict__ q, float *__restrict__ s, int kp, int row_mode) {
     pdl_start();
     extern __shared__ float row[];
     __shared__ float red[32];
     const float *r = gu + (size_t)blockIdx.x * 2 * hid;
     for (int i = threadIdx.x; i < hid; i += blockDim.x) {
-        int gi = il ? i / QBLOCK * 2 * QBLOCK + i % QBLOCK : i, ui = il ? gi + QBLOCK : hid + i;
+        int gi = il ? i / il * 2 * il + i % il : i, ui = il ? gi + il : hid + i;
         float g = r[gi], u = r[ui];
         float y = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);
         row[i] = y;
@@ -223,7 +223,7 @@ __global__ void __launch_bounds__(256) k_swiglu_blocks(const float *__restrict__
     const float *r = gu + (size_t)t * 2 * hid;
     float y = 0;
     if (i < hid) {
-        int gi = il ? i / QBLOCK * 2 * QBLOCK + i % QBLOCK : i, ui = il ? gi + QBLOCK : hid + i;
+        int gi = il ? i / il * 2 * il + i % il : i, ui = il ? gi + il : hid + i;
         float g = r[gi], u = r[ui];
         y = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);
         if (out) out[(size_t)t * hid + i] = y;
@@ -248,21 +248,16 @@ __device__ __forceinline__ void store_out(float *y, float v, const float *bias, 
     *y = accumulate ? __fadd_rn(*y, v) : v;
 }
 
-// Decode GEMV with DP4A: one warp per weight row, each lane one 32-byte block (two 16-byte
-// loads) per step; M tokens at once. I32: raw int32 sums (tests); ROW: one activation scale per
-// token, int32 over the whole row then scaled (the CPU's formula for --act int8-row); else f32
-// with a scale per 32. A lane's first four blocks of weights are loaded before pdl_wait(): they
-// do not depend on the previous kernel, so under programmatic launch they stream in while it
-// finishes (for k <= 4096 that is the whole row).
-template <int M, bool I32, bool ROW = false>
-__global__ void __launch_bounds__(128) k_gemv_dp4a(dmat w, const int8_t *__restrict__ xq, const float *__restrict__ xs, float *__restrict__ y, int32_t *__restrict__ yi, int ldy,
-                                                      const float *__restrict__ bias, int accumulate) {
-    int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (row >= w.n) { pdl_wait(); return; }
-    int nb = w.kp / QBLOCK;
-    const int4 *wr = (const int4 *)(w.q + (size_t)row * w.kp);
-    float acc[M];
-    int iacc[M];
+// One weight row (one warp, row < w.n when ok) times M tokens of int8 input with DP4A: each lane
+// takes one 32-byte block (two 16-byte loads) per step. INT: raw int32 sums in iacc (I32 tests, and
+// one activation scale per token); else f32 in acc with a scale per 32. A lane's first four blocks
+// of weights are loaded before pdl_wait(): they do not depend on the previous kernel, so under
+// programmatic launch they stream in while it finishes (for k <= 4096 that is the whole row).
+// Ends with pdl_trigger(); the lane partial sums are not yet reduced over the warp.
+template <int M, bool INT>
+__device__ __forceinline__ void dp4a_row(const dmat &w, int row, bool ok, const int8_t *__restrict__ xq, const float *__restrict__ xs, float acc[M], int iacc[M]) {
+    const int lane = threadIdx.x & 31, nb = ok ? w.kp / QBLOCK : 0;
+    const int4 *wr = (const int4 *)(w.q + (size_t)(ok ? row : 0) * w.kp);
 #pragma unroll
     for (int r = 0; r < M; r++) { acc[r] = 0; iacc[r] = 0; }
     int4 pw[8];
@@ -281,7 +276,7 @@ __global__ void __launch_bounds__(128) k_gemv_dp4a(dmat w, const int8_t *__restr
             for (int r = 0; r < M; r++) {
                 const int4 *xp = (const int4 *)(xq + (size_t)r * w.kp + b * QBLOCK);
                 int d = dot32(__ldg(xp), __ldg(xp + 1), pw[2 * u], pw[2 * u + 1]);
-                if (I32 || ROW) iacc[r] += d;
+                if (INT) iacc[r] += d;
                 else acc[r] = __fmaf_rn(i2f_small(d), __ldg(xs + (size_t)r * nb + b), acc[r]);
             }
         }
@@ -292,6 +287,19 @@ __global__ void __launch_bounds__(128) k_gemv_dp4a(dmat w, const int8_t *__restr
         }
     }
     pdl_trigger();
+}
+
+// Decode GEMV with DP4A: one warp per weight row, M tokens at once. I32: raw int32 sums (tests);
+// ROW: one activation scale per token, int32 over the whole row then scaled (the CPU's formula for
+// --act int8-row); else f32 with a scale per 32.
+template <int M, bool I32, bool ROW = false>
+__global__ void __launch_bounds__(128) k_gemv_dp4a(dmat w, const int8_t *__restrict__ xq, const float *__restrict__ xs, float *__restrict__ y, int32_t *__restrict__ yi, int ldy,
+                                                      const float *__restrict__ bias, int accumulate) {
+    int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31, nb = w.kp / QBLOCK;
+    float acc[M];
+    int iacc[M];
+    dp4a_row<M, I32 || ROW>(w, row, row < w.n, xq, xs, acc, iacc);
+    if (row >= w.n) return;
 #pragma unroll
     for (int r = 0; r < M; r++) {
         if (I32 || ROW) {

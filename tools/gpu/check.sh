@@ -4,7 +4,7 @@
 #   stash   keep .dev/gguf.part00 in /tmp (the GGUF travels in two calls: 64 MiB per call)
 #   smol    join /tmp/gguf.part00 + .dev/gguf.part01 and convert SmolLM2 into models/
 #   test    the CUDA tests (../shared copies from .dev/shared when present)
-#   bench   octet bench on the synthetic 1.1B and 7B shapes (and decode variants, see backend.cu)
+#   bench   octet bench on the synthetic SmolLM2, 1.1B and 7B shapes (and decode variants, see backend.cu)
 #   gemm    prefill (int8, int8-row) and the cuBLASLt table, tile width chosen and forced
 #   profile per-kernel times of the 1.1B decode step with ncu
 #   profile7  the same for the 7B shape, unfused and fused-wide
@@ -13,7 +13,7 @@ set -o pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 [ -d .dev/shared ] && export OCTET_SHARED=$PWD/.dev/shared
 make -j"$(nproc)" CUDA=1 octet build/tests/test_cuda >"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
-TL=/tmp/tl.octet; L7=/tmp/l7.octet
+SM=/tmp/sm.octet; TL=/tmp/tl.octet; L7=/tmp/l7.octet
 need() { [ -f "$2" ] || ./octet convert --synthetic "$1" -o "$2" --quiet; }
 for what in "$@"; do
 case $what in
@@ -24,15 +24,15 @@ smol)
   ./octet convert models/SmolLM2-135M-Instruct.Q4_1.gguf -o models/smollm2-135m-instruct.q8.octet --type q8 --quiet ;;
 test) mkdir -p tests/out; ./build/tests/test_cuda 2>&1 | tee "$OUT/test_cuda.log" | grep -v "^  prompt" | tail -25 ;;
 bench)
-  need tinyllama-1.1b $TL; need llama-7b $L7
-  for f in $TL $L7; do
+  need smollm2-135m $SM; need tinyllama-1.1b $TL; need llama-7b $L7
+  for f in $SM $TL $L7; do
     ./octet bench -m $f --device cuda -p 512 -n 128 -r 3 2>/dev/null | tee -a "$OUT/bench.md"
-    for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=0 OCTET_CUDA_PDL=1" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=0" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
+    for mode in OCTET_CUDA_FUSED=0 OCTET_CUDA_FUSED=1 "OCTET_CUDA_FUSED=0 OCTET_CUDA_STREAM=0" "OCTET_CUDA_FUSED=0 OCTET_CUDA_MERGE=0 OCTET_CUDA_STREAM=0" "OCTET_CUDA_FUSED=0 OCTET_CUDA_PDL=0"; do
       echo "$f $mode: $(env $mode ./octet bench -m $f --device cuda -p 0 -n 128 -r 2 -o csv 2>/dev/null | tail -1 | awk -F, '{print $(NF-1)}')" | tee -a "$OUT/bench.md"
     done
   done ;;
 smolbench)
-  for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=0 OCTET_CUDA_PDL=1" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=0" "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
+  for mode in OCTET_CUDA_FUSED=0 OCTET_CUDA_FUSED=1 "OCTET_CUDA_FUSED=0 OCTET_CUDA_STREAM=0"; do
     echo "smollm2 $mode: $(env $mode ./octet bench -m models/smollm2-135m-instruct.q8.octet --device cuda -p 512 -n 128 -r 3 -o csv 2>/dev/null | tail -2 | awk -F, '{printf "%s ", $(NF-1)}')" | tee -a "$OUT/bench.md"
   done ;;
 gemm)
