@@ -25,11 +25,9 @@ struct octet_cuda_ctx {
     const octet_model *m;
     int n_ctx, n_batch, row_mode, kv_f16, dim, kvd, hid, hd, nh, nkv, vocab, qkv_n, max_split;
     int rm_dim, rm_hid, kp_dim, kp_hid;   // quantization mode and padded width of each activation
-    int fused, gu_il;          // decode step: 0 unfused, 1 prologue-fused, 2 epilogue-fused (decode.cuh); gate/up row interleave
-    int dec_persist, n_sm;     // fused GEMVs: resident-size grids; SMs
-    int dec_wide;              // fused GEMVs: 32 rows per block instead of 8
-    int dec_span, dec_split;   // attention split of the fused decode step
-    int pdl, pdl_now;          // unfused decode graph: programmatic dependent launch (now: capturing it)
+    int n_sm;                  // SMs
+    int dec_span, dec_split;   // attention split of one token's attention (k_attn_dec_merge)
+    int pdl, pdl_now;          // decode graph: programmatic dependent launch (now: capturing it)
     dlayer *L;
     dmat embd, out;
     float *out_norm, *inv_freq;
@@ -49,7 +47,7 @@ struct octet_cuda_ctx {
     size_t weight_bytes;
 };
 
-// Launches kernel k on the context's stream; while the unfused decode step is being captured,
+// Launches kernel k on the context's stream; while the decode step is being captured,
 // with programmatic dependent launch (kernels.cuh, pdl_wait), so that a kernel's blocks start,
 // and a GEMV's first weights stream in, while the kernel before it finishes.
 template <typename... P, typename... A>
@@ -65,38 +63,14 @@ static void launch_k(const octet_cuda_ctx *c, void (*k)(P...), dim3 grid, dim3 b
 
 static int round32(int k) { return (k + QBLOCK - 1) / QBLOCK * QBLOCK; }
 static int getenv_is0(const char *name) { const char *v = getenv(name); return v && !strcmp(v, "0"); }
-static int getenv_is1(const char *name) { const char *v = getenv(name); return v && !strcmp(v, "1"); }
-
-// Shared memory of k_dec_gemv: int8 input, its scales, and the prologue's f32 scratch.
-static size_t dec_smem(const dmat *w, int pro, int n_heads = 0, int n_split = 0) {
-    size_t q = (size_t)w->kp + ((size_t)w->kp / QBLOCK * 4 + 15) / 16 * 16;
-    if (pro == PRO_QUANT) return q;
-    if (pro == PRO_NORM) return q + (size_t)w->kp * 8;
-    return q + ((size_t)w->kp + (size_t)n_heads * (2 * n_split + 1)) * 4;
-}
-
-typedef void (*dec_kernel)(const dec_args);
-// The GEMV kernels of the fused step (two rows per warp; SwiGLU: 8 rows per warp, 64 per block).
-// wide: 32 rows per block (256 threads, 4 rows per warp) instead of 8, fewer prologues.
-static dec_kernel dec_kernel_for(int pro, int epi, int wide = 0) {
-    if (epi == EPI_SWIGLU) return k_dec_gemv<PRO_NORM, EPI_SWIGLU, 256, 8>;
-    if (wide) {
-        if (epi == EPI_ARGMAX) return k_dec_gemv<PRO_NORM, EPI_ARGMAX, 256, 4>;
-        return pro == PRO_NORM ? k_dec_gemv<PRO_NORM, EPI_STORE, 256, 4> : pro == PRO_ATTN ? k_dec_gemv<PRO_ATTN, EPI_STORE, 256, 4> : k_dec_gemv<PRO_QUANT, EPI_STORE, 256, 4>;
-    }
-    if (epi == EPI_ARGMAX) return k_dec_gemv<PRO_NORM, EPI_ARGMAX, 128, 2>;
-    return pro == PRO_NORM ? k_dec_gemv<PRO_NORM, EPI_STORE, 128, 2> : pro == PRO_ATTN ? k_dec_gemv<PRO_ATTN, EPI_STORE, 128, 2> : k_dec_gemv<PRO_QUANT, EPI_STORE, 128, 2>;
-}
 
 // Matrices multiplied in int8 on the GPU: q8 without the file's f32_act mark (those, q8g32 and
 // unquantized tensors go up as f16).
 static int int8_on_gpu(const octet_tensor *t) { return t->dtype == OCTET_Q8 && !t->act_f32; }
 
 // Uploads the row-wise concatenation of parts (same width) as one matrix: int8 + scales when
-// every part is q8, else f16. il > 0 (two parts of equal rows, a multiple of il): rows
-// interleaved by groups of il (il of the first part, the matching il of the second, ...), so that
-// a decode GEMV block holds matching gate and up rows.
-static int upload_mat(octet_cuda_ctx *c, dmat *d, const octet_tensor *const *parts, int np, int il = 0) {
+// every part is q8, else f16.
+static int upload_mat(octet_cuda_ctx *c, dmat *d, const octet_tensor *const *parts, int np) {
     memset(d, 0, sizeof *d);
     int k = (int)parts[0]->cols, n = 0, q8 = 1;
     for (int i = 0; i < np; i++) { n += (int)parts[i]->rows; q8 &= int8_on_gpu(parts[i]); }
@@ -109,7 +83,7 @@ static int upload_mat(octet_cuda_ctx *c, dmat *d, const octet_tensor *const *par
     for (int i = 0; i < np; i++) {
         const octet_tensor *t = parts[i];
         for (uint64_t r = 0; r < t->rows; r++) {
-            size_t dr = il ? (size_t)(r / il * 2 * il + i * il + r % il) : (size_t)(r0 + r), dst = dr * d->kp;
+            size_t dr = (size_t)(r0 + r), dst = dr * d->kp;
             if (q8) {
                 memcpy(h + dst, (const int8_t *)t->data + r * t->cols, (size_t)k);
                 memcpy(&hs[dr], (const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols) + r * 4, 4);
@@ -205,31 +179,16 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     size_t B = (size_t)n_batch, kpmax = (size_t)(c->kp_dim > c->kp_hid ? c->kp_dim : c->kp_hid);
     size_t cache = (size_t)hp->n_layers * n_ctx * c->kvd * (kv_f16 ? 2 : 4);
     if (cudaDeviceGetAttribute(&c->n_sm, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess) c->n_sm = 1;
-    // The fused decode steps need every matrix in int8, blocks of 32 (no row mode) and heads
-    // made of whole blocks. OCTET_CUDA_FUSED=0|1|2 picks the step (tests, measurements).
-    int fusable = !row_mode && !c->rm_dim && !c->rm_hid && c->hd % QBLOCK == 0 && int8_on_gpu(m->output);
-    for (uint32_t l = 0; l < hp->n_layers; l++) {
-        const octet_layer *s = &m->layers[l];
-        const octet_tensor *t[] = {s->wq, s->wk, s->wv, s->wo, s->w_gate, s->w_up, s->w_down};
-        for (unsigned i = 0; i < sizeof t / sizeof *t; i++) fusable &= int8_on_gpu(t[i]);
-    }
-    // Measured on an H100 (tg128): fused 964 vs 780 tok/s unfused on SmolLM2 (dim 576); from
-    // dim 2048 up the per-block prologues cost more than the kernels they replace (1.1B shape:
-    // 732 fused vs 776 unfused; 7B: 228 vs 279, unfused with programmatic launch).
-    c->fused = fusable && (getenv("OCTET_CUDA_FUSED") ? getenv_is1("OCTET_CUDA_FUSED") : c->dim < 2048);
     // One token's attention in one kernel, when its output is quantized per 32 within heads;
     // OCTET_CUDA_MERGE=0 turns it off (measurements).
     c->dec_merge = !c->rm_dim && c->hd % QBLOCK == 0 && !getenv_is0("OCTET_CUDA_MERGE");
-    // Programmatic dependent launch in the unfused decode graph (compute capability 9.0 and up;
-    // measured on an H100: tg128 +3.5% on the 1.1B shape, +2% on the 7B, same bits);
+    // Programmatic dependent launch in the decode graph (compute capability 9.0 and up;
+    // measured on an H100, tg128: SmolLM2 shape 963 -> 1093 tok/s, 1.1B 914 -> 983, 7B 275 -> 284;
+    // the same bits);
     // OCTET_CUDA_PDL=0 turns it off.
     int cc_major = 0;
     cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, 0);
     c->pdl = cc_major >= 9 && !getenv_is0("OCTET_CUDA_PDL");
-    c->dec_persist = getenv_is1("OCTET_CUDA_PERSIST");
-    // 32 rows per block (fewer prologues) measured faster at dim 2048; OCTET_CUDA_WIDE=0|1 forces.
-    c->dec_wide = getenv("OCTET_CUDA_WIDE") ? getenv_is1("OCTET_CUDA_WIDE") : c->dim >= 2048;
-    c->gu_il = c->fused ? QBLOCK : 0;
     for (c->dec_span = 64; (n_ctx + c->dec_span - 1) / c->dec_span > 64; c->dec_span *= 2) {}
     c->dec_split = (n_ctx + c->dec_span - 1) / c->dec_span;
     size_t n_part = B * c->nh * c->max_split;
@@ -241,7 +200,7 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
         const octet_layer *s = &m->layers[l];
         dlayer *d = &c->L[l];
         const octet_tensor *qkv[3] = {s->wq, s->wk, s->wv}, *gu[2] = {s->w_gate, s->w_up};
-        if (upload_mat(c, &d->qkv, qkv, 3) || upload_mat(c, &d->o, &s->wo, 1) || upload_mat(c, &d->gu, gu, 2, c->gu_il) ||
+        if (upload_mat(c, &d->qkv, qkv, 3) || upload_mat(c, &d->o, &s->wo, 1) || upload_mat(c, &d->gu, gu, 2) ||
             upload_mat(c, &d->down, &s->w_down, 1))
             goto fail;
         if (!(d->attn_norm = upload_f32(c, (const float *)s->attn_norm->data, (size_t)c->dim)) ||
@@ -278,16 +237,6 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     CK(cudaMalloc(&c->d_next, 4));
     CK(cudaMallocHost(&c->h_step, (B + 1) * 4));
     CK(cudaMallocHost(&c->h_next, 4));
-    if (c->fused == 1) {  // shared memory over the default 48 KiB must be asked for
-        struct { dec_kernel k; size_t smem; } use[] = {
-            {dec_kernel_for(PRO_NORM, EPI_STORE, c->dec_wide), dec_smem(&c->L[0].qkv, PRO_NORM)},
-            {dec_kernel_for(PRO_ATTN, EPI_STORE, c->dec_wide), dec_smem(&c->L[0].o, PRO_ATTN, c->nh, c->dec_split)},
-            {dec_kernel_for(PRO_NORM, EPI_SWIGLU), dec_smem(&c->L[0].gu, PRO_NORM)},
-            {dec_kernel_for(PRO_QUANT, EPI_STORE, c->dec_wide), dec_smem(&c->L[0].down, PRO_QUANT)},
-            {dec_kernel_for(PRO_NORM, EPI_ARGMAX, c->dec_wide), dec_smem(&c->out, PRO_NORM)}};
-        for (unsigned i = 0; i < sizeof use / sizeof *use; i++)
-            if (use[i].smem > 48 * 1024) CK(cudaFuncSetAttribute(use[i].k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)use[i].smem));
-    }
     CK(cudaFuncSetAttribute(k_rmsnorm, cudaFuncAttributeMaxDynamicSharedMemorySize, c->dim * 4 > 48 * 1024 ? c->dim * 4 : 48 * 1024));
     CK(cudaFuncSetAttribute(k_swiglu, cudaFuncAttributeMaxDynamicSharedMemorySize, c->hid * 4 > 48 * 1024 ? c->hid * 4 : 48 * 1024));
     CK(cudaFuncSetAttribute(k_quantize, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)kpmax * 4 > 48 * 1024 ? (int)kpmax * 4 : 48 * 1024));
@@ -414,8 +363,8 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
     ffn:
         norm(c, c->x, L->ffn_norm, n, L->gu.q8);
         matmul(c, &L->gu, c->xb, c->dim, n, c->gu, 2 * c->hid, NULL, 0);
-        if (c->rm_hid) launch_k(c, k_swiglu, n, ROW_THREADS, c->hid * 4, c->gu, c->hid, c->gu_il, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
-        else launch_k(c, k_swiglu_blocks, dim3((c->kp_hid / QBLOCK + 7) / 8, n), 256, 0, c->gu, c->hid, c->gu_il, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid);
+        if (c->rm_hid) launch_k(c, k_swiglu, n, ROW_THREADS, c->hid * 4, c->gu, c->hid, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
+        else launch_k(c, k_swiglu_blocks, dim3((c->kp_hid / QBLOCK + 7) / 8, n), 256, 0, c->gu, c->hid, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid);
         matmul(c, &L->down, c->hb, c->hid, n, c->x, c->dim, NULL, 1);
     }
     if (!logit_rows) return;
@@ -430,73 +379,14 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
     if (want_next) launch_k(c, k_argmax, 1, 1024, 0, c->logits + (size_t)(logit_rows - 1) * c->vocab, c->vocab, c->d_next);
 }
 
-// Blocks of a fused GEMV: one per row group, or with OCTET_CUDA_PERSIST=1 at most as many as
-// are resident at once (each block then loops over groups after one prologue).
-static dim3 dec_grid(const octet_cuda_ctx *c, dec_kernel k, int threads, size_t smem, int groups) {
-    int per_sm = 0;
-    if (!c->dec_persist || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, threads, smem) != cudaSuccess || per_sm < 1) return dim3(groups);
-    int cap = per_sm * c->n_sm;
-    return dim3(groups < cap ? groups : cap);
-}
-
-// The fused decode step (decode.cuh): one token at position d_step[0], logits, and the argmax
-// into d_next.
-static void launch_decode_fused(octet_cuda_ctx *c) {
-    const octet_hparams *hp = &c->m->hp;
-    cudaStream_t st = c->st;
-    int wide = c->dec_wide, rows = wide ? 32 : 8, nt = wide ? 256 : 128;   // rows per block of the store GEMVs
-    int kv_elt = c->kv_f16 ? 2 : 4;
-    size_t att_smem = (size_t)(6 * c->hd + c->dec_span + hp->rope_dim) * 4;
-    dec_args base = {};
-    base.eps = hp->norm_eps;
-#define GEMV(PRO, EPI, NT, GROUPS, SMEM) do { \
-        dec_kernel k_ = dec_kernel_for(PRO, EPI, wide); \
-        k_<<<dec_grid(c, k_, NT, SMEM, GROUPS), NT, SMEM, st>>>(a); \
-    } while (0)
-    for (uint32_t l = 0; l < hp->n_layers; l++) {
-        dlayer *L = &c->L[l];
-        size_t lo = (size_t)l * c->n_ctx * c->kvd * kv_elt;
-        void *kc = (char *)c->kc + lo, *vc = (char *)c->vc + lo;
-        dec_args a = base;
-        a.w = L->qkv; a.x = c->x; a.g = L->attn_norm; a.y = c->qkv; a.bias = L->bqkv;
-        if (l == 0) { a.embd = c->embd; a.step = c->d_step; a.x_out = c->x; a.best_reset = c->d_best; }
-        GEMV(PRO_NORM, EPI_STORE, nt, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_NORM));
-        dim3 ag(c->nh, c->dec_split);
-        if (c->kv_f16)
-            k_attn_dec<__half><<<ag, 128, att_smem, st>>>(c->qkv, c->d_step, c->inv_freq, (int)hp->rope_dim, (int)hp->rope_neox, c->nh, c->nkv, c->hd,
-                                                          c->dec_span, c->dec_split, (__half *)kc, (__half *)vc, c->part_o, c->part_ml);
-        else
-            k_attn_dec<float><<<ag, 128, att_smem, st>>>(c->qkv, c->d_step, c->inv_freq, (int)hp->rope_dim, (int)hp->rope_neox, c->nh, c->nkv, c->hd,
-                                                         c->dec_span, c->dec_split, (float *)kc, (float *)vc, c->part_o, c->part_ml);
-        a = base;
-        a.w = L->o; a.part_o = c->part_o; a.part_ml = c->part_ml; a.n_heads = c->nh; a.hd = c->hd; a.n_split = c->dec_split; a.span = c->dec_span; a.step = c->d_step;
-        a.y = c->x; a.accumulate = 1;
-        GEMV(PRO_ATTN, EPI_STORE, nt, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_ATTN, c->nh, c->dec_split));
-        a = base;
-        a.w = L->gu; a.x = c->x; a.g = L->ffn_norm; a.hq = c->xq; a.hs = c->xs;
-        GEMV(PRO_NORM, EPI_SWIGLU, 256, c->hid / QBLOCK, dec_smem(&a.w, PRO_NORM));
-        a = base;
-        a.w = L->down; a.xq = c->xq; a.xs = c->xs; a.y = c->x; a.accumulate = 1;
-        GEMV(PRO_QUANT, EPI_STORE, nt, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_QUANT));
-    }
-    dec_args a = base;
-    a.w = c->out; a.x = c->x; a.g = c->out_norm; a.y = c->logits; a.best = c->d_best;
-    GEMV(PRO_NORM, EPI_ARGMAX, nt, (a.w.n + rows - 1) / rows, dec_smem(&a.w, PRO_NORM));
-#undef GEMV
-    k_argmax_unpack<<<1, 1, 0, st>>>(c->d_best, c->d_next);
-}
-
 // Captures the decode step into c->graph; 0, or the CUDA error.
 static cudaError_t capture_decode(octet_cuda_ctx *c) {
     cudaGraph_t g;
     cudaError_t e = cudaStreamBeginCapture(c->st, cudaStreamCaptureModeThreadLocal);
     if (e != cudaSuccess) return e;
-    if (c->fused) launch_decode_fused(c);
-    else {
-        c->pdl_now = c->pdl;
-        launch_chunk(c, 1, c->max_split, 1, 1);
-        c->pdl_now = 0;
-    }
+    c->pdl_now = c->pdl;
+    launch_chunk(c, 1, c->max_split, 1, 1);
+    c->pdl_now = 0;
     e = cudaStreamEndCapture(c->st, &g);
     if (e != cudaSuccess) return e;
     e = cudaGraphInstantiate(&c->graph, g, 0);
@@ -602,18 +492,11 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
             k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);
             k_gemv_dp4a<1, false, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, n, NULL, 0);
         }
-    } else if (kind == 7) {  // the streaming decode GEMV, three rows per warp (f32 only; int32 from DP4A)
+    } else if (kind == 2) {  // the streaming decode GEMV, three rows per warp (f32 only; int32 from DP4A)
         for (int r = 0; r < m; r++) {
             k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);
             int warps = (n + 2) / 3;
             k_gemv_stream<EPI_STORE><<<(warps + 3) / 4, 128, kp + nb * 4>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, 0, 3, NULL);
-        }
-    } else if (kind == 2) {  // the fused decode GEMV, one token at a time (f32 only; int32 from DP4A)
-        for (int r = 0; r < m; r++) {
-            k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);
-            dec_args a = {};
-            a.w = d; a.xq = dx + (size_t)r * kp; a.xs = dxs + (size_t)r * nb; a.y = dy + (size_t)r * n;
-            k_dec_gemv<PRO_QUANT, EPI_STORE, 128, 2><<<(n + 7) / 8, 128, dec_smem(&d, PRO_QUANT)>>>(a);
         }
     } else {
         for (int r = 0; r < m; r++) {  // one token at a time, and (below) 3 at a time

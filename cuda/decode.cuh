@@ -1,9 +1,9 @@
-// The fused decode step (one token): per layer five kernels instead of ten. Each GEMV quantizes
-// its own input in a prologue (RMSNorm, the attention merge, or a copy of already quantized
-// values) into shared memory and has an epilogue (store, SwiGLU + quantization, argmax), and
-// attention applies RoPE and stores the new K/V itself. (Measured on an H100 and dropped: an L2
-// bulk prefetch of each block's first rows before its prologue, and programmatic dependent
-// launch; both made the 1.1B and 7B decode slower.)
+// The decode step's own kernels (one token): the streaming GEMV and the one-kernel attention,
+// used by launch_chunk for a single token (the decode graph). Per layer eight kernels: RMSNorm,
+// q|k|v, attention, o, RMSNorm, gate|up, SwiGLU, down. (Measured on an H100 and dropped: a
+// step of five kernels whose GEMVs normalized their own input in a per-block prologue, SmolLM2
+// tg128 961 vs 1093 tok/s, 7B 228 vs 284; the same five with the row work done by the last
+// block of each GEMV instead, see arrived_last; an L2 bulk prefetch of each block's first rows.)
 #ifndef OCTET_CUDA_DECODE_CUH
 #define OCTET_CUDA_DECODE_CUH
 #include "kernels.cuh"
@@ -15,208 +15,7 @@ __device__ __forceinline__ int4 ld_stream(const int8_t *p) {
     return v;
 }
 
-enum { PRO_NORM, PRO_ATTN, PRO_QUANT };   // where the GEMV's input comes from
-enum { EPI_STORE, EPI_SWIGLU, EPI_ARGMAX };  // what it does with its dot products
-
-struct dec_args {
-    dmat w;
-    // PRO_NORM: RMSNorm(x) * g; with embd.n set, x is the embedding row of token step[1],
-    // which block 0 also writes to x_out (the residual stream).
-    const float *x, *g;
-    float *x_out;
-    dmat embd;
-    const int32_t *step;
-    float eps;
-    // PRO_ATTN: merge of the attention splits (part_o / part_ml, as k_attention writes them).
-    const float *part_o;
-    const float2 *part_ml;
-    int n_heads, hd, n_split, span;   // (step[0] is the position: splits past it are empty)
-    // PRO_QUANT: int8 input with one scale per 32.
-    const int8_t *xq;
-    const float *xs;
-    // EPI_STORE / EPI_ARGMAX: y = scale * dot (+ bias), added to y when accumulate.
-    float *y;
-    const float *bias;
-    int accumulate;
-    // EPI_SWIGLU: rows come in groups of 64 (32 gate rows, then the 32 matching up rows); the
-    // 32 values silu(gate) * up of a group are quantized into hq / hs (one scale).
-    int8_t *hq;
-    float *hs;
-    // EPI_ARGMAX: the best (logit, lowest id) packed for atomicMax; reset by the first kernel.
-    unsigned long long *best;
-    unsigned long long *best_reset;
-};
-
-// Fills sq (kp int8) and ss (kp/32 scales) with this token's quantized input. The f32 input is
-// first gathered into shared memory (sx, k floats) with independent loads in flight, then
-// quantized per 32 from there: the prologue costs a few memory latencies, not one per block.
-// Shared scratch: 2 * kp floats (PRO_ATTN: kp + n_heads * (2 * n_split + 1)).
-template <int PRO, int NT>
-__device__ void dec_prologue(const dec_args &a, int8_t *sq, float *ss, float *scratch) {
-    const int kp = a.w.kp, nb = kp / QBLOCK, k = a.w.k, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    if (PRO == PRO_QUANT) {
-#pragma unroll 4
-        for (int i = threadIdx.x; i < kp / 16; i += NT) ((int4 *)sq)[i] = ((const int4 *)a.xq)[i];
-        for (int i = threadIdx.x; i < nb; i += NT) ss[i] = a.xs[i];
-        return;
-    }
-    float *sx = scratch, *sg = scratch + kp;
-    float inv = 1.0f;
-    if (PRO == PRO_NORM) {
-        __shared__ double redd[NT / 32];
-        double s2 = 0;
-        if (a.embd.n) {
-            int tok = a.step[1];
-            for (int i = threadIdx.x; i < k; i += NT) {
-                float v = a.embd.q8 ? (float)a.embd.q[(size_t)tok * a.embd.kp + i] * a.embd.s[tok] : __half2float(a.embd.h[(size_t)tok * a.embd.kp + i]);
-                sx[i] = v;
-                sg[i] = a.g[i];
-                s2 += (double)v * v;
-                if (a.x_out && blockIdx.x == 0) a.x_out[i] = v;
-            }
-        } else {
-#pragma unroll 4
-            for (int i = threadIdx.x; i < k / 4; i += NT) {
-                float4 v = ((const float4 *)a.x)[i], g = ((const float4 *)a.g)[i];
-                ((float4 *)sx)[i] = v;
-                ((float4 *)sg)[i] = g;
-                s2 += (double)v.x * v.x + (double)v.y * v.y + (double)v.z * v.z + (double)v.w * v.w;
-            }
-        }
-        s2 = warp_sum_d(s2);
-        if (lane == 0) redd[warp] = s2;
-        __syncthreads();
-        double t = 0;
-        for (int w = 0; w < NT / 32; w++) t += redd[w];
-        inv = (float)(1.0 / sqrt(t / k + a.eps));
-    } else {
-        // PRO_ATTN: weight of split sp of head h is exp(m_sp - M) (0 for an empty split); the
-        // value is the weighted sum of the split outputs over the weighted sum of their sums.
-        // Only the splits up to the current position hold anything (a.step[0]: the position).
-        const int ns = a.n_split, nh = a.n_heads, used = min(ns, a.step[0] / a.span + 1);
-        float *f = scratch + kp, *L = f + nh * ns, *ls = L + nh;
-        for (int i = threadIdx.x; i < nh * ns; i += NT) {
-            float2 v = i % ns < used ? a.part_ml[i] : make_float2(-INFINITY, 0.0f);
-            f[i] = v.x; ls[i] = v.y;
-        }
-        __syncthreads();
-        for (int h = warp; h < nh; h += NT / 32) {
-            float M = -INFINITY;
-            for (int sp = lane; sp < ns; sp += 32) M = fmaxf(M, f[h * ns + sp]);
-            M = warp_max(M);
-            float l = 0;
-            for (int sp = lane; sp < ns; sp += 32) {
-                float e = ls[h * ns + sp] == 0.0f ? 0.0f : expf(f[h * ns + sp] - M);
-                l += ls[h * ns + sp] * e;
-                f[h * ns + sp] = e;
-            }
-            l = warp_sum(l);
-            if (lane == 0) L[h] = l;
-        }
-        __syncthreads();
-        // Splits outside, values inside: one memory latency per split in use, not per value.
-        for (int i = threadIdx.x; i < k; i += NT) sx[i] = 0.0f;
-        for (int sp = 0; sp < used; sp++) {
-#pragma unroll 8
-            for (int i = threadIdx.x; i < k; i += NT) {
-                int h = i / a.hd, d = i % a.hd;
-                float fw = f[h * ns + sp];
-                if (fw != 0.0f) sx[i] = __fmaf_rn(a.part_o[((size_t)h * ns + sp) * a.hd + d], fw, sx[i]);
-            }
-        }
-        for (int i = threadIdx.x; i < k; i += NT) sx[i] = sx[i] / L[i / a.hd];
-    }
-    __syncthreads();
-#pragma unroll 4
-    for (int b = warp; b < nb; b += NT / 32) {
-        int i = b * QBLOCK + lane;
-        float v = i >= k ? 0.0f : PRO == PRO_NORM ? __fmul_rn(__fmul_rn(sx[i], inv), sg[i]) : sx[i];
-        quant_block_warp(v, b, sq, ss);
-    }
-}
-
-// Dot products of two weight rows with the quantized input in shared memory (one warp).
-__device__ __forceinline__ void dot_rows2(const int8_t *ra, const int8_t *rb, const int8_t *sq, const float *ss, int nb, float &va, float &vb) {
-    int lane = threadIdx.x & 31;
-    float acc_a = 0, acc_b = 0;
-#pragma unroll 4
-    for (int b = lane; b < nb; b += 32) {
-        int4 a0 = ld_stream(ra + b * QBLOCK), a1 = ld_stream(ra + b * QBLOCK + 16);
-        int4 b0 = ld_stream(rb + b * QBLOCK), b1 = ld_stream(rb + b * QBLOCK + 16);
-        const int4 *xp = (const int4 *)(sq + b * QBLOCK);
-        int4 x0 = xp[0], x1 = xp[1];
-        float s = ss[b];
-        acc_a = __fmaf_rn(i2f_small(dot32(x0, x1, a0, a1)), s, acc_a);
-        acc_b = __fmaf_rn(i2f_small(dot32(x0, x1, b0, b1)), s, acc_b);
-    }
-    va = warp_sum(acc_a);
-    vb = warp_sum(acc_b);
-}
-
-// One token times W. The grid is only as large as fits on the GPU at once: each block
-// quantizes the input once (the prologue) and then loops over groups of NT / 32 * RPW rows,
-// each warp RPW rows (an even number, two at a time). Dynamic shared memory: dec_smem()
-// in backend.cu.
-template <int PRO, int EPI, int NT, int RPW>
-__global__ void __launch_bounds__(NT) k_dec_gemv(const dec_args a) {
-    extern __shared__ __align__(16) unsigned char dsm[];
-    const int kp = a.w.kp, nb = kp / QBLOCK, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int8_t *sq = (int8_t *)dsm;
-    float *ss = (float *)(dsm + kp), *scratch = (float *)(dsm + kp + (nb * 4 + 15) / 16 * 16);
-    const int rows = NT / 32 * RPW, n_groups = (a.w.n + rows - 1) / rows;
-    if (a.best_reset && blockIdx.x == 0 && threadIdx.x == 0) *a.best_reset = 0;
-    dec_prologue<PRO, NT>(a, sq, ss, scratch);
-    __syncthreads();
-    if (EPI == EPI_SWIGLU) {
-        // A group is 64 rows (32 gate, 32 up); warp w makes values w*RPW/2 .. of its 32 outputs.
-        __shared__ float hv[32];
-        for (int grp = blockIdx.x; grp < n_groups; grp += gridDim.x) {
-            for (int j = 0; j < RPW / 2; j++) {
-                int hl = warp * (RPW / 2) + j, rg = grp * rows + hl, ru = rg + 32;
-                float g, u;
-                dot_rows2(a.w.q + (size_t)rg * kp, a.w.q + (size_t)ru * kp, sq, ss, nb, g, u);
-                if (lane == 0) {
-                    g = __fmul_rn(a.w.s[rg], g);
-                    u = __fmul_rn(a.w.s[ru], u);
-                    hv[hl] = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);
-                }
-            }
-            __syncthreads();
-            if (warp == 0) quant_block_warp(hv[lane], grp, a.hq, a.hs);
-            __syncthreads();
-        }
-        return;
-    }
-    unsigned long long best = 0;
-    for (int grp = blockIdx.x; grp < n_groups; grp += gridDim.x)
-        for (int j = 0; j < RPW; j += 2) {
-            int ra = grp * rows + warp * RPW + j, rb = ra + 1;
-            bool oka = ra < a.w.n, okb = rb < a.w.n;
-            float va, vb;
-            dot_rows2(a.w.q + (size_t)(oka ? ra : 0) * kp, a.w.q + (size_t)(okb ? rb : 0) * kp, sq, ss, nb, va, vb);
-            if (lane == 0) {
-                if (oka) {
-                    float v = __fmul_rn(a.w.s[ra], va);
-                    store_out(a.y + ra, v, a.bias, ra, a.accumulate);
-                    if (EPI == EPI_ARGMAX) best = max(best, argmax_key(v, ra));
-                }
-                if (okb) {
-                    float v = __fmul_rn(a.w.s[rb], vb);
-                    store_out(a.y + rb, v, a.bias, rb, a.accumulate);
-                    if (EPI == EPI_ARGMAX) best = max(best, argmax_key(v, rb));
-                }
-            }
-        }
-    if (EPI == EPI_ARGMAX) {  // (the LM head: no bias, no accumulation)
-        __shared__ unsigned long long bb[NT / 32];
-        if (lane == 0) bb[warp] = best;
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            for (int w = 1; w < NT / 32; w++) best = max(best, bb[w]);
-            atomicMax(a.best, best);
-        }
-    }
-}
+enum { EPI_STORE, EPI_ARGMAX };  // what a decode GEMV does with its dot products
 
 // The token id of a packed argmax key; the key is reset for the next step.
 __global__ void k_argmax_unpack(unsigned long long *best, int32_t *out) {
@@ -227,7 +26,7 @@ __global__ void k_argmax_unpack(unsigned long long *best, int32_t *out) {
 // Decode attention for one token at position step[0]: block (head, split) rotates its q (and,
 // in the split holding the new position, the new k), reads earlier positions from the cache,
 // and the first head of each KV group stores the new k/v there. Writes the split's
-// unnormalised output and (max, sum) for the merge in the o-projection's prologue. Dynamic
+// unnormalised output and (max, sum) for the merge (k_attn_dec_merge). Dynamic
 // shared memory: 2 * hd + span + rope_dim / 2 * 2 + 4 * hd floats.
 template <typename KV>
 __device__ void attn_dec_split(const float *__restrict__ qkv, const int32_t *__restrict__ step, const float *__restrict__ inv_freq,
@@ -287,13 +86,6 @@ __device__ void attn_dec_split(const float *__restrict__ qkv, const int32_t *__r
     }
     if (threadIdx.x == 0) part_ml[part] = make_float2(mx, sum);
 }
-template <typename KV>
-__global__ void __launch_bounds__(128) k_attn_dec(const float *__restrict__ qkv, const int32_t *__restrict__ step, const float *__restrict__ inv_freq,
-                                                  int rope_dim, int neox, int n_heads, int n_kv, int hd, int span, int n_split,
-                                                  KV *__restrict__ kc, KV *__restrict__ vc, float *__restrict__ part_o, float2 *__restrict__ part_ml) {
-    attn_dec_split(qkv, step, inv_freq, rope_dim, neox, n_heads, n_kv, hd, span, n_split, kc, vc, part_o, part_ml);
-}
-
 // Block of the last arrival among `expected` (tid 0 counts after a fence; the counter is reset
 // by that block for the next launch). Whole block. Which block arrives last changes no result:
 // it only decides who does a fixed computation on finished values. (Measured on an H100 and
@@ -336,7 +128,10 @@ __global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__res
 #pragma unroll
         for (int u = 0; u < 8; u++) dst[u] = u * 512 < left ? ld_stream(p + u * 512) : make_int4(0, 0, 0, 0);
     };
+    // Two chunks in flight before the wait: they stream in while the previous kernel finishes
+    // and the input is staged, so the memory does not idle when the sums start.
     if (total) load(cur, 0);
+    if (total > 1) load(nxt, 1);
     pdl_wait();
     int4 *sx = (int4 *)ssm;
     float *ss = (float *)(ssm + kp);
@@ -346,7 +141,6 @@ __global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__res
     float acc = 0;
     unsigned long long bk = 0;
     for (int c = 0; c < total; c++) {
-        if (c + 1 < total) load(nxt, c + 1);
         const int off = (c % nch) * STREAM_CHUNK + lane * 16;
 #pragma unroll
         for (int u = 0; u < 8; u++) {
@@ -372,6 +166,7 @@ __global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__res
         }
 #pragma unroll
         for (int u = 0; u < 8; u++) cur[u] = nxt[u];
+        if (c + 2 < total) load(nxt, c + 2);
     }
     pdl_trigger();
     if (EPI == EPI_ARGMAX) {

@@ -17,5 +17,5 @@ extern "C" int octet_cuda_describe(char *buf, size_t cap) {
 }
 
 extern "C" const char *octet_cuda_kernel_names(void) {
-    return "DP4A GEMV (decode; fused with RMSNorm/attention-merge/SwiGLU/argmax below dim 2048, else programmatic dependent launch), INT8 mma.sync m16n8k32 GEMM (prefill; scale per 32 or per token), flash-decoding attention, CUDA graph per decode step";
+    return "DP4A GEMV (decode: streaming, resident grid, argmax in the LM head), INT8 mma.sync m16n8k32 GEMM (prefill; scale per 32 or per token), flash-decoding attention (decode: RoPE, cache store and merge in one kernel), CUDA graph per decode step with programmatic dependent launch";
 }

@@ -196,16 +196,14 @@ __global__ void __launch_bounds__(1024) k_quantize(const float *__restrict__ x, 
     quantize_row_smem(row, k, kp, row_mode, q + (size_t)blockIdx.x * kp, s + (size_t)blockIdx.x * (kp / QBLOCK), red);
 }
 
-// h = silu(gate) * up for row blockIdx.x of gu ([gate | up], 2*hid wide; il > 0: interleaved by
-// groups of il, see upload_mat), then quantized.
-__global__ void __launch_bounds__(1024) k_swiglu(const float *__restrict__ gu, int hid, int il, float *__restrict__ out, int8_t *__restrict__ q, float *__restrict__ s, int kp, int row_mode) {
+// h = silu(gate) * up for row blockIdx.x of gu ([gate | up], 2*hid wide), then quantized.
+__global__ void __launch_bounds__(1024) k_swiglu(const float *__restrict__ gu, int hid, float *__restrict__ out, int8_t *__restrict__ q, float *__restrict__ s, int kp, int row_mode) {
     pdl_start();
     extern __shared__ float row[];
     __shared__ float red[32];
     const float *r = gu + (size_t)blockIdx.x * 2 * hid;
     for (int i = threadIdx.x; i < hid; i += blockDim.x) {
-        int gi = il ? i / il * 2 * il + i % il : i, ui = il ? gi + il : hid + i;
-        float g = r[gi], u = r[ui];
+        float g = r[i], u = r[hid + i];
         float y = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);
         row[i] = y;
         if (out) out[(size_t)blockIdx.x * hid + i] = y;
@@ -216,15 +214,14 @@ __global__ void __launch_bounds__(1024) k_swiglu(const float *__restrict__ gu, i
 
 // The same with one scale per 32 values: block (y = token) of 8 warps, one 32-value block per
 // warp, so a decode step's SwiGLU is spread over SMs.
-__global__ void __launch_bounds__(256) k_swiglu_blocks(const float *__restrict__ gu, int hid, int il, float *__restrict__ out, int8_t *__restrict__ q, float *__restrict__ s, int kp) {
+__global__ void __launch_bounds__(256) k_swiglu_blocks(const float *__restrict__ gu, int hid, float *__restrict__ out, int8_t *__restrict__ q, float *__restrict__ s, int kp) {
     pdl_start();
     int t = blockIdx.y, b = blockIdx.x * 8 + (threadIdx.x >> 5), i = b * QBLOCK + (threadIdx.x & 31);
     if (b * QBLOCK >= kp) return;
     const float *r = gu + (size_t)t * 2 * hid;
     float y = 0;
     if (i < hid) {
-        int gi = il ? i / il * 2 * il + i % il : i, ui = il ? gi + il : hid + i;
-        float g = r[gi], u = r[ui];
+        float g = r[i], u = r[hid + i];
         y = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);
         if (out) out[(size_t)t * hid + i] = y;
     }

@@ -40,7 +40,7 @@ double octet_cuda_bandwidth(void);
 int octet_cuda_gemm_reference(int m, int n, int k, double *lt_ms, double *imma_ms, double *imma_row_ms);
 
 // Test hooks: run one kernel on host data. matmul: kind 0 = DP4A GEMV, 1 = IMMA GEMM, 2 = the
-// fused decode GEMV (decode.cuh; its int32 sums come from the DP4A GEMV), 3 = IMMA GEMM on
+// streaming decode GEMV (decode.cuh; its int32 sums come from the DP4A GEMV), 3 = IMMA GEMM on
 // 64-row tiles; one activation scale per token (xs[row * ceil(k/32)]): 4 = IMMA GEMM, 5 = the
 // same on 64-row tiles, 6 = DP4A GEMV;
 // x is m x k int8 with m x ceil(k/32) scales, w is n x k int8 with n scales; yi gets the raw

@@ -50,7 +50,7 @@ static void one_matmul_case(int kind, int m, int n, int k, int fill) {
             double acc = 0, mag = 0;
             for (int b = 0; b < nb; b++) {
                 int len = k - b * 32 < 32 ? k - b * 32 : 32;   // (kinds 4-6: one scale per row, xs[r * nb])
-                double d = (double)k_dot_i8(xr + b * 32, wr + b * 32, len) * xs[(size_t)r * nb + (kind >= 4 && kind <= 6 ? 0 : b)];
+                double d = (double)k_dot_i8(xr + b * 32, wr + b * 32, len) * xs[(size_t)r * nb + (kind >= 4 ? 0 : b)];
                 acc += d;
                 mag += fabs(d);
             }
@@ -60,7 +60,7 @@ static void one_matmul_case(int kind, int m, int n, int k, int fill) {
             if (!(err <= 1e-5)) bad_f++;
             if (err > worst) worst = err;
         }
-    static const char *names[] = {"dp4a", "imma 128", "fused decode gemv", "imma 64", "imma per-token scale", "imma 64 per-token scale", "dp4a per-token scale", "streaming decode gemv"};
+    static const char *names[] = {"dp4a", "imma 128", "streaming decode gemv", "imma 64", "imma per-token scale", "imma 64 per-token scale", "dp4a per-token scale"};
     CHECK(bad_i == 0, "%s m=%d n=%d k=%d fill=%d: %d int32 results differ from k_dot_i8", names[kind], m, n, k, fill, bad_i);
     CHECK(bad_f == 0, "%s m=%d n=%d k=%d fill=%d: %d f32 results off (worst %.2e relative)", names[kind], m, n, k, fill, bad_f, worst);
     free(x); free(w); free(xs); free(ws); free(yf); free(yi);
@@ -71,7 +71,7 @@ static void cuda_int8_matmuls_match_scalar(void) {
     static const int shapes[][3] = {{1, 1, 32}, {3, 67, 96}, {5, 130, 100}, {1, 576, 576}, {8, 1536, 576}, {17, 64, 576},
                                     {70, 129, 1536}, {64, 64, 64}, {129, 193, 5632}, {2, 33, 16384}, {100, 70, 16384}, {300, 260, 96}, {257, 384, 2080}, {40, 64, 172}, {40, 344, 64}};
     for (unsigned i = 0; i < sizeof shapes / sizeof *shapes; i++)
-        for (int kind = 0; kind < 8; kind++)
+        for (int kind = 0; kind < 7; kind++)
             for (int fill = 0; fill < 3; fill++) one_matmul_case(kind, shapes[i][0], shapes[i][1], shapes[i][2], fill);
 }
 
@@ -247,12 +247,11 @@ static void decode_steps(const octet_model *m, const int32_t *prompt, int np, in
     octet_session_free(s);
 }
 
-// The decode steps against the plain kernels (rope, attention and merge as three kernels, the
-// DP4A GEMV one row per warp): the one-kernel attention with the streaming GEMV, and the
-// prologue-fused step. Then each again with one change that must not change a bit: programmatic
-// launch on or off, or resident-size grids (blocks loop over row groups) against one block per
-// group; any difference there is a race or a missing pdl_wait.
-static void cuda_fused_decode_matches_unfused(void) {
+// The decode step (one-kernel attention, streaming GEMV) against the plain kernels (RoPE,
+// attention and merge as three kernels, the DP4A GEMV one row per warp), and each with and
+// without programmatic launch, which must not change a bit: a difference there is a race or a
+// missing pdl_wait.
+static void cuda_decode_kernels_match_plain_kernels(void) {
     if (!have_gpu()) SKIP("no CUDA device");
     // SmolLM2 when converted; else its shape with random weights (two GPU paths compared).
     const char *path = SMOL_Q8;
@@ -264,43 +263,36 @@ static void cuda_fused_decode_matches_unfused(void) {
     octet_model *m = octet_load(path);
     CHECK(m != NULL, "%s", octet_last_error());
     if (!m) return;
-    enum { N = 24, MODES = 6 };
+    enum { N = 24, MODES = 4 };
     int V = octet_vocab_size(m);
     int32_t prompt[] = {1, 9690, 314, 260, 3575, 282, 4649, 47}, ids[MODES][N];
     float *lg[MODES];
-    // OCTET_CUDA_FUSED, _PERSIST, _PDL, and _MERGE = _STREAM: the plain kernels, the one-kernel
-    // attention with the streaming GEMV, the prologue-fused step; then the other half of each pair.
-    static const char *modes[MODES][4] = {{"0", "0", "1", "0"}, {"0", "0", "0", "1"}, {"1", "0", "0", "1"},
-                                          {"0", "0", "0", "0"}, {"0", "0", "1", "1"}, {"1", "1", "0", "1"}};
+    // OCTET_CUDA_PDL, and OCTET_CUDA_MERGE = OCTET_CUDA_STREAM (the decode step's own kernels)
+    static const char *modes[MODES][2] = {{"1", "0"}, {"1", "1"}, {"0", "0"}, {"0", "1"}};
     for (int k = 0; k < MODES; k++) {
         lg[k] = calloc((size_t)N * V, 4);
-        setenv("OCTET_CUDA_FUSED", modes[k][0], 1);
-        setenv("OCTET_CUDA_PERSIST", modes[k][1], 1);
-        setenv("OCTET_CUDA_PDL", modes[k][2], 1);
-        setenv("OCTET_CUDA_MERGE", modes[k][3], 1);
-        setenv("OCTET_CUDA_STREAM", modes[k][3], 1);
+        setenv("OCTET_CUDA_PDL", modes[k][0], 1);
+        setenv("OCTET_CUDA_MERGE", modes[k][1], 1);
+        setenv("OCTET_CUDA_STREAM", modes[k][1], 1);
         decode_steps(m, prompt, 8, N, lg[k], ids[k]);
     }
-    unsetenv("OCTET_CUDA_FUSED"); unsetenv("OCTET_CUDA_PERSIST"); unsetenv("OCTET_CUDA_PDL"); unsetenv("OCTET_CUDA_MERGE"); unsetenv("OCTET_CUDA_STREAM");
-    static const char *names[3] = {"plain kernels", "one-kernel attention + streaming GEMV", "prologue-fused"};
-    static const char *pair[3] = {"with vs without programmatic launch", "with vs without programmatic launch", "looping blocks vs one per group"};
-    for (int k = 0; k < 3; k++) {
-        int same = !memcmp(lg[k], lg[k + 3], (size_t)N * V * 4);
-        printf("  %s, %s: %s\n", names[k], pair[k], same ? "identical" : "DIFFERENT");
-        CHECK(same, "%s decode: %s changes the logits (a race or a missing pdl_wait)", names[k], pair[k]);
+    unsetenv("OCTET_CUDA_PDL"); unsetenv("OCTET_CUDA_MERGE"); unsetenv("OCTET_CUDA_STREAM");
+    static const char *names[2] = {"plain kernels", "decode kernels"};
+    for (int k = 0; k < 2; k++) {
+        int same = !memcmp(lg[k], lg[k + 2], (size_t)N * V * 4);
+        printf("  %s, with vs without programmatic launch: %s\n", names[k], same ? "identical" : "DIFFERENT");
+        CHECK(same, "%s: programmatic launch changes the logits (a race or a missing pdl_wait)", names[k]);
     }
-    for (int k = 1; k < 3; k++) {
-        int agree = 0;
-        double worst = 0;
-        for (int i = 0; i < N; i++) {
-            float mx = 0, d = 0;
-            for (int j = 0; j < V; j++) { mx = fmaxf(mx, fabsf(lg[0][(size_t)i * V + j])); d = fmaxf(d, fabsf(lg[k][(size_t)i * V + j] - lg[0][(size_t)i * V + j])); }
-            if (d / mx > worst) worst = d / mx;
-            agree += octet_argmax(lg[k] + (size_t)i * V, V) == octet_argmax(lg[0] + (size_t)i * V, V);
-        }
-        printf("  %s vs plain kernels: top-1 %d/%d, logits within %.1e of max|logit|\n", names[k], agree, N, worst);
-        CHECK(agree >= N * 9 / 10 && worst < 1e-1, "%s decode: top-1 %d/%d, worst %.2e", names[k], agree, N, worst);
+    int agree = 0;
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        float mx = 0, d = 0;
+        for (int j = 0; j < V; j++) { mx = fmaxf(mx, fabsf(lg[0][(size_t)i * V + j])); d = fmaxf(d, fabsf(lg[1][(size_t)i * V + j] - lg[0][(size_t)i * V + j])); }
+        if (d / mx > worst) worst = d / mx;
+        agree += octet_argmax(lg[1] + (size_t)i * V, V) == octet_argmax(lg[0] + (size_t)i * V, V);
     }
+    printf("  decode kernels vs plain kernels: top-1 %d/%d, logits within %.1e of max|logit|\n", agree, N, worst);
+    CHECK(agree >= N * 9 / 10 && worst < 1e-1, "decode kernels: top-1 %d/%d, worst %.2e", agree, N, worst);
     for (int k = 0; k < MODES; k++) free(lg[k]);
     octet_free(m);
 }
@@ -354,7 +346,7 @@ int main(void) {
     RUN(cuda_smollm2_fixture_prompts_match_cpu);
     RUN(cuda_stories260k_int8_row_same_tokens_as_cpu);
     RUN(cuda_smollm2_int8_row_fixture_prompts_match_cpu);
-    RUN(cuda_fused_decode_matches_unfused);
+    RUN(cuda_decode_kernels_match_plain_kernels);
     RUN(cuda_sampling_matches_cpu_sampler);
     CHECK_DONE();
 }

@@ -7,7 +7,7 @@
 #   bench   octet bench on the synthetic SmolLM2, 1.1B and 7B shapes (and decode variants, see backend.cu)
 #   gemm    prefill (int8, int8-row) and the cuBLASLt table, tile width chosen and forced
 #   profile per-kernel times of the 1.1B decode step with ncu
-#   profile7  the same for the 7B shape, unfused and fused-wide
+#   profile7  the same for the 7B shape, streaming GEMV and plain DP4A GEMV
 # Logs go to $OUT (or /tmp/out).
 set -o pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -27,12 +27,12 @@ bench)
   need smollm2-135m $SM; need tinyllama-1.1b $TL; need llama-7b $L7
   for f in $SM $TL $L7; do
     ./octet bench -m $f --device cuda -p 512 -n 128 -r 3 2>/dev/null | tee -a "$OUT/bench.md"
-    for mode in OCTET_CUDA_FUSED=0 OCTET_CUDA_FUSED=1 "OCTET_CUDA_FUSED=0 OCTET_CUDA_STREAM=0" "OCTET_CUDA_FUSED=0 OCTET_CUDA_MERGE=0 OCTET_CUDA_STREAM=0" "OCTET_CUDA_FUSED=0 OCTET_CUDA_PDL=0"; do
+    for mode in OCTET_CUDA_PDL=1 OCTET_CUDA_STREAM=0 "OCTET_CUDA_MERGE=0 OCTET_CUDA_STREAM=0" OCTET_CUDA_PDL=0; do
       echo "$f $mode: $(env $mode ./octet bench -m $f --device cuda -p 0 -n 128 -r 2 -o csv 2>/dev/null | tail -1 | awk -F, '{print $(NF-1)}')" | tee -a "$OUT/bench.md"
     done
   done ;;
 smolbench)
-  for mode in OCTET_CUDA_FUSED=0 OCTET_CUDA_FUSED=1 "OCTET_CUDA_FUSED=0 OCTET_CUDA_STREAM=0"; do
+  for mode in OCTET_CUDA_PDL=1 OCTET_CUDA_STREAM=0 "OCTET_CUDA_MERGE=0 OCTET_CUDA_STREAM=0" OCTET_CUDA_PDL=0; do
     echo "smollm2 $mode: $(env $mode ./octet bench -m models/smollm2-135m-instruct.q8.octet --device cuda -p 512 -n 128 -r 3 -o csv 2>/dev/null | tail -2 | awk -F, '{printf "%s ", $(NF-1)}')" | tee -a "$OUT/bench.md"
   done ;;
 gemm)
@@ -45,7 +45,7 @@ gemm)
   done ;;
 profile7)
   need llama-7b $L7
-  for mode in OCTET_CUDA_FUSED=0 "OCTET_CUDA_FUSED=1 OCTET_CUDA_WIDE=1"; do
+  for mode in OCTET_CUDA_STREAM=1 OCTET_CUDA_STREAM=0; do
     echo "== $mode" | tee -a "$OUT/ncu7.txt"
     env $mode ncu --clock-control none --graph-profiling node --print-summary per-kernel --metrics gpu__time_duration.sum,dram__bytes_read.sum \
       ./octet bench -m $L7 --device cuda -p 0 -n 2 -r 1 -o csv >"$OUT/ncu7.log" 2>&1
