@@ -128,10 +128,9 @@ __global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__res
 #pragma unroll
         for (int u = 0; u < 8; u++) dst[u] = u * 512 < left ? ld_stream(p + u * 512) : make_int4(0, 0, 0, 0);
     };
-    // Two chunks in flight before the wait: they stream in while the previous kernel finishes
-    // and the input is staged, so the memory does not idle when the sums start.
+    // The first chunk streams in while the previous kernel finishes. (Two chunks before the wait
+    // measured slower on an H100: 7B tg128 284 -> 262, 1.1B 983 -> 899.)
     if (total) load(cur, 0);
-    if (total > 1) load(nxt, 1);
     pdl_wait();
     int4 *sx = (int4 *)ssm;
     float *ss = (float *)(ssm + kp);
@@ -141,6 +140,7 @@ __global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__res
     float acc = 0;
     unsigned long long bk = 0;
     for (int c = 0; c < total; c++) {
+        if (c + 1 < total) load(nxt, c + 1);
         const int off = (c % nch) * STREAM_CHUNK + lane * 16;
 #pragma unroll
         for (int u = 0; u < 8; u++) {
@@ -166,7 +166,6 @@ __global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__res
         }
 #pragma unroll
         for (int u = 0; u < 8; u++) cur[u] = nxt[u];
-        if (c + 2 < total) load(nxt, c + 2);
     }
     pdl_trigger();
     if (EPI == EPI_ARGMAX) {
