@@ -37,6 +37,7 @@ struct octet_cuda_ctx {
     unsigned *head_count;      // k_attn_dec_merge: arrival counter of each head's splits
     int dec_merge;             // one token's attention in one kernel (k_attn_dec_merge)
     int stream_rows;           // k_gemv_stream: most warps resident at once (0: k_gemv_dp4a instead)
+    gemm_workspace gw;         // split-k partial tiles of the prefill GEMM
     void *kc, *vc;
     int32_t *d_step, *h_step, *d_next, *h_next;
     unsigned long long *d_best;
@@ -157,6 +158,7 @@ extern "C" void octet_cuda_free(octet_cuda_ctx *c) {
                     c->part_ml, c->xq, c->head_count, c->kc, c->vc, c->d_step, c->d_next, c->d_best, c->d_samp};
     for (unsigned i = 0; i < sizeof bufs / sizeof *bufs; i++) cudaFree(bufs[i]);
     cudaFreeHost(c->h_step); cudaFreeHost(c->h_next); cudaFreeHost(c->h_samp);
+    gemm_workspace_free(&c->gw);
     if (c->st) cudaStreamDestroy(c->st);
     free(c);
 }
@@ -227,6 +229,7 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     CK(cudaMalloc(&c->part_ml, n_part * sizeof(float2)));
     CK(cudaMalloc(&c->d_best, sizeof(unsigned long long)));
     CK(cudaMemset(c->d_best, 0, sizeof(unsigned long long)));
+    if (gemm_workspace_alloc(&c->gw, 4 * c->n_sm)) { octet_set_error("cuda: out of memory for the GEMM workspace"); goto fail; }
     CK(cudaMalloc(&c->head_count, c->nh * sizeof(unsigned)));
     CK(cudaMemset(c->head_count, 0, c->nh * sizeof(unsigned)));
     CK(cudaMalloc(&c->d_samp, sizeof *c->d_samp));
@@ -286,7 +289,7 @@ static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, i
     // blocks, as on the CPU; the scale is repeated in every block of xs) or one per 32.
     int row = w->k == c->dim ? c->rm_dim : c->rm_hid;
     if (m > 8) {
-        launch_gemm(row, *w, c->xq, c->xs, m, y, ldy, bias, acc, st);
+        launch_gemm(row, *w, c->xq, c->xs, m, y, ldy, bias, acc, st, &c->gw);
         return;
     }
     if (m == 1 && !row && c->stream_rows) {
@@ -447,8 +450,12 @@ fail:
 }
 
 void octet_cuda_launch_imma(const int8_t *w, const float *ws, int n, int k, const int8_t *x, const float *xs, int m, float *y, int row_mode) {
+    static gemm_workspace gw;   // (bench's reference timing: one thread)
+    int n_sm = 1;
+    cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, 0);
+    if (!gw.ws && gemm_workspace_alloc(&gw, 4 * n_sm)) return;
     dmat d = {n, k, round32(k), 1, (int8_t *)w, (float *)ws, NULL};
-    launch_gemm(row_mode, d, x, xs, m, y, n, NULL, 0, 0);
+    launch_gemm(row_mode, d, x, xs, m, y, n, NULL, 0, 0, &gw);
 }
 
 extern "C" int octet_cuda_last_logits(octet_cuda_ctx *c, float *logits) {
@@ -481,7 +488,15 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
     CK(cudaMemcpy(dxs, xs, (size_t)m * nb * 4, cudaMemcpyHostToDevice));
     CK(cudaMemset(dy, 0xff, (size_t)m * n * 4));   // poison: every output must be written
     CK(cudaMemset(dyi, 0xff, (size_t)m * n * 4));
-    if (kind == 1 || kind == 3) {  // tensor-core GEMM, 128- or 64-row weight tiles
+    if (kind == 7 || kind == 8) {  // tensor-core GEMM split over k; 7: 64-row tiles, int32 in 3 splits, per 32 in 2; 8: 128-row, int32 in 2, per token in 3
+        gemm_workspace gw = {};
+        CK(gemm_workspace_alloc(&gw, 3 * ((m + GT_BM - 1) / GT_BM) * ((n + 63) / 64)) ? cudaErrorMemoryAllocation : cudaSuccess);
+        launch_gemm_imma<GEMM_I32>(kind == 7 ? 64 : 128, d, dx, dxs, m, NULL, dyi, n, NULL, 0, 0, &gw, kind == 7 ? 3 : 2);
+        if (kind == 7) launch_gemm_imma<GEMM_BLOCK32>(64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0, &gw, 2);
+        else launch_gemm_imma<GEMM_ROW>(128, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0, &gw, 3);
+        cudaDeviceSynchronize();
+        gemm_workspace_free(&gw);
+    } else if (kind == 1 || kind == 3) {  // tensor-core GEMM, 128- or 64-row weight tiles
         launch_gemm_imma<GEMM_I32>(kind == 1 ? 128 : 64, d, dx, dxs, m, NULL, dyi, n, NULL, 0, 0);
         launch_gemm_imma<GEMM_BLOCK32>(kind == 1 ? 128 : 64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
     } else if (kind == 4 || kind == 5) {  // tensor-core GEMM, one activation scale per token (xs[row * nb])

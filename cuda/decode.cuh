@@ -86,25 +86,6 @@ __device__ void attn_dec_split(const float *__restrict__ qkv, const int32_t *__r
     }
     if (threadIdx.x == 0) part_ml[part] = make_float2(mx, sum);
 }
-// Block of the last arrival among `expected` (tid 0 counts after a fence; the counter is reset
-// by that block for the next launch). Whole block. Which block arrives last changes no result:
-// it only decides who does a fixed computation on finished values. (Measured on an H100 and
-// dropped: the same pattern in the GEMVs, the last block normalizing the residual or 16 blocks
-// quantizing their SwiGLU outputs: the fence in every block cost more than the row kernels it
-// replaced, 7B tg128 286 -> 253.)
-__device__ __forceinline__ bool arrived_last(unsigned *count, unsigned expected) {
-    __shared__ bool last;
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        last = atomicAdd(count, 1u) == expected - 1;
-        if (last) *count = 0;   // every other block has counted
-    }
-    __syncthreads();
-    if (last) __threadfence();
-    return last;
-}
-
 // Decode GEMV streaming the weights: one token times W (per-32 activation scales), resident-size
 // grid of 4-warp blocks. Warp w of W takes rows w, w + W, ... (rows_per_warp of them, chosen so
 // that every warp has the same count): neighbouring warps read neighbouring rows, and while a warp
