@@ -328,6 +328,22 @@ static void attention_one(octet_cuda_ctx *c, void *kc, void *vc) {
                  c->nh, c->nkv, c->hd, c->dec_span, c->dec_split, (float *)kc, (float *)vc, c->part_o, c->part_ml, c->head_count, c->xq, c->xs);
 }
 
+// Attention of n tokens: RoPE + cache store, the splits, and their merge into att (and into xq
+// when fuse_q).
+static void attention_chunk(octet_cuda_ctx *c, int n, int n_split, void *kc, void *vc, int fuse_q) {
+    const octet_hparams *hp = &c->m->hp;
+    size_t smem = (size_t)(c->hd + ATT_SPAN) * 4;
+    dim3 ag(c->nh, n, n_split), rope_grid(n, (c->nh + c->nkv + ROPE_HEADS - 1) / ROPE_HEADS);
+    if (c->kv_f16) {
+        launch_k(c, k_rope_store<__half>, rope_grid, 256, 0, c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (__half *)kc, (__half *)vc);
+        launch_k(c, k_attention<__half>, ag, 128, smem, c->qkv, c->qkv_n, c->d_step, (__half *)kc, (__half *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
+    } else {
+        launch_k(c, k_rope_store<float>, rope_grid, 256, 0, c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
+        launch_k(c, k_attention<float>, ag, 128, smem, c->qkv, c->qkv_n, c->d_step, (float *)kc, (float *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
+    }
+    launch_k(c, k_attn_combine, dim3(c->nh, n), round32(c->hd), 0, c->part_o, c->part_ml, c->nh, c->hd, n_split, c->att, fuse_q ? c->xq : NULL, c->xs, c->kp_dim);
+}
+
 // Launches one chunk (n tokens whose step [pos, ids...] is already in d_step); n_split is the
 // number of attention splits (fixed to max_split in the decode graph).
 static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, int want_next) {
@@ -343,27 +359,12 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
         void *kc = (char *)c->kc + lo, *vc = (char *)c->vc + lo;
         norm(c, c->x, L->attn_norm, n, L->qkv.q8);
         matmul(c, &L->qkv, c->xb, c->dim, n, c->qkv, c->qkv_n, L->bqkv, 0);
+        // fuse_q: the attention kernels quantize their output for the o projection (per 32, whole-block heads)
         int fuse_q = L->o.q8 && !c->rm_dim && c->hd % QBLOCK == 0;
-        if (n == 1 && c->dec_merge && fuse_q) {
-            attention_one(c, kc, vc);
-            matmul(c, &L->o, c->att, c->dim, n, c->x, c->dim, NULL, 1);
-            goto ffn;
-        }
-        {
-        size_t smem = (size_t)(c->hd + ATT_SPAN) * 4;
-        dim3 ag(c->nh, n, n_split), rope_grid(n, (c->nh + c->nkv + ROPE_HEADS - 1) / ROPE_HEADS);
-        if (c->kv_f16) {
-            launch_k(c, k_rope_store<__half>, rope_grid, 256, 0, c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (__half *)kc, (__half *)vc);
-            launch_k(c, k_attention<__half>, ag, 128, smem, c->qkv, c->qkv_n, c->d_step, (__half *)kc, (__half *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
-        } else {
-            launch_k(c, k_rope_store<float>, rope_grid, 256, 0, c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
-            launch_k(c, k_attention<float>, ag, 128, smem, c->qkv, c->qkv_n, c->d_step, (float *)kc, (float *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
-        }
-        launch_k(c, k_attn_combine, dim3(c->nh, n), round32(c->hd), 0, c->part_o, c->part_ml, c->nh, c->hd, n_split, c->att, fuse_q ? c->xq : NULL, c->xs, c->kp_dim);
+        if (n == 1 && c->dec_merge && fuse_q) attention_one(c, kc, vc);
+        else attention_chunk(c, n, n_split, kc, vc, fuse_q);
         if (L->o.q8 && !fuse_q) launch_k(c, k_quantize, n, ROW_THREADS, c->kp_dim * 4, c->att, c->dim, c->dim, c->kp_dim, c->rm_dim, c->xq, c->xs);
         matmul(c, &L->o, c->att, c->dim, n, c->x, c->dim, NULL, 1);
-        }
-    ffn:
         norm(c, c->x, L->ffn_norm, n, L->gu.q8);
         matmul(c, &L->gu, c->xb, c->dim, n, c->gu, 2 * c->hid, NULL, 0);
         if (c->rm_hid) launch_k(c, k_swiglu, n, ROW_THREADS, c->hid * 4, c->gu, c->hid, c->hb, L->down.q8 ? c->xq : NULL, c->xs, c->kp_hid, c->rm_hid);
