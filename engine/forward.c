@@ -109,7 +109,7 @@ static void attention_worker(void *p, int ith, int nth) {
         if (!c->kv_f16) ks->dot_rows_f32(q, (const float *)kc + kvh * hd, kvd, last + 1, hd, scores);
         else for (int s = 0; s <= last; s++) ks->dot_rows_f32(q, cache_row(c, kc, s, kvh * hd, hd, tmp), 0, 1, hd, scores + s);
         for (int s = 0; s <= last; s++) scores[s] *= scale;
-        k_softmax(scores, last + 1);
+        ks->softmax(scores, last + 1);
         memset(out, 0, (size_t)hd * sizeof *out);
         if (!c->kv_f16) ks->axpy_rows_f32(scores, (const float *)vc + kvh * hd, kvd, last + 1, out, hd);
         else for (int s = 0; s <= last; s++) ks->axpy_rows_f32(scores + s, cache_row(c, vc, s, kvh * hd, hd, tmp + hd), 0, 1, out, hd);
@@ -132,7 +132,7 @@ static void swiglu_worker(void *p, int ith, int nth) {
     int t0, t1;
     octet_split(j->n, ith, nth, &t0, &t1);
     size_t a = (size_t)t0 * j->width;
-    k_swiglu(j->y + a, j->y + a, j->x + a, (t1 - t0) * j->width);
+    octet_kernels()->swiglu(j->y + a, j->y + a, j->x + a, (t1 - t0) * j->width);
 }
 
 static void for_tokens(octet_context *c, void (*fn)(void *, int, int), rows_job *j) {

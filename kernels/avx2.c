@@ -3,6 +3,7 @@
 #include "kernels.h"
 #include "octet_file.h"
 #include "util.h"
+#include <math.h>
 
 #if defined(__x86_64__) && defined(__AVX2__)
 #include <immintrin.h>
@@ -272,7 +273,68 @@ static void dot_rows_f32(const float *q, const float *k, size_t ld, int n, int d
     for (; r < n; r++) out[r] = dot_f32(q, k + r * ld, d);
 }
 
-const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, gemm8_acc};
+// k_expf on 4 lanes in double, before the rounding to float: the same operations in order.
+HOT __m256d exp4(__m128 x) {
+    __m256d xd = _mm256_cvtps_pd(x), inv = _mm256_set1_pd(K_EXP_INVLN2N), shift = _mm256_set1_pd(K_EXP_SHIFT);
+    __m256d kd = _mm256_fmadd_pd(inv, xd, shift);
+    __m256i ki = _mm256_castpd_si256(kd);
+    __m256d r = _mm256_fmsub_pd(inv, xd, _mm256_sub_pd(kd, shift));
+    __m256i t = _mm256_i64gather_epi64((const long long *)(const void *)k_exp2_table, _mm256_and_si256(ki, _mm256_set1_epi64x(31)), 8);
+    __m256d s = _mm256_castsi256_pd(_mm256_add_epi64(t, _mm256_slli_epi64(ki, 47)));
+    __m256d z = _mm256_fmadd_pd(_mm256_set1_pd(K_EXP_C0), r, _mm256_set1_pd(K_EXP_C1)), r2 = _mm256_mul_pd(r, r);
+    __m256d y = _mm256_fmadd_pd(_mm256_set1_pd(K_EXP_C2), r, _mm256_set1_pd(1.0));
+    return _mm256_mul_pd(_mm256_fmadd_pd(z, r2, y), s);
+}
+
+// k_expf on 8 lanes; eight values of which one is past +-88 (or inf, NaN) take k_expf itself,
+// whose saturations are branches.
+HOT __m256 exp8(__m256 x) {
+    __m256i top = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(x), 20), _mm256_set1_epi32(0x7ff));
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(top, _mm256_set1_epi32(0x42a))))) {
+        float v[8];
+        _mm256_storeu_ps(v, x);
+        for (int j = 0; j < 8; j++) v[j] = k_expf(v[j]);
+        return _mm256_loadu_ps(v);
+    }
+    __m128 lo = _mm256_cvtpd_ps(exp4(_mm256_castps256_ps128(x))), hi = _mm256_cvtpd_ps(exp4(_mm256_extractf128_ps(x, 1)));
+    return _mm256_set_m128(hi, lo);
+}
+
+// k_softmax: the max lane by lane (a NaN never wins; the max is the same in any order), exp eight
+// at a time, then the sum in index order as the reference adds it.
+static void softmax(float *x, int n) {
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        vm = _mm256_blendv_ps(vm, v, _mm256_cmp_ps(v, vm, _CMP_GT_OQ));
+    }
+    float m8[8], mx = -INFINITY;
+    _mm256_storeu_ps(m8, vm);
+    for (int j = 0; j < 8; j++) mx = m8[j] > mx ? m8[j] : mx;
+    for (int j = i; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    __m256 vmx = _mm256_set1_ps(mx);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx)));
+    for (; i < n; i++) x[i] = k_expf(x[i] - mx);
+    double sum = 0;
+    for (i = 0; i < n; i++) sum += x[i];
+    float inv = (float)(1.0 / sum);
+    __m256 vi = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vi));
+    for (; i < n; i++) x[i] *= inv;
+}
+
+static void swiglu(float *y, const float *g, const float *u, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 vg = _mm256_loadu_ps(g + i);
+        __m256 d = _mm256_add_ps(_mm256_set1_ps(1.0f), exp8(_mm256_xor_ps(vg, _mm256_set1_ps(-0.0f))));   // exp(-g): the sign flipped
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_div_ps(vg, d), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
+}
+
+const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu};
 #else
-const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -10,7 +10,7 @@ const octet_kernel_set *octet_kernels_find(const char *name) {
     octet_cpu_features f;
     octet_cpu_detect(&f);
     if (!strcmp(name, "scalar")) return &octet_kernels_scalar;
-    if (!strcmp(name, "avx2") && f.avx2 && f.f16c && octet_kernels_avx2.dot_i8) return &octet_kernels_avx2;
+    if (!strcmp(name, "avx2") && f.avx2 && f.fma && f.f16c && octet_kernels_avx2.dot_i8) return &octet_kernels_avx2;
     return NULL;
 }
 

@@ -45,6 +45,9 @@ typedef struct {
     // Each lane's arithmetic is the single-pair path's, in the same order, so every grouping of
     // tokens and rows gives the same bits.
     void    (*gemm8_acc)(const octet_lanes8 *g, float acc[8]);
+    // k_softmax and k_swiglu (below), same bits.
+    void    (*softmax)(float *x, int n);
+    void    (*swiglu)(float *y, const float *g, const float *u, int n);
 } octet_kernel_set;
 // The scalar gemm8_acc, which SIMD sets use for block sizes other than 32.
 void k_gemm8_acc(const octet_lanes8 *g, float acc[8]);
@@ -95,7 +98,20 @@ void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs
 void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row);
 
 void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps);
+// exp as every kernel set computes it: the algorithm of glibc's expf (from Arm's optimized
+// routines: x / ln 2 split into k/32 + r, 2^(k/32) from a 32-entry table, a cubic in r, all in
+// double with fused multiply-adds), written out so SIMD lanes repeat it. It gives the same bits
+// as glibc's expf on x86-64 with FMA for all 2^32 inputs (checked exhaustively when written), so
+// octet's results did not move when the libm call went.
+float k_expf(float x);
+extern const uint64_t k_exp2_table[32];   // bits of 2^(i/32), less i << 47 (the exponent k adds back)
+#define K_EXP_INVLN2N 0x1.71547652b82fep+5   /* 32 / ln 2 */
+#define K_EXP_SHIFT 0x1.8p+52                /* adding it rounds to an integer in the low bits */
+#define K_EXP_C0 0x1.c6af84b912394p-20
+#define K_EXP_C1 0x1.ebfce50fac4f3p-13
+#define K_EXP_C2 0x1.62e42ff0c52d6p-6
+// In place: exp(x - max) / sum, the sum in double in index order (the sets' reference).
 void k_softmax(float *x, int n);
-// y[i] = silu(g[i]) * u[i]
+// y[i] = silu(g[i]) * u[i] = g / (1 + exp(-g)) * u
 void k_swiglu(float *y, const float *g, const float *u, int n);
 #endif

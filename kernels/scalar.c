@@ -110,17 +110,47 @@ void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps) {
     for (int i = 0; i < k; i++) y[i] = x[i] * inv * g[i];
 }
 
+const uint64_t k_exp2_table[32] = {
+    0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51, 0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
+    0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d, 0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585,
+    0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13, 0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d,
+    0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069, 0x3fef5818dcfba487, 0x3fef7c97337b9b5f, 0x3fefa4afa2a490da, 0x3fefd0765b6e4540};
+
+float k_expf(float x) {
+    uint32_t ux;
+    memcpy(&ux, &x, 4);
+    if (((ux >> 20) & 0x7ff) >= 0x42b) {  // |x| >= 88, inf or NaN: the saturations, as glibc
+        if (ux == 0xff800000u) return 0.0f;
+        if (((ux >> 20) & 0x7ff) >= 0x7f8) return x + x;
+        if (x > 0x1.62e42ep6f) return INFINITY;
+        if (x < -0x1.9fe368p6f) return 0.0f;
+        if (x < -0x1.9d1d9ep6f) return 0x1p-149f;
+    }
+    double xd = x, kd = fma(K_EXP_INVLN2N, xd, K_EXP_SHIFT);
+    uint64_t ki;
+    memcpy(&ki, &kd, 8);
+    kd -= K_EXP_SHIFT;
+    double r = fma(K_EXP_INVLN2N, xd, -kd);   // x * 32 / ln 2 - k, in [-1/2, 1/2]
+    uint64_t t = k_exp2_table[ki % 32] + (ki << 47);
+    double s;
+    memcpy(&s, &t, 8);   // 2^(k/32)
+    double z = fma(K_EXP_C0, r, K_EXP_C1), r2 = r * r, y = fma(K_EXP_C2, r, 1.0);
+    y = fma(z, r2, y);
+    return (float)(y * s);
+}
+
 void k_softmax(float *x, int n) {
     float mx = -INFINITY;
     for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;  // as fmaxf (a NaN never wins), without the libm call
     double sum = 0;
-    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+    for (int i = 0; i < n; i++) { x[i] = k_expf(x[i] - mx); sum += x[i]; }
     float inv = (float)(1.0 / sum);
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
 void k_swiglu(float *y, const float *g, const float *u, int n) {
-    for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
 }
 
-const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, k_gemm8_acc};
+const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, k_gemm8_acc,
+                                                k_softmax, k_swiglu};

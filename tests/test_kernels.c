@@ -310,6 +310,46 @@ static void backend_is_thread_count_independent(void) {
     free(x); free(wf); free(q8); free(g32); free(tq.block_sums); free(tg.block_sums);
 }
 
+// Distance in units in the last place between two finite floats of the same sign.
+static int64_t ulps(float a, float b) {
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4);
+    memcpy(&ib, &b, 4);
+    return ia > ib ? (int64_t)ia - ib : (int64_t)ib - ia;
+}
+
+// k_expf (the exp every kernel set repeats) within 1 ulp of the correctly rounded exp, on float
+// bit patterns spread over the whole line, with its saturations and special values; and how often
+// it equals this C library's expf (on glibc with FMA: always).
+static void expf_within_1_ulp(void) {
+    int64_t worst = 0;
+    float at = 0;
+    unsigned long same = 0, n = 0;
+    for (uint64_t u = 0; u < (1ull << 32); u += 251) {
+        uint32_t b = (uint32_t)u;
+        float x, got, lib;
+        memcpy(&x, &b, 4);
+        got = k_expf(x);
+        lib = expf(x);
+        n++;
+        same += !memcmp(&got, &lib, 4) || (isnan(got) && isnan(lib));
+        if (isnan(x) || x < -87.3f || x > 88.7f) continue;   // subnormal or past the overflow: the saturations below
+        float ref = (float)exp((double)x);
+        int64_t e = ulps(got, ref);
+        if (e > worst) { worst = e; at = x; }
+    }
+    printf("  k_expf: worst %lld ulp (at %g); equal to the C library's expf for %lu of %lu inputs\n", (long long)worst, at, same, n);
+    CHECK(worst <= 1, "k_expf off by %lld ulp at %g", (long long)worst, at);
+    CHECK(k_expf(0.0f) == 1.0f && k_expf(-0.0f) == 1.0f, "exp(0) is not 1");
+    CHECK(k_expf(-INFINITY) == 0.0f && k_expf(-104.0f) == 0.0f && k_expf(-103.5f) == 0x1p-149f, "exp's underflow: %a %a", k_expf(-104.0f), k_expf(-103.5f));
+    CHECK(isinf(k_expf(INFINITY)) && isinf(k_expf(89.0f)) && !isinf(k_expf(88.7f)), "exp's overflow");
+    CHECK(isnan(k_expf(NAN)), "exp(NaN) is not NaN");
+    float sm[5] = {1.0f, 2.0f, 3.0f, -INFINITY, 3.0f}, tot = 0;
+    k_softmax(sm, 5);
+    for (int i = 0; i < 5; i++) tot += sm[i];
+    CHECK(fabsf(tot - 1.0f) < 1e-6f && sm[3] == 0.0f && sm[2] == sm[4] && fabsf(sm[2] / sm[1] - expf(1.0f)) < 1e-5f, "softmax of 1,2,3,-inf,3: %g %g %g %g %g", sm[0], sm[1], sm[2], sm[3], sm[4]);
+}
+
 // Every SIMD set against the scalar reference, bit for bit, on random and edge inputs.
 static void simd_sets_match_scalar(void) {
     static const char *sets[] = {"avx2"};
@@ -375,6 +415,14 @@ static void simd_sets_match_scalar(void) {
                     CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s row_to_f32 %s k=%d pass %d", ks->name, octet_dtype_name((uint32_t)dts[d]), k, pass);
                 }
                 CHECK(!memcmp(&x, &y, 4), "%s dot_f32 k=%d pass %d: %g vs %g", ks->name, k, pass, x, y);
+                // softmax and SwiGLU: scores of a few units (pass 1: up to 1e6, exp saturating both ways)
+                for (int i = 0; i < k; i++) { ya[i] = fa[i] * 3.0f; yb[i] = ya[i]; }
+                ks->softmax(ya, k);
+                ref->softmax(yb, k);
+                CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s softmax k=%d pass %d", ks->name, k, pass);
+                ks->swiglu(ya, fa, fb, k);
+                ref->swiglu(yb, fa, fb, k);
+                CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s swiglu k=%d pass %d", ks->name, k, pass);
                 // activation quantization: blocks of 32 and whole rows, symmetric and asymmetric
                 for (int bq = 0; bq < 2; bq++) {
                     int bs = bq ? k : 32, nq = k / bs;
@@ -429,6 +477,25 @@ static void simd_sets_match_scalar(void) {
                 CHECK(!memcmp(q1, q2, 128) && !memcmp(s1, s2, sizeof(float) * (128 / bs)) && (!asym || !memcmp(c1, c2, sizeof(float) * (128 / bs))),
                       "%s quantize_i8 edge values bs=%d asym %d", ks->name, bs, asym);
             }
+        // exp's edges through softmax and SwiGLU: signed zeros, infinities, NaN, the saturation
+        // limits, values either side of 88 (where the SIMD lanes hand over to k_expf)
+        float ex[19] = {-0.0f, 0.0f, INFINITY, -INFINITY, NAN, -0x1.9fe368p6f, -0x1.9d1d9ep6f, 0x1.62e42ep6f, -88.0f, -87.9f, 88.0f,
+                        1e-30f, -1e-30f, 0.5f, -0.5f, 0.34657359f, 30.0f, -30.0f, 200.0f};
+        float o1[19], o2[19], u1[19];
+        for (int i = 0; i < 19; i++) u1[i] = 1.0f + (float)i;
+        ks->swiglu(o1, ex, u1, 19);
+        ref->swiglu(o2, ex, u1, 19);
+        CHECK(!memcmp(o1, o2, sizeof o1), "%s swiglu edge values", ks->name);
+        // softmax: a masked (-inf) score, signed zeros, and scores 100 and 200 below the max
+        float se[17] = {-INFINITY, -0.0f, 0.0f, -100.0f, 5.0f, -200.0f, 1e-30f, -1e-30f, 0.5f, -0.5f, 30.0f, -30.0f, 4.0f, -INFINITY, 88.0f, -87.0f, 0.0f};
+        for (int n = 1; n <= 17; n += 8) {
+            float s1[17], s2[17];
+            memcpy(s1, se, sizeof se);
+            memcpy(s2, se, sizeof se);
+            ks->softmax(s1, n);
+            ref->softmax(s2, n);
+            CHECK(!memcmp(s1, s2, sizeof(float) * (size_t)n), "%s softmax edge values n=%d", ks->name, n);
+        }
         free(a); free(b); free(a8); free(fa); free(fb); free(ya); free(yb);
     }
     if (!ran) SKIP("no SIMD kernel set runs on this CPU");
@@ -442,6 +509,7 @@ int main(void) {
     RUN(asym_quantization_edges);
     RUN(asym_gemm_matches_exact);
     RUN(backend_is_thread_count_independent);
+    RUN(expf_within_1_ulp);
     RUN(simd_sets_match_scalar);
     CHECK_DONE();
 }
