@@ -36,7 +36,7 @@ struct octet_cuda_ctx {
     int8_t *xq;
     unsigned *head_count;      // k_attn_dec_merge: arrival counter of each head's splits
     int dec_merge;             // one token's attention in one kernel (k_attn_dec_merge)
-    int stream_rows;           // k_gemv_stream: most warps resident at once (0: k_gemv_dp4a instead)
+    int stream_rows[2];        // k_gemv_stream (scales per 32, per token): most warps resident at once (0: k_gemv_dp4a instead)
     gemm_workspace gw;         // split-k partial tiles of the prefill GEMM
     void *kc, *vc;
     int32_t *d_step, *h_step, *d_next, *h_next;
@@ -243,16 +243,20 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     CK(cudaFuncSetAttribute(k_rmsnorm, cudaFuncAttributeMaxDynamicSharedMemorySize, c->dim * 4 > 48 * 1024 ? c->dim * 4 : 48 * 1024));
     CK(cudaFuncSetAttribute(k_swiglu, cudaFuncAttributeMaxDynamicSharedMemorySize, c->hid * 4 > 48 * 1024 ? c->hid * 4 : 48 * 1024));
     CK(cudaFuncSetAttribute(k_quantize, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)kpmax * 4 > 48 * 1024 ? (int)kpmax * 4 : 48 * 1024));
-    // k_gemv_stream for one token with scales per 32: as many warps as fit on the GPU at once;
+    // k_gemv_stream for one token: as many warps as fit on the GPU at once;
     // OCTET_CUDA_STREAM=0 uses k_gemv_dp4a instead (measurements).
     if (!getenv_is0("OCTET_CUDA_STREAM")) {
         int smem = (int)(kpmax + kpmax / QBLOCK * 4), per_sm = 0;
         if (smem > 48 * 1024) {
             CK(cudaFuncSetAttribute(k_gemv_stream<EPI_STORE>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
             CK(cudaFuncSetAttribute(k_gemv_stream<EPI_ARGMAX>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+            CK(cudaFuncSetAttribute(k_gemv_stream<EPI_STORE, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+            CK(cudaFuncSetAttribute(k_gemv_stream<EPI_ARGMAX, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
         }
-        CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_gemv_stream<EPI_STORE>, 128, smem));
-        c->stream_rows = per_sm * c->n_sm * 4;
+        CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_gemv_stream<EPI_STORE, false>, 128, smem));
+        c->stream_rows[0] = per_sm * c->n_sm * 4;
+        CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_gemv_stream<EPI_STORE, true>, 128, smem));
+        c->stream_rows[1] = per_sm * c->n_sm * 4;
     }
     return c;
 fail:
@@ -260,12 +264,14 @@ fail:
     return NULL;
 }
 
-// One token (xq, scales per 32) times W through k_gemv_stream: every warp gets the same number
-// of rows, as few as fit when all of the GPU's resident warps share them.
+// One token (xq, scales per 32, or per token when row) times W through k_gemv_stream: every
+// warp gets the same number of rows, as few as fit when all of the GPU's resident warps share them.
 template <int EPI>
-static void launch_stream(octet_cuda_ctx *c, const dmat *w, float *y, const float *bias, int acc, unsigned long long *best) {
-    int per_warp = (w->n + c->stream_rows - 1) / c->stream_rows, warps = (w->n + per_warp - 1) / per_warp;
-    launch_k(c, k_gemv_stream<EPI>, (warps + 3) / 4, 128, (size_t)w->kp + w->kp / QBLOCK * 4, *w, (const int8_t *)c->xq, (const float *)c->xs, y, bias, acc, per_warp, best);
+static void launch_stream(octet_cuda_ctx *c, const dmat *w, int row, float *y, const float *bias, int acc, unsigned long long *best) {
+    int resident = c->stream_rows[row != 0], per_warp = (w->n + resident - 1) / resident, warps = (w->n + per_warp - 1) / per_warp;
+    size_t smem = (size_t)w->kp + w->kp / QBLOCK * 4;
+    if (row) launch_k(c, k_gemv_stream<EPI, true>, (warps + 3) / 4, 128, smem, *w, (const int8_t *)c->xq, (const float *)c->xs, y, bias, acc, per_warp, best);
+    else launch_k(c, k_gemv_stream<EPI, false>, (warps + 3) / 4, 128, smem, *w, (const int8_t *)c->xq, (const float *)c->xs, y, bias, acc, per_warp, best);
 }
 
 // y[m][ldy] (=|+=) x · W^T: DP4A GEMV for a few tokens, tensor cores for more; f16 weights
@@ -292,8 +298,8 @@ static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, i
         launch_gemm(row, *w, c->xq, c->xs, m, y, ldy, bias, acc, st, &c->gw);
         return;
     }
-    if (m == 1 && !row && c->stream_rows) {
-        launch_stream<EPI_STORE>(c, w, y, bias, acc, NULL);
+    if (m == 1 && c->stream_rows[row != 0]) {
+        launch_stream<EPI_STORE>(c, w, row, y, bias, acc, NULL);
         return;
     }
     int32_t *no_i = NULL;   // (a literal NULL would reach the kernel's parameters as an integer)
@@ -374,8 +380,8 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
     if (!logit_rows) return;
     const float *xl = c->x + (size_t)(n - logit_rows) * c->dim;
     norm(c, xl, c->out_norm, logit_rows, c->out.q8);
-    if (want_next && logit_rows == 1 && c->out.q8 && !c->rm_dim && c->stream_rows) {  // the argmax inside the LM head
-        launch_stream<EPI_ARGMAX>(c, &c->out, c->logits, NULL, 0, c->d_best);
+    if (want_next && logit_rows == 1 && c->out.q8 && c->stream_rows[c->rm_dim != 0]) {  // the argmax inside the LM head
+        launch_stream<EPI_ARGMAX>(c, &c->out, c->rm_dim, c->logits, NULL, 0, c->d_best);
         launch_k(c, k_argmax_unpack, 1, 1, 0, c->d_best, c->d_next);
         return;
     }
@@ -507,6 +513,12 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
         for (int r = 0; r < m; r++) {
             k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);
             k_gemv_dp4a<1, false, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, n, NULL, 0);
+        }
+    } else if (kind == 9) {  // the streaming decode GEMV, one activation scale per token, three rows per warp
+        for (int r = 0; r < m; r++) {
+            k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);
+            int warps = (n + 2) / 3;
+            k_gemv_stream<EPI_STORE, true><<<(warps + 3) / 4, 128, kp + nb * 4>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, 0, 3, NULL);
         }
     } else if (kind == 2) {  // the streaming decode GEMV, three rows per warp (f32 only; int32 from DP4A)
         for (int r = 0; r < m; r++) {

@@ -93,9 +93,11 @@ __device__ void attn_dec_split(const float *__restrict__ qkv, const int32_t *__r
 // warp reduction, the store, a block's launch) no longer leaves the memory idle. A warp's loads
 // are contiguous (lane l: bytes 16 l + 512 u of the chunk), past L1; the input sits in shared
 // memory (kp bytes, then kp / 32 scales). Each 32-value block's int32 dot (two lanes) is scaled
-// as in k_gemv_dp4a. EPI_ARGMAX (the LM head) also packs the best (logit, lowest id) into *best.
+// as in k_gemv_dp4a; ROW (one activation scale per token, xs[0]): int32 over the whole row, then
+// scaled once, k_gemv_dp4a's ROW formula. EPI_ARGMAX (the LM head) also packs the best (logit,
+// lowest id) into *best.
 #define STREAM_CHUNK 4096
-template <int EPI>
+template <int EPI, bool ROW = false>
 __global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__restrict__ xq, const float *__restrict__ xs, float *__restrict__ y, const float *__restrict__ bias,
                                                      int accumulate, int rows_per_warp, unsigned long long *best) {
     extern __shared__ __align__(16) unsigned char ssm[];
@@ -119,6 +121,7 @@ __global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__res
     for (int i = threadIdx.x; i < kp / QBLOCK; i += blockDim.x) ss[i] = __ldg(xs + i);
     __syncthreads();
     float acc = 0;
+    int iacc = 0;
     unsigned long long bk = 0;
     for (int c = 0; c < total; c++) {
         if (c + 1 < total) load(nxt, c + 1);
@@ -132,12 +135,21 @@ __global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__res
                 int4 xv = sx[o / 16];
                 d = __dp4a(cur[u].x, xv.x, d); d = __dp4a(cur[u].y, xv.y, d); d = __dp4a(cur[u].z, xv.z, d); d = __dp4a(cur[u].w, xv.w, d);
             }
+            if (ROW) {
+                iacc += d;
+                continue;
+            }
             d += __shfl_xor_sync(0xffffffffu, d, 1);   // the other half of the 32-value block
             if (in && !(lane & 1)) acc = __fmaf_rn(i2f_small(d), ss[o / QBLOCK], acc);
         }
         if (c % nch == nch - 1) {
-            float v = warp_sum(acc);
+            float v = 0;
+            if (ROW) {
+                for (int sh = 16; sh; sh >>= 1) iacc += __shfl_xor_sync(0xffffffffu, iacc, sh);
+                v = __fmul_rn(ss[0], (float)iacc);
+            } else v = warp_sum(acc);
             acc = 0;
+            iacc = 0;
             const int row = wg + c / nch * W;
             if (lane == 0) {
                 v = __fmul_rn(w.s[row], v);

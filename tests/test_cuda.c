@@ -49,7 +49,7 @@ static void one_matmul_case(int kind, int m, int n, int k, int fill) {
             if (yi[(size_t)r * n + c] != ref) bad_i++;
             double acc = 0, mag = 0;
             for (int b = 0; b < nb; b++) {
-                int len = k - b * 32 < 32 ? k - b * 32 : 32;   // (kinds 4-6, 8: one scale per row, xs[r * nb])
+                int len = k - b * 32 < 32 ? k - b * 32 : 32;   // (kinds 4-6, 8, 9: one scale per row, xs[r * nb])
                 double d = (double)k_dot_i8(xr + b * 32, wr + b * 32, len) * xs[(size_t)r * nb + (kind >= 4 && kind != 7 ? 0 : b)];
                 acc += d;
                 mag += fabs(d);
@@ -61,7 +61,7 @@ static void one_matmul_case(int kind, int m, int n, int k, int fill) {
             if (err > worst) worst = err;
         }
     static const char *names[] = {"dp4a", "imma 128", "streaming decode gemv", "imma 64", "imma per-token scale", "imma 64 per-token scale", "dp4a per-token scale",
-                                  "imma 64 split-k", "imma 128 split-k per-token scale"};
+                                  "imma 64 split-k", "imma 128 split-k per-token scale", "streaming decode gemv per-token scale"};
     CHECK(bad_i == 0, "%s m=%d n=%d k=%d fill=%d: %d int32 results differ from k_dot_i8", names[kind], m, n, k, fill, bad_i);
     CHECK(bad_f == 0, "%s m=%d n=%d k=%d fill=%d: %d f32 results off (worst %.2e relative)", names[kind], m, n, k, fill, bad_f, worst);
     free(x); free(w); free(xs); free(ws); free(yf); free(yi);
@@ -72,7 +72,7 @@ static void cuda_int8_matmuls_match_scalar(void) {
     static const int shapes[][3] = {{1, 1, 32}, {3, 67, 96}, {5, 130, 100}, {1, 576, 576}, {8, 1536, 576}, {17, 64, 576},
                                     {70, 129, 1536}, {64, 64, 64}, {129, 193, 5632}, {2, 33, 16384}, {100, 70, 16384}, {300, 260, 96}, {257, 384, 2080}, {40, 64, 172}, {40, 344, 64}};
     for (unsigned i = 0; i < sizeof shapes / sizeof *shapes; i++)
-        for (int kind = 0; kind < 9; kind++)
+        for (int kind = 0; kind < 10; kind++)
             for (int fill = 0; fill < 3; fill++) one_matmul_case(kind, shapes[i][0], shapes[i][1], shapes[i][2], fill);
 }
 
