@@ -83,10 +83,21 @@ static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *s
     octet_lanes8 g = {.a = o->xq + (size_t)r * o->k, .w = o->wq + (size_t)n * o->k, .lda = (size_t)dr * o->k, .ldw = (size_t)dn * o->k,
                       .ldsw = dn * nb, .ldS = dn * nb, .nb = o->nb, .bs = o->bs, .sx = o->abs ? sx : NULL,
                       .cx = o->abs && o->xc ? cx : NULL, .sw = o->g32 ? o->ws + n * nb : NULL, .S = o->xc ? o->wsum + n * nb : NULL};
-    float acc[8] = {0}, wtot = dn ? 0 : row_total(o, n);  // eight tokens share one row's total
+    float acc[8] = {0};
     o->ks->gemm8_acc(&g, acc);
-    for (int j = 0; j < 8; j++)
-        o->y[(size_t)(r + j * dr) * o->ldy + n + j * dn] = finish(o, r + j * dr, n + j * dn, acc[j], dn ? row_total(o, n + j) : wtot);
+    float *y = o->y + (size_t)r * o->ldy + n;
+    size_t step = (size_t)dr * o->ldy + (size_t)dn;
+    if (!o->g32) {  // q8, the common case: finish's first line, without its per-lane branches
+        const float *ws = o->ws + n;
+        if (dn) for (int j = 0; j < 8; j++) y[j] = ws[j] * acc[j];   // 8 rows: contiguous outputs
+        else {
+            float w = ws[0];
+            for (int j = 0; j < 8; j++) y[j * step] = w * acc[j];
+        }
+        return;
+    }
+    float wtot = dn ? 0 : row_total(o, n);  // eight tokens share one row's total
+    for (int j = 0; j < 8; j++) y[j * step] = finish(o, r + j * dr, n + j * dn, acc[j], dn ? row_total(o, n + j) : wtot);
 }
 
 // One pair alone, with gemm8_acc's arithmetic (the scalar reference's, term by term).
