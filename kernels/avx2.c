@@ -200,15 +200,18 @@ HOT __m256 lane_S(const octet_lanes8 *g, int b, __m256i idx) {
 
 enum { Q8, Q8_ASYM, G32, G32_ASYM, G32_ROW };
 
-// One loop per scaling mode (mode is a constant in each caller), each lane's operations as the reference's.
-HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {
+// One loop per scaling mode and lane kind (mode and rows are constants in each caller: rows, one
+// token against 8 weight rows, prefetches), each lane's operations as the reference's.
+HOT void gemm8_loop(const octet_lanes8 *g, float acc[8], int mode, int rows) {
     const int8_t *sh = g->lda ? g->w : g->a, *ln = g->lda ? g->a : g->w;
     size_t ld = g->lda ? g->lda : g->ldw;
     __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i isw = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldsw)), iS = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldS));
     __m256 vacc = _mm256_loadu_ps(acc);
-    for (int b = 0; b < g->nb; b++) {
-        if (g->ldw) prefetch_rows(g->w, ld, b);
+    const int nb = g->nb;   // (read once: the loop's loads may alias *g)
+    const int8_t *w = g->w;
+    for (int b = 0; b < nb; b++) {
+        if (rows) prefetch_rows(w, ld, b);
         __m256 df = dots8(sh + b * 32, ln + (size_t)b * 32, ld), t;
         if (mode == Q8) t = _mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df);
         else if (mode == Q8_ASYM)
@@ -221,6 +224,10 @@ HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {
         vacc = _mm256_add_ps(vacc, t);
     }
     _mm256_storeu_ps(acc, vacc);
+}
+HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {
+    if (g->ldw) gemm8_loop(g, acc, mode, 1);
+    else gemm8_loop(g, acc, mode, 0);
 }
 
 static void gemm8_acc(const octet_lanes8 *g, float acc[8]) {
