@@ -189,19 +189,15 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
     if (SPLIT) {
         constexpr int NE = MT * NT * 4;
         const size_t tile = (size_t)blockIdx.y * gridDim.x + blockIdx.x;
-        // Slot (tile, split): value e of thread t at [e * GT_THREADS + t] (coalesced).
+        // Slot (tile, split): value e of thread t at [e * GT_THREADS + t] (coalesced), e the flat
+        // index of acc / iacc.
         auto slot = [&](int z) { return (float *)sp.ws + (tile * sp.ksplit + z) * NE * GT_THREADS + tid; };
+        // The tiles as flat arrays (constant indices once unrolled: they stay in registers).
+        float *fa = &acc[0][0][0];
+        int *ia = &iacc[0][0][0];
         float *mine = slot(blockIdx.z);
 #pragma unroll
-        for (int i = 0; i < MT; i++)
-#pragma unroll
-            for (int j = 0; j < NT; j++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int at = ((i * NT + j) * 4 + e) * GT_THREADS;
-                    if (MODE == GEMM_BLOCK32) mine[at] = acc[i][j][e];
-                    else mine[at] = __int_as_float(iacc[i][j][e]);
-                }
+        for (int e = 0; e < NE; e++) mine[e * GT_THREADS] = MODE == GEMM_BLOCK32 ? fa[e] : __int_as_float(ia[e]);
         if (!arrived_last(sp.count + tile, sp.ksplit)) return;
         // The other splits' partials added to this block's own, one split at a time with all of
         // its loads in flight together (one per value in turn cost a memory latency each).
@@ -209,15 +205,11 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
             if (z == (int)blockIdx.z) continue;
             const float *src = slot(z);
 #pragma unroll
-            for (int i = 0; i < MT; i++)
-#pragma unroll
-                for (int j = 0; j < NT; j++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        float p = __ldcg(src + ((i * NT + j) * 4 + e) * GT_THREADS);
-                        if (MODE == GEMM_BLOCK32) acc[i][j][e] = __fadd_rn(acc[i][j][e], p);
-                        else iacc[i][j][e] += __float_as_int(p);
-                    }
+            for (int e = 0; e < NE; e++) {
+                float p = __ldcg(src + e * GT_THREADS);
+                if (MODE == GEMM_BLOCK32) fa[e] = __fadd_rn(fa[e], p);
+                else ia[e] += __float_as_int(p);
+            }
         }
     }
     // Each thread holds pairs of neighbouring columns: one 8-byte access where it fits.
@@ -289,14 +281,22 @@ struct gemm_workspace {
     unsigned *count;
     int cap;
 };
+static inline void gemm_workspace_free(gemm_workspace *g) {
+    cudaFree(g->ws);
+    cudaFree(g->count);
+    memset(g, 0, sizeof *g);
+}
+// 0, or -1 with nothing allocated.
 static inline int gemm_workspace_alloc(gemm_workspace *g, int cap) {
+    memset(g, 0, sizeof *g);
     g->cap = cap;
     if (cudaMalloc(&g->ws, (size_t)g->cap * GT_BM * 128 * 4) != cudaSuccess || cudaMalloc(&g->count, (size_t)g->cap * sizeof(unsigned)) != cudaSuccess ||
-        cudaMemset(g->count, 0, (size_t)g->cap * sizeof(unsigned)) != cudaSuccess)
+        cudaMemset(g->count, 0, (size_t)g->cap * sizeof(unsigned)) != cudaSuccess) {
+        gemm_workspace_free(g);
         return -1;
+    }
     return 0;
 }
-static inline void gemm_workspace_free(gemm_workspace *g) { cudaFree(g->ws); cudaFree(g->count); }
 
 // Splits of k for a grid of `tiles` tiles: when they fill at most half of the GPU's resident
 // slots, enough splits to fill it (at most 4, at least 8 k-stages of 64 bytes each, within the
