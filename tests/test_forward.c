@@ -220,20 +220,24 @@ static void run_is_deterministic(void) {
     free(a);
 }
 
-// Every kernel set available here gives the scalar reference's tokens at temperature 0.
+// Every kernel set available here gives the scalar reference's tokens at temperature 0; so do the
+// AVX-VNNI and AVX-512 sets with their instructions emulated (build/emu/octet, x86 with AVX2).
 static void kernel_sets_give_the_same_tokens(void) {
     if (!file_exists(SMOL_Q8)) SKIP("run make models");
-    static const char *sets[] = {"avx2"}, *prompts[] = {"Once upon a time", "The history of the printing press", "def fibonacci(n):"};
+    static const char *prompts[] = {"Once upon a time", "The history of the printing press", "def fibonacci(n):"};
     static const char *files[] = {SMOL_Q8, SMOL_F32};
+    static const struct { const char *bin, *set; } runs[] = {
+        {"./octet", "avx2"}, {"./octet", "avxvnni"}, {"./octet", "avx512"}, {"build/emu/octet", "avxvnni"}, {"build/emu/octet", "avx512"}};
+    int emulated = file_exists("build/emu/octet") && octet_kernels_find("avx2");
     for (unsigned f = 0; f < 2; f++)
         for (unsigned p = 0; p < 3; p++) {
             char *ref = NULL;
             run_cmd(&ref, "OCTET_KERNELS=scalar ./octet run -m %s -p '%s' -n 24 --temp 0 2>/dev/null", files[f], prompts[p]);
-            for (unsigned s = 0; s < sizeof sets / sizeof *sets; s++) {
-                if (!octet_kernels_find(sets[s])) continue;
+            for (unsigned r = 0; r < sizeof runs / sizeof *runs; r++) {
+                if (strcmp(runs[r].bin, "./octet") ? !emulated : !octet_kernels_find(runs[r].set)) continue;
                 char *got = NULL;
-                run_cmd(&got, "OCTET_KERNELS=%s ./octet run -m %s -p '%s' -n 24 --temp 0 2>/dev/null", sets[s], files[f], prompts[p]);
-                CHECK(ref && got && !strcmp(ref, got) && strlen(ref) > 10, "%s on %s: '%s' vs scalar '%s'", sets[s], files[f], got, ref);
+                run_cmd(&got, "OCTET_KERNELS=%s %s run -m %s -p '%s' -n 24 --temp 0 2>/dev/null", runs[r].set, runs[r].bin, files[f], prompts[p]);
+                CHECK(ref && got && !strcmp(ref, got) && strlen(ref) > 10, "%s %s on %s: '%s' vs scalar '%s'", runs[r].bin, runs[r].set, files[f], got, ref);
                 free(got);
             }
             free(ref);

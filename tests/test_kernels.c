@@ -6,6 +6,24 @@
 #include "octet_file.h"
 #include <math.h>
 
+// The SIMD sets under test: those this CPU runs or, built as test_kernels_emulated, the AVX-VNNI
+// and AVX-512 VNNI sets with their instructions emulated in C (tests/emulate_avx512.h; they need
+// AVX2 natively).
+#ifdef OCTET_TEST_EMULATED
+extern const octet_kernel_set octet_kernels_avxvnni_emu, octet_kernels_avx512_emu;
+#endif
+static int simd_sets(const octet_kernel_set *out[3]) {
+    int n = 0;
+#ifdef OCTET_TEST_EMULATED
+    if (octet_kernels_find("avx2")) { out[n++] = &octet_kernels_avxvnni_emu; out[n++] = &octet_kernels_avx512_emu; }
+#else
+    static const char *names[] = {"avx2", "avxvnni", "avx512"};
+    for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+        if ((out[n] = octet_kernels_find(names[i]))) n++;
+#endif
+    return n;
+}
+
 static uint64_t rng = 12345;
 static uint32_t next_u32(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (uint32_t)rng; }
 static float frand(void) { return (float)((int)(next_u32() % 2001) - 1000) / 250.0f; }
@@ -128,12 +146,12 @@ static void q8g32_gemm_matches_exact(void) {
             alone += !memcmp(one, y[1] + r * n, sizeof one);
         }
         CHECK(alone == 2 * m, "k=%d: %d of %d token rows differ from the token computed alone", k, 2 * m - alone, 2 * m);
-        const octet_kernel_set *simd = octet_kernels_find("avx2");
-        if (simd) {
-            k_gemm_q8g_i8(simd, xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, NULL, 0, n, ys, n);
-            CHECK(!memcmp(ys, y[0], sizeof ys), "avx2 q8g32 per-32 differs from scalar, k=%d", k);
-            k_gemm_q8g_i8(simd, xr, xs, NULL, m, k, 0, (const int8_t *)wq, ws, NULL, 0, n, ys, n);
-            CHECK(!memcmp(ys, y[1], sizeof ys), "avx2 q8g32 per-row differs from scalar, k=%d", k);
+        const octet_kernel_set *simd[3];
+        for (int si = 0, ns = simd_sets(simd); si < ns; si++) {
+            k_gemm_q8g_i8(simd[si], xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, NULL, 0, n, ys, n);
+            CHECK(!memcmp(ys, y[0], sizeof ys), "%s q8g32 per-32 differs from scalar, k=%d", simd[si]->name, k);
+            k_gemm_q8g_i8(simd[si], xr, xs, NULL, m, k, 0, (const int8_t *)wq, ws, NULL, 0, n, ys, n);
+            CHECK(!memcmp(ys, y[1], sizeof ys), "%s q8g32 per-row differs from scalar, k=%d", simd[si]->name, k);
         }
         int bad = 0;
         for (int r = 0; r < m; r++)
@@ -198,8 +216,9 @@ static void asym_gemm_matches_exact(void) {
             k_quantize_row_i8_asym(x + r * k, k, k, xr + r * k, &sr[r], &cr[r]);
         }
         const float *ws = whole ? (const float *)(g32 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k)) : NULL;
-        const octet_kernel_set *sets[2] = {&octet_kernels_scalar, octet_kernels_find("avx2")};
-        for (int si = 0; si < 2 && sets[si]; si++) {
+        const octet_kernel_set *sets[4] = {&octet_kernels_scalar};
+        int nsets = 1 + simd_sets(sets + 1);
+        for (int si = 0; si < nsets; si++) {
             float tmp[4][143], (*out)[143] = si ? tmp : y;
             k_gemm_q8_i8(sets[si], xr, sr, cr, m, k, (const int8_t *)q8, s8, t8.block_sums, 0, n, out[0], n);
             if (whole) {
@@ -352,12 +371,17 @@ static void expf_within_1_ulp(void) {
 
 // Every SIMD set against the scalar reference, bit for bit, on random and edge inputs.
 static void simd_sets_match_scalar(void) {
-    static const char *sets[] = {"avx2"};
-    int ran = 0;
-    for (unsigned si = 0; si < sizeof sets / sizeof *sets; si++) {
-        const octet_kernel_set *ks = octet_kernels_find(sets[si]), *ref = &octet_kernels_scalar;
-        if (!ks) continue;
-        ran++;
+    const octet_kernel_set *sets[3];
+    int ran = simd_sets(sets);
+    for (int si = 0; si < ran; si++) {
+        const octet_kernel_set *ks = sets[si], *ref = &octet_kernels_scalar;
+        printf("  %s%s\n", ks->name,
+#ifdef OCTET_TEST_EMULATED
+               " (emulated)"
+#else
+               ""
+#endif
+        );
         int sizes[] = {1, 5, 8, 15, 31, 32, 33, 63, 64, 65, 96, 255, 256, 257, 576, 1536, 4099, 16384};
         int kmax = 16384 + 64;
         int8_t *a = malloc((size_t)kmax), *b = malloc((size_t)kmax), *a8 = malloc((size_t)kmax);

@@ -1,0 +1,106 @@
+// 256-bit helpers shared by the x86 kernel sets (avx2.c, built once as AVX2 and once as AVX-VNNI,
+// and avx512.c for its one-block tails). Included only inside those files' ISA guards.
+#ifndef OCTET_AVX2_HELPERS_H
+#define OCTET_AVX2_HELPERS_H
+#include "kernels.h"
+#include <immintrin.h>
+
+// The hot helpers must inline into their callers for their vectors to stay in registers.
+#define HOT static inline __attribute__((always_inline))
+
+static inline int32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// Eight 8-lane partial dots reduced to one vector whose lane j is the sum of d[j] (unpacks
+// and adds: fewer micro-ops than a tree of hadds).
+HOT __m256i fold2(__m256i x, __m256i y) {  // x and y folded to 4 lanes each, interleaved
+    return _mm256_add_epi32(_mm256_unpacklo_epi32(x, y), _mm256_unpackhi_epi32(x, y));
+}
+HOT __m256i fold4(__m256i p, __m256i q) {  // four rows' sums per 128-bit half
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(p, q), _mm256_unpackhi_epi64(p, q));
+}
+HOT __m256i reduce8(const __m256i d[8]) {
+    __m256i lo = fold4(fold2(d[0], d[1]), fold2(d[2], d[3])), hi = fold4(fold2(d[4], d[5]), fold2(d[6], d[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
+// Lane j's row of the 8 lanes at p + j*ld, addressed from three bases to spare registers.
+HOT void lane_rows(const int8_t *p, size_t ld, const int8_t *at[8]) {
+    const int8_t *p3 = p + 3 * ld, *p4 = p + 4 * ld;
+    at[0] = p; at[1] = p + ld; at[2] = p + 2 * ld; at[3] = p3;
+    at[4] = p4; at[5] = p4 + ld; at[6] = p4 + 2 * ld; at[7] = p3 + 4 * ld;
+}
+
+// Decode streams 8 weight rows (w, ld apart) from memory, too short for the hardware prefetcher
+// alone; every other block fetches 8 lines ahead: of rows up to 4 KB, the next 8 rows' bytes in
+// address order (8 short streams run at half the speed of one); of longer rows, the same lines 8
+// rows on, into L2.
+HOT void prefetch_rows(const int8_t *w, size_t ld, int b) {
+    if (b & 1) return;
+    if (ld <= 4096) {
+        const char *next = (const char *)w + 8 * ld + (size_t)b * 256;
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm_prefetch(next + 64 * j, _MM_HINT_T0);
+    } else _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm_prefetch((const char *)w + (8 + j) * ld + (size_t)b * 32, _MM_HINT_T1);
+}
+
+// Lane j's q8g32 block scale, and its weights' block sum, for block b. Lanes one row apart
+// gather (S as int32 from 2-byte steps: its owner pads one int16 past the end).
+HOT __m256 lane_sw(const octet_lanes8 *g, int b, __m256i idx) {
+    return g->ldsw ? _mm256_i32gather_ps(g->sw + b, idx, 4) : _mm256_set1_ps(g->sw[b]);
+}
+HOT __m256 lane_S(const octet_lanes8 *g, int b, __m256i idx) {
+    if (!g->ldS) return _mm256_set1_ps((float)g->S[b]);
+    __m256i v = _mm256_i32gather_epi32((const int *)(const void *)(g->S + b), idx, 2);
+    return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 16), 16));
+}
+
+// gemm8_acc's scaling modes (kernels.h), and block b's term for the 8 lanes from their dots df:
+// each lane's operations as the reference's, in its order (isw, iS: lane j's offsets j*ldsw, j*ldS).
+enum { Q8, Q8_ASYM, G32, G32_ASYM, G32_ROW };
+HOT __m256 block_term(const octet_lanes8 *g, int b, __m256 df, int mode, __m256i isw, __m256i iS) {
+    if (mode == Q8) return _mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df);
+    if (mode == Q8_ASYM)
+        return _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df), _mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), lane_S(g, b, iS)));
+    if (mode == G32_ROW) return _mm256_mul_ps(lane_sw(g, b, isw), df);
+    if (mode == G32_ASYM)
+        return _mm256_mul_ps(lane_sw(g, b, isw), _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df),
+                                                               _mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), lane_S(g, b, iS))));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), lane_sw(g, b, isw)), df);
+}
+// gemm8_acc for a set whose `run` does blocks of 32 with one side shared, in one of the modes;
+// each call names its mode as a constant, so `run` (inlined) compiles one loop per mode.
+typedef void gemm8_mode_fn(const octet_lanes8 *g, float acc[8], int mode);
+HOT void gemm8_by_mode(const octet_lanes8 *g, float acc[8], gemm8_mode_fn *run) {
+    if (g->bs != 32 || (g->lda && g->ldw)) k_gemm8_acc(g, acc);
+    else if (!g->sw) g->cx ? run(g, acc, Q8_ASYM) : run(g, acc, Q8);
+    else if (!g->sx) run(g, acc, G32_ROW);
+    else g->cx ? run(g, acc, G32_ASYM) : run(g, acc, G32);
+}
+
+// quantize_i8 for blocks of a multiple of 32 (kernels.h), given a set's reductions of one block
+// (max |x|; min and max from x[0] on) and its rounding of n values as (x - mid) * inv.
+HOT void quantize_blocks(const float *x, int k, int bs, int8_t *q, float *s, float *c, float (*amax)(const float *, int),
+                         void (*minmax)(const float *, int, float *, float *), void (*run)(const float *, int, float, float, int8_t *)) {
+    for (int b = 0; b < k / bs; b++) {
+        const float *v = x + (size_t)b * bs;
+        int8_t *qb = q + (size_t)b * bs;
+        if (!c) {
+            float m = amax(v, bs);
+            s[b] = m / 127.0f;
+            run(v, bs, 0, m > 0 ? 127.0f / m : 0.0f, qb);
+        } else {
+            float l, h;
+            minmax(v, bs, &l, &h);
+            float mid = 0.5f * l + 0.5f * h, scale = (h - l) / 254.0f;
+            s[b] = scale;
+            c[b] = mid;
+            run(v, bs, mid, scale > 0 ? 1.0f / scale : 0.0f, qb);
+        }
+    }
+}
+
+#endif

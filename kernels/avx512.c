@@ -1,0 +1,315 @@
+// AVX-512 VNNI versions of the kernel primitives (with AVX-512 F, BW and VL). Built with those
+// flags (Makefile); chosen at run time only when CPUID says the CPU has them. Every primitive gives
+// the scalar reference's bits, as the AVX2 set's do.
+#include "kernels.h"
+#include "octet_file.h"
+#include "util.h"
+#include <math.h>
+
+#if defined(__x86_64__) && ((defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__FMA__)) || defined(OCTET_EMULATED_AVX512))
+#include "avx2_helpers.h"
+
+// The AVX2 set's f32 dot products: the reference's 8 partial sums per row fix their width at 8
+// lanes, so 512 bits would only add shuffles.
+float octet_avx2_dot_f32(const float *a, const float *b, int k);
+void octet_avx2_dot_rows_f32(const float *q, const float *k, size_t ld, int n, int d, float *out);
+
+// vpdpbusd multiplies unsigned by signed bytes. The unsigned operand is |a|, and b takes a's sign
+// (subtracted from zero where a < 0; where a = 0 the product is 0 either way), so each int32 lane
+// sums its four products exactly (|a| <= 127: -128 never occurs). The sign mask is a's, computed
+// once where a is shared. (DESIGN.md's alternative, a + 128 and the weights' row sums, needs the
+// activations stored offset; this costs one masked subtract per 64 bytes and nothing at load.)
+HOT __m512i dot64(__m512i abs_a, __mmask64 neg_a, __m512i b) {
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), abs_a, _mm512_mask_sub_epi8(b, neg_a, _mm512_setzero_si512(), b));
+}
+
+HOT int32_t hsum512_i32(__m512i v) {
+    return hsum_i32(_mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)));
+}
+
+// The tail's bytes past k load as zeros (masked loads do not touch them).
+static int32_t dot_i8(const int8_t *a, const int8_t *b, int k) {
+    __m512i acc = _mm512_setzero_si512();
+    for (int i = 0; i < k; i += 64) {
+        __mmask64 m = k - i >= 64 ? ~0ull : (1ull << (k - i)) - 1;
+        __m512i va = _mm512_maskz_loadu_epi8(m, a + i), vb = _mm512_maskz_loadu_epi8(m, b + i);
+        acc = _mm512_dpbusd_epi32(acc, _mm512_abs_epi8(va), _mm512_mask_sub_epi8(vb, _mm512_movepi8_mask(va), _mm512_setzero_si512(), vb));
+    }
+    return hsum512_i32(acc);
+}
+
+// Eight vectors of two 32-byte blocks each (d[j]: lane j's blocks b and b + 1) reduced to one:
+// lanes 0-7 are the eight block-b sums, lanes 8-15 the block-(b+1) sums. The unpacks fold each
+// 128-bit chunk to four rows' sums, as reduce8 does; chunks 0-1 are block b, 2-3 block b + 1.
+HOT __m512i reduce8x2(const __m512i d[8]) {
+    __m512i f01 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[0], d[1]), _mm512_unpackhi_epi32(d[0], d[1]));
+    __m512i f23 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[2], d[3]), _mm512_unpackhi_epi32(d[2], d[3]));
+    __m512i f45 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[4], d[5]), _mm512_unpackhi_epi32(d[4], d[5]));
+    __m512i f67 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[6], d[7]), _mm512_unpackhi_epi32(d[6], d[7]));
+    __m512i lo = _mm512_add_epi32(_mm512_unpacklo_epi64(f01, f23), _mm512_unpackhi_epi64(f01, f23));  // rows 0-3 per chunk
+    __m512i hi = _mm512_add_epi32(_mm512_unpacklo_epi64(f45, f67), _mm512_unpackhi_epi64(f45, f67));  // rows 4-7
+    // chunks [lo0 + lo1, lo2 + lo3, hi0 + hi1, hi2 + hi3], then ordered [b rows 0-3, b rows 4-7, b+1 rows 0-3, b+1 rows 4-7]
+    __m512i s = _mm512_add_epi32(_mm512_shuffle_i32x4(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_i32x4(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+static void block_dots_i8(const int8_t *a, const int8_t *b, int nb, int bs, int32_t *out) {
+    if (bs != 32) {
+        for (int i = 0; i < nb; i++) out[i] = dot_i8(a + i * bs, b + i * bs, bs);
+        return;
+    }
+    int i = 0;
+    for (; i + 16 <= nb; i += 16) {  // sixteen blocks, two per vector; the reduction's lanes put back in block order
+        __m512i d[8];
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
+            __m512i va = _mm512_loadu_si512(a + (i + 2 * j) * 32);
+            d[j] = dot64(_mm512_abs_epi8(va), _mm512_movepi8_mask(va), _mm512_loadu_si512(b + (i + 2 * j) * 32));
+        }
+        __m512i order = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        _mm512_storeu_si512(out + i, _mm512_permutexvar_epi32(order, reduce8x2(d)));
+    }
+    for (; i < nb; i++) out[i] = dot_i8(a + i * 32, b + i * 32, 32);
+}
+
+// Sixteen values at a time; bf16 is its bits shifted up, as the reference's conversion.
+static void row_to_f32(const void *w, int dtype, const float *sw, int k, float *out) {
+    int i = 0;
+    const uint16_t *h = w;
+    if (dtype == OCTET_F16) {
+        for (; i + 16 <= k; i += 16) _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + i))));
+        for (; i < k; i++) out[i] = octet_f16_to_f32(h[i]);
+    } else if (dtype == OCTET_BF16) {
+        for (; i + 16 <= k; i += 16)
+            _mm512_storeu_ps(out + i, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(h + i))), 16)));
+        for (; i < k; i++) out[i] = octet_bf16_to_f32(h[i]);
+    } else if (dtype == OCTET_Q8G32) {
+        const int8_t *q = w;
+        for (; i + 16 <= k; i += 16) {  // 16 never straddle a group of 32
+            __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + i))));
+            _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_set1_ps(sw[i / OCTET_Q8_GROUP]), v));
+        }
+        for (; i < k; i++) out[i] = sw[i / OCTET_Q8_GROUP] * (float)q[i];
+    } else octet_kernels_scalar.row_to_f32(w, dtype, sw, k, out);
+}
+
+// The scalar round_clamp127 on 16 lanes: |v| capped at 127 (a NaN becomes 127, as minps keeps
+// the second operand), truncated, plus 1 when the doubled fraction reaches 1, sign restored.
+HOT __m512i round_clamp127_16(__m512 v) {
+    __m512 a = _mm512_min_ps(_mm512_abs_ps(v), _mm512_set1_ps(127.0f));
+    __m512i i = _mm512_cvttps_epi32(a);
+    __m512 fr = _mm512_sub_ps(a, _mm512_cvtepi32_ps(i));
+    __m512i r = _mm512_add_epi32(i, _mm512_cvttps_epi32(_mm512_add_ps(fr, fr)));
+    return _mm512_mask_sub_epi32(r, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_si512(), r);
+}
+
+// n inputs (n % 32 == 0) as (x - mid) * inv rounded, 16 at a time, narrowed to bytes in order.
+static void quantize_run(const float *x, int n, float mid, float inv, int8_t *q) {
+    __m512 vm = _mm512_set1_ps(mid), vi = _mm512_set1_ps(inv);
+    for (int i = 0; i < n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtsepi32_epi8(round_clamp127_16(_mm512_mul_ps(mid != 0 ? _mm512_sub_ps(v, vm) : v, vi))));
+    }
+}
+
+// Sixteen lanes to one, through the AVX2 set's 8-lane order.
+HOT __m256 lo8(__m512 v) { return _mm512_castps512_ps256(v); }
+HOT __m256 hi8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+HOT float hmax16(__m512 v) {
+    __m256 t = _mm256_max_ps(lo8(v), hi8(v));
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+HOT float hmin16(__m512 v) {
+    __m256 t = _mm256_min_ps(lo8(v), hi8(v));
+    __m128 m = _mm_min_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
+}
+
+// As the reference: the max of |x| (maxps keeps its second operand, so a NaN never wins) or the
+// min and max from x[0] on; lanes combine in any order, as min and max of numbers do.
+static float block_amax(const float *v, int n) {
+    __m512 amax = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) amax = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(v + i)), amax);
+    return hmax16(amax);
+}
+static void block_minmax(const float *v, int n, float *l, float *h) {
+    __m512 lo = _mm512_set1_ps(v[0]), hi = lo;
+    for (int i = 0; i < n; i += 16) {
+        __m512 t = _mm512_loadu_ps(v + i);
+        lo = _mm512_min_ps(t, lo);
+        hi = _mm512_max_ps(t, hi);
+    }
+    *l = hmin16(lo);
+    *h = hmax16(hi);
+}
+static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, float *c) {
+    if (bs % 32) octet_kernels_scalar.quantize_i8(x, k, bs, q, s, c);
+    else quantize_blocks(x, k, bs, q, s, c, block_amax, block_minmax, quantize_run);
+}
+
+// y kept in registers 128 floats at a time while the rows stream past; each element's adds in
+// row order, as the reference.
+static void axpy_rows_f32(const float *a, const float *x, size_t ld, int n, float *y, int d) {
+    int i = 0;
+    for (; i + 128 <= d; i += 128) {
+        __m512 acc[8];
+        _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) acc[v] = _mm512_loadu_ps(y + i + 16 * v);
+        for (int r = 0; r < n; r++) {
+            __m512 va = _mm512_set1_ps(a[r]);
+            const float *xr = x + r * ld + i;
+            _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(va, _mm512_loadu_ps(xr + 16 * v)));
+        }
+        _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) _mm512_storeu_ps(y + i + 16 * v, acc[v]);
+    }
+    for (; i + 16 <= d; i += 16) {
+        __m512 acc = _mm512_loadu_ps(y + i);
+        for (int r = 0; r < n; r++) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(a[r]), _mm512_loadu_ps(x + r * ld + i)));
+        _mm512_storeu_ps(y + i, acc);
+    }
+    for (; i < d; i++)
+        for (int r = 0; r < n; r++) y[i] += a[r] * x[r * ld + i];
+}
+
+// Blocks b and b + 1's dots as floats (lanes 0-7: block b, 8-15: block b + 1): the shared side's
+// 64 bytes loaded once with their absolute value and sign mask, lane j's 64 bytes at p + j*ld.
+HOT __m512 dots8x2(const int8_t *sh, const int8_t *p, size_t ld) {
+    __m512i vs = _mm512_loadu_si512(sh), as = _mm512_abs_epi8(vs), d[8];
+    __mmask64 neg = _mm512_movepi8_mask(vs);
+    const int8_t *at[8];
+    lane_rows(p, ld, at);
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) d[j] = dot64(as, neg, _mm512_loadu_si512(at[j]));
+    return _mm512_cvtepi32_ps(reduce8x2(d));
+}
+
+// One block (an odd count's last) with the 256-bit vpdpbusd.
+HOT __m256 dots8(const int8_t *sh, const int8_t *p, size_t ld) {
+    __m256i vs = _mm256_loadu_si256((const __m256i *)sh), as = _mm256_sign_epi8(vs, vs), d[8];
+    const int8_t *at[8];
+    lane_rows(p, ld, at);
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+        d[j] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), as, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)at[j]), vs));
+    return _mm256_cvtepi32_ps(reduce8(d));
+}
+
+// block_term for blocks b and b + 1 at once (lanes 8-15: block b + 1): the same operations per
+// lane. sx and cx are [nb][8], so the two blocks' are 16 consecutive floats; sw and S gather
+// (i16: lane j's offsets j*ld and j*ld + 1) or broadcast one value per half.
+HOT __m512 halves(float lo, float hi) { return _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(lo), _mm512_set1_ps(hi)); }
+HOT __m512 pair_sw(const octet_lanes8 *g, int b, __m512i isw) {
+    return g->ldsw ? _mm512_i32gather_ps(isw, g->sw + b, 4) : halves(g->sw[b], g->sw[b + 1]);
+}
+HOT __m512 pair_S(const octet_lanes8 *g, int b, __m512i iS) {
+    if (!g->ldS) return halves((float)g->S[b], (float)g->S[b + 1]);
+    __m512i v = _mm512_i32gather_epi32(iS, (const void *)(g->S + b), 2);
+    return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 16), 16));
+}
+HOT __m512 pair_term(const octet_lanes8 *g, int b, __m512 df, int mode, __m512i isw, __m512i iS) {
+    if (mode == Q8) return _mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), df);
+    if (mode == Q8_ASYM)
+        return _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), df), _mm512_mul_ps(_mm512_loadu_ps(g->cx + b * 8), pair_S(g, b, iS)));
+    if (mode == G32_ROW) return _mm512_mul_ps(pair_sw(g, b, isw), df);
+    if (mode == G32_ASYM)
+        return _mm512_mul_ps(pair_sw(g, b, isw), _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), df),
+                                                               _mm512_mul_ps(_mm512_loadu_ps(g->cx + b * 8), pair_S(g, b, iS))));
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), pair_sw(g, b, isw)), df);
+}
+
+// Two blocks per step; the accumulator takes block b's terms, then block b + 1's, as the
+// reference adds them.
+HOT void gemm8_loop(const octet_lanes8 *g, float acc[8], int mode, int rows) {
+    const int8_t *sh = g->lda ? g->w : g->a, *ln = g->lda ? g->a : g->w;
+    size_t ld = g->lda ? g->lda : g->ldw;
+    __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i isw = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldsw)), iS = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldS));
+    __m512i next = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    __m512i isw2 = _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(isw), isw, 1), next);
+    __m512i iS2 = _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(iS), iS, 1), next);
+    __m256 vacc = _mm256_loadu_ps(acc);
+    const int nb = g->nb;   // (read once: the loop's loads may alias *g)
+    const int8_t *w = g->w;
+    int b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        if (rows) prefetch_rows(w, ld, b);
+        __m512 t = pair_term(g, b, dots8x2(sh + b * 32, ln + (size_t)b * 32, ld), mode, isw2, iS2);
+        vacc = _mm256_add_ps(vacc, lo8(t));
+        vacc = _mm256_add_ps(vacc, hi8(t));
+    }
+    if (b < nb) vacc = _mm256_add_ps(vacc, block_term(g, b, dots8(sh + b * 32, ln + (size_t)b * 32, ld), mode, isw, iS));
+    _mm256_storeu_ps(acc, vacc);
+}
+HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {
+    if (g->ldw) gemm8_loop(g, acc, mode, 1);
+    else gemm8_loop(g, acc, mode, 0);
+}
+
+static void gemm8_acc(const octet_lanes8 *g, float acc[8]) { gemm8_by_mode(g, acc, gemm8_mode); }
+
+// k_expf on 8 lanes in double, before the rounding to float: the same operations in order.
+HOT __m512d exp8d(__m256 x) {
+    __m512d xd = _mm512_cvtps_pd(x), inv = _mm512_set1_pd(K_EXP_INVLN2N), shift = _mm512_set1_pd(K_EXP_SHIFT);
+    __m512d kd = _mm512_fmadd_pd(inv, xd, shift);
+    __m512i ki = _mm512_castpd_si512(kd);
+    __m512d r = _mm512_fmsub_pd(inv, xd, _mm512_sub_pd(kd, shift));
+    __m512i t = _mm512_i64gather_epi64(_mm512_and_si512(ki, _mm512_set1_epi64(31)), (const void *)k_exp2_table, 8);
+    __m512d s = _mm512_castsi512_pd(_mm512_add_epi64(t, _mm512_slli_epi64(ki, 47)));
+    __m512d z = _mm512_fmadd_pd(_mm512_set1_pd(K_EXP_C0), r, _mm512_set1_pd(K_EXP_C1)), r2 = _mm512_mul_pd(r, r);
+    __m512d y = _mm512_fmadd_pd(_mm512_set1_pd(K_EXP_C2), r, _mm512_set1_pd(1.0));
+    return _mm512_mul_pd(_mm512_fmadd_pd(z, r2, y), s);
+}
+
+// k_expf on 16 lanes; sixteen values of which one is past +-88 (or inf, NaN) take k_expf
+// itself, whose saturations are branches.
+HOT __m512 exp16(__m512 x) {
+    __m512i top = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(x), 20), _mm512_set1_epi32(0x7ff));
+    if (_mm512_cmpgt_epi32_mask(top, _mm512_set1_epi32(0x42a))) {
+        float v[16];
+        _mm512_storeu_ps(v, x);
+        for (int j = 0; j < 16; j++) v[j] = k_expf(v[j]);
+        return _mm512_loadu_ps(v);
+    }
+    __m256 lo = _mm512_cvtpd_ps(exp8d(lo8(x))), hi = _mm512_cvtpd_ps(exp8d(hi8(x)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+}
+
+// k_softmax: the max lane by lane (a NaN never wins; the max is the same in any order), exp
+// sixteen at a time, then the sum in index order as the reference adds it.
+static void softmax(float *x, int n) {
+    __m512 vm = _mm512_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        vm = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, vm, _CMP_GT_OQ), vm, v);
+    }
+    float m16[16], mx = -INFINITY;
+    _mm512_storeu_ps(m16, vm);
+    for (int j = 0; j < 16; j++) mx = m16[j] > mx ? m16[j] : mx;
+    for (int j = i; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    __m512 vmx = _mm512_set1_ps(mx);
+    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vmx)));
+    for (; i < n; i++) x[i] = k_expf(x[i] - mx);
+    double sum = 0;
+    for (i = 0; i < n; i++) sum += x[i];
+    float inv = (float)(1.0 / sum);
+    __m512 vi = _mm512_set1_ps(inv);
+    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), vi));
+    for (; i < n; i++) x[i] *= inv;
+}
+
+static void swiglu(float *y, const float *g, const float *u, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 vg = _mm512_loadu_ps(g + i);
+        __m512 neg = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(vg), _mm512_set1_epi32((int)0x80000000u)));  // -g: the sign flipped
+        __m512 d = _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(neg));
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_div_ps(vg, d), _mm512_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
+}
+
+const octet_kernel_set octet_kernels_avx512 = {"avx512", dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8,
+                                               octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu};
+#else
+const octet_kernel_set octet_kernels_avx512 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+#endif
