@@ -18,13 +18,17 @@
 #define SET_NAME "avxvnni"
 #define SET octet_kernels_avxvnni
 #define SHARED static
-HOT __m256i dot_abs(__m256i abs_a, __m256i b_signed) { return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), abs_a, b_signed); }
+HOT __m256i dot_abs_acc(__m256i acc, __m256i abs_a, __m256i b_signed) { return _mm256_dpbusd_avx_epi32(acc, abs_a, b_signed); }
 #else
 #define SET_NAME "avx2"
 #define SET octet_kernels_avx2
 #define SHARED   // the AVX-512 set calls these too
-HOT __m256i dot_abs(__m256i abs_a, __m256i b_signed) { return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_a, b_signed), _mm256_set1_epi16(1)); }
+HOT __m256i dot_abs_acc(__m256i acc, __m256i abs_a, __m256i b_signed) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(abs_a, b_signed), _mm256_set1_epi16(1)));
+}
 #endif
+// The four-product sums of |a| and b (b carrying a's sign), per int32 lane.
+HOT __m256i dot_abs(__m256i abs_a, __m256i b_signed) { return dot_abs_acc(_mm256_setzero_si256(), abs_a, b_signed); }
 
 // Sum of a[i]*b[i] for 32 int8 pairs, as 8 int32 lanes. The unsigned operand is |a|, and b carries
 // a's sign; -128 never occurs, so neither a 16-bit pair sum nor |a| can overflow.
@@ -187,6 +191,23 @@ HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {
 
 static void gemm8_acc(const octet_lanes8 *g, float acc[8]) { gemm8_by_mode(g, acc, gemm8_mode); }
 
+// Eight whole-row dots: the weight row's 32 bytes (and their absolute value) loaded once per
+// step, each token's int32 sums kept to the end of the row, then one reduction.
+static void dots8_i8(const int8_t *a, size_t lda, const int8_t *w, int k, int32_t out[8]) {
+    __m256i acc[8];
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_si256();
+    int i = 0;
+    for (; i + 32 <= k; i += 32) {
+        __m256i vw = _mm256_loadu_si256((const __m256i *)(w + i)), aw = _mm256_sign_epi8(vw, vw);
+        const int8_t *p = a + i;
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+            acc[j] = dot_abs_acc(acc[j], aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(p + j * lda)), vw));
+    }
+    _mm256_storeu_si256((__m256i *)out, reduce8(acc));
+    for (; i < k; i++)
+        for (int j = 0; j < 8; j++) out[j] += (int32_t)w[i] * a[j * lda + i];
+}
+
 // Lane j accumulates the products i = j (mod 8) with a separate multiply and add, exactly as
 // the reference's partial sum p[j]; the tail and the final combine follow it too.
 SHARED float octet_avx2_dot_f32(const float *a, const float *b, int k) {
@@ -291,9 +312,10 @@ static void swiglu(float *y, const float *g, const float *u, int n) {
     for (; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
 }
 
-const octet_kernel_set SET = {SET_NAME, dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8, octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu};
+const octet_kernel_set SET = {SET_NAME, dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8, octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc,
+                              softmax, swiglu, dots8_i8};
 #elif defined(OCTET_AVXVNNI)
-const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #else
-const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

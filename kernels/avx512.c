@@ -246,6 +246,26 @@ HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {
 
 static void gemm8_acc(const octet_lanes8 *g, float acc[8]) { gemm8_by_mode(g, acc, gemm8_mode); }
 
+// Eight whole-row dots, 64 bytes a step (the weight row's absolute value and sign mask once per
+// step), each token's sums kept in int32 to the end of the row; the last step's bytes past k load
+// as zeros. The reduction's halves (lanes 0-7, 8-15) are the two 32-byte halves of each step.
+static void dots8_i8(const int8_t *a, size_t lda, const int8_t *w, int k, int32_t out[8]) {
+    __m512i acc[8];
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm512_setzero_si512();
+    for (int i = 0; i < k; i += 64) {
+        __mmask64 m = k - i >= 64 ? ~0ull : (1ull << (k - i)) - 1;
+        __m512i vw = _mm512_maskz_loadu_epi8(m, w + i), aw = _mm512_abs_epi8(vw);
+        __mmask64 neg = _mm512_movepi8_mask(vw);
+        const int8_t *p = a + i;
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
+            __m512i va = _mm512_maskz_loadu_epi8(m, p + j * lda);
+            acc[j] = _mm512_dpbusd_epi32(acc[j], aw, _mm512_mask_sub_epi8(va, neg, _mm512_setzero_si512(), va));
+        }
+    }
+    __m512i r = reduce8x2(acc);
+    _mm256_storeu_si256((__m256i *)out, _mm256_add_epi32(_mm512_castsi512_si256(r), _mm512_extracti64x4_epi64(r, 1)));
+}
+
 // k_expf on 8 lanes in double, before the rounding to float: the same operations in order.
 HOT __m512d exp8d(__m256 x) {
     __m512d xd = _mm512_cvtps_pd(x), inv = _mm512_set1_pd(K_EXP_INVLN2N), shift = _mm512_set1_pd(K_EXP_SHIFT);
@@ -309,7 +329,7 @@ static void swiglu(float *y, const float *g, const float *u, int n) {
 }
 
 const octet_kernel_set octet_kernels_avx512 = {"avx512", dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8,
-                                               octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu};
+                                               octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu, dots8_i8};
 #else
-const octet_kernel_set octet_kernels_avx512 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx512 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

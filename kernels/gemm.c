@@ -12,17 +12,29 @@ static int32_t row_sum(const int16_t *wsum, int n, int k) {
     return t;
 }
 
+// One (token, row) output of the per-row product from its exact int32 dot: the same arithmetic
+// in every grouping.
+static inline void put_row_dot(float *y, int ldy, int r, int n, int32_t dot, const float *xs, const float *xc, const float *ws, float rs) {
+    float acc = xs[r] * (float)dot;
+    if (xc) acc += xc[r] * rs;
+    y[(size_t)r * ldy + n] = ws[n] * acc;
+}
+
+// Groups of 8 tokens against each row, then each remaining token against the rows one by one
+// (gemm_pairs' order below: a group's activations stay in cache while the rows pass).
 void k_gemm_q8_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, const int8_t *wq, const float *ws,
                   const int16_t *wsum, int n0, int n1, float *y, int ldy) {
-    for (int n = n0; n < n1; n++) {
-        const int8_t *w = wq + (size_t)n * k;
-        float rs = xc ? (float)row_sum(wsum, n, k) : 0;
-        for (int r = 0; r < m; r++) {
-            float acc = xs[r] * (float)ks->dot_i8(xq + (size_t)r * k, w, k);
-            if (xc) acc += xc[r] * rs;
-            y[(size_t)r * ldy + n] = ws[n] * acc;
+    int32_t d[8];
+    for (int r = 0; r < m; r += r + 8 <= m ? 8 : 1)
+        for (int n = n0; n < n1; n++) {
+            const int8_t *x = xq + (size_t)r * k, *w = wq + (size_t)n * k;
+            float rs = xc ? (float)row_sum(wsum, n, k) : 0;
+            if (r + 8 > m) put_row_dot(y, ldy, r, n, ks->dot_i8(x, w, k), xs, xc, ws, rs);
+            else {
+                ks->dots8_i8(x, (size_t)k, w, k, d);
+                for (int j = 0; j < 8; j++) put_row_dot(y, ldy, r + j, n, d[j], xs, xc, ws, rs);
+            }
         }
-    }
 }
 
 void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const void *w, int wdtype, int n0, int n1, float *y, int ldy, float *row) {

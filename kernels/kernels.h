@@ -48,6 +48,11 @@ typedef struct {
     // k_softmax and k_swiglu (below), same bits.
     void    (*softmax)(float *x, int n);
     void    (*swiglu)(float *y, const float *g, const float *u, int n);
+    // out[j] = exact int32 dot of token row a + j*lda and weight row w over k inputs: with one
+    // activation scale per token nothing is scaled per block, so each lane sums in int32 to the
+    // end of the row. (One token against many rows reads them one by one with dot_i8: a single
+    // stream through memory, faster than 8 rows side by side.)
+    void    (*dots8_i8)(const int8_t *a, size_t lda, const int8_t *w, int k, int32_t out[8]);
 } octet_kernel_set;
 // The scalar gemm8_acc, which SIMD sets use for block sizes other than 32.
 void k_gemm8_acc(const octet_lanes8 *g, float acc[8]);

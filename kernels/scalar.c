@@ -152,5 +152,9 @@ void k_swiglu(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
 }
 
+static void dots8_i8(const int8_t *a, size_t lda, const int8_t *w, int k, int32_t out[8]) {
+    for (int j = 0; j < 8; j++) out[j] = k_dot_i8(a + j * lda, w, k);
+}
+
 const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, k_gemm8_acc,
-                                                k_softmax, k_swiglu};
+                                                k_softmax, k_swiglu, dots8_i8};

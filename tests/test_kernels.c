@@ -171,6 +171,35 @@ static void q8g32_gemm_matches_exact(void) {
     }
 }
 
+// The per-row product (one activation scale per token) in every set: groups of 8 tokens and
+// single pairs give each pair ws * (xs * dot), the dot exact, as the scalar set does.
+static void per_row_gemm_matches_scalar(void) {
+    int ks_[] = {32, 100, 576, 4099};
+    for (unsigned z = 0; z < sizeof ks_ / sizeof *ks_; z++) {
+        int m = 11, n = 13, k = ks_[z];  // a group of 8 tokens and 3 alone
+        int8_t *xq = malloc((size_t)m * k), *wq = malloc((size_t)n * k);
+        float xs[11], ws[13], want[143], got[143];
+        for (int i = 0; i < m * k; i++) xq[i] = (int8_t)(next_u32() % 255 - 127);
+        for (int i = 0; i < n * k; i++) wq[i] = i % 7 ? (int8_t)(next_u32() % 255 - 127) : 127;
+        for (int r = 0; r < m; r++) xs[r] = fabsf(frand()) + 0.01f;
+        for (int c = 0; c < n; c++) ws[c] = fabsf(frand()) * 1e-3f;
+        int bad = 0;
+        k_gemm_q8_i8(&octet_kernels_scalar, xq, xs, NULL, m, k, wq, ws, NULL, 0, n, want, n);
+        for (int r = 0; r < m; r++)
+            for (int c = 0; c < n; c++) {
+                float e = ws[c] * (xs[r] * (float)k_dot_i8(xq + (size_t)r * k, wq + (size_t)c * k, k));
+                bad += memcmp(&e, &want[r * n + c], 4) != 0;
+            }
+        CHECK(bad == 0, "k=%d: %d scalar outputs differ from ws * (xs * dot)", k, bad);
+        const octet_kernel_set *sets[3];
+        for (int si = 0, ns = simd_sets(sets); si < ns; si++) {
+            k_gemm_q8_i8(sets[si], xq, xs, NULL, m, k, wq, ws, NULL, 0, n, got, n);
+            CHECK(!memcmp(got, want, sizeof got), "%s per-row gemm differs from scalar, k=%d", sets[si]->name, k);
+        }
+        free(xq); free(wq);
+    }
+}
+
 // Asymmetric activation blocks: the block's min and max land on -127 and 127 around its
 // midpoint, a constant block is exact, every value is within half a step.
 static void asym_quantization_edges(void) {
@@ -400,6 +429,12 @@ static void simd_sets_match_scalar(void) {
                 for (int i = 0; i < 8 * k && 8 * k <= kmax; i++)  // 8 rows of a: row 0 is a, the others random or the pass's edge
                     a8[i] = i < k ? a[i] : pass == 0 || pass == 3 ? (int8_t)(next_u32() % 255 - 127) : a[i % k];
                 CHECK(ks->dot_i8(a, b, k) == ref->dot_i8(a, b, k), "%s dot_i8 k=%d pass %d", ks->name, k, pass);
+                if (8 * k <= kmax) {  // eight tokens' whole-row dots with one weight row
+                    int32_t e1[8], e2[8];
+                    ks->dots8_i8(a8, (size_t)k, b, k, e1);
+                    ref->dots8_i8(a8, (size_t)k, b, k, e2);
+                    CHECK(!memcmp(e1, e2, sizeof e1), "%s dots8_i8 k=%d pass %d", ks->name, k, pass);
+                }
                 float x = ks->dot_f32(fa, fb, k), y = ref->dot_f32(fa, fb, k);
                 // attention over rows: fa as up to 21 rows of width d (ld = d + 3), fb as the query / weights
                 static const int widths[] = {1, 7, 8, 13, 16, 64, 65, 72};
@@ -530,6 +565,7 @@ int main(void) {
     RUN(activation_quantization_edges);
     RUN(gemm_paths_agree);
     RUN(q8g32_gemm_matches_exact);
+    RUN(per_row_gemm_matches_scalar);
     RUN(asym_quantization_edges);
     RUN(asym_gemm_matches_exact);
     RUN(backend_is_thread_count_independent);
