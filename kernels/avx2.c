@@ -137,7 +137,7 @@ static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, floa
 }
 
 // y kept in registers 64 floats at a time while the rows stream past.
-static void axpy_rows_f32(const float *a, const float *x, size_t ld, int n, float *y, int d) {
+SHARED void octet_avx2_axpy_rows_f32(const float *a, const float *x, size_t ld, int n, float *y, int d) {
     int i = 0;
     for (; i + 64 <= d; i += 64) {
         __m256 acc[8];
@@ -312,7 +312,7 @@ static void swiglu(float *y, const float *g, const float *u, int n) {
     for (; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
 }
 
-const octet_kernel_set SET = {SET_NAME, dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8, octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc,
+const octet_kernel_set SET = {SET_NAME, dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8, octet_avx2_dot_rows_f32, octet_avx2_axpy_rows_f32, gemm8_acc,
                               softmax, swiglu, dots8_i8};
 #elif defined(OCTET_AVXVNNI)
 const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

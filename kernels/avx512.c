@@ -13,6 +13,8 @@
 // lanes, so 512 bits would only add shuffles.
 float octet_avx2_dot_f32(const float *a, const float *b, int k);
 void octet_avx2_dot_rows_f32(const float *q, const float *k, size_t ld, int n, int d, float *out);
+// and its axpy over rows, for widths under 64 (the remainder of a row here).
+void octet_avx2_axpy_rows_f32(const float *a, const float *x, size_t ld, int n, float *y, int d);
 
 // vpdpbusd multiplies unsigned by signed bytes. The unsigned operand is |a|, and b takes a's sign
 // (subtracted from zero where a < 0; where a = 0 the product is 0 either way), so each int32 lane
@@ -149,27 +151,21 @@ static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, floa
     else quantize_blocks(x, k, bs, q, s, c, block_amax, block_minmax, quantize_run);
 }
 
-// y kept in registers 128 floats at a time while the rows stream past; each element's adds in
-// row order, as the reference.
+// y kept in registers 64 floats at a time (a head of 64 or 128) while the rows stream past, each
+// element's adds in row order as the reference; a remainder under 64 is the AVX2 set's.
 static void axpy_rows_f32(const float *a, const float *x, size_t ld, int n, float *y, int d) {
     int i = 0;
-    for (; i + 128 <= d; i += 128) {
-        __m512 acc[8];
-        _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) acc[v] = _mm512_loadu_ps(y + i + 16 * v);
+    for (; i + 64 <= d; i += 64) {
+        __m512 acc[4];
+        _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) acc[v] = _mm512_loadu_ps(y + i + 16 * v);
         for (int r = 0; r < n; r++) {
             __m512 va = _mm512_set1_ps(a[r]);
             const float *xr = x + r * ld + i;
-            _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(va, _mm512_loadu_ps(xr + 16 * v)));
+            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(va, _mm512_loadu_ps(xr + 16 * v)));
         }
-        _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) _mm512_storeu_ps(y + i + 16 * v, acc[v]);
+        _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) _mm512_storeu_ps(y + i + 16 * v, acc[v]);
     }
-    for (; i + 16 <= d; i += 16) {
-        __m512 acc = _mm512_loadu_ps(y + i);
-        for (int r = 0; r < n; r++) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(a[r]), _mm512_loadu_ps(x + r * ld + i)));
-        _mm512_storeu_ps(y + i, acc);
-    }
-    for (; i < d; i++)
-        for (int r = 0; r < n; r++) y[i] += a[r] * x[r * ld + i];
+    if (i < d) octet_avx2_axpy_rows_f32(a, x + i, ld, n, y + i, d - i);
 }
 
 // Blocks b and b + 1's dots as floats (lanes 0-7: block b, 8-15: block b + 1): the shared side's
