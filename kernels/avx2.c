@@ -42,7 +42,10 @@ HOT __m256i dot32(const int8_t *a, const int8_t *b) {
 static int32_t dot_i8(const int8_t *a, const int8_t *b, int k) {
     __m256i acc = _mm256_setzero_si256();
     int i = 0;
-    for (; i + 32 <= k; i += 32) acc = _mm256_add_epi32(acc, dot32(a + i, b + i));
+    for (; i + 32 <= k; i += 32) {
+        __m256i va = _mm256_loadu_si256((const __m256i *)(a + i)), vb = _mm256_loadu_si256((const __m256i *)(b + i));
+        acc = dot_abs_acc(acc, _mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va));
+    }
     int32_t s = hsum_i32(acc);
     for (; i < k; i++) s += (int32_t)a[i] * b[i];
     return s;
@@ -101,17 +104,6 @@ static void quantize_run(const float *x, int n, float mid, float inv, int8_t *q)
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
         _mm256_storeu_si256((__m256i *)(q + i), _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
     }
-}
-
-HOT float hmax8(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
-HOT float hmin8(__m256 v) {
-    __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
-    return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
 }
 
 // As the reference: the max of |x| (maxps keeps its second operand, so a NaN never wins) or the

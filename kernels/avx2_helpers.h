@@ -15,6 +15,18 @@ static inline int32_t hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+// The max and min of 8 lanes (lanes combine in any order, as min and max of numbers do).
+HOT float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+HOT float hmin8(__m256 v) {
+    __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
+}
+
 // Eight 8-lane partial dots reduced to one vector whose lane j is the sum of d[j] (unpacks
 // and adds: fewer micro-ops than a tree of hadds).
 HOT __m256i fold2(__m256i x, __m256i y) {  // x and y folded to 4 lanes each, interleaved

@@ -116,18 +116,8 @@ static void quantize_run(const float *x, int n, float mid, float inv, int8_t *q)
 // Sixteen lanes to one, through the AVX2 set's 8-lane order.
 HOT __m256 lo8(__m512 v) { return _mm512_castps512_ps256(v); }
 HOT __m256 hi8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
-HOT float hmax16(__m512 v) {
-    __m256 t = _mm256_max_ps(lo8(v), hi8(v));
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
-HOT float hmin16(__m512 v) {
-    __m256 t = _mm256_min_ps(lo8(v), hi8(v));
-    __m128 m = _mm_min_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
-    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
-    return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
-}
+HOT float hmax16(__m512 v) { return hmax8(_mm256_max_ps(lo8(v), hi8(v))); }
+HOT float hmin16(__m512 v) { return hmin8(_mm256_min_ps(lo8(v), hi8(v))); }
 
 // As the reference: the max of |x| (maxps keeps its second operand, so a NaN never wins) or the
 // min and max from x[0] on; lanes combine in any order, as min and max of numbers do.
