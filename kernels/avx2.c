@@ -171,7 +171,7 @@ HOT void gemm8_loop(const octet_lanes8 *g, float acc[8], int mode, int rows) {
     const int nb = g->nb;   // (read once: the loop's loads may alias *g)
     const int8_t *w = g->w;
     for (int b = 0; b < nb; b++) {
-        if (rows) prefetch_rows(w, ld, b);
+        if (rows && g->prefetch) prefetch_rows(w, ld, b);
         vacc = _mm256_add_ps(vacc, block_term(g, b, dots8(sh + b * 32, ln + (size_t)b * 32, ld), mode, isw, iS));
     }
     _mm256_storeu_ps(acc, vacc);

@@ -217,7 +217,7 @@ HOT void gemm8_loop(const octet_lanes8 *g, float acc[8], int mode, int rows) {
     const int8_t *w = g->w;
     int b = 0;
     for (; b + 2 <= nb; b += 2) {
-        if (rows) prefetch_rows(w, ld, b);
+        if (rows && g->prefetch) prefetch_rows(w, ld, b);
         __m512 t = pair_term(g, b, dots8x2(sh + b * 32, ln + (size_t)b * 32, ld), mode, isw2, iS2);
         vacc = _mm256_add_ps(vacc, lo8(t));
         vacc = _mm256_add_ps(vacc, hi8(t));

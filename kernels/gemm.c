@@ -90,11 +90,11 @@ static float finish(const gemm_ops *o, int r, int n, float acc, float wtot) {
 }
 
 // Lane j: token r + j*dr with weight row n + j*dn; sx, cx the lanes' activation block values.
-static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *sx, const float *cx) {
+static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *sx, const float *cx, int prefetch) {
     size_t nb = (size_t)o->nb;
     octet_lanes8 g = {.a = o->xq + (size_t)r * o->k, .w = o->wq + (size_t)n * o->k, .lda = (size_t)dr * o->k, .ldw = (size_t)dn * o->k,
                       .ldsw = dn * nb, .ldS = dn * nb, .nb = o->nb, .bs = o->bs, .sx = o->abs ? sx : NULL,
-                      .cx = o->abs && o->xc ? cx : NULL, .sw = o->g32 ? o->ws + n * nb : NULL, .S = o->xc ? o->wsum + n * nb : NULL};
+                      .cx = o->abs && o->xc ? cx : NULL, .sw = o->g32 ? o->ws + n * nb : NULL, .S = o->xc ? o->wsum + n * nb : NULL, .prefetch = prefetch};
     float acc[8] = {0};
     o->ks->gemm8_acc(&g, acc);
     float *y = o->y + (size_t)r * o->ldy + n;
@@ -153,8 +153,8 @@ static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1) {
         if (o->abs && lanes) lane_values(o->xs + (size_t)r * nb, nb, ld, sx);
         if (o->abs && lanes && o->xc) lane_values(o->xc + (size_t)r * nb, nb, ld, cx);
         int n = n0;
-        if (r < m8) for (; n < n1; n++) run8(o, r, 1, n, 0, sx, cx);
-        else if (lanes) for (; n + 8 <= n1; n += 8) run8(o, r, 0, n, 1, sx, cx);
+        if (r < m8) for (; n < n1; n++) run8(o, r, 1, n, 0, sx, cx, 0);
+        else if (lanes) for (; n + 8 <= n1; n += 8) run8(o, r, 0, n, 1, sx, cx, n + 16 <= n1);
         for (; n < n1 && r >= m8; n++) run1(o, r, n);
     }
 }

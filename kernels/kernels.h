@@ -17,6 +17,7 @@ typedef struct {
     int nb, bs;
     const float *sx, *cx, *sw;
     const int16_t *S;
+    int prefetch;   // a hint: the 8 weight rows after these (ldw > 0) are read next, fetch them ahead
 } octet_lanes8;
 
 // The primitives each instruction set implements. Every set gives bit-identical results: int32
