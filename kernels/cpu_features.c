@@ -33,20 +33,26 @@ void octet_cpu_detect(octet_cpu_features *f) {
     __cpuid_count(7, 1, a, b, c, d);
     f->avxvnni = f->avx2 && ((a >> 4) & 1);
 }
-#else
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+
 void octet_cpu_detect(octet_cpu_features *f) {
     memset(f, 0, sizeof *f);
-#if defined(__ARM_NEON) || defined(__aarch64__)
-    f->neon = 1;
-#endif
+    f->neon = 1;   // Advanced SIMD is part of every AArch64 CPU
+    f->dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 }
+#else
+void octet_cpu_detect(octet_cpu_features *f) { memset(f, 0, sizeof *f); }
 #endif
 
 void octet_cpu_features_string(const octet_cpu_features *f, char *buf, unsigned cap) {
     const struct { int on; const char *name; } all[] = {
         {f->sse42, "sse4.2"}, {f->avx, "avx"}, {f->avx2, "avx2"}, {f->fma, "fma"}, {f->f16c, "f16c"},
         {f->avx512f, "avx512f"}, {f->avx512bw, "avx512bw"}, {f->avx512vl, "avx512vl"},
-        {f->avx512vnni, "avx512vnni"}, {f->avxvnni, "avxvnni"}, {f->neon, "neon"},
+        {f->avx512vnni, "avx512vnni"}, {f->avxvnni, "avxvnni"}, {f->neon, "neon"}, {f->dotprod, "dotprod"},
     };
     buf[0] = 0;
     unsigned n = 0;

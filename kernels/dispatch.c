@@ -1,4 +1,5 @@
-// Picks the kernel set once, by CPUID (OCTET_KERNELS=scalar|avx2|avxvnni|avx512 forces one).
+// Picks the kernel set once, by CPUID or the AArch64 hardware capabilities
+// (OCTET_KERNELS=scalar|avx2|avxvnni|avx512|neon|dotprod forces one).
 #include "cpu_features.h"
 #include "kernels.h"
 #include <pthread.h>
@@ -18,6 +19,8 @@ const octet_kernel_set *octet_kernels_find(const char *name) {
     if (!strcmp(name, "avxvnni") && avx2 && f.avxvnni && octet_kernels_avxvnni.dot_i8) return &octet_kernels_avxvnni;
     if (!strcmp(name, "avx512") && avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && octet_kernels_avx512.dot_i8)
         return &octet_kernels_avx512;
+    if (!strcmp(name, "neon") && f.neon && octet_kernels_neon.dot_i8) return &octet_kernels_neon;
+    if (!strcmp(name, "dotprod") && f.neon && f.dotprod && octet_kernels_dotprod.dot_i8) return &octet_kernels_dotprod;
     return NULL;
 }
 
@@ -31,7 +34,7 @@ static void choose(void) {
         if (chosen) return;
         fprintf(stderr, "octet: warning: OCTET_KERNELS=%s is not available on this CPU; choosing automatically\n", force);
     }
-    static const char *best_first[] = {"avx512", "avxvnni", "avx2", "scalar"};
+    static const char *best_first[] = {"avx512", "avxvnni", "avx2", "dotprod", "neon", "scalar"};
     for (unsigned i = 0; i < sizeof best_first / sizeof *best_first && !chosen; i++) chosen = octet_kernels_find(best_first[i]);
 }
 

@@ -59,11 +59,15 @@ typedef struct {
 void k_gemm8_acc(const octet_lanes8 *g, float acc[8]);
 
 extern const octet_kernel_set octet_kernels_scalar;
-// Name "unavailable" where the compiler could not build them (not x86, no -mavxvnni).
+// Name "unavailable" where the compiler could not build them (not x86 / not AArch64, no
+// -mavxvnni, no +dotprod).
 extern const octet_kernel_set octet_kernels_avx2;
 extern const octet_kernel_set octet_kernels_avxvnni;   // AVX2 with the 256-bit vpdpbusd
 extern const octet_kernel_set octet_kernels_avx512;    // AVX-512 F, BW, VL and VNNI
-// The set chosen for this CPU at first use (OCTET_KERNELS=scalar|avx2|avxvnni|avx512 forces one).
+extern const octet_kernel_set octet_kernels_neon;      // AArch64 Advanced SIMD
+extern const octet_kernel_set octet_kernels_dotprod;   // NEON with sdot (Armv8.2 dotprod)
+// The set chosen for this CPU at first use (OCTET_KERNELS=scalar|avx2|avxvnni|avx512|neon|dotprod
+// forces one).
 const octet_kernel_set *octet_kernels(void);
 // The set with this name if this CPU can run it, else NULL.
 const octet_kernel_set *octet_kernels_find(const char *name);

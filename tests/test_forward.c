@@ -222,25 +222,38 @@ static void run_is_deterministic(void) {
 
 // Every kernel set available here gives the scalar reference's tokens at temperature 0; so do the
 // AVX-VNNI and AVX-512 sets with their instructions emulated (build/emu/octet, x86 with AVX2).
+// The AArch64 build (make aarch64) under qemu: its NEON and dotprod sets against its own scalar
+// reference (libm and the compiler's code are the target's).
+#define ARM_OCTET "qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/octet"
+
 static void kernel_sets_give_the_same_tokens(void) {
     if (!file_exists(SMOL_Q8)) SKIP("run make models");
     static const char *prompts[] = {"Once upon a time", "The history of the printing press", "def fibonacci(n):"};
     static const char *files[] = {SMOL_Q8, SMOL_F32};
-    static const struct { const char *bin, *set; } runs[] = {
-        {"./octet", "avx2"}, {"./octet", "avxvnni"}, {"./octet", "avx512"}, {"build/emu/octet", "avxvnni"}, {"build/emu/octet", "avx512"}};
+    enum { NATIVE, EMULATED, ARM };
+    static const struct { int kind; const char *bin, *set; } runs[] = {
+        {NATIVE, "./octet", "avx2"}, {NATIVE, "./octet", "avxvnni"}, {NATIVE, "./octet", "avx512"},
+        {EMULATED, "build/emu/octet", "avxvnni"}, {EMULATED, "build/emu/octet", "avx512"}, {ARM, ARM_OCTET, "neon"}, {ARM, ARM_OCTET, "dotprod"}};
     int emulated = file_exists("build/emu/octet") && octet_kernels_find("avx2");
+    int arm_built = file_exists("build/aarch64/octet") && run_cmd(NULL, "command -v qemu-aarch64 >/dev/null") == 0;
+    if (!arm_built) printf("  (the AArch64 sets are not checked: make test builds them when aarch64-linux-gnu-gcc and qemu-aarch64 are installed)\n");
     for (unsigned f = 0; f < 2; f++)
         for (unsigned p = 0; p < 3; p++) {
-            char *ref = NULL;
-            run_cmd(&ref, "OCTET_KERNELS=scalar ./octet run -m %s -p '%s' -n 24 --temp 0 2>/dev/null", files[f], prompts[p]);
+            char *ref[3] = {NULL, NULL, NULL};   // per kind: the scalar tokens of that binary
+            int arm = arm_built && (f == 0 || p == 0);   // (qemu takes ~15 s per f32 run: one prompt)
+            run_cmd(&ref[NATIVE], "OCTET_KERNELS=scalar ./octet run -m %s -p '%s' -n 24 --temp 0 2>/dev/null", files[f], prompts[p]);
+            ref[EMULATED] = ref[NATIVE];
+            if (arm) run_cmd(&ref[ARM], "OCTET_KERNELS=scalar " ARM_OCTET " run -m %s -p '%s' -n 24 --temp 0 2>/dev/null", files[f], prompts[p]);
             for (unsigned r = 0; r < sizeof runs / sizeof *runs; r++) {
-                if (strcmp(runs[r].bin, "./octet") ? !emulated : !octet_kernels_find(runs[r].set)) continue;
+                int k = runs[r].kind;
+                if (k == NATIVE ? !octet_kernels_find(runs[r].set) : k == EMULATED ? !emulated : !arm) continue;
                 char *got = NULL;
                 run_cmd(&got, "OCTET_KERNELS=%s %s run -m %s -p '%s' -n 24 --temp 0 2>/dev/null", runs[r].set, runs[r].bin, files[f], prompts[p]);
-                CHECK(ref && got && !strcmp(ref, got) && strlen(ref) > 10, "%s %s on %s: '%s' vs scalar '%s'", runs[r].bin, runs[r].set, files[f], got, ref);
+                CHECK(ref[k] && got && !strcmp(ref[k], got) && strlen(ref[k]) > 10, "%s %s on %s: '%s' vs scalar '%s'", runs[r].bin, runs[r].set, files[f], got, ref[k]);
                 free(got);
             }
-            free(ref);
+            free(ref[NATIVE]);
+            free(ref[ARM]);
         }
 }
 

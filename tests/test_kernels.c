@@ -12,12 +12,13 @@
 #ifdef OCTET_TEST_EMULATED
 extern const octet_kernel_set octet_kernels_avxvnni_emu, octet_kernels_avx512_emu;
 #endif
-static int simd_sets(const octet_kernel_set *out[3]) {
+#define MAX_SETS 5   // the SIMD sets of any one build (x86: 3; AArch64: 2)
+static int simd_sets(const octet_kernel_set *out[MAX_SETS]) {
     int n = 0;
 #ifdef OCTET_TEST_EMULATED
     if (octet_kernels_find("avx2")) { out[n++] = &octet_kernels_avxvnni_emu; out[n++] = &octet_kernels_avx512_emu; }
 #else
-    static const char *names[] = {"avx2", "avxvnni", "avx512"};
+    static const char *names[] = {"avx2", "avxvnni", "avx512", "neon", "dotprod"};
     for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
         if ((out[n] = octet_kernels_find(names[i]))) n++;
 #endif
@@ -146,7 +147,7 @@ static void q8g32_gemm_matches_exact(void) {
             alone += !memcmp(one, y[1] + r * n, sizeof one);
         }
         CHECK(alone == 2 * m, "k=%d: %d of %d token rows differ from the token computed alone", k, 2 * m - alone, 2 * m);
-        const octet_kernel_set *simd[3];
+        const octet_kernel_set *simd[MAX_SETS];
         for (int si = 0, ns = simd_sets(simd); si < ns; si++) {
             k_gemm_q8g_i8(simd[si], xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, NULL, 0, n, ys, n);
             CHECK(!memcmp(ys, y[0], sizeof ys), "%s q8g32 per-32 differs from scalar, k=%d", simd[si]->name, k);
@@ -191,7 +192,7 @@ static void per_row_gemm_matches_scalar(void) {
                 bad += memcmp(&e, &want[r * n + c], 4) != 0;
             }
         CHECK(bad == 0, "k=%d: %d scalar outputs differ from ws * (xs * dot)", k, bad);
-        const octet_kernel_set *sets[3];
+        const octet_kernel_set *sets[MAX_SETS];
         for (int si = 0, ns = simd_sets(sets); si < ns; si++) {
             k_gemm_q8_i8(sets[si], xq, xs, NULL, m, k, wq, ws, NULL, 0, n, got, n);
             CHECK(!memcmp(got, want, sizeof got), "%s per-row gemm differs from scalar, k=%d", sets[si]->name, k);
@@ -245,7 +246,7 @@ static void asym_gemm_matches_exact(void) {
             k_quantize_row_i8_asym(x + r * k, k, k, xr + r * k, &sr[r], &cr[r]);
         }
         const float *ws = whole ? (const float *)(g32 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k)) : NULL;
-        const octet_kernel_set *sets[4] = {&octet_kernels_scalar};
+        const octet_kernel_set *sets[1 + MAX_SETS] = {&octet_kernels_scalar};
         int nsets = 1 + simd_sets(sets + 1);
         for (int si = 0; si < nsets; si++) {
             float tmp[4][143], (*out)[143] = si ? tmp : y;
@@ -400,7 +401,7 @@ static void expf_within_1_ulp(void) {
 
 // Every SIMD set against the scalar reference, bit for bit, on random and edge inputs.
 static void simd_sets_match_scalar(void) {
-    const octet_kernel_set *sets[3];
+    const octet_kernel_set *sets[MAX_SETS];
     int ran = simd_sets(sets);
     for (int si = 0; si < ran; si++) {
         const octet_kernel_set *ks = sets[si], *ref = &octet_kernels_scalar;
