@@ -2,11 +2,8 @@
 // and avx512.c for its one-block tails). Included only inside those files' ISA guards.
 #ifndef OCTET_AVX2_HELPERS_H
 #define OCTET_AVX2_HELPERS_H
-#include "kernels.h"
+#include "set_helpers.h"
 #include <immintrin.h>
-
-// The hot helpers must inline into their callers for their vectors to stay in registers.
-#define HOT static inline __attribute__((always_inline))
 
 static inline int32_t hsum_i32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -70,9 +67,8 @@ HOT __m256 lane_S(const octet_lanes8 *g, int b, __m256i idx) {
     return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 16), 16));
 }
 
-// gemm8_acc's scaling modes (kernels.h), and block b's term for the 8 lanes from their dots df:
+// Block b's term for the 8 lanes from their dots df, in one of set_helpers.h's modes:
 // each lane's operations as the reference's, in its order (isw, iS: lane j's offsets j*ldsw, j*ldS).
-enum { Q8, Q8_ASYM, G32, G32_ASYM, G32_ROW };
 HOT __m256 block_term(const octet_lanes8 *g, int b, __m256 df, int mode, __m256i isw, __m256i iS) {
     if (mode == Q8) return _mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df);
     if (mode == Q8_ASYM)
@@ -83,36 +79,4 @@ HOT __m256 block_term(const octet_lanes8 *g, int b, __m256 df, int mode, __m256i
                                                                _mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), lane_S(g, b, iS))));
     return _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), lane_sw(g, b, isw)), df);
 }
-// gemm8_acc for a set whose `run` does blocks of 32 with one side shared, in one of the modes;
-// each call names its mode as a constant, so `run` (inlined) compiles one loop per mode.
-typedef void gemm8_mode_fn(const octet_lanes8 *g, float acc[8], int mode);
-HOT void gemm8_by_mode(const octet_lanes8 *g, float acc[8], gemm8_mode_fn *run) {
-    if (g->bs != 32 || (g->lda && g->ldw)) k_gemm8_acc(g, acc);
-    else if (!g->sw) g->cx ? run(g, acc, Q8_ASYM) : run(g, acc, Q8);
-    else if (!g->sx) run(g, acc, G32_ROW);
-    else g->cx ? run(g, acc, G32_ASYM) : run(g, acc, G32);
-}
-
-// quantize_i8 for blocks of a multiple of 32 (kernels.h), given a set's reductions of one block
-// (max |x|; min and max from x[0] on) and its rounding of n values as (x - mid) * inv.
-HOT void quantize_blocks(const float *x, int k, int bs, int8_t *q, float *s, float *c, float (*amax)(const float *, int),
-                         void (*minmax)(const float *, int, float *, float *), void (*run)(const float *, int, float, float, int8_t *)) {
-    for (int b = 0; b < k / bs; b++) {
-        const float *v = x + (size_t)b * bs;
-        int8_t *qb = q + (size_t)b * bs;
-        if (!c) {
-            float m = amax(v, bs);
-            s[b] = m / 127.0f;
-            run(v, bs, 0, m > 0 ? 127.0f / m : 0.0f, qb);
-        } else {
-            float l, h;
-            minmax(v, bs, &l, &h);
-            float mid = 0.5f * l + 0.5f * h, scale = (h - l) / 254.0f;
-            s[b] = scale;
-            c[b] = mid;
-            run(v, bs, mid, scale > 0 ? 1.0f / scale : 0.0f, qb);
-        }
-    }
-}
-
 #endif

@@ -14,9 +14,8 @@
 #define OCTET_NO_SET   // not AArch64, or the compiler lacks +dotprod
 #endif
 #if defined(__aarch64__) && !defined(OCTET_NO_SET)
+#include "set_helpers.h"
 #include <arm_neon.h>
-
-#define HOT static inline __attribute__((always_inline))
 
 #ifdef OCTET_NEON_DOTPROD
 #define SET_NAME "dotprod"
@@ -139,26 +138,8 @@ static void block_minmax(const float *v, int n, float *l, float *h) {
 }
 
 static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, float *c) {
-    if (bs % 32) {
-        octet_kernels_scalar.quantize_i8(x, k, bs, q, s, c);
-        return;
-    }
-    for (int b = 0; b < k / bs; b++) {   // the reference's block formulas (kernels/scalar.c)
-        const float *v = x + (size_t)b * bs;
-        int8_t *qb = q + (size_t)b * bs;
-        if (!c) {
-            float m = block_amax(v, bs);
-            s[b] = m / 127.0f;
-            quantize_run(v, bs, 0, m > 0 ? 127.0f / m : 0.0f, qb);
-        } else {
-            float l, h;
-            block_minmax(v, bs, &l, &h);
-            float mid = 0.5f * l + 0.5f * h, scale = (h - l) / 254.0f;
-            s[b] = scale;
-            c[b] = mid;
-            quantize_run(v, bs, mid, scale > 0 ? 1.0f / scale : 0.0f, qb);
-        }
-    }
+    if (bs % 32) octet_kernels_scalar.quantize_i8(x, k, bs, q, s, c);
+    else quantize_blocks(x, k, bs, q, s, c, block_amax, block_minmax, quantize_run);
 }
 
 // The reference's partial sum p[j] (products i = j mod 8) is lane j of lo (j < 4) or hi, each
@@ -224,9 +205,6 @@ static void axpy_rows_f32(const float *a, const float *x, size_t ld, int n, floa
         for (int r = 0; r < n; r++) y[i] += a[r] * x[r * ld + i];
 }
 
-// gemm8_acc's scaling modes (kernels.h).
-enum { Q8, Q8_ASYM, G32, G32_ASYM, G32_ROW };
-
 // Lanes 4h..4h+3 of a per-row value (sw or S; ld 0: one row's value in every lane).
 HOT float32x4_t lane_sw(const octet_lanes8 *g, int b, int h) {
     if (!g->ldsw) return vdupq_n_f32(g->sw[b]);
@@ -241,7 +219,8 @@ HOT float32x4_t lane_S(const octet_lanes8 *g, int b, int h) {
     return vld1q_f32(t);
 }
 
-// Block b's term for lanes 4h..4h+3 from their dots df: each lane's operations as the reference's.
+// Block b's term for lanes 4h..4h+3 from their dots df, in one of set_helpers.h's modes: each
+// lane's operations as the reference's.
 HOT float32x4_t block_term(const octet_lanes8 *g, int b, int h, float32x4_t df, int mode) {
     if (mode == G32_ROW) return vmulq_f32(lane_sw(g, b, h), df);
     float32x4_t sx = vld1q_f32(g->sx + b * 8 + 4 * h);
@@ -274,12 +253,7 @@ HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {
     vst1q_f32(acc + 4, hi);
 }
 
-static void gemm8_acc(const octet_lanes8 *g, float acc[8]) {
-    if (g->bs != 32 || (g->lda && g->ldw)) k_gemm8_acc(g, acc);
-    else if (!g->sw) g->cx ? gemm8_mode(g, acc, Q8_ASYM) : gemm8_mode(g, acc, Q8);
-    else if (!g->sx) gemm8_mode(g, acc, G32_ROW);
-    else g->cx ? gemm8_mode(g, acc, G32_ASYM) : gemm8_mode(g, acc, G32);
-}
+static void gemm8_acc(const octet_lanes8 *g, float acc[8]) { gemm8_by_mode(g, acc, gemm8_mode); }
 
 // Eight whole-row dots: the weight row's 16 bytes loaded once per step, each token's int32 sums
 // kept to the end of the row, then reduced.

@@ -1,0 +1,45 @@
+// Helpers of every SIMD kernel set that depend on no instruction set: the hot-inline macro,
+// gemm8_acc's scaling modes and their dispatch, and quantize_i8's block loop. Included by the sets'
+// files inside their ISA guards.
+#ifndef OCTET_SET_HELPERS_H
+#define OCTET_SET_HELPERS_H
+#include "kernels.h"
+
+// The hot helpers must inline into their callers for their vectors to stay in registers.
+#define HOT static inline __attribute__((always_inline))
+
+// gemm8_acc's scaling modes (kernels.h).
+enum { Q8, Q8_ASYM, G32, G32_ASYM, G32_ROW };
+
+// gemm8_acc for a set whose `run` does blocks of 32 with one side shared, in one of the modes;
+// each call names its mode as a constant, so `run` (inlined) compiles one loop per mode.
+typedef void gemm8_mode_fn(const octet_lanes8 *g, float acc[8], int mode);
+HOT void gemm8_by_mode(const octet_lanes8 *g, float acc[8], gemm8_mode_fn *run) {
+    if (g->bs != 32 || (g->lda && g->ldw)) k_gemm8_acc(g, acc);
+    else if (!g->sw) g->cx ? run(g, acc, Q8_ASYM) : run(g, acc, Q8);
+    else if (!g->sx) run(g, acc, G32_ROW);
+    else g->cx ? run(g, acc, G32_ASYM) : run(g, acc, G32);
+}
+
+// quantize_i8 for blocks of a multiple of 32 (kernels.h), given a set's reductions of one block
+// (max |x|; min and max from x[0] on) and its rounding of n values as (x - mid) * inv.
+HOT void quantize_blocks(const float *x, int k, int bs, int8_t *q, float *s, float *c, float (*amax)(const float *, int),
+                         void (*minmax)(const float *, int, float *, float *), void (*run)(const float *, int, float, float, int8_t *)) {
+    for (int b = 0; b < k / bs; b++) {
+        const float *v = x + (size_t)b * bs;
+        int8_t *qb = q + (size_t)b * bs;
+        if (!c) {
+            float m = amax(v, bs);
+            s[b] = m / 127.0f;
+            run(v, bs, 0, m > 0 ? 127.0f / m : 0.0f, qb);
+        } else {
+            float l, h;
+            minmax(v, bs, &l, &h);
+            float mid = 0.5f * l + 0.5f * h, scale = (h - l) / 254.0f;
+            s[b] = scale;
+            c[b] = mid;
+            run(v, bs, mid, scale > 0 ? 1.0f / scale : 0.0f, qb);
+        }
+    }
+}
+#endif
