@@ -14,6 +14,26 @@ static int32_t sample_once(octet_sampler_params p, const float *logits, int n, c
     return t;
 }
 
+// octet_argmax (vectorized) against the loop that tracks the index, on sizes around its 8 lanes
+// with ties, signed zeros, infinities and NaNs.
+static void argmax_matches_the_plain_loop(void) {
+    float x[100];
+    uint64_t r = 7;
+    int bad = 0;
+    for (int t = 0; t < 20000; t++) {
+        int n = 1 + (int)(t % 100);
+        for (int i = 0; i < n; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            int v = (int)(r >> 33) % 24;
+            x[i] = v == 0 ? NAN : v == 1 ? -0.0f : v == 2 ? 0.0f : v == 3 ? INFINITY : v == 4 ? -INFINITY : (float)(v % 7) - 3.0f;
+        }
+        int32_t best = 0;
+        for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+        bad += octet_argmax(x, n) != best;
+    }
+    CHECK(bad == 0, "%d of 20000 arrays: octet_argmax differs from the plain loop", bad);
+}
+
 static void greedy_and_truncations(void) {
     float l[6] = {0.5f, 3.0f, 2.9f, -1, 3.0f, 0};
     octet_sampler_params p;
@@ -80,6 +100,7 @@ static void same_seed_same_tokens(void) {
 
 int main(void) {
     RUN(greedy_and_truncations);
+    RUN(argmax_matches_the_plain_loop);
     RUN(temperature_one_follows_the_softmax);
     RUN(penalties_change_the_choice);
     RUN(same_seed_same_tokens);
