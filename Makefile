@@ -91,11 +91,11 @@ $(EMU)/dispatch.o: kernels/dispatch.c $(wildcard kernels/*.h) $(B)/config
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) -DOCTET_EMULATED_SETS -Doctet_kernels_avx512=octet_kernels_avx512_emu -Doctet_kernels_avxvnni=octet_kernels_avxvnni_emu -c -o $@ $<
 # (the archive's own dispatch.o and native sets are not pulled in: these define their symbols first)
-$(EMU)/octet: $(CLI_OBJ) $(B)/libconvert.a $(EMU_SETS) $(EMU)/dispatch.o liboctet.a
-	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a $(EMU)/dispatch.o $(EMU_SETS) liboctet.a $(LDLIBS)
-$(B)/tests/test_kernels_emulated: tests/test_kernels.c tests/check.h $(EMU_SETS) $(B)/libconvert.a liboctet.a
+$(EMU)/octet: $(CLI_OBJ) $(B)/libconvert.a $(EMU_SETS) $(EMU)/dispatch.o $(TOP)/liboctet.a
+	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a $(EMU)/dispatch.o $(EMU_SETS) $(TOP)/liboctet.a $(LDLIBS)
+$(B)/tests/test_kernels_emulated: tests/test_kernels.c tests/check.h $(EMU_SETS) $(B)/libconvert.a $(TOP)/liboctet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) -Itests -DOCTET_TEST_EMULATED -o $@ $< $(EMU_SETS) $(B)/libconvert.a liboctet.a $(LDLIBS)
+	$(CC) $(XCFLAGS) -Itests -DOCTET_TEST_EMULATED -o $@ $< $(EMU_SETS) $(B)/libconvert.a $(TOP)/liboctet.a $(LDLIBS)
 endif
 
 # The NEON and dotprod sets on an x86 machine: the library, octet and test_kernels cross-compiled

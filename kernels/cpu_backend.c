@@ -56,13 +56,13 @@ static void mm_rows(const mm_job *j, int n0, int n1, int ith) {
     } else k_gemm_f32(ks, j->x, j->m, k, w->data, (int)w->dtype, n0, n1, j->y, n, row);
 }
 
-// Rows per claim. Prefill: CHUNK, so a chunk's weights stay in cache while all the tokens pass.
-// Decode reads each row once, and the memory streams are what count: a claim of a 2·nth-th of the
-// matrix keeps each thread on a long contiguous range (64-row chunks dealt alternately to two
-// threads measured ~10% slower on SmolLM2 and the 1.1B shape), while a thread slowed by its
-// neighbours still leaves the later ranges to the others.
+// Rows per claim. Several tokens: CHUNK, so a chunk's weights stay in cache while all the tokens
+// pass. One token (decode) reads each row once, and the memory streams are what count: a claim
+// of a 2·nth-th of the matrix keeps each thread on a long contiguous range (64-row chunks dealt
+// alternately to two threads measured ~10% slower on SmolLM2 and the 1.1B shape), while a thread
+// slowed by its neighbours still leaves the later ranges to the others.
 static int claim_rows(const mm_job *j, int rows, int nth) {
-    if (j->m >= 8) return CHUNK;
+    if (j->m > 1) return CHUNK;
     int r = (rows / (2 * nth) + 7) / 8 * 8;
     return r > 8 ? r : 8;
 }
