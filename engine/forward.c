@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+// Attention items: a head for up to ATT_TOKENS tokens, over ATT_ROWS cached rows at a time.
+#define ATT_TOKENS 8
+#define ATT_ROWS 32
+// Floats between an item's score rows: n_ctx plus a cache line, so that 8 rows a power of two
+// apart do not share their L1 sets.
+static size_t score_stride(int n_ctx) { return (size_t)n_ctx + 16; }
+
 int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block, int act_asym, int kv_f16) {
     memset(c, 0, sizeof *c);
     const octet_hparams *hp = &m->hp;
@@ -14,7 +21,7 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
     c->kv_f16 = kv_f16;
     c->k_cache = calloc(cache, elt);
     c->v_cache = calloc(cache, elt);
-    c->kv_rows = malloc((size_t)n_threads * 2 * hp->head_dim * sizeof(float));
+    c->kv_rows = malloc((size_t)n_threads * ATT_ROWS * hp->head_dim * sizeof(float));
     c->rope_cs = malloc(B * hp->rope_dim * sizeof(float));
     c->x = malloc(B * hp->dim * sizeof(float));
     c->xb = malloc(B * hp->dim * sizeof(float));
@@ -25,7 +32,7 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
     c->hb = malloc(B * hp->hidden_dim * sizeof(float));
     c->hb2 = malloc(B * hp->hidden_dim * sizeof(float));
     c->logits = malloc(B * hp->vocab_size * sizeof(float));
-    c->scores = malloc((size_t)n_threads * n_ctx * sizeof(float));
+    c->scores = malloc((size_t)n_threads * ATT_TOKENS * score_stride(n_ctx) * sizeof(float));
     c->tp = octet_threadpool_new(n_threads);
     uint32_t max_k = hp->dim > hp->hidden_dim ? hp->dim : hp->hidden_dim;
     int sc = octet_scratch_init(&c->scratch, n_batch, (int)max_k, n_threads, act_block, act_asym);
@@ -69,12 +76,16 @@ static void rope(float *v, const float *cs_sn, const octet_hparams *hp) {
 
 typedef struct { octet_context *c; int layer, n; } att_job;
 
-// Row `pos` of one head in a layer's cache, as f32 (converted into `tmp` for an f16 cache).
-static const float *cache_row(const octet_context *c, const void *cache, int pos, int off, int n, float *tmp) {
-    size_t i = (size_t)pos * c->m->hp.kv_dim + (size_t)off;
-    if (!c->kv_f16) return (const float *)cache + i;
-    const uint16_t *h = (const uint16_t *)cache + i;
-    for (int k = 0; k < n; k++) tmp[k] = octet_f16_to_f32(h[k]);
+// Rows [r0, r0 + n) of one head in a layer's cache as f32 rows ld floats apart: the cache itself
+// (f32), or the rows converted into tmp (f16, ld = hd).
+static const float *cache_rows(const octet_context *c, const void *cache, int r0, int n, int off, float *tmp, size_t *ld) {
+    size_t kvd = c->m->hp.kv_dim, hd = c->m->hp.head_dim;
+    if (!c->kv_f16) { *ld = kvd; return (const float *)cache + (size_t)r0 * kvd + off; }
+    for (int r = 0; r < n; r++) {
+        const uint16_t *h = (const uint16_t *)cache + (size_t)(r0 + r) * kvd + off;
+        for (size_t k = 0; k < hd; k++) tmp[r * hd + k] = octet_f16_to_f32(h[k]);
+    }
+    *ld = hd;
     return tmp;
 }
 
@@ -89,30 +100,53 @@ static void *layer_cache(const octet_context *c, void *cache, int layer) {
     return (char *)cache + (size_t)layer * c->n_ctx * c->m->hp.kv_dim * (c->kv_f16 ? 2 : 4);
 }
 
-// Causal grouped-query attention for n batch tokens: each (token, head) pair is one item.
+// Causal grouped-query attention for n batch tokens. An item is one head for up to ATT_TOKENS
+// consecutive tokens, which pass over the cached rows ATT_ROWS at a time: a block of K or V rows
+// (8 KB of a 64-wide head) is read from L2/L3 once and stays in L1 while every token of the item
+// uses it, where each (token, head) pair alone streamed all its rows (pp512 on SmolLM2: 786 KB of
+// K and V per layer, more than L2). Each token's scores and sums still run over the rows in
+// order, so the bits are those of one pair at a time.
 static void attention_worker(void *p, int ith, int nth) {
     att_job *j = p;
     octet_context *c = j->c;
     const octet_hparams *hp = &c->m->hp;
-    int hd = (int)hp->head_dim, group = (int)(hp->n_heads / hp->n_kv_heads);
-    float *scores = c->scores + (size_t)ith * c->n_ctx, scale = 1.0f / sqrtf((float)hd), *tmp = c->kv_rows + (size_t)ith * 2 * hd;
+    int hd = (int)hp->head_dim, nh = (int)hp->n_heads, group = (int)(hp->n_heads / hp->n_kv_heads);
+    size_t ss = score_stride(c->n_ctx);
+    float *scores = c->scores + (size_t)ith * ATT_TOKENS * ss, scale = 1.0f / sqrtf((float)hd);
+    float *tmp = c->kv_rows + (size_t)ith * ATT_ROWS * hd;
     const void *kc = layer_cache(c, c->k_cache, j->layer), *vc = layer_cache(c, c->v_cache, j->layer);
     const octet_kernel_set *ks = octet_kernels();
-    // Items are dealt round-robin: a later token attends to more positions, so contiguous
-    // ranges would leave the thread with the early tokens idle.
-    for (int it = ith; it < j->n * (int)hp->n_heads; it += nth) {
-        int t = it / (int)hp->n_heads, h = it % (int)hp->n_heads, kvh = h / group, last = c->pos + t;
-        const float *q = c->q + (size_t)t * hp->dim + (size_t)h * hd;
-        float *out = c->att + (size_t)t * hp->dim + (size_t)h * hd;
-        size_t kvd = hp->kv_dim;
-        // an f32 cache is read in place, all positions at once; an f16 one row by row through tmp
-        if (!c->kv_f16) ks->dot_rows_f32(q, (const float *)kc + kvh * hd, kvd, last + 1, hd, scores);
-        else for (int s = 0; s <= last; s++) ks->dot_rows_f32(q, cache_row(c, kc, s, kvh * hd, hd, tmp), 0, 1, hd, scores + s);
-        for (int s = 0; s <= last; s++) scores[s] *= scale;
-        ks->softmax(scores, last + 1);
-        memset(out, 0, (size_t)hd * sizeof *out);
-        if (!c->kv_f16) ks->axpy_rows_f32(scores, (const float *)vc + kvh * hd, kvd, last + 1, out, hd);
-        else for (int s = 0; s <= last; s++) ks->axpy_rows_f32(scores + s, cache_row(c, vc, s, kvh * hd, hd, tmp + hd), 0, 1, out, hd);
+    // Items are dealt round-robin: later tokens attend to more positions, so contiguous ranges
+    // would leave the thread with the early tokens idle.
+    int blocks = (j->n + ATT_TOKENS - 1) / ATT_TOKENS;
+    for (int it = ith; it < blocks * nh; it += nth) {
+        int t0 = it / nh * ATT_TOKENS, h = it % nh, off = h / group * hd, nt = j->n - t0 < ATT_TOKENS ? j->n - t0 : ATT_TOKENS;
+        int first_last = c->pos + t0, end = first_last + nt;   // token t0 + u attends to positions [0, first_last + u]
+        // One token alone over an f32 cache reads its rows in one call (no reuse to gain).
+        int step = nt == 1 && !c->kv_f16 ? end : ATT_ROWS;
+        size_t ld;
+        for (int r0 = 0; r0 < end; r0 += step) {
+            int rows = end - r0 < step ? end - r0 : step;
+            const float *kb = cache_rows(c, kc, r0, rows, off, tmp, &ld);
+            for (int u = 0; u < nt; u++) {
+                int n = first_last + u + 1 - r0;
+                if (n > 0) ks->dot_rows_f32(c->q + (size_t)(t0 + u) * hp->dim + (size_t)h * hd, kb, ld, n < rows ? n : rows, hd, scores + u * ss + r0);
+            }
+        }
+        for (int u = 0; u < nt; u++) {
+            float *sc = scores + u * ss;
+            for (int s = 0; s <= first_last + u; s++) sc[s] *= scale;
+            ks->softmax(sc, first_last + u + 1);
+            memset(c->att + (size_t)(t0 + u) * hp->dim + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
+        }
+        for (int r0 = 0; r0 < end; r0 += step) {
+            int rows = end - r0 < step ? end - r0 : step;
+            const float *vb = cache_rows(c, vc, r0, rows, off, tmp, &ld);
+            for (int u = 0; u < nt; u++) {
+                int n = first_last + u + 1 - r0;
+                if (n > 0) ks->axpy_rows_f32(scores + u * ss + r0, vb, ld, n < rows ? n : rows, c->att + (size_t)(t0 + u) * hp->dim + (size_t)h * hd, hd);
+            }
+        }
     }
 }
 
