@@ -103,8 +103,8 @@ static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *s
         const float *ws = o->ws + n;
         if (dn) for (int j = 0; j < 8; j++) y[j] = ws[j] * acc[j];   // 8 rows: contiguous outputs
         else {
-            float w = ws[0];
-            for (int j = 0; j < 8; j++) y[j * step] = w * acc[j];
+            float w = ws[0];   // 8 tokens: outputs a row of y apart (unrolled: the loop cost 7 instructions a store)
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) y[j * step] = w * acc[j];
         }
         return;
     }
