@@ -78,11 +78,11 @@ typedef struct { octet_context *c; int layer, n; } att_job;
 
 // Rows [r0, r0 + n) of one head in a layer's cache as f32 rows ld floats apart: the cache itself
 // (f32), or the rows converted into tmp (f16, ld = hd).
-static const float *cache_rows(const octet_context *c, const void *cache, int r0, int n, int off, float *tmp, size_t *ld) {
+static const float *cache_rows(const octet_context *c, const octet_kernel_set *ks, const void *cache, int r0, int n, int off, float *tmp, size_t *ld) {
     size_t kvd = c->m->hp.kv_dim, hd = c->m->hp.head_dim;
     if (!c->kv_f16) { *ld = kvd; return (const float *)cache + (size_t)r0 * kvd + off; }
     for (int r = 0; r < n; r++)   // the kernel set's f16 widening (F16C, fcvtl): the same bits as octet_f16_to_f32
-        octet_kernels()->row_to_f32((const uint16_t *)cache + (size_t)(r0 + r) * kvd + off, OCTET_F16, NULL, (int)hd, tmp + r * hd);
+        ks->row_to_f32((const uint16_t *)cache + (size_t)(r0 + r) * kvd + off, OCTET_F16, NULL, (int)hd, tmp + r * hd);
     *ld = hd;
     return tmp;
 }
@@ -125,7 +125,7 @@ static void attention_worker(void *p, int ith, int nth) {
         size_t ld;
         for (int r0 = 0; r0 < end; r0 += step) {
             int rows = end - r0 < step ? end - r0 : step;
-            const float *kb = cache_rows(c, kc, r0, rows, off, tmp, &ld);
+            const float *kb = cache_rows(c, ks, kc, r0, rows, off, tmp, &ld);
             for (int u = 0; u < nt; u++) {
                 int n = first_last + u + 1 - r0;
                 if (n > 0) ks->dot_rows_f32(c->q + (size_t)(t0 + u) * hp->dim + (size_t)h * hd, kb, ld, n < rows ? n : rows, hd, scores + u * ss + r0);
@@ -139,7 +139,7 @@ static void attention_worker(void *p, int ith, int nth) {
         }
         for (int r0 = 0; r0 < end; r0 += step) {
             int rows = end - r0 < step ? end - r0 : step;
-            const float *vb = cache_rows(c, vc, r0, rows, off, tmp, &ld);
+            const float *vb = cache_rows(c, ks, vc, r0, rows, off, tmp, &ld);
             for (int u = 0; u < nt; u++) {
                 int n = first_last + u + 1 - r0;
                 if (n > 0) ks->axpy_rows_f32(scores + u * ss + r0, vb, ld, n < rows ? n : rows, c->att + (size_t)(t0 + u) * hp->dim + (size_t)h * hd, hd);

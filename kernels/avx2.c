@@ -124,8 +124,7 @@ static void block_minmax(const float *v, int n, float *l, float *h) {
     *h = hmax8(hi);
 }
 static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, float *c) {
-    if (bs % 32) octet_kernels_scalar.quantize_i8(x, k, bs, q, s, c);
-    else quantize_blocks(x, k, bs, q, s, c, block_amax, block_minmax, quantize_run);
+    quantize_blocks(x, k, bs, q, s, c, block_amax, block_minmax, quantize_run);
 }
 
 // y kept in registers 64 floats at a time while the rows stream past.

@@ -21,10 +21,15 @@ HOT void gemm8_by_mode(const octet_lanes8 *g, float acc[8], gemm8_mode_fn *run) 
     else g->cx ? run(g, acc, G32_ASYM) : run(g, acc, G32);
 }
 
-// quantize_i8 for blocks of a multiple of 32 (kernels.h), given a set's reductions of one block
-// (max |x|; min and max from x[0] on) and its rounding of n values as (x - mid) * inv.
+// quantize_i8 (kernels.h) given a set's reductions of one block (max |x|; min and max from x[0]
+// on) and its rounding of n values as (x - mid) * inv, all for multiples of 32 inputs; other
+// block sizes take the scalar reference.
 HOT void quantize_blocks(const float *x, int k, int bs, int8_t *q, float *s, float *c, float (*amax)(const float *, int),
                          void (*minmax)(const float *, int, float *, float *), void (*run)(const float *, int, float, float, int8_t *)) {
+    if (bs % 32) {
+        octet_kernels_scalar.quantize_i8(x, k, bs, q, s, c);
+        return;
+    }
     for (int b = 0; b < k / bs; b++) {
         const float *v = x + (size_t)b * bs;
         int8_t *qb = q + (size_t)b * bs;
