@@ -41,7 +41,7 @@ struct octet_cuda_ctx {
     void *kc, *vc;
     int32_t *d_step, *h_step, *d_next, *h_next;
     unsigned long long *d_best;
-    octet_device_sampling *d_samp, *h_samp;   // the step's sampling parameters
+    unsigned *d_counts;        // k_penalize: per-token counts (zero between steps)
     int last_row;              // row of logits holding the last evaluated token
     cudaStream_t st;
     cudaGraphExec_t graph;     // the decode step (one token, logits + argmax)
@@ -155,9 +155,9 @@ extern "C" void octet_cuda_free(octet_cuda_ctx *c) {
     if (c->out.q != c->embd.q || c->out.h != c->embd.h) free_mat(&c->out);
     free_mat(&c->embd);
     void *bufs[] = {c->out_norm, c->inv_freq, c->x, c->xb, c->qkv, c->att, c->gu, c->hb, c->logits, c->part_o, c->xs,
-                    c->part_ml, c->xq, c->head_count, c->kc, c->vc, c->d_step, c->d_next, c->d_best, c->d_samp};
+                    c->part_ml, c->xq, c->head_count, c->kc, c->vc, c->d_step, c->d_next, c->d_best, c->d_counts};
     for (unsigned i = 0; i < sizeof bufs / sizeof *bufs; i++) cudaFree(bufs[i]);
-    cudaFreeHost(c->h_step); cudaFreeHost(c->h_next); cudaFreeHost(c->h_samp);
+    cudaFreeHost(c->h_step); cudaFreeHost(c->h_next);
     gemm_workspace_free(&c->gw);
     if (c->st) cudaStreamDestroy(c->st);
     free(c);
@@ -232,8 +232,8 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     if (gemm_workspace_alloc(&c->gw, 4 * c->n_sm)) { octet_set_error("cuda: out of memory for the GEMM workspace"); goto fail; }
     CK(cudaMalloc(&c->head_count, c->nh * sizeof(unsigned)));
     CK(cudaMemset(c->head_count, 0, c->nh * sizeof(unsigned)));
-    CK(cudaMalloc(&c->d_samp, sizeof *c->d_samp));
-    CK(cudaMallocHost(&c->h_samp, sizeof *c->h_samp));
+    CK(cudaMalloc(&c->d_counts, (size_t)c->vocab * sizeof(unsigned)));
+    CK(cudaMemset(c->d_counts, 0, (size_t)c->vocab * sizeof(unsigned)));
     CK(cudaMalloc(&c->kc, cache));
     CK(cudaMalloc(&c->vc, cache));
     CK(cudaMalloc(&c->d_step, (B + 1) * 4));
@@ -423,6 +423,21 @@ fail:
     return -1;
 }
 
+// The next token from one row of logits into d_next, by the sampler's parameters: the penalties
+// (in place, so the host's fallback reads the logits it would have sampled from), then a sample
+// or the argmax. Everything goes as kernel arguments.
+static void pick_on_gpu(octet_cuda_ctx *c, float *row, const octet_device_sampling *samp) {
+    if (samp->n_hist > 0) {
+        penalty_args a;
+        a.repeat = samp->repeat_penalty; a.presence = samp->presence_penalty; a.frequency = samp->frequency_penalty;
+        a.n = samp->n_hist < OCTET_DEVICE_HISTORY ? samp->n_hist : OCTET_DEVICE_HISTORY;
+        memcpy(a.id, samp->hist, (size_t)a.n * sizeof *a.id);
+        k_penalize<<<1, 1024, 0, c->st>>>(row, c->vocab, c->d_counts, a);
+    }
+    if (samp->temp > 0) k_sample<<<1, 1024, 0, c->st>>>(row, c->vocab, *samp, c->d_next);
+    else k_argmax<<<1, 1024, 0, c->st>>>(row, c->vocab, c->d_next);
+}
+
 extern "C" int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, int pos, float *logits, int all, int32_t *next, const octet_device_sampling *samp) {
     for (int done = 0; done < n;) {
         int k = n - done < c->n_batch ? n - done : c->n_batch, last = done + k == n;
@@ -439,12 +454,9 @@ extern "C" int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, 
         if (rows && logits) CK(cudaMemcpyAsync(logits + (all ? (size_t)done * c->vocab : 0), c->logits, (size_t)rows * c->vocab * 4, cudaMemcpyDeviceToHost, c->st));
         if (last) c->last_row = rows > 0 ? rows - 1 : 0;
         if (last && next) {
-            const float *row = c->logits + (size_t)(rows - 1) * c->vocab;
-            if (samp) {
-                *c->h_samp = *samp;
-                CK(cudaMemcpyAsync(c->d_samp, c->h_samp, sizeof *samp, cudaMemcpyHostToDevice, c->st));
-                k_sample<<<1, 1024, 0, c->st>>>(row, c->vocab, c->d_samp, c->d_next);
-            } else if (all) k_argmax<<<1, 1024, 0, c->st>>>(row, c->vocab, c->d_next);
+            float *row = c->logits + (size_t)(rows - 1) * c->vocab;
+            if (samp) pick_on_gpu(c, row, samp);
+            else if (all) k_argmax<<<1, 1024, 0, c->st>>>(row, c->vocab, c->d_next);
             CK(cudaMemcpyAsync(c->h_next, c->d_next, 4, cudaMemcpyDeviceToHost, c->st));
         }
         CK(cudaStreamSynchronize(c->st));

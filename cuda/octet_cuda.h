@@ -25,8 +25,9 @@ void octet_cuda_free(octet_cuda_ctx *c);
 size_t octet_cuda_weight_bytes(const octet_cuda_ctx *c);
 // Evaluates n tokens at positions pos.. (chunks of n_batch). logits: NULL, or room for the
 // last token's logits (all = 0) or every token's (all = 1); next: NULL, or receives the next
-// token picked on the GPU from the last token's logits: the argmax, or with samp a sample
-// (cuda/sample.cuh; -1 when it cannot pick: the caller samples from the logits). Returns 0 or
+// token picked on the GPU from the last token's logits: the argmax, or with samp the penalties
+// then the argmax or a sample (cuda/sample.cuh; -1 when it cannot pick: the caller samples
+// from the logits, penalized already, with octet_sample_device_fallback). Returns 0 or
 // -1 (error set).
 int octet_cuda_eval(octet_cuda_ctx *c, const int32_t *tokens, int n, int pos, float *logits, int all, int32_t *next, const octet_device_sampling *samp);
 // Copies the logits of the last token evaluated (vocab floats) to the host.

@@ -1,4 +1,4 @@
-// Sampling on the GPU (temperature, top-k, top-p, min-p; no penalties): only the token id goes
+// Sampling on the GPU (penalties, temperature, top-k, top-p, min-p): only the token id goes
 // back to the host. The k best logits are found by a radix select on order-preserving keys, then
 // sorted, and one thread runs the CPU sampler's arithmetic (engine/sampler.c) on them with the
 // host's uniform number, so a GPU and a CPU pick agree on the same logits.
@@ -11,6 +11,29 @@ extern "C" {
 
 #define SAMPLE_CAND 2048   // candidates kept (those >= the k-th key, ties included)
 
+// The penalties' history, passed by value as the kernel's argument (under the 4 KB limit), so a
+// step copies nothing to the GPU for them.
+struct penalty_args {
+    float repeat, presence, frequency;
+    int n;
+    int32_t id[OCTET_DEVICE_HISTORY];
+};
+
+// The penalties on one row of logits, as engine/sampler.c applies them: every token of the
+// history counted, then each distinct token penalized once with its count. One block; the
+// thread that takes a token's count (atomicExch) applies it and leaves counts zero for the next step.
+__global__ void __launch_bounds__(1024) k_penalize(float *logits, int vocab, unsigned *counts, const penalty_args a) {
+    for (int i = threadIdx.x; i < a.n; i += blockDim.x)
+        if ((unsigned)a.id[i] < (unsigned)vocab) atomicAdd(&counts[a.id[i]], 1u);
+    __syncthreads();
+    for (int i = threadIdx.x; i < a.n; i += blockDim.x) {
+        int id = a.id[i];
+        if ((unsigned)id >= (unsigned)vocab) continue;
+        unsigned c = atomicExch(&counts[id], 0u);
+        if (c) logits[id] = octet_penalize(logits[id], (int)c, a.repeat, a.presence, a.frequency);
+    }
+}
+
 __device__ __forceinline__ float key_logit(unsigned long long key) {
     unsigned b = (unsigned)(key >> 32);
     return __uint_as_float((b & 0x80000000u) ? (b & 0x7fffffffu) : ~b);
@@ -18,12 +41,12 @@ __device__ __forceinline__ float key_logit(unsigned long long key) {
 
 // One block of 1024 threads. out: the token id, or -1 when more than SAMPLE_CAND logits tie
 // at the k-th value (the host then samples from the logits itself).
-__global__ void __launch_bounds__(1024) k_sample(const float *__restrict__ logits, int n, const octet_device_sampling *__restrict__ sp, int32_t *out) {
+// p arrives as a kernel argument (its host pointer hist is not read here).
+__global__ void __launch_bounds__(1024) k_sample(const float *__restrict__ logits, int n, const octet_device_sampling p, int32_t *out) {
     __shared__ unsigned hist[256];
     __shared__ unsigned long long cand[SAMPLE_CAND];
     __shared__ unsigned s_want;
     __shared__ int s_k, n_cand;
-    const octet_device_sampling p = *sp;
     int K = p.top_k < n ? p.top_k : n, tid = threadIdx.x;
     // The 32-bit key of the K-th largest logit, 8 bits at a time from the top.
     unsigned want = 0, mask = 0;

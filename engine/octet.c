@@ -176,10 +176,10 @@ int octet_eval_next(octet_session *s, const int32_t *t, int n, octet_sampler *sm
     if (s->gpu && octet_sampler_device_step(smp, &d)) {
         if (gpu_eval(s, t, n, NULL, 0, next, &d) != 0) return -1;
         if (*next >= 0) return 0;
-        // Too many ties for the GPU's candidate list: sample on the host (u already drawn,
-        // so this pick uses the generator's next number).
+        // Too many ties for the GPU's candidate list: sample on the host from the GPU's
+        // penalized logits with the step's u.
         if (octet_cuda_last_logits(s->gpu, logits) != 0) return -1;
-        *next = octet_sample(smp, logits);
+        *next = octet_sample_device_fallback(smp, &d, logits);
         return 0;
     }
 #endif

@@ -43,17 +43,18 @@ static int cmp_cand(const void *x, const void *y) {
     return better(a, b) ? -1 : better(b, a) ? 1 : 0;
 }
 
+static int has_penalties(const octet_sampler_params *p) { return p->repeat_penalty != 1.0f || p->presence_penalty || p->frequency_penalty; }
+
+// Each token of the history once, with its count (the GPU does the same: cuda/sample.cuh).
 static void penalties(octet_sampler *s, float *logits) {
     const octet_sampler_params *p = &s->p;
-    if (!s->n_hist || (p->repeat_penalty == 1.0f && !p->presence_penalty && !p->frequency_penalty)) return;
+    if (!s->n_hist || !has_penalties(p)) return;
     for (int i = 0; i < s->n_hist; i++) s->counts[s->history[i]]++;
     for (int i = 0; i < s->n_hist; i++) {
         int32_t id = s->history[i];
         int c = s->counts[id];
         if (!c) continue;  // already handled
-        float *l = &logits[id];
-        if (p->repeat_penalty != 1.0f) *l = *l > 0 ? *l / p->repeat_penalty : *l * p->repeat_penalty;
-        *l -= (float)c * p->frequency_penalty + p->presence_penalty;
+        logits[id] = octet_penalize(logits[id], c, p->repeat_penalty, p->presence_penalty, p->frequency_penalty);
         s->counts[id] = 0;
     }
 }
@@ -103,24 +104,21 @@ int32_t octet_argmax(const float *x, int n) {
     return i;
 }
 
-int octet_sampler_is_greedy(const octet_sampler *s) {
-    const octet_sampler_params *p = &s->p;
-    return p->temp <= 0 && p->repeat_penalty == 1.0f && !p->presence_penalty && !p->frequency_penalty;
-}
+int octet_sampler_is_greedy(const octet_sampler *s) { return s->p.temp <= 0 && !has_penalties(&s->p); }
 
 int octet_sampler_device_step(octet_sampler *s, octet_device_sampling *d) {
     const octet_sampler_params *p = &s->p;
-    if (p->temp <= 0 || p->repeat_penalty != 1.0f || p->presence_penalty || p->frequency_penalty || p->top_k < 1 || p->top_k > OCTET_DEVICE_TOP_K) return 0;
-    *d = (octet_device_sampling){uniform(s), p->temp, p->top_p, p->min_p, p->top_k};
+    int pen = has_penalties(p) && s->n_hist > 0;
+    if ((p->temp > 0 && (p->top_k < 1 || p->top_k > OCTET_DEVICE_TOP_K)) || (pen && s->n_hist > OCTET_DEVICE_HISTORY)) return 0;
+    *d = (octet_device_sampling){0, p->temp, p->top_p, p->min_p, p->repeat_penalty, p->presence_penalty, p->frequency_penalty,
+                                 p->top_k, pen ? s->n_hist : 0, s->history};
+    if (p->temp > 0) d->u = uniform(s);
     return 1;
 }
 
-int32_t octet_sample(octet_sampler *s, float *logits) {
-    const octet_sampler_params *p = &s->p;
-    penalties(s, logits);
-    int n = s->n_vocab;
-    if (p->temp <= 0) return octet_argmax(logits, n);
-    octet_candidate *c = s->cand;
+// top-k, top-p, min-p and temperature on logits the penalties are already in, with the step's
+// uniform number u.
+static int32_t pick(const octet_sampler_params *p, octet_candidate *c, const float *logits, int n, double u) {
     for (int i = 0; i < n; i++) { c[i].logit = logits[i]; c[i].id = i; }
     n = top_k(c, n, p->top_k);
     // top-p on the softmax of the (untempered) logits
@@ -142,10 +140,21 @@ int32_t octet_sample(octet_sampler *s, float *logits) {
     }
     double sum = 0;
     for (int i = 0; i < n; i++) sum += exp(((double)c[i].logit - c[0].logit) / p->temp);
-    double r = uniform(s) * sum, acc = 0;
+    double r = u * sum, acc = 0;
     for (int i = 0; i < n; i++) {
         acc += exp(((double)c[i].logit - c[0].logit) / p->temp);
         if (r < acc) return c[i].id;
     }
     return c[n - 1].id;
+}
+
+int32_t octet_sample(octet_sampler *s, float *logits) {
+    penalties(s, logits);
+    if (s->p.temp <= 0) return octet_argmax(logits, s->n_vocab);
+    return pick(&s->p, s->cand, logits, s->n_vocab, uniform(s));
+}
+
+int32_t octet_sample_device_fallback(const octet_sampler *s, const octet_device_sampling *d, const float *penalized) {
+    if (d->temp <= 0) return octet_argmax(penalized, s->n_vocab);
+    return pick(&s->p, s->cand, penalized, s->n_vocab, d->u);
 }

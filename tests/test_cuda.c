@@ -299,8 +299,9 @@ static void cuda_decode_kernels_match_plain_kernels(void) {
 }
 
 // Sampling on the GPU (cuda/sample.cuh) against the CPU sampler on the same logits: two GPU
-// sessions fed the same tokens give the same logits, one picks on the GPU, the other copies its
-// logits and runs octet_sample with the same seed.
+// sessions fed the same tokens give the same logits, one picks on the GPU (penalties included),
+// the other copies its logits and runs octet_sample with the same seed. Both samplers accept the
+// prompt and every pick, as octet_generate does.
 static void cuda_sampling_matches_cpu_sampler(void) {
     if (!have_gpu()) SKIP("no CUDA device");
     const char *path = file_exists(SMOL_Q8) ? SMOL_Q8 : "tests/out/cuda-synthetic-smollm2.octet";
@@ -310,22 +311,29 @@ static void cuda_sampling_matches_cpu_sampler(void) {
     if (!m) return;
     int V = octet_vocab_size(m), same = 0, steps = 0;
     float *logits = malloc((size_t)V * 4), *scratch = malloc((size_t)V * 4);
-    static const float cfg[][4] = {{0.8f, 40, 0.95f, 0.05f}, {1.5f, 256, 1.0f, 0.0f}, {0.7f, 1, 0.9f, 0.0f}, {1.0f, 100, 0.5f, 0.1f}};
+    static const float cfg[][8] = {  // temp, top-k, top-p, min-p, repeat, presence, frequency, last-n
+        {0.8f, 40, 0.95f, 0.05f, 1, 0, 0, 64}, {1.5f, 256, 1.0f, 0.0f, 1, 0, 0, 64}, {0.7f, 1, 0.9f, 0.0f, 1, 0, 0, 64},
+        {1.0f, 100, 0.5f, 0.1f, 1, 0, 0, 64},  {0, 40, 1, 0, 1.3f, 0, 0, 64},          {0.8f, 40, 0.95f, 0.05f, 1.1f, 0.2f, 0.1f, 64},
+        {1.0f, 100, 1, 0, 1.5f, 0.5f, 0.5f, 16}};
     for (unsigned c = 0; c < sizeof cfg / sizeof *cfg; c++) {
         octet_sampler_params p;
         octet_sampler_defaults(&p);
-        p.temp = cfg[c][0]; p.top_k = (int)cfg[c][1]; p.top_p = cfg[c][2]; p.min_p = cfg[c][3]; p.seed = 1234 + c;
+        p.temp = cfg[c][0]; p.top_k = (int)cfg[c][1]; p.top_p = cfg[c][2]; p.min_p = cfg[c][3];
+        p.repeat_penalty = cfg[c][4]; p.presence_penalty = cfg[c][5]; p.frequency_penalty = cfg[c][6];
+        p.repeat_last_n = (int)cfg[c][7]; p.seed = 1234 + c;
         octet_sampler sa, sb;
         octet_sampler_init(&sa, &p, V);
         octet_sampler_init(&sb, &p, V);
         octet_session *a = session(m, OCTET_DEVICE_CUDA, 256), *b = session(m, OCTET_DEVICE_CUDA, 256);
         int32_t prompt[] = {1, 9690, 314, 260, 3575, 282, 4649, 47}, ga = 0;
+        for (int i = 0; i < 8; i++) { octet_sampler_accept(&sa, prompt[i]); octet_sampler_accept(&sb, prompt[i]); }
         CHECK(octet_eval_next(a, prompt, 8, &sa, scratch, &ga) == 0 && octet_eval(b, prompt, 8, logits, 0) == 0, "%s", octet_last_error());
         for (int i = 0; i < 40; i++) {
             int32_t gb = octet_sample(&sb, logits);
             steps++;
             same += ga == gb;
             if (ga != gb) printf("  config %u step %d: GPU picked %d, CPU %d\n", c, i, ga, gb);
+            octet_sampler_accept(&sa, ga); octet_sampler_accept(&sb, gb);
             CHECK(octet_eval_next(a, &ga, 1, &sa, scratch, &ga) == 0 && octet_eval(b, &gb, 1, logits, 0) == 0, "%s", octet_last_error());
         }
         octet_session_free(a); octet_session_free(b);

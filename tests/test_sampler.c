@@ -98,11 +98,74 @@ static void same_seed_same_tokens(void) {
     CHECK(memcmp(a, c, sizeof a), "another seed, another sequence");
 }
 
+// The GPU's path (octet_eval_next with a GPU), emulated on the CPU: octet_sampler_device_step,
+// then the penalties as k_penalize applies them (cuda/sample.cuh: the step's history counted,
+// each count taken once by exchange, octet_penalize), then octet_sample_device_fallback with the
+// step's u. Step after step it must give octet_sample's tokens and penalized logits, with and
+// without temperature, and hand back to the host when the history outgrows the GPU's.
+static void device_steps_match_octet_sample(void) {
+    enum { V = 300 };
+    static const float cfg[][8] = {  // temp, top-k, top-p, min-p, repeat, presence, frequency, last-n
+        {0, 40, 0.95f, 0.05f, 1.3f, 0, 0, 64},        {0.8f, 40, 0.95f, 0.05f, 1.1f, 0.2f, 0.1f, 64},
+        {1.0f, 100, 1, 0, 1.5f, 0.5f, 0.5f, 16},       {0.7f, 256, 0.9f, 0.1f, 1, 0, 0.3f, 8},
+        {1.2f, 20, 1, 0, 0.9f, 0, 0, 1},               {0, 1, 1, 0, 1, 0.4f, 0, 2000},
+        {0.9f, 300, 1, 0, 1, 0, 0, 64},                {0.9f, 0, 1, 0, 1.2f, 0, 0, 64}};
+    uint64_t r = 99;
+    int bad = 0, on_device = 0, on_host = 0, steps = 0;
+    for (unsigned c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+        octet_sampler_params p;
+        octet_sampler_defaults(&p);
+        p.temp = cfg[c][0]; p.top_k = (int)cfg[c][1]; p.top_p = cfg[c][2]; p.min_p = cfg[c][3];
+        p.repeat_penalty = cfg[c][4]; p.presence_penalty = cfg[c][5]; p.frequency_penalty = cfg[c][6];
+        p.repeat_last_n = (int)cfg[c][7]; p.seed = 77 + c;
+        octet_sampler a, b;
+        octet_sampler_init(&a, &p, V);
+        octet_sampler_init(&b, &p, V);
+        for (int i = 0; i < 1100; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            int32_t t = (int32_t)((r >> 33) % 40);  // a prompt that repeats a few tokens
+            octet_sampler_accept(&a, t); octet_sampler_accept(&b, t);
+            if (i == 20 && p.repeat_last_n < 1000) break;
+        }
+        for (int step = 0; step < 150; step++, steps++) {
+            float la[V], lb[V];
+            for (int i = 0; i < V; i++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                lb[i] = la[i] = (float)((int)(r >> 40) % 97 - 48) / 8;  // ties, signs and zeros
+            }
+            octet_device_sampling d;
+            int32_t ta;
+            if (octet_sampler_device_step(&a, &d)) {
+                unsigned counts[V] = {0};
+                for (int i = 0; i < d.n_hist; i++) counts[d.hist[i]]++;
+                for (int i = 0; i < d.n_hist; i++) {
+                    unsigned n = counts[d.hist[i]];
+                    counts[d.hist[i]] = 0;
+                    if (n) la[d.hist[i]] = octet_penalize(la[d.hist[i]], (int)n, d.repeat_penalty, d.presence_penalty, d.frequency_penalty);
+                }
+                ta = octet_sample_device_fallback(&a, &d, la);
+                on_device++;
+            } else {
+                ta = octet_sample(&a, la);
+                on_host++;
+            }
+            int32_t tb = octet_sample(&b, lb);
+            bad += ta != tb || memcmp(la, lb, sizeof la);
+            octet_sampler_accept(&a, ta); octet_sampler_accept(&b, tb);
+        }
+        octet_sampler_free(&a); octet_sampler_free(&b);
+    }
+    CHECK(bad == 0, "%d of %d steps: the device path differs from octet_sample", bad, steps);
+    // top-k 300 and 0 (whole vocabulary) and a history of 1000 > OCTET_DEVICE_HISTORY stay on the host.
+    CHECK(on_host == 3 * 150 && on_device == steps - on_host, "%d steps on the host, %d on the device", on_host, on_device);
+}
+
 int main(void) {
     RUN(greedy_and_truncations);
     RUN(argmax_matches_the_plain_loop);
     RUN(temperature_one_follows_the_softmax);
     RUN(penalties_change_the_choice);
     RUN(same_seed_same_tokens);
+    RUN(device_steps_match_octet_sample);
     CHECK_DONE();
 }
