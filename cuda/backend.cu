@@ -1,9 +1,11 @@
-// The forward pass on the GPU: weight upload, activations, KV cache, kernel launches, and the
+// The forward pass on the GPU: activations, KV cache, kernel launches (weights: weights.cu), and the
 // decode step captured as a CUDA graph. Same structure as engine/forward.c.
 #include "decode.cuh"
 #include "gemm.cuh"
 #include "kernels.cuh"
 #include "sample.cuh"
+#include "weights.cuh"
+#include "cuda_check.h"
 #include "octet_cuda.h"
 #include <cuda_runtime.h>
 #include <math.h>
@@ -17,10 +19,6 @@ extern "C" {
 #define ATT_SPAN 256   // positions per attention split (flash-decoding)
 #define ROW_THREADS 1024  // one block per token row: wide, so a decode step's row work is short
 
-#define CK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { octet_set_error("cuda: %s (%s:%d)", cudaGetErrorString(e_), __FILE__, __LINE__); goto fail; } } while (0)
-
-typedef struct { dmat qkv, o, gu, down; float *attn_norm, *ffn_norm, *bqkv; } dlayer;
-
 struct octet_cuda_ctx {
     const octet_model *m;
     int n_ctx, n_batch, row_mode, kv_f16, dim, kvd, hid, hd, nh, nkv, vocab, qkv_n, max_split;
@@ -28,9 +26,7 @@ struct octet_cuda_ctx {
     int n_sm;                  // SMs
     int dec_span, dec_split;   // attention split of one token's attention (k_attn_dec_merge)
     int pdl, pdl_now;          // decode graph: programmatic dependent launch (now: capturing it)
-    dlayer *L;
-    dmat embd, out;
-    float *out_norm, *inv_freq;
+    gpu_weights *w;            // shared with the model's other contexts
     float *x, *xb, *qkv, *att, *gu, *hb, *logits, *part_o, *xs;
     float2 *part_ml;
     int8_t *xq;
@@ -45,7 +41,6 @@ struct octet_cuda_ctx {
     int last_row;              // row of logits holding the last evaluated token
     cudaStream_t st;
     cudaGraphExec_t graph;     // the decode step (one token, logits + argmax)
-    size_t weight_bytes;
 };
 
 // Launches kernel k on the context's stream; while the decode step is being captured,
@@ -65,96 +60,13 @@ static void launch_k(const octet_cuda_ctx *c, void (*k)(P...), dim3 grid, dim3 b
 static int round32(int k) { return (k + QBLOCK - 1) / QBLOCK * QBLOCK; }
 static int getenv_is0(const char *name) { const char *v = getenv(name); return v && !strcmp(v, "0"); }
 
-// Matrices multiplied in int8 on the GPU: q8 without the file's f32_act mark (those, q8g32 and
-// unquantized tensors go up as f16).
-static int int8_on_gpu(const octet_tensor *t) { return t->dtype == OCTET_Q8 && !t->act_f32; }
-
-// Uploads the row-wise concatenation of parts (same width) as one matrix: int8 + scales when
-// every part is q8, else f16.
-static int upload_mat(octet_cuda_ctx *c, dmat *d, const octet_tensor *const *parts, int np) {
-    memset(d, 0, sizeof *d);
-    int k = (int)parts[0]->cols, n = 0, q8 = 1;
-    for (int i = 0; i < np; i++) { n += (int)parts[i]->rows; q8 &= int8_on_gpu(parts[i]); }
-    d->n = n; d->k = k; d->kp = round32(k); d->q8 = q8;
-    size_t elt = q8 ? 1 : 2, bytes = (size_t)n * d->kp * elt;
-    uint8_t *h = (uint8_t *)calloc(bytes, 1);
-    float *hs = (float *)malloc((size_t)n * sizeof(float)), *row = (float *)malloc((size_t)k * sizeof(float));
-    int r0 = 0, rc = -1;
-    if (!h || !hs || !row) { octet_set_error("out of memory uploading weights"); goto done; }
-    for (int i = 0; i < np; i++) {
-        const octet_tensor *t = parts[i];
-        for (uint64_t r = 0; r < t->rows; r++) {
-            size_t dr = (size_t)(r0 + r), dst = dr * d->kp;
-            if (q8) {
-                memcpy(h + dst, (const int8_t *)t->data + r * t->cols, (size_t)k);
-                memcpy(&hs[dr], (const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols) + r * 4, 4);
-            } else {
-                octet_tensor_row_f32(t, r, row);
-                for (int j = 0; j < k; j++) ((uint16_t *)h)[dst + j] = octet_f32_to_f16(row[j]);
-            }
-        }
-        r0 += (int)t->rows;
-    }
-    if (q8) {
-        CK(cudaMalloc(&d->q, bytes));
-        CK(cudaMemcpy(d->q, h, bytes, cudaMemcpyHostToDevice));
-        CK(cudaMalloc(&d->s, (size_t)n * sizeof(float)));
-        CK(cudaMemcpy(d->s, hs, (size_t)n * sizeof(float), cudaMemcpyHostToDevice));
-        c->weight_bytes += bytes + (size_t)n * sizeof(float);
-    } else {
-        CK(cudaMalloc(&d->h, bytes));
-        CK(cudaMemcpy(d->h, h, bytes, cudaMemcpyHostToDevice));
-        c->weight_bytes += bytes;
-    }
-    rc = 0;
-fail:
-done:
-    free(h); free(hs); free(row);
-    return rc;
-}
-
-static void free_mat(dmat *d) { cudaFree(d->q); cudaFree(d->s); cudaFree(d->h); }
-
-static float *upload_f32(octet_cuda_ctx *c, const float *v, size_t n) {
-    float *d = NULL;
-    if (cudaMalloc(&d, n * sizeof(float)) != cudaSuccess || cudaMemcpy(d, v, n * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess) {
-        octet_set_error("cuda: cannot upload %zu floats", n);
-        cudaFree(d);
-        return NULL;
-    }
-    c->weight_bytes += n * sizeof(float);
-    return d;
-}
-
-// Concatenated q/k/v biases (zeros for a missing one), or NULL when the model has none.
-static float *upload_qkv_bias(octet_cuda_ctx *c, const octet_layer *l) {
-    if (!l->bq && !l->bk && !l->bv) return NULL;
-    float *b = (float *)calloc((size_t)c->qkv_n, sizeof(float));
-    if (!b) return NULL;
-    if (l->bq) memcpy(b, l->bq->data, (size_t)c->dim * 4);
-    if (l->bk) memcpy(b + c->dim, l->bk->data, (size_t)c->kvd * 4);
-    if (l->bv) memcpy(b + c->dim + c->kvd, l->bv->data, (size_t)c->kvd * 4);
-    float *d = upload_f32(c, b, (size_t)c->qkv_n);
-    free(b);
-    return d;
-}
-
-extern "C" size_t octet_cuda_weight_bytes(const octet_cuda_ctx *c) { return c->weight_bytes; }
+extern "C" size_t octet_cuda_weight_bytes(const octet_cuda_ctx *c) { return c->w->bytes; }
 
 extern "C" void octet_cuda_free(octet_cuda_ctx *c) {
     if (!c) return;
     if (c->graph) cudaGraphExecDestroy(c->graph);
-    if (c->L) {
-        for (uint32_t l = 0; l < c->m->hp.n_layers; l++) {
-            dlayer *d = &c->L[l];
-            free_mat(&d->qkv); free_mat(&d->o); free_mat(&d->gu); free_mat(&d->down);
-            cudaFree(d->attn_norm); cudaFree(d->ffn_norm); cudaFree(d->bqkv);
-        }
-        free(c->L);
-    }
-    if (c->out.q != c->embd.q || c->out.h != c->embd.h) free_mat(&c->out);
-    free_mat(&c->embd);
-    void *bufs[] = {c->out_norm, c->inv_freq, c->x, c->xb, c->qkv, c->att, c->gu, c->hb, c->logits, c->part_o, c->xs,
+    gpu_weights_release(c->w);
+    void *bufs[] = {c->x, c->xb, c->qkv, c->att, c->gu, c->hb, c->logits, c->part_o, c->xs,
                     c->part_ml, c->xq, c->head_count, c->kc, c->vc, c->d_step, c->d_next, c->d_best, c->d_counts};
     for (unsigned i = 0; i < sizeof bufs / sizeof *bufs; i++) cudaFree(bufs[i]);
     cudaFreeHost(c->h_step); cudaFreeHost(c->h_next);
@@ -196,26 +108,7 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
     size_t n_part = B * c->nh * c->max_split;
     if (n_part < (size_t)c->nh * c->dec_split) n_part = (size_t)c->nh * c->dec_split;
     CK(cudaStreamCreateWithFlags(&c->st, cudaStreamNonBlocking));
-    c->L = (dlayer *)calloc(hp->n_layers, sizeof *c->L);
-    if (!c->L) { octet_set_error("out of memory"); goto fail; }
-    for (uint32_t l = 0; l < hp->n_layers; l++) {
-        const octet_layer *s = &m->layers[l];
-        dlayer *d = &c->L[l];
-        const octet_tensor *qkv[3] = {s->wq, s->wk, s->wv}, *gu[2] = {s->w_gate, s->w_up};
-        if (upload_mat(c, &d->qkv, qkv, 3) || upload_mat(c, &d->o, &s->wo, 1) || upload_mat(c, &d->gu, gu, 2) ||
-            upload_mat(c, &d->down, &s->w_down, 1))
-            goto fail;
-        if (!(d->attn_norm = upload_f32(c, (const float *)s->attn_norm->data, (size_t)c->dim)) ||
-            !(d->ffn_norm = upload_f32(c, (const float *)s->ffn_norm->data, (size_t)c->dim)))
-            goto fail;
-        if ((s->bq || s->bk || s->bv) && !(d->bqkv = upload_qkv_bias(c, s))) goto fail;
-    }
-    if (upload_mat(c, &c->embd, &m->tok_embd, 1)) goto fail;
-    if (m->output == m->tok_embd) c->out = c->embd;
-    else if (upload_mat(c, &c->out, &m->output, 1)) goto fail;
-    if (!(c->out_norm = upload_f32(c, (const float *)m->output_norm->data, (size_t)c->dim)) ||
-        !(c->inv_freq = upload_f32(c, m->rope_inv_freq, hp->rope_dim / 2)))
-        goto fail;
+    if (!(c->w = gpu_weights_acquire(m))) goto fail;
     CK(cudaMalloc(&c->x, B * c->dim * 4));
     CK(cudaMalloc(&c->xb, B * c->dim * 4));
     CK(cudaMalloc(&c->qkv, B * c->qkv_n * 4));
@@ -327,10 +220,10 @@ static void attention_one(octet_cuda_ctx *c, void *kc, void *vc) {
     size_t smem = (size_t)(6 * c->hd + c->dec_span + hp->rope_dim) * 4;
     dim3 ag(c->nh, c->dec_split);
     if (c->kv_f16)
-        launch_k(c, k_attn_dec_merge<__half>, ag, 128, smem, (const float *)c->qkv, (const int32_t *)c->d_step, (const float *)c->inv_freq, (int)hp->rope_dim, (int)hp->rope_neox,
+        launch_k(c, k_attn_dec_merge<__half>, ag, 128, smem, (const float *)c->qkv, (const int32_t *)c->d_step, (const float *)c->w->inv_freq, (int)hp->rope_dim, (int)hp->rope_neox,
                  c->nh, c->nkv, c->hd, c->dec_span, c->dec_split, (__half *)kc, (__half *)vc, c->part_o, c->part_ml, c->head_count, c->xq, c->xs);
     else
-        launch_k(c, k_attn_dec_merge<float>, ag, 128, smem, (const float *)c->qkv, (const int32_t *)c->d_step, (const float *)c->inv_freq, (int)hp->rope_dim, (int)hp->rope_neox,
+        launch_k(c, k_attn_dec_merge<float>, ag, 128, smem, (const float *)c->qkv, (const int32_t *)c->d_step, (const float *)c->w->inv_freq, (int)hp->rope_dim, (int)hp->rope_neox,
                  c->nh, c->nkv, c->hd, c->dec_span, c->dec_split, (float *)kc, (float *)vc, c->part_o, c->part_ml, c->head_count, c->xq, c->xs);
 }
 
@@ -341,10 +234,10 @@ static void attention_chunk(octet_cuda_ctx *c, int n, int n_split, void *kc, voi
     size_t smem = (size_t)(c->hd + ATT_SPAN) * 4;
     dim3 ag(c->nh, n, n_split), rope_grid(n, (c->nh + c->nkv + ROPE_HEADS - 1) / ROPE_HEADS);
     if (c->kv_f16) {
-        launch_k(c, k_rope_store<__half>, rope_grid, 256, 0, c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (__half *)kc, (__half *)vc);
+        launch_k(c, k_rope_store<__half>, rope_grid, 256, 0, c->qkv, c->qkv_n, c->d_step, c->w->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (__half *)kc, (__half *)vc);
         launch_k(c, k_attention<__half>, ag, 128, smem, c->qkv, c->qkv_n, c->d_step, (__half *)kc, (__half *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
     } else {
-        launch_k(c, k_rope_store<float>, rope_grid, 256, 0, c->qkv, c->qkv_n, c->d_step, c->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
+        launch_k(c, k_rope_store<float>, rope_grid, 256, 0, c->qkv, c->qkv_n, c->d_step, c->w->inv_freq, c->nh, c->nkv, c->hd, (int)hp->rope_dim, hp->rope_neox, (float *)kc, (float *)vc);
         launch_k(c, k_attention<float>, ag, 128, smem, c->qkv, c->qkv_n, c->d_step, (float *)kc, (float *)vc, c->nh, c->nkv, c->hd, ATT_SPAN, n_split, c->part_o, c->part_ml);
     }
     launch_k(c, k_attn_combine, dim3(c->nh, n), round32(c->hd), 0, c->part_o, c->part_ml, c->nh, c->hd, n_split, c->att, fuse_q ? c->xq : NULL, c->xs, c->kp_dim);
@@ -357,10 +250,10 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
     int kv_elt = c->kv_f16 ? 2 : 4;
     int pdl = c->pdl_now;
     c->pdl_now = 0;   // the step's first kernel follows the host's copy, not a kernel
-    launch_k(c, k_embed, n, 1024, 0, c->embd, c->d_step, c->x, c->dim);
+    launch_k(c, k_embed, n, 1024, 0, c->w->embd, c->d_step, c->x, c->dim);
     c->pdl_now = pdl;
     for (uint32_t l = 0; l < hp->n_layers; l++) {
-        dlayer *L = &c->L[l];
+        dlayer *L = &c->w->L[l];
         size_t lo = (size_t)l * c->n_ctx * c->kvd * kv_elt;
         void *kc = (char *)c->kc + lo, *vc = (char *)c->vc + lo;
         norm(c, c->x, L->attn_norm, n, L->qkv.q8);
@@ -379,13 +272,13 @@ static void launch_chunk(octet_cuda_ctx *c, int n, int n_split, int logit_rows, 
     }
     if (!logit_rows) return;
     const float *xl = c->x + (size_t)(n - logit_rows) * c->dim;
-    norm(c, xl, c->out_norm, logit_rows, c->out.q8);
-    if (want_next && logit_rows == 1 && c->out.q8 && c->stream_rows[c->rm_dim != 0]) {  // the argmax inside the LM head
-        launch_stream<EPI_ARGMAX>(c, &c->out, c->rm_dim, c->logits, NULL, 0, c->d_best);
+    norm(c, xl, c->w->out_norm, logit_rows, c->w->out.q8);
+    if (want_next && logit_rows == 1 && c->w->out.q8 && c->stream_rows[c->rm_dim != 0]) {  // the argmax inside the LM head
+        launch_stream<EPI_ARGMAX>(c, &c->w->out, c->rm_dim, c->logits, NULL, 0, c->d_best);
         launch_k(c, k_argmax_unpack, 1, 1, 0, c->d_best, c->d_next);
         return;
     }
-    matmul(c, &c->out, c->xb, c->dim, logit_rows, c->logits, c->vocab, NULL, 0);
+    matmul(c, &c->w->out, c->xb, c->dim, logit_rows, c->logits, c->vocab, NULL, 0);
     if (want_next) launch_k(c, k_argmax, 1, 1024, 0, c->logits + (size_t)(logit_rows - 1) * c->vocab, c->vocab, c->d_next);
 }
 

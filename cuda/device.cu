@@ -19,3 +19,8 @@ extern "C" int octet_cuda_describe(char *buf, size_t cap) {
 extern "C" const char *octet_cuda_kernel_names(void) {
     return "DP4A GEMV (decode: streaming, resident grid, argmax in the LM head), INT8 mma.sync m16n8k32 GEMM (prefill; scale per 32 or per token), flash-decoding attention (decode: RoPE, cache store and merge in one kernel), CUDA graph per decode step with programmatic dependent launch";
 }
+
+extern "C" size_t octet_cuda_memory_used(void) {
+    size_t free_b = 0, total = 0;
+    return cudaMemGetInfo(&free_b, &total) == cudaSuccess ? total - free_b : 0;
+}

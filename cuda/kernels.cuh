@@ -3,19 +3,10 @@
 // reduced across threads in another order, so f32 results agree within rounding.
 #ifndef OCTET_CUDA_KERNELS_CUH
 #define OCTET_CUDA_KERNELS_CUH
+#include "dmat.cuh"
 #include <cuda_fp16.h>
 #include <stdint.h>
 
-#define QBLOCK 32   // activation quantization block (and the padding unit of weight rows)
-
-// A weight matrix on the device: n rows of kp (k rounded up to 32, zero padded) int8 with one
-// f32 scale per row, or the same rows as f16 for unquantized tensors.
-struct dmat {
-    int n, k, kp, q8;
-    int8_t *q;
-    float *s;
-    __half *h;
-};
 
 // Programmatic dependent launch (sm_90, the decode graph): a kernel launched with it may start
 // while the previous kernel in the stream still runs. pdl_wait() holds until that kernel has

@@ -49,6 +49,8 @@ int octet_cuda_gemm_reference(int m, int n, int k, double *lt_ms, double *imma_m
 // x is m x k int8 with m x ceil(k/32) scales, w is n x k int8 with n scales; yi gets the raw
 // int32 sums, yf the scaled f32 result (either may be NULL).
 int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_t *x, const float *xs, const int8_t *w, const float *ws, int32_t *yi, float *yf);
+// Bytes of GPU memory in use on the device (all processes; total minus free), or 0 on error.
+size_t octet_cuda_memory_used(void);
 // Quantizes m rows of k floats like the CPU (q: m x ceil32(k), s: m x ceil32(k)/32).
 int octet_cuda_test_quantize(const float *x, int m, int k, int row_mode, int8_t *q, float *s);
 #ifdef __cplusplus

@@ -2,6 +2,7 @@
 // device-to-device copy) and cuBLASLt's INT8 GEMM on the model's shapes, timed against octet's
 // own tensor-core GEMM (k_gemm_imma) with per-32 and with per-token activation scales.
 #include "octet_cuda.h"
+#include "cuda_check.h"
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <stdio.h>
@@ -13,7 +14,6 @@ extern "C" {
 // backend.cu: octet's prefill GEMM on device buffers (y = x * W^T with the scales).
 void octet_cuda_launch_imma(const int8_t *w, const float *ws, int n, int k, const int8_t *x, const float *xs, int m, float *y, int row_mode);
 
-#define CK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { octet_set_error("cuda: %s (%s:%d)", cudaGetErrorString(e_), __FILE__, __LINE__); goto fail; } } while (0)
 #define LT(call) do { cublasStatus_t s_ = (call); if (s_ != CUBLAS_STATUS_SUCCESS) { octet_set_error("cublasLt: status %d (%s:%d)", (int)s_, __FILE__, __LINE__); goto fail; } } while (0)
 
 // Fills the timing inputs with pseudo-random values (int8 in -127..127; scales around 1/127):

@@ -345,6 +345,52 @@ static void cuda_sampling_matches_cpu_sampler(void) {
     octet_free(m);
 }
 
+// Sessions of one model share its weights on the GPU (octet serve's slots): a second session
+// costs its cache and buffers, not another copy of the weights; sessions used in turn give the
+// greedy tokens of one alone; the weights stay while any session holds them and come back
+// (uploaded again) for a session opened after the last one closed.
+static void greedy_tokens(octet_session *s, const int32_t *prompt, int np, int n, int32_t *ids) {
+    octet_session_reset(s);
+    CHECK(octet_eval_greedy(s, prompt, np, &ids[0]) == 0, "%s", octet_last_error());
+    for (int i = 1; i < n; i++) CHECK(octet_eval_greedy(s, &ids[i - 1], 1, &ids[i]) == 0, "%s", octet_last_error());
+}
+
+static void cuda_sessions_share_weights(void) {
+    if (!have_gpu()) SKIP("no CUDA device");
+    const char *path = file_exists(SMOL_Q8) ? SMOL_Q8 : "tests/out/cuda-synthetic-smollm2.octet";
+    if (!file_exists(path)) run_cmd(NULL, "./octet convert --synthetic smollm2-135m -o %s --quiet", path);
+    octet_model *m = octet_load(path);
+    CHECK(m != NULL, "%s", octet_last_error());
+    if (!m) return;
+    enum { N = 24 };
+    int32_t prompt[] = {1, 9690, 314, 260, 3575, 282, 4649, 47}, alone[N], a1[N], b1[N], b2[N], c1[N];
+    octet_session *s = session(m, OCTET_DEVICE_CUDA, 256);
+    if (!s) { octet_free(m); return; }
+    greedy_tokens(s, prompt, 8, N, alone);
+    octet_session_free(s);
+    size_t used0 = octet_cuda_memory_used();
+    octet_session *a = session(m, OCTET_DEVICE_CUDA, 256);
+    size_t used1 = octet_cuda_memory_used();
+    octet_session *b = session(m, OCTET_DEVICE_CUDA, 256);
+    size_t used2 = octet_cuda_memory_used();
+    if (!a || !b) { octet_session_free(a); octet_session_free(b); octet_free(m); return; }
+    double first = (double)(used1 - used0) / 1048576, second = (double)(used2 - used1) / 1048576;
+    printf("  first session %.0f MiB of GPU memory, second %.0f MiB\n", first, second);
+    CHECK(second < first / 2, "the second session took %.0f MiB, the first %.0f MiB: weights not shared", second, first);
+    greedy_tokens(a, prompt, 8, N, a1);
+    greedy_tokens(b, prompt, 8, N, b1);
+    octet_session_free(a);
+    greedy_tokens(b, prompt, 8, N, b2);
+    octet_session_free(b);
+    octet_session *c = session(m, OCTET_DEVICE_CUDA, 256);
+    if (c) greedy_tokens(c, prompt, 8, N, c1);
+    octet_session_free(c);
+    CHECK(!memcmp(a1, alone, sizeof alone) && !memcmp(b1, alone, sizeof alone), "two sessions sharing weights give other tokens than one alone");
+    CHECK(!memcmp(b2, alone, sizeof alone), "the second session's tokens changed when the first was freed");
+    CHECK(c && !memcmp(c1, alone, sizeof alone), "a session opened after the others closed gives other tokens");
+    octet_free(m);
+}
+
 int main(void) {
     char buf[256];
     octet_cuda_describe(buf, sizeof buf);
@@ -357,5 +403,6 @@ int main(void) {
     RUN(cuda_smollm2_int8_row_fixture_prompts_match_cpu);
     RUN(cuda_decode_kernels_match_plain_kernels);
     RUN(cuda_sampling_matches_cpu_sampler);
+    RUN(cuda_sessions_share_weights);
     CHECK_DONE();
 }
