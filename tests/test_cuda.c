@@ -228,6 +228,17 @@ static void smollm2_fixtures_compare(int act) {
 static void cuda_smollm2_fixture_prompts_match_cpu(void) { smollm2_fixtures_compare(OCTET_ACT_INT8); }
 static void cuda_smollm2_int8_row_fixture_prompts_match_cpu(void) { smollm2_fixtures_compare(OCTET_ACT_INT8_ROW); }
 
+// SmolLM2 when converted; else its shape with random weights (enough for the tests that compare
+// two GPU paths, or the GPU and the CPU on the same logits).
+static octet_model *smollm2_or_its_shape(void) {
+    const char *path = file_exists(SMOL_Q8) ? SMOL_Q8 : "tests/out/cuda-synthetic-smollm2.octet";
+    if (!file_exists(path)) run_cmd(NULL, "./octet convert --synthetic smollm2-135m -o %s --quiet", path);
+    printf("  model: %s\n", path);
+    octet_model *m = octet_load(path);
+    CHECK(m != NULL, "%s", octet_last_error());
+    return m;
+}
+
 // Greedy decode of n tokens after a prompt, one token at a time, keeping every step's logits.
 static void decode_steps(const octet_model *m, const int32_t *prompt, int np, int n, float *logits, int32_t *ids) {
     octet_session *s = session(m, OCTET_DEVICE_CUDA, 512);
@@ -254,15 +265,7 @@ static void decode_steps(const octet_model *m, const int32_t *prompt, int np, in
 // missing pdl_wait.
 static void cuda_decode_kernels_match_plain_kernels(void) {
     if (!have_gpu()) SKIP("no CUDA device");
-    // SmolLM2 when converted; else its shape with random weights (two GPU paths compared).
-    const char *path = SMOL_Q8;
-    if (!file_exists(path)) {
-        path = "tests/out/cuda-synthetic-smollm2.octet";
-        if (!file_exists(path)) run_cmd(NULL, "./octet convert --synthetic smollm2-135m -o %s --quiet", path);
-    }
-    printf("  model: %s\n", path);
-    octet_model *m = octet_load(path);
-    CHECK(m != NULL, "%s", octet_last_error());
+    octet_model *m = smollm2_or_its_shape();
     if (!m) return;
     enum { N = 24, MODES = 4 };
     int V = octet_vocab_size(m);
@@ -304,10 +307,7 @@ static void cuda_decode_kernels_match_plain_kernels(void) {
 // prompt and every pick, as octet_generate does.
 static void cuda_sampling_matches_cpu_sampler(void) {
     if (!have_gpu()) SKIP("no CUDA device");
-    const char *path = file_exists(SMOL_Q8) ? SMOL_Q8 : "tests/out/cuda-synthetic-smollm2.octet";
-    if (!file_exists(path)) run_cmd(NULL, "./octet convert --synthetic smollm2-135m -o %s --quiet", path);
-    octet_model *m = octet_load(path);
-    CHECK(m != NULL, "%s", octet_last_error());
+    octet_model *m = smollm2_or_its_shape();
     if (!m) return;
     int V = octet_vocab_size(m), same = 0, steps = 0;
     float *logits = malloc((size_t)V * 4), *scratch = malloc((size_t)V * 4);
@@ -357,10 +357,7 @@ static void greedy_tokens(octet_session *s, const int32_t *prompt, int np, int n
 
 static void cuda_sessions_share_weights(void) {
     if (!have_gpu()) SKIP("no CUDA device");
-    const char *path = file_exists(SMOL_Q8) ? SMOL_Q8 : "tests/out/cuda-synthetic-smollm2.octet";
-    if (!file_exists(path)) run_cmd(NULL, "./octet convert --synthetic smollm2-135m -o %s --quiet", path);
-    octet_model *m = octet_load(path);
-    CHECK(m != NULL, "%s", octet_last_error());
+    octet_model *m = smollm2_or_its_shape();
     if (!m) return;
     enum { N = 24 };
     int32_t prompt[] = {1, 9690, 314, 260, 3575, 282, 4649, 47}, alone[N], a1[N], b1[N], b2[N], c1[N];
