@@ -375,9 +375,9 @@ static void cuda_sessions_share_weights(void) {
     octet_session *b = octet_session_new(m, &sp);
     size_t used2 = octet_cuda_memory_used();
     if (!a || !b) { octet_session_free(a); octet_session_free(b); octet_free(m); return; }
-    double first = (double)(used1 - used0) / 1048576, second = (double)(used2 - used1) / 1048576;
+    double first = ((double)used1 - (double)used0) / 1048576, second = ((double)used2 - (double)used1) / 1048576;   // (signed: no wrap)
     printf("  first session %.0f MiB of GPU memory, second %.0f MiB\n", first, second);
-    CHECK(second < first / 2, "the second session took %.0f MiB, the first %.0f MiB: weights not shared", second, first);
+    CHECK(first > 0 && second < first / 2, "the second session took %.0f MiB, the first %.0f MiB: weights not shared", second, first);
     greedy_tokens(a, prompt, 8, N, a1);
     greedy_tokens(b, prompt, 8, N, b1);
     octet_session_free(a);
