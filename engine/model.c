@@ -34,9 +34,11 @@ static int rope_frequencies(octet_model *m) {
     m->rope_inv_freq = malloc((size_t)half * sizeof *m->rope_inv_freq);
     if (!m->rope_inv_freq) { octet_set_error("out of memory"); return -1; }
     float factor = octet_kv_f32(&m->file, "model.rope_scaling_factor", 1.0f);
+    if (!(factor >= 0 && factor <= 1e6f)) { octet_set_error("%s: model.rope_scaling_factor = %g is out of range", m->file.path, factor); return -1; }
     int linear = str_is(&m->file, "model.rope_scaling_type", "linear"), llama3 = str_is(&m->file, "model.rope_scaling_type", "llama3");
     float lo = octet_kv_f32(&m->file, "model.rope_scaling_low_freq", 1.0f), hi = octet_kv_f32(&m->file, "model.rope_scaling_high_freq", 4.0f);
     float orig = (float)octet_kv_u32(&m->file, "model.rope_scaling_orig_ctx", 8192);
+    if (llama3 && !(lo > 0 && hi > lo && hi < 1e6f)) { octet_set_error("%s: llama3 RoPE scaling needs 0 < low_freq_factor (%g) < high_freq_factor (%g)", m->file.path, lo, hi); return -1; }
     const octet_tensor *rf = octet_file_tensor(&m->file, "rope_freqs.weight");  // GGUF stores Llama-3 factors so
     for (int i = 0; i < half; i++) {
         double f = 1.0 / pow(hp->rope_theta, (2.0 * i) / hp->rope_dim);
@@ -75,6 +77,9 @@ int octet_model_load(octet_model *m, const char *path) {
         octet_set_error("%s: not a runnable model (dim %u, layers %u, heads %u/%u, ffn %u)", path, hp->dim, hp->n_layers, hp->n_heads, hp->n_kv_heads, hp->hidden_dim);
         goto fail;
     }
+    // NaN fails every comparison, so each float is checked as a range that must hold.
+    if (!(hp->norm_eps >= 0 && hp->norm_eps < 1)) { octet_set_error("%s: model.norm_eps = %g is not a usable epsilon", path, hp->norm_eps); goto fail; }
+    if (!(hp->rope_theta > 0 && hp->rope_theta <= 1e30f)) { octet_set_error("%s: model.rope_theta = %g is not a usable RoPE base", path, hp->rope_theta); goto fail; }
     hp->head_dim = hp->dim / hp->n_heads;
     hp->kv_dim = hp->head_dim * hp->n_kv_heads;
     hp->rope_dim = octet_kv_u32(f, "model.rope_dim", hp->head_dim);

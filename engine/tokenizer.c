@@ -50,10 +50,11 @@ static int cp_to_byte(uint32_t cp) {
     return cp == 323 ? 173 : -1;
 }
 
+// The hash tables' size: a power of two at least twice n (n is at most 2^24 tokens or merges).
 static uint32_t pow2_above(uint64_t n) {
-    uint32_t c = 16;
+    uint64_t c = 16;
     while (c < 2 * n) c *= 2;
-    return c;
+    return (uint32_t)c;
 }
 
 // Special tokens longest first (then by id), so matching takes the longest at each position.
@@ -66,6 +67,7 @@ static int cmp_special(const void *a, const void *b) {
 
 static int load_merges(octet_tokenizer *t, const octet_kv *kv, const char *path) {
     uint64_t n = kv->count;
+    if (n > (1u << 24)) { octet_set_error("%s: tokenizer.merges holds %llu merges (at most 2^24)", path, (unsigned long long)n); return -1; }
     const char **s = malloc(n * sizeof *s);
     uint32_t *l = malloc(n * sizeof *l);
     t->merge = malloc((n ? n : 1) * sizeof *t->merge);
@@ -271,10 +273,12 @@ static void spm_encode(const octet_tokenizer *t, workspace *w, const char *text,
         if (text[i] == ' ') { memcpy(w->buf + bl, "\xE2\x96\x81", 3); bl += 3; }
         else w->buf[bl++] = text[i];
     }
+    // A symbol is one valid UTF-8 character or one stray byte, so a truncated lead byte never
+    // swallows the U+2581 after it and there are never more symbols than input bytes (+ prefix).
     size_t ns = 0;
     for (size_t i = 0; i < bl;) {
-        size_t cl = octet_utf8_len((unsigned char)w->buf[i]);
-        if (cl > bl - i) cl = bl - i;
+        size_t cl;
+        octet_utf8_decode(w->buf + i, bl - i, &cl);
         w->sym[ns] = (symbol){(int32_t)ns - 1, (int32_t)ns + 1, (uint32_t)i, (uint32_t)cl, -1};
         ns++;
         i += cl;

@@ -1,6 +1,7 @@
 // Hostile and broken inputs: every one must end with exit status 1, exactly one line
 // "octet: ..." naming the problem, no crash, and no output (or temp) file left behind.
 #include "check.h"
+#include "gguf_build.h"
 #include "octet_file.h"
 #include "util.h"
 #include <stdint.h>
@@ -169,6 +170,50 @@ static void hostile_gguf_files(void) {
     expect_clean_failure("vocab-only GGUF as a model", cmd, "not supported", out);
 }
 
+// Values that reach float-to-int casts or loops: each is refused by name (issue 22).
+static void hostile_gguf_values(void) {
+    setup();
+    const char *out = D "/out.octet";
+    char cmd[512];
+    gguf_llama c = gguf_llama_default();
+    gguf_llama_write(D "/ok.gguf", &c);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/ok.gguf -o %s --quiet --calib none && ./octet run -m %s -p ab -n 2 --temp 0 >/dev/null 2>&1", out, out);
+    CHECK(run_cmd(NULL, "%s", cmd) == 0, "the well-formed tiny GGUF must convert and run");
+    unlink(out);
+
+    c = gguf_llama_default(); c.n_merges = 0;  // realloc(p, 0) freed the token list, then it was freed again
+    gguf_llama_write(D "/nomerges.gguf", &c);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/nomerges.gguf -o %s --quiet --calib none", out);
+    CHECK(run_cmd(NULL, "%s 2>&1", cmd) == 0, "an empty merges array is a valid (merge-less) vocabulary");
+    unlink(out);
+
+    c = gguf_llama_default(); c.eps = NAN;
+    gguf_llama_write(D "/naneps.gguf", &c);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/naneps.gguf -o %s --calib none", out);
+    expect_clean_failure("NaN epsilon", cmd, "layer_norm_rms_epsilon", out);
+    c = gguf_llama_default(); c.theta = INFINITY;
+    gguf_llama_write(D "/inftheta.gguf", &c);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/inftheta.gguf -o %s --calib none", out);
+    expect_clean_failure("infinite RoPE base", cmd, "freq_base", out);
+    c = gguf_llama_default(); c.alignment = 1e30;
+    gguf_llama_write(D "/align.gguf", &c);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/align.gguf -o %s --calib none", out);
+    expect_clean_failure("alignment 1e30", cmd, "general.alignment", out);
+    c = gguf_llama_default(); c.alignment = NAN;
+    gguf_llama_write(D "/nanalign.gguf", &c);
+    expect_clean_failure("NaN alignment", "./octet convert " D "/nanalign.gguf -o " D "/out.octet --calib none", "general.alignment", out);
+    c = gguf_llama_default(); c.poison = NAN;
+    gguf_llama_write(D "/nanw.gguf", &c);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/nanw.gguf -o %s --calib none", out);
+    expect_clean_failure("NaN weight", cmd, "token_embd.weight", out);
+    c = gguf_llama_default(); c.poison = INFINITY;
+    gguf_llama_write(D "/infw.gguf", &c);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/infw.gguf -o %s --type f16", out);
+    expect_clean_failure("Inf weight, f16 output", cmd, "non-finite", out);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/infw.gguf -o %s", out);
+    expect_clean_failure("Inf weight, calibrated default", cmd, "non-finite", out);
+}
+
 static void write_min_hf(const char *dir) {
     char p[256];
     run_cmd(NULL, "mkdir -p %s", dir);
@@ -198,6 +243,18 @@ static void hostile_hf_directories(void) {
     free(deep);
     snprintf(cmd, sizeof cmd, "./octet convert " D "/deep -o %s", out);
     expect_clean_failure("JSON nesting bomb", cmd, "nested too deeply", out);
+    write_min_hf(D "/bigvocab");  // a 32-bit doubling of the hash size wrapped to 0 and spun forever
+    puts_file(D "/bigvocab/config.json", "{\"model_type\":\"llama\",\"hidden_size\":4,\"intermediate_size\":4,\"num_hidden_layers\":1,\"num_attention_heads\":1,\"vocab_size\":4000000000}");
+    snprintf(cmd, sizeof cmd, "timeout 20 ./octet convert " D "/bigvocab -o %s", out);
+    expect_clean_failure("vocab_size 4e9", cmd, "vocab_size", out);
+    write_min_hf(D "/nanhd");
+    puts_file(D "/nanhd/config.json", "{\"model_type\":\"llama\",\"hidden_size\":4,\"intermediate_size\":4,\"num_hidden_layers\":1,\"num_attention_heads\":1,\"vocab_size\":2,\"head_dim\":-3}");
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/nanhd -o %s", out);
+    expect_clean_failure("negative head_dim", cmd, "head_dim", out);
+    write_min_hf(D "/infeps");
+    puts_file(D "/infeps/config.json", "{\"model_type\":\"llama\",\"hidden_size\":4,\"intermediate_size\":4,\"num_hidden_layers\":1,\"num_attention_heads\":1,\"vocab_size\":2,\"rms_norm_eps\":5}");
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/infeps -o %s", out);
+    expect_clean_failure("rms_norm_eps 5", cmd, "rms_norm_eps", out);
     write_min_hf(D "/nost");
     snprintf(cmd, sizeof cmd, "./octet convert " D "/nost -o %s", out);
     expect_clean_failure("no safetensors", cmd, "model.safetensors", out);
@@ -264,6 +321,7 @@ static void bad_flags(void) {
 int main(void) {
     RUN(hostile_octet_files);
     RUN(hostile_gguf_files);
+    RUN(hostile_gguf_values);
     RUN(hostile_hf_directories);
     RUN(hostile_llama2c_files);
     RUN(bad_flags);

@@ -405,6 +405,17 @@ static void write_calib_meta(octet_meta *meta, const calib_plan *p, const conv_m
     free(sens); free(wo); free(kept); free(f32_act);
 }
 
+// NaN or Inf weights would reach float-to-int casts when quantized and make every output
+// garbage; the source is broken, so it is refused.
+static int check_finite(const char *path, const conv_tensor *t, const float *x, uint64_t n) {
+    for (uint64_t j = 0; j < n; j++)
+        if (!isfinite(x[j])) {
+            octet_set_error("%s: tensor '%s' holds a non-finite value (%g at index %llu)", path, t->name, (double)x[j], (unsigned long long)j);
+            return -1;
+        }
+    return 0;
+}
+
 static int convert_with(const convert_options *opt, const calib_plan *plan) {
     conv_model m = {0};
     m.path = opt->input ? opt->input : opt->tokenizer;
@@ -469,7 +480,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
             goto fail;
         }
         if (ct) memcpy(x, ct->data, numel * sizeof *x);  // smoothed in memory
-        else if (t->load(&m, t, x) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
+        else if (t->load(&m, t, x) != 0 || check_finite(m.path, t, x, numel) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
         if (octet_is_q8(dtype[i])) octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads);
         else if (dtype[i] == OCTET_F16 || dtype[i] == OCTET_BF16) {
             for (uint64_t j = 0; j < numel; j++) {

@@ -2,6 +2,8 @@
 #include "convert.h"
 #include "ggml_quants.h"
 #include "util.h"
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,20 +82,18 @@ static int copy_vocab(conv_model *m, const char *path, const gkv *kv, uint64_t n
     uint64_t n = tok->count;
     if (n == 0 || n > (1u << 24)) { octet_set_error("%s: vocabulary size %llu out of range", path, (unsigned long long)n); return -1; }
     *n_vocab = n;
-    const char **s = malloc(n * sizeof *s);
-    uint32_t *l = malloc(n * sizeof *l);
+    // One buffer for the tokens and then the merges (never realloc'd: realloc(p, 0) frees p).
+    const gkv *mg = find(kv, n_kv, "tokenizer.ggml.merges");
+    if (mg && (mg->type != G_ARR || mg->arr_type != G_STR)) { octet_set_error("%s: tokenizer.ggml.merges is not a string array", path); return -1; }
+    uint64_t cap = mg && mg->count > n ? mg->count : n;
+    const char **s = malloc(cap * sizeof *s);
+    uint32_t *l = malloc(cap * sizeof *l);
     if (!s || !l) { free(s); free(l); octet_set_error("out of memory"); return -1; }
     const uint8_t *p = tok->val;
     for (uint64_t i = 0; i < n; i++) { uint64_t len; memcpy(&len, p, 8); s[i] = (const char *)p + 8; l[i] = (uint32_t)len; p += 8 + len; }
     octet_meta_arr_str(&m->meta, "tokenizer.tokens", n, s, l);
 
-    const gkv *mg = find(kv, n_kv, "tokenizer.ggml.merges");
     if (mg) {
-        if (mg->type != G_ARR || mg->arr_type != G_STR) { free(s); free(l); octet_set_error("%s: tokenizer.ggml.merges is not a string array", path); return -1; }
-        const char **ms = realloc(s, mg->count * sizeof *s);
-        uint32_t *ml = realloc(l, mg->count * sizeof *l);
-        if (!ms || !ml) { free(ms ? (void *)ms : (void *)s); free(ml ? ml : l); octet_set_error("out of memory"); return -1; }
-        s = ms; l = ml;
         p = mg->val;
         for (uint64_t i = 0; i < mg->count; i++) { uint64_t len; memcpy(&len, p, 8); s[i] = (const char *)p + 8; l[i] = (uint32_t)len; p += 8 + len; }
         octet_meta_arr_str(&m->meta, "tokenizer.merges", mg->count, s, l);
@@ -127,7 +127,7 @@ static int copy_vocab(conv_model *m, const char *path, const gkv *kv, uint64_t n
     for (unsigned i = 0; i < sizeof ids / sizeof *ids; i++) {
         double v;
         if (num(kv, n_kv, ids[i].g, &v)) {
-            if (v < 0 || v >= (double)n) { octet_set_error("%s: %s = %g is outside the vocabulary", path, ids[i].g, v); return -1; }
+            if (!(v >= 0 && v < (double)n) || v != floor(v)) { octet_set_error("%s: %s = %g is outside the vocabulary", path, ids[i].g, v); return -1; }
             octet_meta_i32(&m->meta, ids[i].o, (int32_t)v);
         }
     }
@@ -164,9 +164,12 @@ static int copy_hparams(conv_model *m, const char *path, const gkv *kv, uint64_t
         double v;
         snprintf(key, sizeof key, "%s.%s", a, hp[i].g);
         if (!num(kv, n_kv, key, &v)) continue;
-        if (hp[i].f) octet_meta_f32(&m->meta, hp[i].o, (float)v);
-        else {
-            if (v < 0 || v > 4e9) { octet_set_error("%s: %s = %g out of range", path, key, v); return -1; }
+        // Every value is checked before it is cast: NaN fails each comparison.
+        if (hp[i].f) {
+            if (!(fabs(v) <= FLT_MAX)) { octet_set_error("%s: %s = %g is not a finite number", path, key, v); return -1; }
+            octet_meta_f32(&m->meta, hp[i].o, (float)v);
+        } else {
+            if (!(v >= 0 && v <= 4e9) || v != floor(v)) { octet_set_error("%s: %s = %g out of range", path, key, v); return -1; }
             octet_meta_u32(&m->meta, hp[i].o, (uint32_t)v);
         }
     }
@@ -176,7 +179,10 @@ static int copy_hparams(conv_model *m, const char *path, const gkv *kv, uint64_t
     if (st) octet_meta_str(&m->meta, "model.rope_scaling_type", st, slen);
     double v;
     snprintf(key, sizeof key, "%s.vocab_size", a);
-    if (num(kv, n_kv, key, &v)) octet_meta_u32(&m->meta, "model.vocab_size", (uint32_t)v);
+    if (num(kv, n_kv, key, &v)) {
+        if (!(v >= 1 && v <= (1u << 24)) || v != floor(v)) { octet_set_error("%s: %s = %g out of range", path, key, v); return -1; }
+        octet_meta_u32(&m->meta, "model.vocab_size", (uint32_t)v);
+    }
     else if (n_vocab) octet_meta_u32(&m->meta, "model.vocab_size", (uint32_t)n_vocab);
     // llama.cpp's converter permutes Llama Q/K rows into the interleaved-pair RoPE order;
     // Qwen2 (and other NeoX-style archs) are stored in the original rotate-half order.
@@ -226,8 +232,9 @@ int gguf_read(conv_model *m, const char *path) {
     if (c.err) goto out;
     double align_d = 32;
     num(kv, n_kv, "general.alignment", &align_d);
+    if (!(align_d >= 1 && align_d <= 65536)) { octet_set_error("%s: bad general.alignment %g", path, align_d); goto out; }
     uint64_t align = (uint64_t)align_d;
-    if (align == 0 || (align & (align - 1)) || align > 65536) { octet_set_error("%s: bad general.alignment %g", path, align_d); goto out; }
+    if (align != align_d || (align & (align - 1))) { octet_set_error("%s: bad general.alignment %g", path, align_d); goto out; }
 
     uint64_t n_vocab = 0;
     if (copy_vocab(m, path, kv, n_kv, &n_vocab) != 0) goto out;

@@ -4,6 +4,7 @@
 #include "json.h"
 #include "safetensors.h"
 #include "util.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,27 +40,38 @@ static int read_config(conv_model *m, const json *c, const char *dir) {
     for (unsigned i = 0; i < sizeof u / sizeof *u; i++) {
         double v = json_num(c, u[i].hf, -1);
         if (v < 0 && !u[i].req) continue;
-        if (v < 1 || v > 4e9 || v != (double)(uint32_t)v) { octet_set_error("%s/config.json: %s missing or out of range", dir, u[i].hf); return -1; }
+        // The vocabulary bound is the tokenizer's (and keeps its hash tables' sizes in range).
+        double hi = !strcmp(u[i].hf, "vocab_size") ? (double)(1u << 24) : 4e9;
+        if (!(v >= 1 && v <= hi) || v != floor(v)) { octet_set_error("%s/config.json: %s missing or out of range (%g)", dir, u[i].hf, v); return -1; }
         octet_meta_u32(&m->meta, u[i].o, (uint32_t)v);
     }
     double heads = json_num(c, "num_attention_heads", 1), dim = json_num(c, "hidden_size", 1);
     if (json_num(c, "num_key_value_heads", -1) < 0) octet_meta_u32(&m->meta, "model.n_kv_heads", (uint32_t)heads);
     double head_dim = json_num(c, "head_dim", dim / heads);
+    if (!(head_dim >= 1 && head_dim <= 65536) || head_dim != floor(head_dim)) { octet_set_error("%s/config.json: head_dim %g out of range", dir, head_dim); return -1; }
     octet_meta_u32(&m->meta, "model.rope_dim", (uint32_t)head_dim);
-    octet_meta_f32(&m->meta, "model.norm_eps", (float)json_num(c, "rms_norm_eps", 1e-6));
-    octet_meta_f32(&m->meta, "model.rope_theta", (float)json_num(c, "rope_theta", 10000));
+    double eps = json_num(c, "rms_norm_eps", 1e-6), theta = json_num(c, "rope_theta", 10000);
+    if (!(eps >= 0 && eps < 1)) { octet_set_error("%s/config.json: rms_norm_eps %g out of range", dir, eps); return -1; }
+    if (!(theta > 0 && theta <= 1e30)) { octet_set_error("%s/config.json: rope_theta %g out of range", dir, theta); return -1; }
+    octet_meta_f32(&m->meta, "model.norm_eps", (float)eps);
+    octet_meta_f32(&m->meta, "model.rope_theta", (float)theta);
     octet_meta_cstr(&m->meta, "model.rope_style", "neox");  // HF checkpoints rotate halves
     const json *rs = json_get(c, "rope_scaling");
     if (rs && rs->type == JSON_OBJECT) {
         const char *st = json_str(rs, "rope_type") ? json_str(rs, "rope_type") : json_str(rs, "type");
         if (st) octet_meta_cstr(&m->meta, "model.rope_scaling_type", st);
-        octet_meta_f32(&m->meta, "model.rope_scaling_factor", (float)json_num(rs, "factor", 1));
+        double factor = json_num(rs, "factor", 1);
+        if (!(factor >= 0 && factor <= 1e6)) { octet_set_error("%s/config.json: rope_scaling.factor %g out of range", dir, factor); return -1; }
+        octet_meta_f32(&m->meta, "model.rope_scaling_factor", (float)factor);
         double v = json_num(rs, "original_max_position_embeddings", -1);
-        if (v > 0) octet_meta_u32(&m->meta, "model.rope_scaling_orig_ctx", (uint32_t)v);
+        if (v > 0) {
+            if (!(v <= 4e9) || v != floor(v)) { octet_set_error("%s/config.json: rope_scaling.original_max_position_embeddings %g out of range", dir, v); return -1; }
+            octet_meta_u32(&m->meta, "model.rope_scaling_orig_ctx", (uint32_t)v);
+        }
         v = json_num(rs, "low_freq_factor", -1);
-        if (v > 0) octet_meta_f32(&m->meta, "model.rope_scaling_low_freq", (float)v);
+        if (v > 0 && v <= 1e6) octet_meta_f32(&m->meta, "model.rope_scaling_low_freq", (float)v);
         v = json_num(rs, "high_freq_factor", -1);
-        if (v > 0) octet_meta_f32(&m->meta, "model.rope_scaling_high_freq", (float)v);
+        if (v > 0 && v <= 1e6) octet_meta_f32(&m->meta, "model.rope_scaling_high_freq", (float)v);
     }
     return 0;
 }
@@ -191,12 +203,12 @@ static int read_tokenizer(conv_model *m, const char *dir, const json *tj, const 
     uint32_t n = model_vocab;
     for (size_t i = 0; i < vocab->len; i++) {
         double id = vocab->items[i]->num;
-        if (vocab->items[i]->type != JSON_NUMBER || id < 0 || id >= (1 << 24)) { octet_set_error("%s/tokenizer.json: bad id for '%s'", dir, vocab->keys[i]); return -1; }
+        if (vocab->items[i]->type != JSON_NUMBER || !(id >= 0 && id < (1 << 24)) || id != floor(id)) { octet_set_error("%s/tokenizer.json: bad id for '%s'", dir, vocab->keys[i]); return -1; }
         if (id >= n) n = (uint32_t)id + 1;
     }
     for (size_t i = 0; added && i < added->len; i++) {
         double id = json_num(added->items[i], "id", -1);
-        if (id < 0 || id >= (1 << 24) || !json_str(added->items[i], "content")) { octet_set_error("%s/tokenizer.json: bad added_tokens entry %zu", dir, i); return -1; }
+        if (!(id >= 0 && id < (1 << 24)) || id != floor(id) || !json_str(added->items[i], "content")) { octet_set_error("%s/tokenizer.json: bad added_tokens entry %zu", dir, i); return -1; }
         if (id >= n) n = (uint32_t)id + 1;
     }
     int byte_level = json_has_type(json_get(tj, "pre_tokenizer"), "ByteLevel") || json_has_type(json_get(tj, "decoder"), "ByteLevel");
@@ -204,7 +216,7 @@ static int read_tokenizer(conv_model *m, const char *dir, const json *tj, const 
     sm.s = calloc(n, sizeof *sm.s);
     sm.len = calloc(n, sizeof *sm.len);
     sm.mask = 16;
-    while (sm.mask < 2 * n) sm.mask *= 2;
+    while (sm.mask < 2ull * n) sm.mask *= 2;  // n <= 2^24, so this stays far below 2^32
     sm.mask--;
     sm.slot = calloc(sm.mask + 1ull, sizeof *sm.slot);
     float *score = calloc(n, sizeof *score);
