@@ -26,6 +26,14 @@ int32_t octet_token_lookup(const octet_tokenizer *t, const char *s, size_t len) 
     }
 }
 
+// A piece of the BPE model's own vocabulary: added (user-defined or control) tokens are matched
+// in the text before the model runs, never as the model's bytes or words (as in HF tokenizers;
+// deepseek's added "À" must not stand for the stray byte 0xC0).
+static int32_t model_token(const octet_tokenizer *t, const char *s, size_t len) {
+    int32_t id = octet_token_lookup(t, s, len);
+    return id >= 0 && (t->type[id] == TT_NORMAL || t->type[id] == TT_BYTE) ? id : -1;
+}
+
 static const struct octet_merge *merge_lookup(const octet_tokenizer *t, uint32_t a, uint32_t b) {
     if (!t->merge_slot) return NULL;
     for (uint32_t i = hash_pair(a, b) & t->merge_mask;; i = (i + 1) & t->merge_mask) {
@@ -168,7 +176,7 @@ int octet_tokenizer_load(octet_tokenizer *t, const octet_file *f) {
         for (int b = 0; b < 256; b++) {
             char u[4];
             size_t ul = octet_utf8_encode(byte_to_cp((unsigned)b), u);
-            t->byte_token[b] = octet_token_lookup(t, u, ul);
+            t->byte_token[b] = model_token(t, u, ul);
         }
         const octet_kv *mg = octet_file_kv(f, "tokenizer.merges");
         if (!mg || mg->type != OCTET_KV_ARR || mg->arr_type != OCTET_KV_STR) { octet_set_error("%s: byte-level BPE tokenizer without tokenizer.merges", path); goto fail; }
@@ -302,7 +310,8 @@ static void spm_encode(const octet_tokenizer *t, workspace *w, const char *text,
         if (id >= 0) { ids_push(out, id); continue; }
         for (uint32_t k = 0; k < s->n; k++) {  // byte fallback
             int32_t bt = t->byte_token[(unsigned char)w->buf[s->off + k]];
-            ids_push(out, bt >= 0 ? bt : t->unk);
+            if (bt < 0) bt = t->unk;  // SentencePiece without byte fallback gives <unk>
+            if (bt >= 0) ids_push(out, bt);
         }
     }
 }
@@ -325,7 +334,7 @@ static void bpe_word(void *ctx, size_t off, size_t len) {
     if (t->ignore_merges) {
         size_t bl = 0;
         for (size_t i = 0; i < len; i++) bl += octet_utf8_encode(byte_to_cp(s[i]), w->buf + bl);
-        int32_t id = octet_token_lookup(t, w->buf, bl);
+        int32_t id = model_token(t, w->buf, bl);
         if (id >= 0) { ids_push(c->out, id); return; }
     }
     for (size_t i = 0; i < len; i++) w->sym[i] = (symbol){(int32_t)i - 1, (int32_t)i + 1, (uint32_t)i, 1, t->byte_token[s[i]]};
@@ -343,7 +352,10 @@ static void bpe_word(void *ctx, size_t off, size_t len) {
         bpe_try_pair(t, w, (int32_t)b.left, l->next);
     }
     if (w->q.oom) { w->oom = 1; return; }
-    for (int32_t i = 0; i >= 0; i = w->sym[i].next) ids_push(c->out, w->sym[i].id >= 0 ? w->sym[i].id : t->unk);
+    // A byte the vocabulary has no symbol for is dropped, as HF tokenizers and llama.cpp do:
+    // never the unknown id, which byte-level vocabularies share with their end token.
+    for (int32_t i = 0; i >= 0; i = w->sym[i].next)
+        if (w->sym[i].id >= 0) ids_push(c->out, w->sym[i].id);
 }
 
 // Finds the longest special token at text[i] that may be matched; -1 when none.

@@ -206,6 +206,86 @@ static void spm_adds_bos_by_default(void) {
     close_vocab(&v);
 }
 
+// The bytes of ids, as octet_token_bytes gives them (no streaming, no replacement characters).
+static size_t raw_decode(const octet_tokenizer *t, const int32_t *ids, size_t n, char *out, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; i < n && o < cap; i++) o += octet_token_bytes(t, ids[i], out + o, cap - o, 0);
+    return o;
+}
+
+// Encodes s; every id must be a real token that is neither an end nor a control token, and
+// decoding must give back s without the bytes the vocabulary cannot express (byte-level) or
+// exactly s (SentencePiece with byte fallback, after its prefix space).
+static void check_bytes(vocab *v, const char *label, const char *s, size_t n) {
+    const octet_tokenizer *t = &v->t;
+    int32_t *ids = NULL;
+    size_t k = 0;
+    if (octet_tokenize(t, s, n, 0, 0, &ids, &k) != 0) { CHECK(0, "%s: tokenize failed: %s", label, octet_last_error()); return; }
+    for (size_t i = 0; i < k; i++) {
+        int bad = ids[i] < 0 || (uint32_t)ids[i] >= t->n_vocab || ids[i] == t->eos || ids[i] == t->eot || t->type[ids[i]] == TT_CONTROL;
+        CHECK(!bad, "%s: id %d at %zu is not a plain token", label, ids[i], i);
+        if (bad) { free(ids); return; }
+    }
+    char want[256], got[1024];
+    size_t wn = 0;
+    for (size_t i = 0; i < n; i++)
+        if (t->kind == OCTET_TOK_SPM || t->byte_token[(unsigned char)s[i]] >= 0) want[wn++] = s[i];
+    size_t gn = raw_decode(t, ids, k, got, sizeof got);
+    const char *g = got;
+    if (t->kind == OCTET_TOK_SPM && t->add_space_prefix && gn && got[0] == ' ') { g++; gn--; }
+    int same = gn == wn && !memcmp(g, want, wn);
+    if (!same) {
+        char hx[200] = "";
+        for (size_t i = 0; i < n && i < 30; i++) snprintf(hx + strlen(hx), sizeof hx - strlen(hx), "%02x ", (unsigned char)s[i]);
+        CHECK(same, "%s: bytes %s did not come back (%zu bytes decoded, %zu expected)", label, hx, gn, wn);
+    }
+    free(ids);
+}
+
+// Stray bytes (issue 22): a truncated UTF-8 lead before a space overflowed the SentencePiece
+// symbol array; bytes missing from a byte-level vocabulary became id 0, an end token.
+static void hostile_bytes_round_trip(void) {
+    if (!file_exists(shared_path("data/tokenizer/ggml-vocab-llama-spm.gguf"))) SKIP("../shared is missing");
+    int done = 0;
+    for (unsigned i = 0; i < sizeof VOCABS / sizeof *VOCABS + sizeof EXTRA / sizeof *EXTRA + 1; i++) {
+        char oct[256];
+        const char *name = i < 4 ? VOCABS[i] : i < 10 ? EXTRA[i - 4] : NULL;
+        if (name) snprintf(oct, sizeof oct, "tests/out/vocab-%s.octet", name);
+        else snprintf(oct, sizeof oct, "models/smollm2-135m-instruct.q8.octet");
+        if (!file_exists(oct)) continue;
+        vocab v;
+        if (open_vocab(&v, NULL, oct) != 0) { CHECK(0, "load %s", oct); continue; }
+        const char *label = name ? name : "smollm2";
+        check_bytes(&v, label, "a\xC3 b", 4);
+        check_bytes(&v, label, "\xE2 \xF0\x9F \xC3", 7);
+        int missing = 0;
+        for (int b = 0; b < 256; b++) {
+            char s[4] = {'a', (char)b, ' ', 'b'};
+            check_bytes(&v, label, s, 4);
+            check_bytes(&v, label, s + 1, 1);
+            missing += v.t.byte_token[b] < 0;
+        }
+        if (!name) CHECK(missing == 21, "smollm2 has 21 bytes without a token, found %d", missing);
+        uint32_t seed = 7 + i;
+        for (int r = 0; r < 3000; r++) {
+            char s[24];
+            size_t n = 1 + r % 24;
+            for (size_t j = 0; j < n; j++) {
+                seed = seed * 1103515245u + 12345u;
+                unsigned x = seed >> 16;
+                s[j] = (char)(x % 5 == 0 ? ' ' : x % 7 == 0 ? 0xC3 : x % 11 == 0 ? 0xE2 : (x >> 3) & 0xFF);
+            }
+            int lower_one_eighth = 0;  // U+2581 itself decodes as a space in SentencePiece
+            for (size_t j = 0; j + 3 <= n; j++) lower_one_eighth |= !memcmp(s + j, "\xE2\x96\x81", 3);
+            if (v.t.kind == OCTET_TOK_SPM && lower_one_eighth) continue;
+            check_bytes(&v, label, s, n);
+        }
+        close_vocab(&v);
+        done++;
+    }
+    CHECK(done >= 5, "only %d vocabularies were found", done);
+}
+
 int main(void) {
     RUN(llama_spm_reference_cases);
     RUN(gpt2_reference_cases);
@@ -216,5 +296,6 @@ int main(void) {
     RUN(streaming_decoder_holds_partial_characters);
     RUN(special_tokens_only_when_asked);
     RUN(spm_adds_bos_by_default);
+    RUN(hostile_bytes_round_trip);
     CHECK_DONE();
 }
