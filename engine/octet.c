@@ -79,6 +79,7 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
     octet_session *s = calloc(1, sizeof *s);
     if (!s) { octet_set_error("out of memory"); return NULL; }
     if (p->n_ctx < 1 || p->n_batch < 1 || p->n_threads < 1) { free(s); octet_set_error("context, batch and thread counts must be positive"); return NULL; }
+    if (octet_file_check(&m->file) != 0) { free(s); return NULL; }
     s->m = m; s->n_ctx = p->n_ctx;
     if (!(s->hist = malloc((size_t)p->n_ctx * sizeof *s->hist))) { free(s); octet_set_error("out of memory"); return NULL; }
     if (p->device == OCTET_DEVICE_CUDA) {

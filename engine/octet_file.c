@@ -1,5 +1,6 @@
 #include "octet_file.h"
 #include "util.h"
+#include "mapguard.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -173,16 +174,18 @@ static int mark_f32_act(octet_file *f, const char *path) {
 int octet_file_open(octet_file *f, const char *path) {
     memset(f, 0, sizeof *f);
     f->path = path;
-    int fd = open(path, O_RDONLY);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) { octet_set_error("%s: cannot open: %s", path, strerror(errno)); return -1; }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { octet_set_error("%s: not a regular file", path); close(fd); return -1; }
     if ((uint64_t)st.st_size < OCTET_HEADER_SIZE) { octet_set_error("%s: too small to be an .octet file (%lld bytes)", path, (long long)st.st_size); close(fd); return -1; }
     void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) { octet_set_error("%s: mmap failed: %s", path, strerror(errno)); return -1; }
+    if (map == MAP_FAILED) { octet_set_error("%s: mmap failed: %s", path, strerror(errno)); close(fd); return -1; }
     f->map = map;
     f->size = (uint64_t)st.st_size;
+    f->fd = fd;  // kept: octet_file_check asks it whether the file has shrunk since
+    octet_mapguard_add(map, (size_t)st.st_size, path);
 
     const uint8_t *h = f->map;
     if (memcmp(h, OCTET_MAGIC, 8) != 0) { octet_set_error("%s: not an .octet file (bad magic)", path); goto fail; }
@@ -233,8 +236,18 @@ void octet_file_close(octet_file *f) {
     if (f->tensors) for (uint64_t i = 0; i < f->n_tensors; i++) { free(f->tensors[i].name); free(f->tensors[i].block_sums); }
     free(f->kv);
     free(f->tensors);
-    if (f->map) munmap(f->map, (size_t)f->size);
+    if (f->map) { octet_mapguard_remove(f->map); munmap(f->map, (size_t)f->size); close(f->fd); }
     memset(f, 0, sizeof *f);
+}
+
+int octet_file_check(const octet_file *f) {
+    struct stat st;
+    if (fstat(f->fd, &st) != 0 || (uint64_t)st.st_size < f->size) {
+        octet_set_error("%s: the file shrank since it was opened (%lld of %llu bytes left): it was truncated or rewritten in place", f->path,
+                        (long long)st.st_size, (unsigned long long)f->size);
+        return -1;
+    }
+    return 0;
 }
 
 int octet_file_verify(const octet_file *f) {

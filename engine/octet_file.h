@@ -43,6 +43,7 @@ typedef struct {
     const char *path;
     uint8_t  *map;
     uint64_t  size;
+    int       fd;                    // open while mapped, for octet_file_check
     uint32_t  version;
     uint64_t  n_kv, n_tensors, data_offset, checksum;
     octet_kv     *kv;
@@ -53,6 +54,9 @@ typedef struct {
 // octet_last_error() set; a failed open leaves nothing to close.
 int  octet_file_open(octet_file *f, const char *path);
 void octet_file_close(octet_file *f);
+// 0 while the file is still at least as long as when it was mapped; -1 (error set) once it
+// shrank, when reading the lost part of the mapping would raise SIGBUS.
+int  octet_file_check(const octet_file *f);
 // Recomputes the checksum of everything after the header; 0 when it matches.
 int  octet_file_verify(const octet_file *f);
 

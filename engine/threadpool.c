@@ -1,15 +1,24 @@
 // Workers spin briefly on a generation counter between operations (a token runs hundreds of
 // them, so waking through the kernel each time would dominate), then sleep on a condition
 // variable when idle. The caller spins until every worker has finished.
+//
+// With more threads than CPUs, spinning starves the threads that have work (a spinner holds
+// the core a working thread waits for): such a pool never spins: workers sleep at once and the
+// caller yields its core while it waits.
+#define _GNU_SOURCE
 #include "threadpool.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define SPINS_BEFORE_SLEEP (1 << 16)
 
 struct octet_threadpool {
-    int n;
+    int n, spin;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake;
@@ -35,11 +44,12 @@ static void *worker(void *p) {
     int ith = a->ith;
     free(a);
     unsigned long seen = 0, g;
+    int max_spins = tp->spin ? SPINS_BEFORE_SLEEP : 0;
     for (;;) {
         int spins = 0;
         while ((g = atomic_load(&tp->generation)) == seen) {
             if (atomic_load(&tp->quit)) return NULL;
-            if (++spins < SPINS_BEFORE_SLEEP) { cpu_relax(); continue; }
+            if (++spins < max_spins) { cpu_relax(); continue; }
             // Sleep; `sleeping` is raised under the lock before the last check, so a run()
             // that misses it has already bumped the generation we are about to read.
             pthread_mutex_lock(&tp->mu);
@@ -60,6 +70,7 @@ octet_threadpool *octet_threadpool_new(int n) {
     octet_threadpool *tp = calloc(1, sizeof *tp);
     if (!tp) return NULL;
     tp->n = n;
+    tp->spin = n <= octet_cpu_count();
     tp->threads = calloc((size_t)n, sizeof *tp->threads);
     if (!tp->threads) { free(tp); return NULL; }
     pthread_mutex_init(&tp->mu, NULL);
@@ -92,7 +103,10 @@ void octet_threadpool_run(octet_threadpool *tp, void (*fn)(void *, int, int), vo
         pthread_mutex_unlock(&tp->mu);
     }
     fn(ctx, 0, tp->n);
-    while (atomic_load(&tp->pending) > 0) cpu_relax();
+    while (atomic_load(&tp->pending) > 0) {
+        if (tp->spin) cpu_relax();
+        else sched_yield();
+    }
 }
 
 void octet_threadpool_free(octet_threadpool *tp) {
@@ -106,4 +120,32 @@ void octet_threadpool_free(octet_threadpool *tp) {
     pthread_cond_destroy(&tp->wake);
     free(tp->threads);
     free(tp);
+}
+
+int octet_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) { int n = CPU_COUNT(&set); if (n > 0) return n; }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+// SMT siblings share one core's execution units: count each core once (the first CPU of its
+// thread_siblings_list), among the CPUs this process may use.
+int octet_core_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return octet_cpu_count();
+    int cores = 0;
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        if (!CPU_ISSET(c, &set)) continue;
+        char path[96], buf[64];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", c);
+        FILE *fp = fopen(path, "r");
+        int first = c;
+        if (fp) {
+            if (fgets(buf, sizeof buf, fp)) first = atoi(buf);
+            fclose(fp);
+        }
+        cores += first == c || !CPU_ISSET(first, &set);
+    }
+    return cores > 0 ? cores : octet_cpu_count();
 }

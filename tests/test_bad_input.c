@@ -304,6 +304,46 @@ static void hostile_llama2c_files(void) {
     expect_clean_failure("checkpoint without tokenizer", cmd, "--tokenizer", out);
 }
 
+// A model file truncated while mapped: reading the lost pages raised SIGBUS and killed the
+// process; now a new session is refused and a read in flight ends with one line, exit 1.
+static void model_truncated_while_mapped(void) {
+    setup();
+    const char *model = "models/smollm2-135m-instruct.q8.octet", *text = shared_path("data/wikitext-2/wiki.test.lf.raw");
+    if (!file_exists(model) || !file_exists(text)) SKIP("run make models; ../shared missing");
+    CHECK(run_cmd(NULL, "cp %s " D "/live.octet", model) == 0, "copy");
+    octet_file f;
+    CHECK(octet_file_open(&f, D "/live.octet") == 0, "open: %s", octet_last_error());
+    CHECK(octet_file_check(&f) == 0, "an intact file passes the check");
+    CHECK(truncate(D "/live.octet", 4096) == 0, "truncate");
+    CHECK(octet_file_check(&f) != 0 && strstr(octet_last_error(), "shrank"), "the shrunk file is noticed: %s", octet_last_error());
+    octet_file_close(&f);
+
+    CHECK(run_cmd(NULL, "cp %s " D "/live.octet", model) == 0, "copy");
+    char *out = NULL;
+    int rc = run_cmd(&out, "(timeout 120 ./octet perplexity -m " D "/live.octet -f %s -c 128 --chunks 200 >/dev/null 2>" D "/err.txt & p=$!; "
+                           "sleep 1.5; truncate -s 0 " D "/live.octet; wait $p; echo rc=$?; cat " D "/err.txt)", text);
+    CHECK(rc == 0 && out && strstr(out, "rc=1\n"), "perplexity must exit 1 (not die of SIGBUS): %s", out ? out : "");
+    CHECK(out && strstr(out, "live.octet: the file shrank"), "one line naming the file: %s", out ? out : "");
+    free(out);
+}
+
+// More threads than CPUs: spinning workers starved the working ones (-t 16 on 2 cores did not
+// finish 4 tokens in 30 s). Now the pool stops spinning; the tokens are those of -t 1.
+static void threads_beyond_the_cores(void) {
+    const char *model = "models/smollm2-135m-instruct.q8.octet";
+    if (!file_exists(model)) SKIP("run make models");
+    setup();
+    char *one = NULL, *many = NULL;
+    int rc1 = run_cmd(&one, "timeout 120 ./octet run -m %s -p 'The capital of France' -n 6 --temp 0 -t 1 --json 2>/dev/null", model);
+    int rc2 = run_cmd(&many, "timeout 120 ./octet run -m %s -p 'The capital of France' -n 6 --temp 0 -t 48 --json 2>" D "/t48.err", model);
+    CHECK(rc1 == 0 && rc2 == 0, "-t 1 exit %d, -t 48 exit %d (124: it did not finish in 120 s)", rc1, rc2);
+    const char *a = one ? strstr(one, "\"tokens\"") : NULL, *b = many ? strstr(many, "\"tokens\"") : NULL;
+    CHECK(a && b && strncmp(a, b, strcspn(a, "]")) == 0, "-t 48 must give the tokens of -t 1: %.80s vs %.80s", a ? a : "?", b ? b : "?");
+    char *err = octet_read_file(D "/t48.err", NULL);
+    CHECK(err && strstr(err, "warning: 48 threads on"), "-t above the CPU count warns: %s", err ? err : "");
+    free(err); free(one); free(many);
+}
+
 static void bad_flags(void) {
     setup();
     expect_clean_failure("unknown command", "./octet frobnicate", "unknown command", NULL);
@@ -324,6 +364,8 @@ int main(void) {
     RUN(hostile_gguf_values);
     RUN(hostile_hf_directories);
     RUN(hostile_llama2c_files);
+    RUN(model_truncated_while_mapped);
+    RUN(threads_beyond_the_cores);
     RUN(bad_flags);
     CHECK_DONE();
 }

@@ -1,6 +1,7 @@
 // octet bench: llama-bench-style throughput table. pp N = one prompt of N tokens from an empty
 // context; tg N = N single-token steps (greedy, each feeding the next). Random token ids.
 #include "cli.h"
+#include "cmd_options.h"
 #include "kernels.h"
 #include "model.h"
 #include "octet.h"
@@ -200,6 +201,7 @@ int cmd_bench(int argc, char **argv) {
     if (device == OCTET_DEVICE_CUDA) { char g[128]; octet_cuda_describe(g, sizeof g); snprintf(backend, sizeof backend, "cuda %.*s", (int)(strcspn(g, ",")), g); }
 #endif
     int n_dev_threads = device == OCTET_DEVICE_CUDA ? 1 : n_th;
+    for (int ti = 0; ti < n_dev_threads; ti++) cli_warn_threads(threads[ti], 1);
     result *res = calloc((size_t)n_dev_threads * n_act * (n_pp + n_tg), sizeof *res);
     int n_res = 0, rc = 1;
     char (*names)[32] = calloc((size_t)(n_pp + n_tg), sizeof *names);

@@ -1,5 +1,6 @@
 #include "cmd_options.h"
 #include "cli.h"
+#include "threadpool.h"
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,9 +12,16 @@ void cli_gen_defaults(cli_gen *g) {
     octet_sampler_defaults(&g->sp);
 }
 
+void cli_warn_threads(long n_threads, long sessions) {
+    int cpus = octet_cpu_count();
+    if (n_threads * sessions > cpus)
+        fprintf(stderr, "octet: warning: %ld threads%s on %d CPUs: threads will share cores and run slower than with -t %d\n", n_threads * sessions,
+                sessions > 1 ? " in all" : "", cpus, cpus / (int)sessions > 0 ? cpus / (int)sessions : 1);
+}
+
 void cli_gen_help(void) {
     printf("  -c N               context size in tokens (default: the model's, at most 4096)\n"
-           "  -t N               threads (default: the CPU count, at most 8)\n"
+           "  -t N               threads (default: the physical core count, at most 8)\n"
            "  -b N               prompt batch size (default 64)\n"
            "  -s SEED            random seed (default: from the clock, printed on stderr)\n"
            "  --temp T           temperature, 0 = greedy (default 0.8)\n"
@@ -66,7 +74,9 @@ int cli_gen_flag(cli_gen *g, int argc, char **argv, int *i) {
 }
 
 octet_model *cli_gen_load(cli_gen *g) {
-    if (!g->n_threads) { long nc = sysconf(_SC_NPROCESSORS_ONLN); g->n_threads = nc < 1 ? 1 : nc > 8 ? 8 : nc; }
+    long sessions = g->sessions > 0 ? g->sessions : 1;
+    if (!g->n_threads) { long nc = octet_core_count() / sessions; g->n_threads = nc < 1 ? 1 : nc > 8 ? 8 : nc; }
+    else cli_warn_threads(g->n_threads, sessions);
     if (g->seed < 0) g->seed = (long)(time(NULL) & 0x7fffffff);
     g->sp.seed = (uint64_t)g->seed;
     octet_model *m = octet_load(g->model);

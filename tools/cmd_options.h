@@ -7,6 +7,7 @@
 typedef struct {
     const char *model;
     long n_ctx, n_threads, n_batch, seed;
+    long sessions;       // sessions that run at once, each with n_threads (serve --parallel; else 1)
     int act, kv_f16, device, batch_set;
     octet_sampler_params sp;
 } cli_gen;
@@ -17,8 +18,10 @@ void cli_gen_defaults(cli_gen *g);
 int  cli_gen_flag(cli_gen *g, int argc, char **argv, int *i);
 // The help lines for these flags.
 void cli_gen_help(void);
+void cli_warn_threads(long n_threads, long sessions);
 // Loads the model (warning on synthetic ones) and fills what depends on it or on the machine:
-// context (the model's, at most 4096), threads (the CPU count, at most 8), seed (the clock).
+// context (the model's, at most 4096), threads (the physical cores / sessions, at most 8; a
+// warning when more threads than CPUs were asked for), seed (the clock).
 octet_model *cli_gen_load(cli_gen *g);
 octet_session *cli_gen_session(const cli_gen *g, const octet_model *m);
 #endif

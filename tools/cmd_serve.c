@@ -31,7 +31,7 @@ static void help(void) {
            "  --chat-template NAME override the model's chat template (%s)\n"
            "  --max-body BYTES     largest request body accepted (default 1048576)\n"
            "  --timeout S          seconds an idle or stalled connection is kept (default 30)\n"
-           "  -c N is the context of each slot; -t N the threads of each slot (default: CPU count / parallel);\n"
+           "  -c N is the context of each slot; -t N the threads of each slot (default: physical cores / parallel);\n"
            "  sampling flags set the defaults for requests that do not give them.\n",
            octet_chat_template_names());
     cli_gen_help();
@@ -140,7 +140,7 @@ int cmd_serve(int argc, char **argv) {
 #undef VAL
     }
     if (!g.model) return cli_fail("serve: missing -m FILE");
-    if (!g.n_threads) { long nc = sysconf(_SC_NPROCESSORS_ONLN); g.n_threads = nc / parallel < 1 ? 1 : nc / parallel > 8 ? 8 : nc / parallel; }
+    g.sessions = parallel;
     octet_model *m = cli_gen_load(&g);
     if (!m) return 1;
     serve_state sv = {0};

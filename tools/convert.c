@@ -2,6 +2,7 @@
 #include "convert.h"
 #include "calibrate.h"
 #include "util.h"
+#include "mapguard.h"
 #include "chat.h"
 #include "threadpool.h"
 #include <errno.h>
@@ -47,7 +48,7 @@ const conv_tensor *conv_find_tensor(const conv_model *m, const char *name) {
 
 const uint8_t *conv_map_file(conv_model *m, const char *path, size_t *size) {
     if (m->n_maps == (int)(sizeof m->maps / sizeof *m->maps)) { octet_set_error("%s: too many input files", path); return NULL; }
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO is refused, not waited on
     if (fd < 0) { octet_set_error("%s: cannot open: %s", path, strerror(errno)); return NULL; }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); octet_set_error("%s: not a regular file", path); return NULL; }
@@ -55,6 +56,7 @@ const uint8_t *conv_map_file(conv_model *m, const char *path, size_t *size) {
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) { octet_set_error("%s: mmap failed: %s", path, strerror(errno)); return NULL; }
+    octet_mapguard_add(p, (size_t)st.st_size, path);
     m->maps[m->n_maps].p = p;
     m->maps[m->n_maps].n = (size_t)st.st_size;
     m->n_maps++;
@@ -65,7 +67,7 @@ const uint8_t *conv_map_file(conv_model *m, const char *path, size_t *size) {
 void conv_model_free(conv_model *m) {
     for (size_t i = 0; i < m->n; i++) free(m->t[i].name);
     free(m->t);
-    for (int i = 0; i < m->n_maps; i++) munmap(m->maps[i].p, m->maps[i].n);
+    for (int i = 0; i < m->n_maps; i++) { octet_mapguard_remove(m->maps[i].p); munmap(m->maps[i].p, m->maps[i].n); }
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     octet_meta_free(&m->meta);
     memset(m, 0, sizeof *m);
