@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static _Thread_local char last_error[1024];
@@ -70,22 +71,31 @@ uint16_t octet_f32_to_bf16(float f) {
     return (uint16_t)(x >> 16);
 }
 
+// Regular files are read at their size; pipes and other streams (-f <(cmd), /dev/stdin) until
+// their end; directories and other non-files are refused by name.
 char *octet_read_file(const char *path, size_t *size) {
     FILE *fp = fopen(path, "rb");
     if (!fp) { octet_set_error("%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    if (fseek(fp, 0, SEEK_END) != 0) { octet_set_error("%s: cannot seek", path); fclose(fp); return NULL; }
-    long n = ftell(fp);
-    if (n < 0) { octet_set_error("%s: not a regular file", path); fclose(fp); return NULL; }
-    rewind(fp);
-    char *buf = malloc((size_t)n + 1);
-    if (!buf) { octet_set_error("%s: out of memory (%ld bytes)", path, n); fclose(fp); return NULL; }
-    if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        octet_set_error("%s: read error", path);
-        free(buf); fclose(fp); return NULL;
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0) { octet_set_error("%s: cannot stat: %s", path, strerror(errno)); fclose(fp); return NULL; }
+    if (S_ISDIR(st.st_mode)) { octet_set_error("%s: is a directory, not a file", path); fclose(fp); return NULL; }
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) { octet_set_error("%s: not a regular file", path); fclose(fp); return NULL; }
+    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) { octet_set_error("%s: out of memory (%zu bytes)", path, cap); fclose(fp); return NULL; }
+        n += fread(buf + n, 1, cap - 1 - n, fp);
+        if (n < cap - 1) break;
+        if (cap > ((size_t)1 << 40)) { octet_set_error("%s: larger than 1 TiB", path); free(buf); fclose(fp); return NULL; }
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) free(buf);
+        buf = nb;
+        cap *= 2;
     }
+    if (ferror(fp)) { octet_set_error("%s: read error: %s", path, strerror(errno)); free(buf); fclose(fp); return NULL; }
     fclose(fp);
     buf[n] = 0;
-    if (size) *size = (size_t)n;
+    if (size) *size = n;
     return buf;
 }
 

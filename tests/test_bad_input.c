@@ -356,6 +356,27 @@ static void bad_flags(void) {
     snprintf(cmd, sizeof cmd, "./octet convert --vocab-only %s -o /nonexistent-dir/x.octet", shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf"));
     expect_clean_failure("unwritable output", cmd, "/nonexistent-dir", NULL);
     expect_clean_failure("missing -f file", "./octet tokenize -m models/smollm2-135m-instruct.q8.octet -f " D "/none.txt", "none.txt", NULL);
+    // Issue 22's minor items: a directory as -f said "out of memory (9223372036854775807 bytes)";
+    // a FIFO as -m blocked forever; convert -o renamed over a symlink or a device node.
+    expect_clean_failure("directory as -f", "./octet tokenize -m models/smollm2-135m-instruct.q8.octet -f " D, "is a directory", NULL);
+    run_cmd(NULL, "mkfifo " D "/fifo");
+    expect_clean_failure("FIFO as -m", "timeout 10 ./octet info -m " D "/fifo", "not a regular file", NULL);
+    char *out = NULL;
+    CHECK(run_cmd(&out, "echo hello | ./octet tokenize -m models/smollm2-135m-instruct.q8.octet -f /dev/stdin --ids") == 0 && out && strstr(out, "28120"),
+          "a pipe still works as -f: %s", out ? out : "");
+    free(out);
+    puts_file(D "/target.txt", "keep");
+    run_cmd(NULL, "ln -s target.txt " D "/link.octet");
+    snprintf(cmd, sizeof cmd, "./octet convert --vocab-only %s -o " D "/link.octet", shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf"));
+    expect_clean_failure("-o is a symlink", cmd, "symbolic link", NULL);
+    char *kept = octet_read_file(D "/target.txt", NULL);
+    CHECK(kept && !strcmp(kept, "keep"), "the symlink's target is untouched");
+    free(kept);
+    struct stat st;
+    CHECK(lstat(D "/link.octet", &st) == 0 && S_ISLNK(st.st_mode), "the symlink is still a symlink");
+    snprintf(cmd, sizeof cmd, "./octet convert --vocab-only %s -o " D "/fifo", shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf"));
+    expect_clean_failure("-o is a FIFO", cmd, "FIFO", NULL);
+    CHECK(lstat(D "/fifo", &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO is still a FIFO");
 }
 
 int main(void) {

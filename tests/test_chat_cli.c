@@ -166,6 +166,16 @@ static void bad_flags_and_commands(void) {
     rc = run_cmd(&out, "printf '/load tests/out/chat-bad.json\\n' | " CHAT " 2>&1");
     CHECK(rc == 0 && out && strstr(out, "message 1 needs a role"), "bad saved file: %s", out ? out : "");
     free(out);
+    // A system message after the first would make every later turn fail: /load refuses it and
+    // the conversation goes on.
+    run_cmd(NULL, "printf '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"system\",\"content\":\"Be terse.\"}]}' > tests/out/chat-late-system.json");
+    rc = run_cmd(&out, "printf '/load tests/out/chat-late-system.json\n" Q1 "\n' | " CHAT " 2>&1");
+    CHECK(rc == 0 && out && strstr(out, "message 2 is a system message") && strstr(out, "Paris"), "late system message: %s", out ? out : "");
+    free(out);
+    // /reset and exit on an empty conversation (UBSan reported a memmove on a NULL array).
+    rc = run_cmd(&out, "printf '/reset\n/reset\n' | " CHAT " 2>&1");
+    CHECK(rc == 0 && out && strstr(out, "conversation cleared") && !strstr(out, "runtime error"), "reset of nothing: %s", out ? out : "");
+    free(out);
     // A model without a chat template needs --chat-template.
     if (file_exists("tests/out/chat-stories260K.q8.octet")) {
         rc = run_cmd(&out, "./octet chat -m tests/out/chat-stories260K.q8.octet </dev/null 2>&1");

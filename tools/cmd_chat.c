@@ -54,6 +54,7 @@ static int conv_add(conversation *c, const char *role, const char *content, size
     return 0;
 }
 static void conv_drop(conversation *c, int at, int count) {
+    if (count <= 0) return;  // an empty conversation has no array to move
     for (int i = at; i < at + count; i++) free((char *)c->msg[i].content);
     memmove(c->msg + at, c->msg + at + count, (size_t)(c->n - at - count) * sizeof *c->msg);
     c->n -= count;
@@ -113,7 +114,17 @@ static int conv_load(conversation *c, const char *path) {
             conv_clear(&fresh, 0); free(fresh.msg); json_free(j);
             return -1;
         }
-        conv_add(&fresh, role, content->str, content->len);
+        // The templates take a system message only first: a later one would fail every turn.
+        if (i > 0 && !strcmp(role, "system")) {
+            fprintf(stderr, "octet: /load %s: message %zu is a system message; only the first message may be one\n", path, i + 1);
+            conv_clear(&fresh, 0); free(fresh.msg); json_free(j);
+            return -1;
+        }
+        if (conv_add(&fresh, role, content->str, content->len) != 0) {
+            fprintf(stderr, "octet: /load %s: out of memory\n", path);
+            conv_clear(&fresh, 0); free(fresh.msg); json_free(j);
+            return -1;
+        }
     }
     json_free(j);
     conv_clear(c, 0);

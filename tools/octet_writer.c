@@ -1,9 +1,11 @@
 #include "octet_writer.h"
 #include "util.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void put(octet_meta *m, const void *p, size_t n) {
@@ -86,15 +88,29 @@ static void guard_tmp(const char *tmp) {
     sigaction(SIGHUP, &sa, NULL);
 }
 
+// The output may replace a regular file only: never a symlink, device node, FIFO or directory.
+static int replaceable(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : (octet_set_error("%s: cannot check the output path: %s", path, strerror(errno)), -1);
+    if (S_ISREG(st.st_mode)) return 0;
+    octet_set_error("%s: exists and is not a regular file (%s); refusing to replace it", path,
+                    S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
+    return -1;
+}
+
 int octet_writer_open(octet_writer *w, const char *path) {
     memset(w, 0, sizeof *w);
+    if (replaceable(path) != 0) return -1;
     size_t n = strlen(path) + 32;
     w->dst = strdup(path);
     w->tmp = malloc(n);
     if (!w->dst || !w->tmp) { octet_set_error("out of memory"); octet_writer_abort(w); return -1; }
     snprintf(w->tmp, n, "%s.tmp-%d", path, (int)getpid());
     guard_tmp(w->tmp);
-    w->fp = fopen(w->tmp, "wb");
+    // O_EXCL: the temp name is never an existing file or a planted symlink.
+    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    w->fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!w->fp && fd >= 0) close(fd);
     if (!w->fp) { octet_set_error("%s: cannot create: %s", w->tmp, strerror(errno)); free(w->tmp); w->tmp = NULL; octet_writer_abort(w); return -1; }
     return 0;
 }
@@ -181,6 +197,7 @@ int octet_writer_commit(octet_writer *w) {
              fflush(w->fp) == 0 && fsync(fileno(w->fp)) == 0;
     ok = (fclose(w->fp) == 0) && ok;
     w->fp = NULL;
+    if (ok && replaceable(w->dst) != 0) { octet_writer_abort(w); return -1; }  // it may have changed during the conversion
     if (!ok || rename(w->tmp, w->dst) != 0) {
         octet_set_error("%s: cannot finish writing: %s", w->dst, strerror(errno));
         octet_writer_abort(w);
