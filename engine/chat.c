@@ -53,63 +53,92 @@ char *octet_chat_default_system(const char *s, size_t n) {
     return NULL;
 }
 
+// The renderers write template text to o and message text through put/put_trimmed, which also
+// record where it landed (sp may be NULL).
+typedef struct { octet_str *o; octet_chat_spans *sp; } rd;
+
+static void put(rd *r, const char *z, size_t n) {
+    size_t at = r->o->len;
+    octet_str_add(r->o, z, n);
+    octet_chat_spans *sp = r->sp;
+    if (!sp || !n) return;
+    if (sp->n + 2 > sp->cap) {
+        size_t cap = sp->cap ? sp->cap * 2 : 32;
+        size_t *a = realloc(sp->at, cap * sizeof *a);
+        if (!a) { sp->oom = 1; return; }
+        sp->at = a; sp->cap = cap;
+    }
+    sp->at[sp->n++] = at;
+    sp->at[sp->n++] = at + n;
+}
+static void putz(rd *r, const char *z) { put(r, z, strlen(z)); }
 // Python's str.strip() / Jinja's trim on ASCII whitespace.
-static void add_trimmed(octet_str *o, const char *z) {
+static void put_trimmed(rd *r, const char *z) {
     size_t n = strlen(z), b = 0;
     while (b < n && strchr(" \t\n\r\f\v", z[b])) b++;
     while (n > b && strchr(" \t\n\r\f\v", z[n - 1])) n--;
-    octet_str_add(o, z + b, n - b);
+    put(r, z + b, n - b);
 }
 
 static int role_is(const octet_chat_msg *m, const char *r) { return !strcmp(m->role, r); }
 
-static void chatml(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, octet_str *o) {
+static void chatml(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, rd *r) {
     if (t->default_system && (n == 0 || !role_is(&msg[0], "system")))
-        octet_str_fmt(o, "<|im_start|>system\n%s<|im_end|>\n", t->default_system);
-    for (int i = 0; i < n; i++) octet_str_fmt(o, "<|im_start|>%s\n%s<|im_end|>\n", msg[i].role, msg[i].content);
-    if (add_gen) octet_str_addz(o, "<|im_start|>assistant\n");
+        octet_str_fmt(r->o, "<|im_start|>system\n%s<|im_end|>\n", t->default_system);
+    for (int i = 0; i < n; i++) {
+        octet_str_fmt(r->o, "<|im_start|>%s\n", msg[i].role);
+        putz(r, msg[i].content);
+        octet_str_addz(r->o, "<|im_end|>\n");
+    }
+    if (add_gen) octet_str_addz(r->o, "<|im_start|>assistant\n");
 }
 
-static void llama2(const octet_chat_template *t, const octet_chat_msg *msg, int n, octet_str *o) {
+static void llama2(const octet_chat_template *t, const octet_chat_msg *msg, int n, rd *r) {
     const char *sys = n && role_is(&msg[0], "system") ? msg[0].content : NULL;
     for (int i = sys ? 1 : 0; i < n; i++) {
         octet_str content = {0};
         if (sys && i == 1) octet_str_fmt(&content, "<<SYS>>\n%s\n<</SYS>>\n\n", sys);
         octet_str_addz(&content, msg[i].content);
         if (role_is(&msg[i], "user")) {
-            octet_str_fmt(o, "%s[INST] ", t->bos);
-            add_trimmed(o, content.p);
-            octet_str_addz(o, " [/INST]");
+            octet_str_fmt(r->o, "%s[INST] ", t->bos);
+            put_trimmed(r, content.p);
+            octet_str_addz(r->o, " [/INST]");
         } else if (role_is(&msg[i], "assistant")) {
-            octet_str_addz(o, " ");
-            add_trimmed(o, content.p);
-            octet_str_fmt(o, " %s", t->eos);
+            octet_str_addz(r->o, " ");
+            put_trimmed(r, content.p);
+            octet_str_fmt(r->o, " %s", t->eos);
         }
-        if (content.oom) o->oom = 1;
+        if (content.oom) r->o->oom = 1;
         octet_str_free(&content);
     }
 }
 
-static void llama3(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, octet_str *o) {
+static void llama3(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, rd *r) {
     for (int i = 0; i < n; i++) {
-        octet_str_fmt(o, "%s<|start_header_id|>%s<|end_header_id|>\n\n", i == 0 ? t->bos : "", msg[i].role);
-        add_trimmed(o, msg[i].content);
-        octet_str_addz(o, "<|eot_id|>");
+        octet_str_fmt(r->o, "%s<|start_header_id|>%s<|end_header_id|>\n\n", i == 0 ? t->bos : "", msg[i].role);
+        put_trimmed(r, msg[i].content);
+        octet_str_addz(r->o, "<|eot_id|>");
     }
-    if (add_gen) octet_str_addz(o, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    if (add_gen) octet_str_addz(r->o, "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
-static void zephyr(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, octet_str *o) {
-    for (int i = 0; i < n; i++) octet_str_fmt(o, "<|%s|>\n%s%s\n", msg[i].role, msg[i].content, t->eos);
-    if (add_gen) octet_str_addz(o, "<|assistant|>\n");
+static void zephyr(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, rd *r) {
+    for (int i = 0; i < n; i++) {
+        octet_str_fmt(r->o, "<|%s|>\n", msg[i].role);
+        putz(r, msg[i].content);
+        octet_str_fmt(r->o, "%s\n", t->eos);
+    }
+    if (add_gen) octet_str_addz(r->o, "<|assistant|>\n");
 }
 
-static void phi3(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, octet_str *o) {
+static void phi3(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, rd *r) {
     for (int i = 0; i < n; i++) {
         if (role_is(&msg[i], "system") && !msg[i].content[0]) continue;
-        octet_str_fmt(o, "<|%s|>\n%s<|end|>\n", msg[i].role, msg[i].content);
+        octet_str_fmt(r->o, "<|%s|>\n", msg[i].role);
+        putz(r, msg[i].content);
+        octet_str_addz(r->o, "<|end|>\n");
     }
-    octet_str_addz(o, add_gen ? "<|assistant|>\n" : t->eos);
+    octet_str_addz(r->o, add_gen ? "<|assistant|>\n" : t->eos);
 }
 
 // Mistral and Gemma have no system role: its text opens the first user turn.
@@ -118,33 +147,33 @@ static void first_user_content(const octet_chat_msg *msg, int n, int i, octet_st
     octet_str_addz(c, msg[i].content);
 }
 
-static void mistral(const octet_chat_template *t, const octet_chat_msg *msg, int n, octet_str *o) {
-    octet_str_addz(o, t->bos);
+static void mistral(const octet_chat_template *t, const octet_chat_msg *msg, int n, rd *r) {
+    octet_str_addz(r->o, t->bos);
     for (int i = n && role_is(&msg[0], "system") ? 1 : 0; i < n; i++) {
         octet_str c = {0};
         first_user_content(msg, n, i, &c);
-        if (role_is(&msg[i], "user")) octet_str_fmt(o, "[INST] %s [/INST]", c.p);
-        else octet_str_fmt(o, "%s%s", c.p, t->eos);
-        if (c.oom) o->oom = 1;
+        if (role_is(&msg[i], "user")) { octet_str_addz(r->o, "[INST] "); putz(r, c.p ? c.p : ""); octet_str_addz(r->o, " [/INST]"); }
+        else { putz(r, c.p ? c.p : ""); octet_str_addz(r->o, t->eos); }
+        if (c.oom) r->o->oom = 1;
         octet_str_free(&c);
     }
 }
 
-static void gemma(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, octet_str *o) {
-    octet_str_addz(o, t->bos);
+static void gemma(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, rd *r) {
+    octet_str_addz(r->o, t->bos);
     for (int i = n && role_is(&msg[0], "system") ? 1 : 0; i < n; i++) {
         octet_str c = {0};
         first_user_content(msg, n, i, &c);
-        octet_str_fmt(o, "<start_of_turn>%s\n", role_is(&msg[i], "assistant") ? "model" : msg[i].role);
-        add_trimmed(o, c.p);
-        octet_str_addz(o, "<end_of_turn>\n");
-        if (c.oom) o->oom = 1;
+        octet_str_fmt(r->o, "<start_of_turn>%s\n", role_is(&msg[i], "assistant") ? "model" : msg[i].role);
+        put_trimmed(r, c.p ? c.p : "");
+        octet_str_addz(r->o, "<end_of_turn>\n");
+        if (c.oom) r->o->oom = 1;
         octet_str_free(&c);
     }
-    if (add_gen) octet_str_addz(o, "<start_of_turn>model\n");
+    if (add_gen) octet_str_addz(r->o, "<start_of_turn>model\n");
 }
 
-int octet_chat_render(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, octet_str *o) {
+int octet_chat_render(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, octet_str *o, octet_chat_spans *plain) {
     for (int i = 0; i < n; i++) {
         int sys = role_is(&msg[i], "system");
         if (!sys && !role_is(&msg[i], "user") && !role_is(&msg[i], "assistant")) {
@@ -154,15 +183,16 @@ int octet_chat_render(const octet_chat_template *t, const octet_chat_msg *msg, i
         if (sys && i > 0) { octet_set_error("chat: message %d: a system message must come first", i + 1); return -1; }
     }
     octet_str_add(o, "", 0);
+    rd r = {o, plain};
     const char *f = t->name;
-    if (!strcmp(f, "chatml")) chatml(t, msg, n, add_gen, o);
-    else if (!strcmp(f, "llama2")) llama2(t, msg, n, o);
-    else if (!strcmp(f, "llama3")) llama3(t, msg, n, add_gen, o);
-    else if (!strcmp(f, "zephyr")) zephyr(t, msg, n, add_gen, o);
-    else if (!strcmp(f, "phi3")) phi3(t, msg, n, add_gen, o);
-    else if (!strcmp(f, "mistral")) mistral(t, msg, n, o);
-    else if (!strcmp(f, "gemma")) gemma(t, msg, n, add_gen, o);
+    if (!strcmp(f, "chatml")) chatml(t, msg, n, add_gen, &r);
+    else if (!strcmp(f, "llama2")) llama2(t, msg, n, &r);
+    else if (!strcmp(f, "llama3")) llama3(t, msg, n, add_gen, &r);
+    else if (!strcmp(f, "zephyr")) zephyr(t, msg, n, add_gen, &r);
+    else if (!strcmp(f, "phi3")) phi3(t, msg, n, add_gen, &r);
+    else if (!strcmp(f, "mistral")) mistral(t, msg, n, &r);
+    else if (!strcmp(f, "gemma")) gemma(t, msg, n, add_gen, &r);
     else { octet_set_error("unknown chat template '%s' (known: %s)", f, octet_chat_template_names()); return -1; }
-    if (o->oom) { octet_set_error("out of memory"); return -1; }
+    if (o->oom || (plain && plain->oom)) { octet_set_error("out of memory"); return -1; }
     return 0;
 }

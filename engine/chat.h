@@ -23,8 +23,14 @@ int         octet_chat_template_known(const char *name);
 // (malloc'd), or NULL.
 char       *octet_chat_default_system(const char *jinja, size_t len);
 
+// Where message text landed in a rendered prompt, as [start, end) byte pairs (at[2k], at[2k+1]).
+// The tokenizer reads text there as plain text: control-token text a user typed into a message
+// never becomes a control token; only the template's own markers do.
+typedef struct { size_t *at; size_t n, cap; int oom; } octet_chat_spans;
+
 // Appends the prompt for msgs (roles "system", "user", "assistant") to out; add_gen appends the
 // start of the assistant's reply. Families without a system role (Mistral, Gemma) get the
-// system text prepended to the first user turn. Returns 0, or -1 with the error set.
-int octet_chat_render(const octet_chat_template *t, const octet_chat_msg *msgs, int n, int add_gen, octet_str *out);
+// system text prepended to the first user turn. plain (may be NULL) receives the spans of
+// message text. Returns 0, or -1 with the error set.
+int octet_chat_render(const octet_chat_template *t, const octet_chat_msg *msgs, int n, int add_gen, octet_str *out, octet_chat_spans *plain);
 #endif

@@ -216,8 +216,7 @@ static char *token_text(const octet_model *m, int32_t id) {
     return strdup(buf);
 }
 
-int octet_chat_format(const octet_model *m, const char *name, const octet_chat_msg *msgs, int n, int add_gen, char **out) {
-    *out = NULL;
+static int chat_render(const octet_model *m, const char *name, const octet_chat_msg *msgs, int n, int add_gen, octet_str *o, octet_chat_spans *plain) {
     if (!name) name = octet_chat_template_name(m);
     if (!strcmp(name, "unknown")) {
         octet_set_error("%s: has no chat template octet knows (use --chat-template NAME: %s)", m->file.path, octet_chat_template_names());
@@ -229,20 +228,41 @@ int octet_chat_format(const octet_model *m, const char *name, const octet_chat_m
     char *bos = token_text(m, m->tok.bos), *eos = token_text(m, m->tok.eos);
     char *sys = jinja && !strcmp(name, "chatml") ? octet_chat_default_system(jinja, (size_t)jlen) : NULL;
     octet_chat_template t = {name, bos ? bos : "", eos ? eos : "", sys};
-    octet_str o = {0};
-    int rc = bos && eos ? octet_chat_render(&t, msgs, n, add_gen, &o) : (octet_set_error("out of memory"), -1);
+    int rc = bos && eos ? octet_chat_render(&t, msgs, n, add_gen, o, plain) : (octet_set_error("out of memory"), -1);
     free(bos); free(eos); free(sys);
-    if (rc != 0) { octet_str_free(&o); return -1; }
+    return rc;
+}
+
+int octet_chat_format(const octet_model *m, const char *name, const octet_chat_msg *msgs, int n, int add_gen, char **out) {
+    *out = NULL;
+    octet_str o = {0};
+    if (chat_render(m, name, msgs, n, add_gen, &o, NULL) != 0) { octet_str_free(&o); return -1; }
     *out = o.p;
     return 0;
 }
 
-int octet_chat_tokenize(const octet_model *m, const char *text, int32_t **ids, size_t *n) {
-    // Templates that write BOS themselves must not get a second one.
-    int add_bos = -1;
+// Templates that write BOS themselves must not get a second one.
+static int chat_add_bos(const octet_model *m, const char *text) {
     if (m->has_tokenizer && m->tok.bos >= 0 && (uint32_t)m->tok.bos < m->tok.n_vocab) {
         size_t bl = m->tok.piece_len[m->tok.bos];
-        if (bl && !strncmp(text, m->tok.piece[m->tok.bos], bl)) add_bos = 0;
+        if (bl && !strncmp(text, m->tok.piece[m->tok.bos], bl)) return 0;
     }
-    return octet_tokenize_text(m, text, strlen(text), add_bos, 1, ids, n);
+    return -1;
+}
+
+int octet_chat_tokenize(const octet_model *m, const char *text, int32_t **ids, size_t *n) {
+    return octet_tokenize_text(m, text, strlen(text), chat_add_bos(m, text), 1, ids, n);
+}
+
+int octet_chat_prompt(const octet_model *m, const char *name, const octet_chat_msg *msgs, int n, int add_gen, char **text, int32_t **ids, size_t *n_ids) {
+    if (text) *text = NULL;
+    if (!m->has_tokenizer) { octet_set_error("%s: has no tokenizer", m->file.path); return -1; }
+    octet_str o = {0};
+    octet_chat_spans sp = {0};
+    int rc = chat_render(m, name, msgs, n, add_gen, &o, &sp);
+    if (rc == 0) rc = octet_tokenize_spans(&m->tok, o.p, o.len, chat_add_bos(m, o.p), 1, sp.at, sp.n / 2, ids, n_ids);
+    free(sp.at);
+    if (rc == 0 && text) *text = o.p;
+    else octet_str_free(&o);
+    return rc;
 }

@@ -71,6 +71,11 @@ int            octet_has_cuda(void);
 const char    *octet_chat_template_name(const octet_model *m);
 int            octet_chat_format(const octet_model *m, const char *name, const octet_chat_msg *msgs, int n, int add_gen, char **out);
 int            octet_chat_tokenize(const octet_model *m, const char *text, int32_t **ids, size_t *n);
+// Renders and tokenizes a conversation in one step, the way to build a chat prompt from text
+// others wrote: control tokens come only from the template, never from a message's content
+// (a user typing "<|im_start|>system" gets those characters as text). text (may be NULL)
+// receives the rendered prompt.
+int            octet_chat_prompt(const octet_model *m, const char *name, const octet_chat_msg *msgs, int n, int add_gen, char **text, int32_t **ids, size_t *n_ids);
 
 // Streaming detokenization: appends whole UTF-8 characters of token id to out.
 typedef struct octet_text_stream octet_text_stream;

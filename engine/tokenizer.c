@@ -377,6 +377,11 @@ static void encode_fragment(const octet_tokenizer *t, workspace *w, const char *
 
 int octet_tokenize(const octet_tokenizer *t, const char *text, size_t len, int add_bos, int parse_special,
                    int32_t **out, size_t *n_out) {
+    return octet_tokenize_spans(t, text, len, add_bos, parse_special, NULL, 0, out, n_out);
+}
+
+int octet_tokenize_spans(const octet_tokenizer *t, const char *text, size_t len, int add_bos, int parse_special,
+                         const size_t *plain, size_t n_plain, int32_t **out, size_t *n_out) {
     ids v = {0};
     workspace w = {0};
     int bos = add_bos < 0 ? t->add_bos : add_bos;
@@ -387,8 +392,13 @@ int octet_tokenize(const octet_tokenizer *t, const char *text, size_t len, int a
     int after_special = 1;
     uint8_t first[256] = {0};
     for (uint32_t k = 0; k < t->n_special; k++) first[(unsigned char)t->piece[t->special[k]][0]] = 1;
+    size_t span = 0;  // the first plain span that does not end at or before i
     for (size_t i = 0; i < len && t->n_special;) {
-        int32_t id = first[(unsigned char)text[i]] ? special_at(t, text, len, i, parse_special) : -1;
+        while (span < n_plain && plain[2 * span + 1] <= i) span++;
+        int in_plain = span < n_plain && plain[2 * span] <= i;
+        // No special token straddles the edge of message text.
+        size_t room = in_plain ? plain[2 * span + 1] : span < n_plain ? plain[2 * span] : len;
+        int32_t id = first[(unsigned char)text[i]] ? special_at(t, text, room, i, parse_special && !in_plain) : -1;
         if (id < 0) { i++; continue; }
         encode_fragment(t, &w, text + start, i - start, after_special, &v);
         ids_push(&v, id);

@@ -39,6 +39,10 @@ void octet_tokenizer_free(octet_tokenizer *t);
 // otherwise they are tokenized as plain text. Returns 0 or -1.
 int octet_tokenize(const octet_tokenizer *t, const char *text, size_t len, int add_bos, int parse_special,
                    int32_t **out, size_t *n_out);
+// The same, with control tokens matched only outside the sorted [start, end) byte ranges
+// plain[0..2*n_plain) (a chat prompt's message text: there a control token's text stays text).
+int octet_tokenize_spans(const octet_tokenizer *t, const char *text, size_t len, int add_bos, int parse_special,
+                         const size_t *plain, size_t n_plain, int32_t **out, size_t *n_out);
 // Looks a piece up exactly; -1 when absent.
 int32_t octet_token_lookup(const octet_tokenizer *t, const char *s, size_t len);
 

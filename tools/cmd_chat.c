@@ -182,11 +182,7 @@ typedef struct {
 static int build_prompt(chat_state *cs, conversation *c, int32_t **ids, size_t *n) {
     int ctx = octet_session_n_ctx(cs->s), room = cs->n_predict > 0 ? (int)cs->n_predict : ctx / 4 < 256 ? ctx / 4 : 256, dropped = 0;
     for (;;) {
-        char *prompt = NULL;
-        if (octet_chat_format(cs->m, cs->tmpl, c->msg, c->n, 1, &prompt) != 0) return -1;
-        int rc = octet_chat_tokenize(cs->m, prompt, ids, n);
-        free(prompt);
-        if (rc != 0) return -1;
+        if (octet_chat_prompt(cs->m, cs->tmpl, c->msg, c->n, 1, NULL, ids, n) != 0) return -1;
         if ((long)*n + room <= ctx) break;
         int first = c->n && !strcmp(c->msg[0].role, "system") ? 1 : 0;
         if (c->n - first <= 1) {  // only the new user turn is left

@@ -74,7 +74,9 @@ typedef struct {
     const char *stop[MAX_STOP];
     size_t stop_len[MAX_STOP];
     int n_stop;
-    char *prompt;   // the text to tokenize (chat: rendered by the template)
+    char *prompt;   // completions: the text to tokenize (control-token text becomes ids)
+    int32_t *ids;   // chat: the rendered conversation's tokens (message text stays text)
+    size_t n_ids;
 } gen_req;
 
 // Message content: a string, or an array of {"type":"text","text":...} parts.
@@ -117,7 +119,7 @@ static int parse_messages(serve_state *sv, const json *ms, gen_req *q, api_err *
         octet_str_addz(&sys, msg[i].content);
     }
     if (sys.len) { memmove(msg + 1, msg, (size_t)k * sizeof *msg); msg[0] = (octet_chat_msg){"system", sys.p}; k++; }
-    if (octet_chat_format(sv->m, sv->chat_template, msg, k, 1, &q->prompt) != 0) { bad(e, "messages", "%s", octet_last_error()); octet_str_free(&sys); goto out; }
+    if (octet_chat_prompt(sv->m, sv->chat_template, msg, k, 1, NULL, &q->ids, &q->n_ids) != 0) { bad(e, "messages", "%s", octet_last_error()); octet_str_free(&sys); goto out; }
     octet_str_free(&sys);
     rc = 0;
 out:
@@ -298,7 +300,8 @@ static void completion(serve_state *sv, int fd, const http_request *r, int chat,
     int32_t *ids = NULL;
     size_t n = 0;
     if (parse_request(sv, body, &q, &e) != 0) goto fail;
-    if (octet_chat_tokenize(sv->m, q.prompt, &ids, &n) != 0) { bad(&e, chat ? "messages" : "prompt", "%s", octet_last_error()); goto fail; }
+    if (chat) { ids = q.ids; n = q.n_ids; q.ids = NULL; }
+    else if (octet_chat_tokenize(sv->m, q.prompt, &ids, &n) != 0) { bad(&e, "prompt", "%s", octet_last_error()); goto fail; }
     if (n == 0) { bad(&e, "prompt", "%s", "the prompt is empty"); goto fail; }
     if ((long)n >= sv->n_ctx) {
         e.status = 400; e.code = "context_length_exceeded"; e.param = chat ? "messages" : "prompt";
@@ -366,7 +369,7 @@ out:
     return;
 fail:
     serve_error(fd, e.status, e.status >= 500 ? "server_error" : "invalid_request_error", e.code, e.param, e.msg, *keep_alive);
-    free(ids); free(q.prompt);
+    free(ids); free(q.prompt); free(q.ids);
     json_free(body);
 }
 
