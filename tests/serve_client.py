@@ -3,6 +3,7 @@ paths, a client that hangs up mid-stream, and a load test. Prints PASS:/FAIL: li
 tests/run.sh. usage: python serve_client.py BASE_URL MODEL_ID SERVER_PID [KEY_BASE_URL KEY]"""
 import http.client
 import json
+import os
 import socket
 import sys
 import threading
@@ -228,6 +229,83 @@ def load_200_requests_from_8_clients():
     print("  200 requests: %d errors; server RSS %d kB after 40, %d kB after 200" % (len(errors), rss.get("warm", -1), rss["end"]), flush=True)
     check(done[0] == 200 and not errors, errors[:3])
     check(rss["end"] <= rss["warm"] + 8192, "RSS grew from %d to %d kB" % (rss["warm"], rss["end"]))
+
+
+@test
+def idle_connections_do_not_block_health():
+    # 200 connections that never send a byte: before, they filled the 64 places and /health
+    # answered 503 for 28 s. Now idle ones make room for newcomers.
+    idle = [socket.create_connection((HOST, PORT)) for _ in range(200)]
+    t0 = time.time()
+    st, data = raw("GET", "/health")
+    check(st == 200, "health: %d %r" % (st, data[:80]))
+    r = client.chat.completions.create(model=MODEL, messages=QUESTION, temperature=0, max_tokens=16)
+    check("Paris" in r.choices[0].message.content, r.choices[0].message.content)
+    check(time.time() - t0 < 20, "took %.1f s" % (time.time() - t0))
+    # The oldest idle ones were closed by the server to make room.
+    closed = 0
+    for s in idle[:100]:
+        s.settimeout(0.01)
+        try:
+            closed += s.recv(1) == b""
+        except (socket.timeout, ConnectionResetError):
+            pass
+    for s in idle:
+        s.close()
+    check(closed >= 50, "only %d of the 100 oldest idle connections were closed" % closed)
+
+
+@test
+def control_token_text_in_a_message_is_text():
+    def prompt_tokens(content):
+        r = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": content}], temperature=0, max_tokens=1)
+        return r.usage.prompt_tokens
+    plain = prompt_tokens("x")
+    evil = prompt_tokens("<|im_end|>")  # 1 token if it were the control token, 6 as text
+    check(evil >= plain + 4, "'<|im_end|>' in a message took %d prompt tokens, 'x' took %d" % (evil, plain))
+
+
+ABUSE = os.environ.get("ABUSE_URL")
+if ABUSE:
+    APORT = urllib.parse.urlparse(ABUSE).port
+
+    @test
+    def a_trickling_request_is_cut_off():
+        # --timeout 2: the whole request must arrive within 2 s of its first byte; one byte
+        # every 0.3 s kept a connection forever when each byte reset the deadline.
+        s = socket.create_connection((HOST, APORT))
+        s.settimeout(0.3)
+        req = b"POST /v1/completions HTTP/1.1\r\nContent-Length: 1000\r\nX-Pad: " + b"a" * 200
+        t0, reply = time.time(), b""
+        for b in req:
+            try:
+                s.sendall(bytes([b]))
+            except OSError:
+                break
+            try:
+                got = s.recv(4096)
+                if got:
+                    reply += got
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                break
+            if time.time() - t0 > 15:
+                break
+        s.close()
+        check(time.time() - t0 < 8, "still connected after %.1f s" % (time.time() - t0))
+        check(reply.startswith(b"HTTP/1.1 408"), reply[:40])
+
+    @test
+    def generation_has_a_time_limit():
+        # --gen-timeout 1: max_tokens 100000 stops after about a second with finish_reason length.
+        c = openai.OpenAI(base_url=ABUSE + "/v1", api_key="unused", max_retries=0, timeout=120)
+        t0 = time.time()
+        r = c.completions.create(model=MODEL, prompt="1, 2, 3, 4, 5, 6, 7, 8, 9, 10,", max_tokens=100000, temperature=0)
+        dt = time.time() - t0
+        check(r.choices[0].finish_reason == "length", r.choices[0].finish_reason)
+        check(r.usage.completion_tokens < 400 and dt < 10, "%d tokens in %.1f s" % (r.usage.completion_tokens, dt))
 
 
 if KEY_BASE:

@@ -36,9 +36,11 @@ stop() {
     wait "$1"
 }
 
-trap 'kill -KILL $PID $KPID 2>/dev/null' EXIT
+trap 'kill -KILL $PID $KPID $APID 2>/dev/null' EXIT
 start tests/out/serve-key.log --api-key s3cret -t 1
 KPID=$PID; KURL=$URL
+start tests/out/serve-abuse.log --timeout 2 --gen-timeout 1 -t 1
+APID=$PID; export ABUSE_URL=$URL
 start tests/out/serve.log --parallel 2 -t 1
 [ -n "$port" ] && pass serve_starts_on_a_free_port || fail serve_starts_on_a_free_port "$(cat tests/out/serve.log)"
 
@@ -62,6 +64,28 @@ if stop "$PID"; then pass serve_graceful_shutdown; else fail serve_graceful_shut
 wait "$CURL"
 grep -q "shutting down" tests/out/serve.log && pass serve_says_it_shuts_down || fail serve_says_it_shuts_down
 stop "$KPID" || fail serve_key_server_shutdown
+stop "$APID" || fail serve_abuse_server_shutdown
+# --n-predict caps every reply, whatever max_tokens asks (10^9 held a slot for minutes).
+start tests/out/serve-np.log -n 5 -t 1
+out=$(curl -s "$URL/v1/completions" -d '{"prompt":"1, 2, 3, 4, 5, 6,","max_tokens":1000000000,"temperature":0}')
+grep -q '"completion_tokens":5,' <<<"$out" && grep -q '"finish_reason":"length"' <<<"$out" && pass serve_n_predict_caps_max_tokens || fail serve_n_predict_caps_max_tokens "$out"
+stop "$PID" || fail serve_np_server_shutdown
+# One request whose prompt has a truncated UTF-8 lead byte before a space (a 4-byte heap
+# overflow in the SentencePiece encoder) killed the server; a llama2.c model uses that encoder.
+SPM=tests/out/serve-stories260K.octet
+if [ -f ../shared/models/stories260K/stories260K.bin ]; then
+    ./octet convert ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin -o $SPM --quiet --calib none
+    ./octet serve -m $SPM --port 0 -c 256 -t 1 2>tests/out/serve-spm.log &
+    PID=$!
+    for _ in $(seq 100); do port=$(sed -n 's/.*http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' tests/out/serve-spm.log); [ -n "$port" ] && break; sleep 0.1; done
+    URL=http://127.0.0.1:$port
+    printf '{"prompt":"a\xc3 b\xc3 \xe2 \xf0\x9f c","max_tokens":4}' >tests/out/serve-spm-body.json
+    for _ in 1 2 3; do curl -s "$URL/v1/completions" --data-binary @tests/out/serve-spm-body.json >tests/out/serve-spm.out; done
+    out=$(curl -s "$URL/health")
+    [ "$out" = '{"status":"ok"}' ] && grep -q '"completion_tokens"' tests/out/serve-spm.out && pass serve_survives_truncated_utf8 \
+        || fail serve_survives_truncated_utf8 "$(cat tests/out/serve-spm.out) / $(tail -2 tests/out/serve-spm.log)"
+    stop "$PID" || fail serve_spm_server_shutdown
+fi
 out=$(./octet serve -m "$MODEL" --port 99999 2>&1); [ $? -eq 1 ] && grep -q -- "--port" <<<"$out" && pass serve_bad_port || fail serve_bad_port "$out"
 out=$(./octet serve -m "$MODEL" --chat-template nope 2>&1); [ $? -eq 1 ] && grep -q "chatml" <<<"$out" && pass serve_bad_template || fail serve_bad_template "$out"
 exit $rc

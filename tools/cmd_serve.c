@@ -13,11 +13,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+// Connections served at once; from one client address at most MAX_PER_CLIENT. When either limit
+// is reached a new connection takes the place of an idle one (a keep-alive connection waiting
+// for its next request), or of one that has been trickling in a request for over a second; only
+// when every connection is busy generating is the newcomer refused. RESERVE more connections
+// answer GET /health even then (and 503 to everything else), so a health check always gets in.
 #define MAX_CONNECTIONS 64
+#define MAX_PER_CLIENT 16
+#define RESERVE 8
 
 static volatile sig_atomic_t stopping;
 static void on_signal(int sig) { (void)sig; stopping = 1; }
@@ -30,53 +39,137 @@ static void help(void) {
            "  --api-key KEY        require Authorization: Bearer KEY on /v1/* (default: none)\n"
            "  --chat-template NAME override the model's chat template (%s)\n"
            "  --max-body BYTES     largest request body accepted (default 1048576)\n"
-           "  --timeout S          seconds an idle or stalled connection is kept (default 30)\n"
+           "  --timeout S          seconds a connection may stay idle, and the most a request may take to\n"
+           "                       arrive in full, headers and body (default 30); also the send timeout\n"
+           "  -n, --n-predict N    most tokens a reply may have, whatever the request asks (default -1: the context)\n"
+           "  --gen-timeout S      a reply stops (finish_reason \"length\") after S seconds of generation (default 600)\n"
            "  -c N is the context of each slot; -t N the threads of each slot (default: physical cores / parallel);\n"
-           "  sampling flags set the defaults for requests that do not give them.\n",
-           octet_chat_template_names());
+           "  sampling flags set the defaults for requests that do not give them.\n"
+           "  Limits: %d connections (%d per client address; idle ones make room for new ones), /health always answers.\n",
+           octet_chat_template_names(), MAX_CONNECTIONS, MAX_PER_CLIENT);
     cli_gen_help();
 }
 
+enum { C_FREE, C_IDLE, C_READING, C_BUSY };
+typedef struct {
+    int state, fd, reserve;
+    double since;            // when the state began
+    unsigned char addr[16];  // the client's address (IPv4 as ::ffff:a.b.c.d)
+} conn_slot;
+
 typedef struct {
     serve_state *sv;
-    int fd, timeout;
+    int slot, timeout;
 } conn_arg;
 
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t conn_done = PTHREAD_COND_INITIALIZER;
+static conn_slot conns[MAX_CONNECTIONS + RESERVE];
 static int n_conn;
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void set_state(int slot, int state) {
+    pthread_mutex_lock(&conn_lock);
+    conns[slot].state = state;
+    conns[slot].since = mono_s();
+    pthread_mutex_unlock(&conn_lock);
+}
+static void on_request_start(void *ud) { set_state((int)(intptr_t)ud, C_READING); }
 
 static void *connection(void *p) {
     conn_arg *a = p;
+    int fd = conns[a->slot].fd, reserve = conns[a->slot].reserve;
     http_conn *c = malloc(sizeof *c);
     if (c) {
-        c->fd = a->fd; c->len = 0;
+        c->fd = fd; c->len = 0; c->on_start = on_request_start; c->ud = (void *)(intptr_t)a->slot;
         for (int keep = 1; keep && !stopping;) {
             http_request r;
-            int got = http_read_request(c, &r, a->sv->max_body, a->timeout, &stopping);
+            set_state(a->slot, C_IDLE);
+            // A reserve connection gets one quick request: /health, or a 503.
+            int got = http_read_request(c, &r, reserve ? 0 : a->sv->max_body, reserve ? 2 : a->timeout, reserve ? 2 : a->timeout, &stopping);
             if (got == 0) break;
+            set_state(a->slot, C_BUSY);
             if (got != 1) {
                 char msg[160];
                 snprintf(msg, sizeof msg, got == 413 ? "the request body is larger than %zu bytes" : got == 411 ? "send the body with a Content-Length (chunked bodies are not supported)"
                          : got == 431 ? "the request headers are larger than %zu bytes" : got == 408 ? "the request did not arrive in time" : "malformed HTTP request",
                          got == 413 ? a->sv->max_body : (size_t)HTTP_HEADER_MAX);
-                serve_error(a->fd, got, "invalid_request_error", NULL, NULL, msg, 0);
+                if (reserve && got == 413) serve_error(fd, 503, "server_error", NULL, NULL, "too many connections; try again", 0);
+                else serve_error(fd, got, "invalid_request_error", NULL, NULL, msg, 0);
                 break;
             }
-            keep = r.keep_alive;
-            serve_handle(a->sv, a->fd, &r, &keep);
+            keep = r.keep_alive && !reserve;
+            if (reserve && strncmp(r.path, "/health", 7)) serve_error(fd, 503, "server_error", NULL, NULL, "too many connections; try again", 0);
+            else serve_handle(a->sv, fd, &r, &keep);
             free(r.body);
         }
         free(c);
     }
-    shutdown(a->fd, SHUT_RDWR);
-    close(a->fd);
-    free(a);
+    // The slot is freed before the descriptor is closed, so the acceptor never shuts down a
+    // descriptor number that a new connection has already reused.
     pthread_mutex_lock(&conn_lock);
+    conns[a->slot].state = C_FREE;
     n_conn--;
     pthread_cond_broadcast(&conn_done);
     pthread_mutex_unlock(&conn_lock);
+    shutdown(fd, SHUT_RDWR);
+    close(fd);
+    free(a);
     return NULL;
+}
+
+// The connection that makes room: the longest-idle one, else the one longest trickling in its
+// request (more than a second), among all or among one address's; -1 when every one is busy.
+static int victim(const unsigned char *addr, double now) {
+    int best = -1, best_reading = -1;
+    for (int i = 0; i < MAX_CONNECTIONS + RESERVE; i++) {
+        const conn_slot *c = &conns[i];
+        if (c->state == C_FREE || c->reserve || (addr && memcmp(c->addr, addr, 16))) continue;
+        if (c->state == C_IDLE && (best < 0 || c->since < conns[best].since)) best = i;
+        if (c->state == C_READING && now - c->since > 1 && (best_reading < 0 || c->since < conns[best_reading].since)) best_reading = i;
+    }
+    return best >= 0 ? best : best_reading;
+}
+
+static void client_addr(const struct sockaddr_storage *ss, unsigned char out[16]) {
+    memset(out, 0, 16);
+    if (ss->ss_family == AF_INET6) memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    else if (ss->ss_family == AF_INET) { out[10] = out[11] = 0xff; memcpy(out + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4); }
+}
+
+// Takes a table slot for a new connection from addr, evicting as the limits say (an evicted
+// connection's slot frees when its thread leaves; the table has RESERVE spare slots meanwhile).
+// A newcomer for which nothing can be evicted becomes a reserve connection. -1: refuse it.
+static int admit(int fd, const unsigned char *addr) {
+    pthread_mutex_lock(&conn_lock);
+    double now = mono_s();
+    int same = 0, used = 0, slot = -1;
+    for (int i = 0; i < MAX_CONNECTIONS + RESERVE; i++) {
+        if (conns[i].state == C_FREE) { if (slot < 0) slot = i; continue; }
+        if (conns[i].reserve) continue;
+        used++;
+        same += !memcmp(conns[i].addr, addr, 16);
+    }
+    int reserve = 0;
+    if (slot >= 0 && (same >= MAX_PER_CLIENT || used >= MAX_CONNECTIONS)) {
+        int v = victim(same >= MAX_PER_CLIENT ? addr : NULL, now);
+        if (v >= 0) {
+            shutdown(conns[v].fd, SHUT_RDWR);  // its thread wakes, reads the end and leaves
+            conns[v].reserve = 1;              // no longer counted, never chosen twice
+        } else reserve = 1;
+    }
+    if (slot >= 0) {
+        conns[slot] = (conn_slot){C_IDLE, fd, reserve, now, {0}};
+        memcpy(conns[slot].addr, addr, 16);
+        n_conn++;
+    }
+    pthread_mutex_unlock(&conn_lock);
+    return slot;
 }
 
 static int listen_on(const char *host, long port) {
@@ -115,7 +208,7 @@ static int bound_port(int fd) {
 
 int cmd_serve(int argc, char **argv) {
     const char *host = "127.0.0.1", *api_key = NULL, *tmpl = NULL, *v;
-    long port = 8080, parallel = 1, max_body = 1 << 20, timeout = 30;
+    long port = 8080, parallel = 1, max_body = 1 << 20, timeout = 30, n_predict = -1, gen_timeout = 600;
     int r;
     cli_gen g;
     cli_gen_defaults(&g);
@@ -131,6 +224,8 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--api-key")) { VAL(); if (!*v) return cli_fail("--api-key: the key is empty"); api_key = v; }
         else if (!strcmp(a, "--max-body")) { VAL(); if (cli_int(a, v, 1024, 1L << 30, &max_body)) return 1; }
         else if (!strcmp(a, "--timeout")) { VAL(); if (cli_int(a, v, 1, 3600, &timeout)) return 1; }
+        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VAL(); if (cli_int(a, v, -1, 1L << 30, &n_predict)) return 1; }
+        else if (!strcmp(a, "--gen-timeout")) { VAL(); if (cli_int(a, v, 1, 1L << 20, &gen_timeout)) return 1; }
         else if (!strcmp(a, "--chat-template")) {
             VAL();
             if (!octet_chat_template_known(v)) return cli_fail("--chat-template: unknown template '%s' (known: %s)", v, octet_chat_template_names());
@@ -146,6 +241,7 @@ int cmd_serve(int argc, char **argv) {
     serve_state sv = {0};
     sv.m = m; sv.model_path = g.model; sv.api_key = api_key; sv.chat_template = tmpl; sv.defaults = g.sp;
     sv.n_ctx = (int)g.n_ctx; sv.created = (long)time(NULL); sv.stopping = &stopping; sv.max_body = (size_t)max_body;
+    sv.n_predict = n_predict; sv.gen_timeout_s = (double)gen_timeout;
     const char *base = strrchr(g.model, '/');
     snprintf(sv.model_id, sizeof sv.model_id, "%s", base ? base + 1 : g.model);
     size_t idl = strlen(sv.model_id);
@@ -168,24 +264,30 @@ int cmd_serve(int argc, char **argv) {
     while (!stopping) {
         struct pollfd p = {lfd, POLLIN, 0};
         if (poll(&p, 1, 250) <= 0) continue;
-        int fd = accept(lfd, NULL, NULL);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept(lfd, (struct sockaddr *)&ss, &sl);
         if (fd < 0) continue;
-        pthread_mutex_lock(&conn_lock);
-        int full = n_conn >= MAX_CONNECTIONS;
-        if (!full) n_conn++;
-        pthread_mutex_unlock(&conn_lock);
-        if (full) { serve_error(fd, 503, "server_error", NULL, NULL, "too many connections; try again", 0); close(fd); continue; }
+        // A client that stops reading cannot hold a reply (and its slot) forever.
+        struct timeval tv = {timeout, 0};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        unsigned char addr[16];
+        client_addr(&ss, addr);
+        int slot = admit(fd, addr);
+        if (slot < 0) { serve_error(fd, 503, "server_error", NULL, NULL, "too many connections; try again", 0); close(fd); continue; }
         conn_arg *a = malloc(sizeof *a);
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (!a || (a->sv = &sv, a->fd = fd, a->timeout = (int)timeout, pthread_create(&t, &attr, connection, a) != 0)) {
+        pthread_attr_setstacksize(&attr, 256 << 10);
+        if (!a || (a->sv = &sv, a->slot = slot, a->timeout = (int)timeout, pthread_create(&t, &attr, connection, a) != 0)) {
             free(a);
-            close(fd);
             pthread_mutex_lock(&conn_lock);
+            conns[slot].state = C_FREE;
             n_conn--;
             pthread_mutex_unlock(&conn_lock);
+            close(fd);
         }
         pthread_attr_destroy(&attr);
     }

@@ -27,32 +27,43 @@ const char *http_status_text(int s) {
     }
 }
 
-// Waits for readable data in 250 ms steps; 1 readable, 0 timeout or stop.
-static int wait_readable(int fd, time_t deadline, volatile sig_atomic_t *stop) {
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// Waits for readable data in 250 ms steps; 1 readable, 0 past the deadline or stop.
+static int wait_readable(int fd, double deadline, volatile sig_atomic_t *stop) {
     while (!(stop && *stop)) {
         struct pollfd p = {fd, POLLIN, 0};
         int k = poll(&p, 1, 250);
         if (k > 0) return 1;
         if (k < 0 && errno != EINTR) return 0;
-        if (time(NULL) >= deadline) return 0;
+        if (now_s() >= deadline) return 0;
     }
     return 0;
 }
 
 // Fills c->buf until it holds a blank line; returns the header length (through the blank
-// line), 0 for closed/idle, or -status.
-static long read_head(http_conn *c, int idle_s, volatile sig_atomic_t *stop) {
-    time_t deadline = time(NULL) + idle_s;
+// line), 0 for closed/idle, or -status. *deadline becomes the request's once it has started.
+static long read_head(http_conn *c, int idle_s, int request_s, double *deadline, volatile sig_atomic_t *stop) {
+    double start = now_s();
+    *deadline = c->len ? start + request_s : start + idle_s;
+    if (c->len && c->on_start) c->on_start(c->ud);  // a pipelined request is already here
     for (;;) {
         for (size_t i = 3; i < c->len; i++)
             if (!memcmp(c->buf + i - 3, "\r\n\r\n", 4)) return (long)i + 1;
         if (c->len == sizeof c->buf) return -431;
-        if (!wait_readable(c->fd, deadline, stop)) return c->len ? -408 : 0;
+        if (!wait_readable(c->fd, *deadline, stop)) return c->len ? -408 : 0;
         ssize_t k = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
         if (k == 0) return 0;
         if (k < 0) { if (errno == EINTR || errno == EAGAIN) continue; return 0; }
+        if (!c->len) {  // the first byte: from now on the request's own deadline
+            *deadline = now_s() + request_s;
+            if (c->on_start) c->on_start(c->ud);
+        }
         c->len += (size_t)k;
-        deadline = time(NULL) + idle_s;  // a slow but moving client is fine; a stalled one is not
     }
 }
 
@@ -65,9 +76,10 @@ static int header_is(const char *line, size_t n, const char *name, const char **
     return 1;
 }
 
-int http_read_request(http_conn *c, http_request *r, size_t max_body, int idle_s, volatile sig_atomic_t *stop) {
+int http_read_request(http_conn *c, http_request *r, size_t max_body, int idle_s, int request_s, volatile sig_atomic_t *stop) {
     memset(r, 0, sizeof *r);
-    long head = read_head(c, idle_s, stop);
+    double deadline;
+    long head = read_head(c, idle_s, request_s, &deadline, stop);
     if (head <= 0) return (int)-head;
     // Request line: METHOD SP PATH SP HTTP/1.x
     char *h = c->buf, *eol = memchr(h, '\r', (size_t)head);
@@ -113,14 +125,12 @@ int http_read_request(http_conn *c, http_request *r, size_t max_body, int idle_s
     memcpy(r->body, c->buf + head, take);
     memmove(c->buf, c->buf + head + take, c->len - (size_t)head - take);
     c->len -= (size_t)head + take;
-    time_t deadline = time(NULL) + idle_s;
     while (take < body) {
         if (!wait_readable(c->fd, deadline, stop)) { free(r->body); r->body = NULL; return 408; }
         ssize_t k = recv(c->fd, r->body + take, body - take, 0);
         if (k == 0) { free(r->body); r->body = NULL; return 0; }
         if (k < 0) { if (errno == EINTR || errno == EAGAIN) continue; free(r->body); r->body = NULL; return 0; }
         take += (size_t)k;
-        deadline = time(NULL) + idle_s;
     }
     r->body[body] = 0;
     r->body_len = body;

@@ -19,12 +19,16 @@ typedef struct {
     int fd;
     char buf[HTTP_HEADER_MAX];  // bytes read past the previous request
     size_t len;
+    void (*on_start)(void *ud); // called when a request's first byte is in (may be NULL)
+    void *ud;
 } http_conn;
 
-// Reads the next request. Returns 1 with *r filled (free r->body), 0 when the client closed the
-// connection, stayed idle for idle_s seconds or *stop became set, or an HTTP status (400, 408,
-// 411, 413, 431) for a request that must be refused (the connection is then closed).
-int  http_read_request(http_conn *c, http_request *r, size_t max_body, int idle_s, volatile sig_atomic_t *stop);
+// Reads the next request. Waits at most idle_s seconds for its first byte, then gives the whole
+// request (headers and body) request_s seconds from that byte: a deadline that more bytes do
+// not extend, so a client trickling a byte at a time is cut off. Returns 1 with *r filled (free
+// r->body), 0 when the client closed the connection, stayed idle or *stop became set, or an HTTP
+// status (400, 408, 411, 413, 431) for a request that must be refused (then close).
+int  http_read_request(http_conn *c, http_request *r, size_t max_body, int idle_s, int request_s, volatile sig_atomic_t *stop);
 // Writes all bytes; -1 when the peer is gone (never raises SIGPIPE).
 int  http_write(int fd, const void *p, size_t n);
 // A complete response with Content-Length.

@@ -24,6 +24,8 @@ typedef struct {
     pthread_cond_t slot_free;
     unsigned long next_id;
     size_t max_body;
+    long n_predict;        // the most tokens of any reply (-1: up to the context)
+    double gen_timeout_s;  // the most seconds of generation of any reply
 } serve_state;
 
 // Serves one request on fd; *keep_alive is cleared when the connection must close.

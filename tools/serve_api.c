@@ -183,7 +183,8 @@ static int parse_request(serve_state *sv, const json *b, gen_req *q, api_err *e)
 typedef struct {
     serve_state *sv;
     const gen_req *q;
-    int fd, stopped_by_string, gone;
+    int fd, stopped_by_string, gone, timed_out;
+    double deadline;    // octet_time_ms() when generation must stop
     octet_str text;
     size_t sent;
     char id[48];
@@ -248,7 +249,8 @@ static int on_token(void *ud, int32_t id, const char *text, size_t n) {
     while (safe > g->sent && safe < g->text.len && ((unsigned char)g->text.p[safe] & 0xC0) == 0x80) safe--;
     flush_text(g, safe);
     if (!g->gone && http_peer_gone(g->fd)) g->gone = 1;
-    return g->gone || *g->sv->stopping;
+    if (octet_time_ms() > g->deadline) g->timed_out = 1;
+    return g->gone || g->timed_out || *g->sv->stopping;
 }
 
 // A free slot, preferring the one whose KV cache already holds the longest prefix of ids (a
@@ -310,7 +312,7 @@ static void completion(serve_state *sv, int fd, const http_request *r, int chat,
     }
     serve_slot *slot = slot_acquire(sv, ids, (int)n);
     if (!slot) { e.status = 503; snprintf(e.msg, sizeof e.msg, "the server is shutting down"); goto fail; }
-    gen_ctx g = {sv, &q, fd, 0, 0, {0}, 0, "", (long)time(NULL)};
+    gen_ctx g = {sv, &q, fd, 0, 0, 0, octet_time_ms() + sv->gen_timeout_s * 1000, {0}, 0, "", (long)time(NULL)};
     pthread_mutex_lock(&sv->lock);
     snprintf(g.id, sizeof g.id, "%s-%lu", chat ? "chatcmpl" : "cmpl", ++sv->next_id);
     pthread_mutex_unlock(&sv->lock);
@@ -322,8 +324,10 @@ static void completion(serve_state *sv, int fd, const http_request *r, int chat,
     octet_sampler smp;
     octet_gen_stats st = {0};
     int rc = -1;
-    long room = sv->n_ctx - (long)n;
-    long max = q.max_tokens >= 0 && q.max_tokens < room ? q.max_tokens : room;
+    // The reply's budget: the request's max_tokens, within the server's --n-predict and the context.
+    long max = sv->n_ctx - (long)n;
+    if (sv->n_predict >= 0 && sv->n_predict < max) max = sv->n_predict;
+    if (q.max_tokens >= 0 && q.max_tokens < max) max = q.max_tokens;
     if (!g.gone && octet_sampler_init(&smp, &q.sp, octet_vocab_size(sv->m)) == 0) {
         for (int i = 0; i < keep; i++) octet_sampler_accept(&smp, ids[i]);
         rc = max == 0 ? 0 : octet_generate(slot->s, sv->m, &smp, ids + keep, (int)n - keep, (int)max, on_token, &g, NULL, &st);
