@@ -122,7 +122,7 @@ $(B)/tests/%: tests/%.c tests/check.h $(B)/libconvert.a $(TOP)/liboctet.a
 	$(CC) $(XCFLAGS) -Itests -o $@ $< $(B)/libconvert.a $(TOP)/liboctet.a $(LDLIBS)
 
 # Shell-driven tests (servers and real HTTP clients) run after the C ones.
-TEST_SCRIPTS := tests/test_serve.sh tests/test_aarch64.sh
+TEST_SCRIPTS := tests/test_serve.sh tests/test_aarch64.sh tests/test_fuzz_regressions.sh
 test: octet models $(TEST_BIN) $(if $(X86),$(EMU)/octet) $(if $(ARM_TOOLS),aarch64)
 	@bash tests/run.sh $(TEST_BIN) $(TEST_SCRIPTS)
 
@@ -160,6 +160,31 @@ bench: octet models $(SYN_1B)
 	   ./octet bench -m $(SYN_1B) -p 128 -n 32 -t 1,2 -r 2; \
 	   $(if $(filter 1,$(CUDA)),echo; ./octet bench -m $(SMOL_Q8) --device cuda -r 3; echo; ./octet bench -m $(SYN_1B) --device cuda -r 3;,) \
 	 } > bench/results.md.tmp && mv bench/results.md.tmp bench/results.md && cat bench/results.md
+
+# Fuzzing (tests/fuzz): libFuzzer harnesses, with ASan and UBSan, over the library built again
+# with clang into $(FUZZ_B); `make fuzz FUZZ_SECONDS=N` runs each for N seconds (two at a time)
+# and fails on any crash, leak, UB or hang.
+FUZZ_CC      ?= clang
+FUZZ_B       := $(B)/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz fuzz-build
+$(FUZZ_B)/lib/liboctet.a $(FUZZ_B)/lib/libconvert.a &: FORCE
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" B=$(FUZZ_B)/lib TOP=$(FUZZ_B)/lib CUDA=0 \
+	    $(FUZZ_B)/lib/liboctet.a $(FUZZ_B)/lib/libconvert.a
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_B)/lib/libconvert.a $(FUZZ_B)/lib/liboctet.a
+	$(FUZZ_CC) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Iengine -Ikernels -Itools -Itests \
+	    -o $@ $< $(FUZZ_B)/lib/libconvert.a $(FUZZ_B)/lib/liboctet.a -lm -pthread
+$(B)/tests/fuzz/make_seeds: tests/fuzz/make_seeds.c tests/fuzz/fuzz_util.h tests/gguf_build.h
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) -o $@ $<
+fuzz-build: $(FUZZ_BINS) octet $(B)/tests/fuzz/make_seeds
+	@bash tests/fuzz/seeds.sh ./octet $(B)/tests/fuzz/make_seeds
+fuzz: fuzz-build
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+FORCE:
 
 clean:
 	rm -rf $(B) octet liboctet.a liboctet.so tests/out

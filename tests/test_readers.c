@@ -455,6 +455,24 @@ static void percentile_clip(void) {
     free(q);
 }
 
+// Found by fuzz_gguf: subnormal weights gave a scale whose inverse is infinite, and 0 * inf =
+// NaN reached the int8 cast (undefined; UBSan stops on it). Such groups quantize to zeros.
+static void subnormal_weights_quantize_to_zero(void) {
+    float x[64];
+    for (int i = 0; i < 64; i++) x[i] = i % 3 ? 1e-43f * (float)(i % 5) : 0.0f;
+    for (int clip = 0; clip < 3; clip++)
+        for (uint32_t dt = OCTET_Q8; dt <= OCTET_Q8G32; dt++) {
+            uint64_t qb;
+            octet_tensor_nbytes(dt, 2, 32, &qb);
+            uint8_t *q = malloc(qb);
+            octet_quantize_q8(x, 2, 32, dt, q, clip, 99, 1);
+            int nonzero = 0;
+            for (int i = 0; i < 64; i++) nonzero += q[i] != 0;
+            CHECK(nonzero == 0, "clip %d, %s: %d non-zero quants from subnormal weights", clip, octet_dtype_name(dt), nonzero);
+            free(q);
+        }
+}
+
 int main(void) {
     RUN(hf_directory_round_trip);
     RUN(hf_sharded_round_trip);
@@ -465,6 +483,7 @@ int main(void) {
     RUN(llama2c_tokenizer_matches_llama_reference);
     RUN(octet_container_round_trip);
     RUN(percentile_clip);
+    RUN(subnormal_weights_quantize_to_zero);
     RUN(half_precision_conversions);
     CHECK_DONE();
 }

@@ -163,7 +163,9 @@ static void q8_rows(void *p, int ith, int nth) {
     for (uint64_t r = (uint64_t)r0; r < (uint64_t)r1; r++) {
         for (uint64_t c0 = 0; c0 < cols; c0 += g) {
             const float *v = j->x + r * cols + c0;
+            // A subnormal scale has no finite inverse (0 * inf would be NaN): such a group is zeros.
             float scale = group_scale(v, g, j->clip, j->pct), inv = scale > 0 ? 1.0f / scale : 0.0f;
+            if (!isfinite(inv)) inv = 0.0f;
             for (uint64_t i = 0; i < g; i++) {
                 float x = roundf(v[i] * inv);
                 q[r * cols + c0 + i] = (int8_t)(x > 127 ? 127 : x < -127 ? -127 : x);
