@@ -361,6 +361,9 @@ static void bad_flags(void) {
     expect_clean_failure("directory as -f", "./octet tokenize -m models/smollm2-135m-instruct.q8.octet -f " D, "is a directory", NULL);
     run_cmd(NULL, "mkfifo " D "/fifo");
     expect_clean_failure("FIFO as -m", "timeout 10 ./octet info -m " D "/fifo", "not a regular file", NULL);
+    expect_clean_failure("FIFO as convert INPUT", "timeout 10 ./octet convert " D "/fifo -o " D "/f.octet", "fifo", D "/f.octet");
+    run_cmd(NULL, "mkdir -p " D "/hffifo && mkfifo " D "/hffifo/config.json");
+    expect_clean_failure("FIFO as config.json", "timeout 10 ./octet convert " D "/hffifo -o " D "/f.octet", "not a regular file", D "/f.octet");
     char *out = NULL;
     CHECK(run_cmd(&out, "echo hello | ./octet tokenize -m models/smollm2-135m-instruct.q8.octet -f /dev/stdin --ids") == 0 && out && strstr(out, "28120"),
           "a pipe still works as -f: %s", out ? out : "");

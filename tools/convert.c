@@ -194,11 +194,12 @@ static void progress(int quiet, size_t i, size_t n, const char *name) {
 static int is_dir(const char *p) { struct stat st; return stat(p, &st) == 0 && S_ISDIR(st.st_mode); }
 
 static int is_gguf(const char *p) {
-    FILE *fp = fopen(p, "rb");
+    int fd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO must not block here
+    if (fd < 0) return 0;
+    struct stat st;
     char magic[4] = {0};
-    if (!fp) return 0;
-    size_t n = fread(magic, 1, 4, fp);
-    fclose(fp);
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, magic, 4) : 0;
+    close(fd);
     return n == 4 && memcmp(magic, "GGUF", 4) == 0;
 }
 

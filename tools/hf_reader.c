@@ -8,14 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static json *load_json(const char *dir, const char *file, int required) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     size_t n;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) { if (required) octet_set_error("%s: missing (a Hugging Face directory needs config.json, tokenizer.json and *.safetensors)", path); return NULL; }
-    fclose(fp);
+    struct stat st;
+    if (stat(path, &st) != 0) { if (required) octet_set_error("%s: missing (a Hugging Face directory needs config.json, tokenizer.json and *.safetensors)", path); return NULL; }
+    if (!S_ISREG(st.st_mode)) { octet_set_error("%s: not a regular file", path); return NULL; }
     char *text = octet_read_file(path, &n);
     if (!text) return NULL;
     char err[160];
@@ -114,8 +115,8 @@ static int read_weights(conv_model *m, const char *dir, int tied) {
     json *index = load_json(dir, "model.safetensors.index.json", 0);
     if (!index) {
         snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
-        FILE *fp = fopen(path, "rb");
-        if (fp) { fclose(fp); return -1; }  // exists but is invalid: error already set
+        struct stat st;
+        if (stat(path, &st) == 0) return -1;  // exists but is invalid: error already set
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
         return safetensors_read(m, path, map_name, &ctx);
     }
