@@ -4,6 +4,7 @@
 #include "forward.h"
 #include "model.h"
 #include "util.h"
+#include "mapguard.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,8 @@ int octet_tokenize_text(const octet_model *m, const char *text, size_t len, int 
     if (!m->has_tokenizer) { octet_set_error("%s: has no tokenizer", m->file.path); return -1; }
     return octet_tokenize(&m->tok, text, len, add_bos, parse_special, ids, n);
 }
+
+void octet_guard_mappings(void) { octet_mapguard_install(); }
 
 octet_session *octet_session_new(const octet_model *m, const octet_session_params *p) {
     octet_session *s = calloc(1, sizeof *s);

@@ -26,6 +26,10 @@ int octet_act_resolve(const octet_model *m, int act);
 // Every function that can fail returns NULL or non-zero and sets octet_last_error().
 const char    *octet_last_error(void);
 octet_model   *octet_load(const char *path);
+// Models are mmap'd: if a file shrinks while in use, reading its lost pages raises SIGBUS. After
+// this call (once, at start; the octet CLI does it) that ends the process with one line naming
+// the file and exit status 1 instead; new sessions on a shrunk file fail with an error.
+void           octet_guard_mappings(void);
 void           octet_free(octet_model *m);
 double         octet_load_ms(const octet_model *m);
 int            octet_vocab_size(const octet_model *m);

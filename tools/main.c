@@ -2,7 +2,6 @@
 #include "cli.h"
 #include "octet.h"
 #include "util.h"
-#include "mapguard.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -67,7 +66,7 @@ static void usage(FILE *fp) {
 }
 
 int main(int argc, char **argv) {
-    octet_mapguard_install();
+    octet_guard_mappings();
     if (argc < 2) { usage(stderr); return 1; }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
     for (unsigned i = 0; i < sizeof cmds / sizeof *cmds; i++)
