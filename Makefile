@@ -161,6 +161,13 @@ bench: octet models $(SYN_1B)
 	   $(if $(filter 1,$(CUDA)),echo; ./octet bench -m $(SMOL_Q8) --device cuda -r 3; echo; ./octet bench -m $(SYN_1B) --device cuda -r 3;,) \
 	 } > bench/results.md.tmp && mv bench/results.md.tmp bench/results.md && cat bench/results.md
 
+# The whole suite with AddressSanitizer and UndefinedBehaviorSanitizer (clang; the AArch64 cross
+# build is left out). Objects rebuild by themselves when the flags change back.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+.PHONY: test-sanitize
+test-sanitize:
+	OCTET_SANITIZED=1 $(MAKE) CC=clang CFLAGS="$(SAN_FLAGS)" ARM_CC=none test
+
 # Fuzzing (tests/fuzz): libFuzzer harnesses, with ASan and UBSan, over the library built again
 # with clang into $(FUZZ_B); `make fuzz FUZZ_SECONDS=N` runs each for N seconds (two at a time)
 # and fails on any crash, leak, UB or hang.

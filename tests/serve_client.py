@@ -228,7 +228,8 @@ def load_200_requests_from_8_clients():
     rss["end"] = rss_kb(PID)
     print("  200 requests: %d errors; server RSS %d kB after 40, %d kB after 200" % (len(errors), rss.get("warm", -1), rss["end"]), flush=True)
     check(done[0] == 200 and not errors, errors[:3])
-    check(rss["end"] <= rss["warm"] + 8192, "RSS grew from %d to %d kB" % (rss["warm"], rss["end"]))
+    if not os.environ.get("OCTET_SANITIZED"):  # ASan's quarantine holds freed memory; LeakSanitizer checks leaks
+        check(rss["end"] <= rss["warm"] + 8192, "RSS grew from %d to %d kB" % (rss["warm"], rss["end"]))
 
 
 @test
