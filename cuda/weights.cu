@@ -117,7 +117,7 @@ static gpu_weights *upload_weights(const octet_model *m) {
     if (m->output == m->tok_embd) w->out = w->embd;
     else if (upload_mat(w, &w->out, &m->output, 1)) goto fail;
     if (!(w->out_norm = upload_f32(w, (const float *)m->output_norm->data, hp->dim)) ||
-        !(w->inv_freq = upload_f32(w, m->rope_inv_freq, hp->rope_dim / 2)))
+        !(w->inv_freq = upload_f32(w, m->rope[0].inv_freq, hp->rope_dim / 2)))
         goto fail;
     return w;
 fail:

@@ -22,19 +22,20 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
     c->k_cache = calloc(cache, elt);
     c->v_cache = calloc(cache, elt);
     c->kv_rows = malloc((size_t)n_threads * ATT_ROWS * hp->head_dim * sizeof(float));
-    c->rope_cs = malloc(B * hp->rope_dim * sizeof(float));
+    c->rope_cs = malloc(B * 2 * hp->rope_dim * sizeof(float));
     c->x = malloc(B * hp->dim * sizeof(float));
     c->xb = malloc(B * hp->dim * sizeof(float));
-    c->q = malloc(B * hp->dim * sizeof(float));
+    c->q = malloc(B * hp->q_dim * sizeof(float));
     c->k = malloc(B * hp->kv_dim * sizeof(float));
     c->v = malloc(B * hp->kv_dim * sizeof(float));
-    c->att = malloc(B * hp->dim * sizeof(float));
+    c->att = malloc(B * hp->q_dim * sizeof(float));
     c->hb = malloc(B * hp->hidden_dim * sizeof(float));
     c->hb2 = malloc(B * hp->hidden_dim * sizeof(float));
     c->logits = malloc(B * hp->vocab_size * sizeof(float));
     c->scores = malloc((size_t)n_threads * ATT_TOKENS * score_stride(n_ctx) * sizeof(float));
     c->tp = octet_threadpool_new(n_threads);
     uint32_t max_k = hp->dim > hp->hidden_dim ? hp->dim : hp->hidden_dim;
+    if (hp->q_dim > max_k) max_k = hp->q_dim;
     int sc = octet_scratch_init(&c->scratch, n_batch, (int)max_k, n_threads, act_block, act_asym);
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
         !c->logits || !c->scores || !c->kv_rows || !c->rope_cs || !c->tp || sc != 0) {
@@ -53,12 +54,14 @@ void octet_context_free(octet_context *c) {
     memset(c, 0, sizeof *c);
 }
 
-// cos and sin of each rotated pair's angle at position pos (shared by every head and layer).
-static void rope_angles(float *cs_sn, int pos, const octet_hparams *hp, const float *inv_freq) {
+// cos and sin of each rotated pair's angle at position pos (shared by every head and every layer
+// of a table), times the table's attention factor (YaRN, LongRoPE; else 1).
+static void rope_angles(float *cs_sn, int pos, const octet_hparams *hp, const float *inv_freq, float mscale) {
     for (uint32_t i = 0; i < hp->rope_dim / 2; i++) {
         double a = (double)pos * inv_freq[i];
         cs_sn[2 * i] = (float)cos(a);
         cs_sn[2 * i + 1] = (float)sin(a);
+        if (mscale != 1.0f) { cs_sn[2 * i] *= mscale; cs_sn[2 * i + 1] *= mscale; }
     }
 }
 
@@ -109,8 +112,9 @@ static void attention_worker(void *p, int ith, int nth) {
     octet_context *c = j->c;
     const octet_hparams *hp = &c->m->hp;
     int hd = (int)hp->head_dim, nh = (int)hp->n_heads, group = (int)(hp->n_heads / hp->n_kv_heads);
+    int qd = (int)hp->q_dim, window = c->m->layers[j->layer].sliding ? (int)hp->sliding_window : 0;
     size_t ss = score_stride(c->n_ctx);
-    float *scores = c->scores + (size_t)ith * ATT_TOKENS * ss, scale = 1.0f / sqrtf((float)hd);
+    float *scores = c->scores + (size_t)ith * ATT_TOKENS * ss, scale = hp->attn_scale, cap = hp->attn_softcap;
     float *tmp = c->kv_rows + (size_t)ith * ATT_ROWS * hd;
     const void *kc = layer_cache(c, c->k_cache, j->layer), *vc = layer_cache(c, c->v_cache, j->layer);
     const octet_kernel_set *ks = octet_kernels();
@@ -119,38 +123,46 @@ static void attention_worker(void *p, int ith, int nth) {
     int blocks = (j->n + ATT_TOKENS - 1) / ATT_TOKENS;
     for (int it = ith; it < blocks * nh; it += nth) {
         int t0 = it / nh * ATT_TOKENS, h = it % nh, off = h / group * hd, nt = j->n - t0 < ATT_TOKENS ? j->n - t0 : ATT_TOKENS;
-        int first_last = c->pos + t0, end = first_last + nt;   // token t0 + u attends to positions [0, first_last + u]
+        // Token t0 + u attends to positions [lo(u), first_last + u]: from 0, or on a sliding layer
+        // the last `window` positions.
+        int first_last = c->pos + t0, end = first_last + nt;
+#define LO(u) (window && first_last + (u) + 1 > window ? first_last + (u) + 1 - window : 0)
+        int lo0 = LO(0);
         // One token alone over an f32 cache reads its rows in one call (no reuse to gain).
-        int step = nt == 1 && !c->kv_f16 ? end : ATT_ROWS;
+        int step = nt == 1 && !c->kv_f16 ? end - lo0 : ATT_ROWS;
         size_t ld;
-        for (int r0 = 0; r0 < end; r0 += step) {
+        for (int r0 = lo0; r0 < end; r0 += step) {
             int rows = end - r0 < step ? end - r0 : step;
             const float *kb = cache_rows(c, ks, kc, r0, rows, off, tmp, &ld);
             for (int u = 0; u < nt; u++) {
-                int n = first_last + u + 1 - r0;
-                if (n > 0) ks->dot_rows_f32(c->q + (size_t)(t0 + u) * hp->dim + (size_t)h * hd, kb, ld, n < rows ? n : rows, hd, scores + u * ss + r0);
+                int a = LO(u) > r0 ? LO(u) : r0, b = first_last + u + 1 < r0 + rows ? first_last + u + 1 : r0 + rows;
+                if (a < b) ks->dot_rows_f32(c->q + (size_t)(t0 + u) * qd + (size_t)h * hd, kb + (size_t)(a - r0) * ld, ld, b - a, hd, scores + u * ss + a);
             }
         }
         for (int u = 0; u < nt; u++) {
             float *sc = scores + u * ss;
-            for (int s = 0; s <= first_last + u; s++) sc[s] *= scale;
-            ks->softmax(sc, first_last + u + 1);
-            memset(c->att + (size_t)(t0 + u) * hp->dim + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
+            int lo = LO(u);
+            for (int s = lo; s <= first_last + u; s++) sc[s] *= scale;
+            if (cap > 0)
+                for (int s = lo; s <= first_last + u; s++) sc[s] = cap * tanhf(sc[s] / cap);
+            ks->softmax(sc + lo, first_last + u + 1 - lo);
+            memset(c->att + (size_t)(t0 + u) * qd + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
         }
-        for (int r0 = 0; r0 < end; r0 += step) {
+        for (int r0 = lo0; r0 < end; r0 += step) {
             int rows = end - r0 < step ? end - r0 : step;
             const float *vb = cache_rows(c, ks, vc, r0, rows, off, tmp, &ld);
             for (int u = 0; u < nt; u++) {
-                int n = first_last + u + 1 - r0;
-                if (n > 0) ks->axpy_rows_f32(scores + u * ss + r0, vb, ld, n < rows ? n : rows, c->att + (size_t)(t0 + u) * hp->dim + (size_t)h * hd, hd);
+                int a = LO(u) > r0 ? LO(u) : r0, b = first_last + u + 1 < r0 + rows ? first_last + u + 1 : r0 + rows;
+                if (a < b) ks->axpy_rows_f32(scores + u * ss + a, vb + (size_t)(a - r0) * ld, ld, b - a, c->att + (size_t)(t0 + u) * qd + (size_t)h * hd, hd);
             }
         }
+#undef LO
     }
 }
 
 // Per-token work of a prefill chunk, split over the pool (decode's single token stays on the
 // calling thread: a pass of the pool costs more than the work).
-typedef struct { float *y; const float *x, *g; int n, width; float eps; } rows_job;
+typedef struct { float *y; const float *x, *g; int n, width; float eps; int gelu; } rows_job;
 
 static void rmsnorm_worker(void *p, int ith, int nth) {
     const rows_job *j = p;
@@ -159,12 +171,14 @@ static void rmsnorm_worker(void *p, int ith, int nth) {
     for (int t = t0; t < t1; t++) k_rmsnorm(j->y + (size_t)t * j->width, j->x + (size_t)t * j->width, j->g, j->width, j->eps);
 }
 
-static void swiglu_worker(void *p, int ith, int nth) {
+// The FFN gate: act(gate) * up, act SiLU (the kernel set's) or GELU's tanh form (k_geglu).
+static void glu_worker(void *p, int ith, int nth) {
     const rows_job *j = p;
     int t0, t1;
     octet_split(j->n, ith, nth, &t0, &t1);
     size_t a = (size_t)t0 * j->width;
-    octet_kernels()->swiglu(j->y + a, j->y + a, j->x + a, (t1 - t0) * j->width);
+    if (j->gelu) k_geglu(j->y + a, j->y + a, j->x + a, (t1 - t0) * j->width);
+    else octet_kernels()->swiglu(j->y + a, j->y + a, j->x + a, (t1 - t0) * j->width);
 }
 
 static void for_tokens(octet_context *c, void (*fn)(void *, int, int), rows_job *j) {
@@ -173,8 +187,26 @@ static void for_tokens(octet_context *c, void (*fn)(void *, int, int), rows_job 
 }
 
 static void rmsnorm_rows(octet_context *c, float *y, const float *x, const octet_tensor *g, int n, int width) {
-    rows_job j = {y, x, g->data, n, width, c->m->hp.norm_eps};
+    rows_job j = {y, x, g->data, n, width, c->m->hp.norm_eps, 0};
     for_tokens(c, rmsnorm_worker, &j);
+}
+
+// Each of the n rows' heads (width floats, `heads` of them) normalized with g (Qwen3, Gemma 3's q/k norms).
+static void head_norms(float *y, const octet_tensor *g, int n, int heads, int width, float eps) {
+    if (!g) return;
+    for (size_t r = 0; r < (size_t)n * heads; r++) k_rmsnorm(y + r * width, y + r * width, g->data, width, eps);
+}
+
+// cap * tanh(x / cap) over n floats (Gemma 2's soft-capping); cap 0: nothing.
+static void soft_cap(float *x, size_t n, float cap) {
+    if (cap > 0)
+        for (size_t i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);
+}
+
+// x += y, after normalizing y with g when the block has an output norm (Gemma 2/3).
+static void residual_add(octet_context *c, float *x, float *y, const octet_tensor *g, int n, int width) {
+    if (g) rmsnorm_rows(c, y, y, g, n, width);
+    for (size_t i = 0; i < (size_t)n * width; i++) x[i] += y[i];
 }
 
 static void add_bias(float *y, const octet_tensor *b, int n, int width) {
@@ -188,12 +220,22 @@ static void add_bias(float *y, const octet_tensor *b, int n, int width) {
 static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int all, float *logits_out) {
     const octet_model *m = c->m;
     const octet_hparams *hp = &m->hp;
-    int dim = (int)hp->dim, kvd = (int)hp->kv_dim, hid = (int)hp->hidden_dim, hd = (int)hp->head_dim;
+    int dim = (int)hp->dim, qd = (int)hp->q_dim, kvd = (int)hp->kv_dim, hid = (int)hp->hidden_dim, hd = (int)hp->head_dim, rd = (int)hp->rope_dim;
     uint32_t first = (uint32_t)c->first_layer;
     c->first_layer = 0;
     for (int t = 0; t < n; t++) {
-        if (!first) octet_tensor_row_f32(m->tok_embd, (uint64_t)tokens[t], c->x + (size_t)t * dim);
-        rope_angles(c->rope_cs + (size_t)t * hp->rope_dim, c->pos + t, hp, m->rope_inv_freq);
+        if (!first) {
+            float *x = c->x + (size_t)t * dim;
+            octet_tensor_row_f32(m->tok_embd, (uint64_t)tokens[t], x);
+            if (hp->embed_scale != 1.0f)
+                for (int i = 0; i < dim; i++) x[i] *= hp->embed_scale;
+        }
+        for (int r = 0; r < 2 && m->rope[r].inv_freq; r++) {
+            // LongRoPE: the long-context frequencies for a chunk that ends past the original context.
+            const octet_rope_table *rt = &m->rope[r];
+            const float *f = rt->inv_freq_long && (uint32_t)(c->pos + n) > rt->long_after ? rt->inv_freq_long : rt->inv_freq;
+            rope_angles(c->rope_cs + ((size_t)t * 2 + r) * rd, c->pos + t, hp, f, rt->mscale);
+        }
     }
 #define OBSERVE(layer, site, x, k) if (c->observe) c->observe(c->observe_ud, (int)(layer), site, x, n, k)
     for (uint32_t l = first; l < hp->n_layers; l++) {
@@ -204,33 +246,35 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
         const octet_tensor *qkv[3] = {L->wq, L->wk, L->wv};
         float *qkv_out[3] = {c->q, c->k, c->v};
         octet_matmul_n(c->tp, &c->scratch, qkv, 3, c->xb, n, qkv_out);
-        add_bias(c->q, L->bq, n, dim);
+        add_bias(c->q, L->bq, n, qd);
         add_bias(c->k, L->bk, n, kvd);
         add_bias(c->v, L->bv, n, kvd);
+        head_norms(c->q, L->q_norm, n, (int)hp->n_heads, hd, hp->norm_eps);
+        head_norms(c->k, L->k_norm, n, (int)hp->n_kv_heads, hd, hp->norm_eps);
         void *kc = layer_cache(c, c->k_cache, (int)l), *vc = layer_cache(c, c->v_cache, (int)l);
         for (int t = 0; t < n; t++) {
             int pos = c->pos + t;
-            const float *angles = c->rope_cs + (size_t)t * hp->rope_dim;
-            for (uint32_t h = 0; h < hp->n_heads; h++) rope(c->q + (size_t)t * dim + h * hd, angles, hp);
+            const float *angles = c->rope_cs + ((size_t)t * 2 + L->rope) * rd;
+            for (uint32_t h = 0; h < hp->n_heads; h++) rope(c->q + (size_t)t * qd + h * hd, angles, hp);
             for (uint32_t h = 0; h < hp->n_kv_heads; h++) rope(c->k + (size_t)t * kvd + h * hd, angles, hp);
             cache_store(c, kc, pos, c->k + (size_t)t * kvd);
             cache_store(c, vc, pos, c->v + (size_t)t * kvd);
         }
         att_job aj = {c, (int)l, n};
         octet_threadpool_run(c->tp, attention_worker, &aj);
-        OBSERVE(l, OCTET_SITE_ATTN_OUT, c->att, dim);
+        OBSERVE(l, OCTET_SITE_ATTN_OUT, c->att, qd);
         octet_matmul(c->tp, &c->scratch, L->wo, c->att, n, c->xb);
-        for (size_t i = 0; i < (size_t)n * dim; i++) c->x[i] += c->xb[i];
+        residual_add(c, c->x, c->xb, L->attn_post_norm, n, dim);
         rmsnorm_rows(c, c->xb, c->x, L->ffn_norm, n, dim);
         OBSERVE(l, OCTET_SITE_FFN_IN, c->xb, dim);
         const octet_tensor *gate_up[2] = {L->w_gate, L->w_up};
         float *gate_up_out[2] = {c->hb, c->hb2};
         octet_matmul_n(c->tp, &c->scratch, gate_up, 2, c->xb, n, gate_up_out);
-        rows_job sj = {c->hb, c->hb2, NULL, n, hid, 0};
-        for_tokens(c, swiglu_worker, &sj);
+        rows_job gj = {c->hb, c->hb2, NULL, n, hid, 0, hp->ffn_gelu};
+        for_tokens(c, glu_worker, &gj);
         OBSERVE(l, OCTET_SITE_FFN_OUT, c->hb, hid);
         octet_matmul(c->tp, &c->scratch, L->w_down, c->hb, n, c->xb);
-        for (size_t i = 0; i < (size_t)n * dim; i++) c->x[i] += c->xb[i];
+        residual_add(c, c->x, c->xb, L->ffn_post_norm, n, dim);
     }
     c->pos += n;
     if (!logits_out) return;
@@ -240,6 +284,7 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
     if (c->observe) c->observe(c->observe_ud, (int)hp->n_layers, OCTET_SITE_HEAD_IN, c->xb, rows, dim);
 #undef OBSERVE
     octet_matmul(c->tp, &c->scratch, m->output, c->xb, rows, logits_out);
+    soft_cap(logits_out, (size_t)rows * hp->vocab_size, hp->final_softcap);
 }
 
 int octet_forward_check(const octet_model *m, int pos, int n_ctx, const int32_t *tokens, int n) {

@@ -87,6 +87,7 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
     if (!(s->hist = malloc((size_t)p->n_ctx * sizeof *s->hist))) { free(s); octet_set_error("out of memory"); return NULL; }
     if (p->device == OCTET_DEVICE_CUDA) {
 #ifdef OCTET_CUDA
+        if (octet_model_llama_shaped(m) != 0) { free(s->hist); free(s); return NULL; }
         if (p->act == OCTET_ACT_F32 || p->act == OCTET_ACT_INT8_ASYM) {
             free(s->hist); free(s);
             octet_set_error("--device cuda: --act %s runs on the CPU only; use int8 or int8-row", octet_act_name(p->act));

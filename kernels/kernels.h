@@ -127,4 +127,7 @@ extern const uint64_t k_exp2_table[32];   // bits of 2^(i/32), less i << 47 (the
 void k_softmax(float *x, int n);
 // y[i] = silu(g[i]) * u[i] = g / (1 + exp(-g)) * u
 void k_swiglu(float *y, const float *g, const float *u, int n);
+// y = gelu(g) * u with GELU's tanh form 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))), as
+// PyTorch's gelu(approximate="tanh") (Gemma). One plain loop for every kernel set.
+void k_geglu(float *y, const float *g, const float *u, int n);
 #endif

@@ -110,6 +110,14 @@ void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps) {
     for (int i = 0; i < k; i++) y[i] = x[i] * inv * g[i];
 }
 
+void k_geglu(float *y, const float *g, const float *u, int n) {
+    const float c = 0.7978845608028654f;  // sqrt(2 / pi)
+    for (int i = 0; i < n; i++) {
+        float x = g[i];
+        y[i] = 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x))) * u[i];
+    }
+}
+
 const uint64_t k_exp2_table[32] = {
     0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51, 0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
     0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d, 0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585,

@@ -13,14 +13,14 @@
 // Per layer, the per-channel max |x| of the four matmul inputs: q/k/v (dim), o (dim),
 // gate/up (dim), down (hidden); optionally every layer's input rows for the sensitivity runs.
 typedef struct {
-    int dim, hid;
-    float *amax;     // [n_layers][3 * dim + hid]
+    int dim, qd, hid;
+    float *amax;     // [n_layers][dim (attn in) + qd (o_proj in) + dim (ffn in) + hid (down in)]
     float *saved;    // [n_layers][n][dim] or NULL
 } calib_state;
 
 static float *site_max(calib_state *st, int layer, int site) {
-    static const int slot[OCTET_SITE_COUNT] = {[OCTET_SITE_ATTN_IN] = 0, [OCTET_SITE_ATTN_OUT] = 1, [OCTET_SITE_FFN_IN] = 2, [OCTET_SITE_FFN_OUT] = 3};
-    return st->amax + (size_t)layer * (3 * st->dim + st->hid) + (size_t)slot[site] * st->dim;
+    size_t at = site == OCTET_SITE_ATTN_IN ? 0 : site == OCTET_SITE_ATTN_OUT ? (size_t)st->dim : site == OCTET_SITE_FFN_IN ? (size_t)(st->dim + st->qd) : (size_t)(2 * st->dim + st->qd);
+    return st->amax + (size_t)layer * (2 * st->dim + st->qd + st->hid) + at;
 }
 
 static void observe(void *ud, int layer, int site, const float *x, int n, int k) {
@@ -94,7 +94,7 @@ static void smooth_model(octet_model *m, calib_state *st, float alpha, float *s,
         smooth_after_norm(L->ffn_norm, gu, 2, site_max(st, (int)l, OCTET_SITE_FFN_IN), dim, alpha, s, wmax);
 
         const float *a = site_max(st, (int)l, OCTET_SITE_ATTN_OUT);
-        col_max(&L->wo, 1, dim, wmax);
+        col_max(&L->wo, 1, (int)hp->q_dim, wmax);
         for (uint32_t kvh = 0; kvh < hp->n_kv_heads; kvh++)
             for (int d = 0; d < hd; d++) {
                 float am = 0, wm = 0;
@@ -213,7 +213,7 @@ int calib_run(const char *f32_path, const calib_options *o, calib_result *r) {
     if (octet_model_load(&r->m, f32_path) != 0) return -1;
     octet_model *m = &r->m;
     const octet_hparams *hp = &m->hp;
-    calib_state st = {(int)hp->dim, (int)hp->hidden_dim, NULL, NULL};
+    calib_state st = {(int)hp->dim, (int)hp->q_dim, (int)hp->hidden_dim, NULL, NULL};
     octet_context c = {0};
     int32_t *tok = NULL;
     float *s = NULL, *wmax = NULL, *kv_s = NULL;
@@ -226,7 +226,8 @@ int calib_run(const char *f32_path, const calib_options *o, calib_result *r) {
     if (calib_tokens(m, o->text, o->tokens, &tok, &n_tok) != 0) goto done;
     int W = n_tok < 512 ? n_tok : 512;
     if ((uint32_t)W > hp->context_length) W = (int)hp->context_length;
-    size_t per_layer = 3 * hp->dim + hp->hidden_dim, wide = hp->dim > hp->hidden_dim ? hp->dim : hp->hidden_dim;
+    size_t per_layer = 2 * hp->dim + hp->q_dim + hp->hidden_dim, wide = hp->dim > hp->hidden_dim ? hp->dim : hp->hidden_dim;
+    if (hp->q_dim > wide) wide = hp->q_dim;
     st.amax = calloc(hp->n_layers * per_layer, sizeof *st.amax);
     s = malloc(wide * sizeof *s);
     wmax = malloc(wide * sizeof *wmax);
