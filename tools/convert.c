@@ -46,6 +46,46 @@ const conv_tensor *conv_find_tensor(const conv_model *m, const char *name) {
     return NULL;
 }
 
+static int load_part(const conv_model *m, const conv_tensor *t, float *out) {
+    const conv_tensor *w = &m->wholes[t->whole];
+    uint64_t n = conv_tensor_numel(w), cols = w->dims[w->n_dims - 1];
+    float *all = malloc(n * sizeof *all);
+    if (!all) { octet_set_error("out of memory"); return -1; }
+    int rc = w->load(m, w, all);
+    if (rc == 0) memcpy(out, all + t->row0 * cols, conv_tensor_numel(t) * sizeof *out);
+    free(all);
+    return rc;
+}
+
+int conv_split(conv_model *m, const char *name, int n, const char *const *names, const uint64_t *rows) {
+    size_t i = 0;
+    while (i < m->n && strcmp(m->t[i].name, name)) i++;
+    if (i == m->n) return 0;
+    conv_tensor w = m->t[i];
+    uint64_t total = 0;
+    for (int k = 0; k < n; k++) total += rows[k];
+    if (w.n_dims != 2 || w.dims[0] != total) {
+        octet_set_error("%s: tensor '%s' has %llu rows; its parts need %llu", m->path, name, (unsigned long long)w.dims[0], (unsigned long long)total);
+        return -1;
+    }
+    conv_tensor *ws = realloc(m->wholes, (m->n_wholes + 1) * sizeof *ws);
+    if (!ws) { octet_set_error("out of memory"); return -1; }
+    m->wholes = ws;
+    m->wholes[m->n_wholes] = w;
+    memmove(m->t + i, m->t + i + 1, (m->n - i - 1) * sizeof *m->t);
+    m->n--;
+    uint64_t r0 = 0;
+    for (int k = 0; k < n; k++) {
+        uint64_t dims[2] = {rows[k], w.dims[1]};
+        conv_tensor *t = conv_add_tensor(m, names[k], 2, dims);
+        if (!t) { m->n_wholes++; return -1; }
+        t->load = load_part; t->whole = m->n_wholes; t->row0 = r0; t->shift = w.shift;
+        r0 += rows[k];
+    }
+    m->n_wholes++;
+    return 0;
+}
+
 const uint8_t *conv_map_file(conv_model *m, const char *path, size_t *size) {
     if (m->n_maps == (int)(sizeof m->maps / sizeof *m->maps)) { octet_set_error("%s: too many input files", path); return NULL; }
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO is refused, not waited on
@@ -69,6 +109,8 @@ void conv_model_free(conv_model *m) {
     free(m->t);
     for (int i = 0; i < m->n_maps; i++) { octet_mapguard_remove(m->maps[i].p); munmap(m->maps[i].p, m->maps[i].n); }
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    for (size_t i = 0; i < m->n_wholes; i++) free(m->wholes[i].name);
+    free(m->wholes);
     octet_meta_free(&m->meta);
     memset(m, 0, sizeof *m);
 }
@@ -210,7 +252,7 @@ static const char *basename_of(const char *p) {
 
 // Architectures whose tensors the forward pass understands (Llama family).
 static int arch_supported(const char *a, uint64_t n) {
-    static const char *ok[] = {"llama", "qwen2", "mistral"};
+    static const char *ok[] = {"llama", "qwen2", "mistral", "qwen3", "gemma2", "gemma3", "phi3"};
     for (unsigned i = 0; i < sizeof ok / sizeof *ok; i++)
         if (strlen(ok[i]) == n && memcmp(ok[i], a, n) == 0) return 1;
     return 0;
@@ -220,7 +262,7 @@ static int arch_supported(const char *a, uint64_t n) {
 static int check_model(const conv_model *m, const char *in, int vocab_only) {
     if (!octet_meta_has(&m->meta, "tokenizer.tokens") && vocab_only) { octet_set_error("%s: has no tokenizer vocabulary to write", in); return -1; }
     if (vocab_only) return 0;
-    if (!arch_supported(m->arch, strlen(m->arch))) { octet_set_error("%s: architecture '%s' is not supported (llama, qwen2, mistral are); --vocab-only still works", in, m->arch); return -1; }
+    if (!arch_supported(m->arch, strlen(m->arch))) { octet_set_error("%s: architecture '%s' is not supported (llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3 are); --vocab-only still works", in, m->arch); return -1; }
     if (!conv_find_tensor(m, "token_embd.weight")) { octet_set_error("%s: no token embedding tensor found (is this a model or a vocabulary-only file?)", in); return -1; }
     return 0;
 }
@@ -421,6 +463,12 @@ static int check_finite(const char *path, const conv_tensor *t, const float *x, 
     return 0;
 }
 
+static int shift_values(const conv_tensor *t, float *x, uint64_t n) {
+    if (t->shift != 0.0f)
+        for (uint64_t j = 0; j < n; j++) x[j] += t->shift;
+    return 0;
+}
+
 static int convert_with(const convert_options *opt, const calib_plan *plan) {
     conv_model m = {0};
     m.path = opt->input ? opt->input : opt->tokenizer;
@@ -485,7 +533,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
             goto fail;
         }
         if (ct) memcpy(x, ct->data, numel * sizeof *x);  // smoothed in memory
-        else if (t->load(&m, t, x) != 0 || check_finite(m.path, t, x, numel) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
+        else if (t->load(&m, t, x) != 0 || shift_values(t, x, numel) || check_finite(m.path, t, x, numel) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
         if (octet_is_q8(dtype[i])) octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads);
         else if (dtype[i] == OCTET_F16 || dtype[i] == OCTET_BF16) {
             for (uint64_t j = 0; j < numel; j++) {

@@ -15,6 +15,9 @@ typedef struct conv_tensor {
     uint32_t src_type;             // reader-specific (ggml type, safetensors dtype ...)
     const uint8_t *src;            // reader-specific source bytes
     int (*load)(const struct conv_model *m, const struct conv_tensor *t, float *out);
+    float shift;                   // added to every value after loading (Gemma's norms store w for 1 + w)
+    size_t whole;                  // conv_split: the index of the fused tensor in conv_model.wholes
+    uint64_t row0;                 //   and the first of its rows this part holds
 } conv_tensor;
 
 typedef struct conv_model {
@@ -28,6 +31,8 @@ typedef struct conv_model {
     char arch[64];                 // model.arch, as the reader found it
     char *owned[8];                // other buffers the reader keeps alive
     int n_owned;
+    conv_tensor *wholes;           // fused tensors split by conv_split (not written themselves)
+    size_t n_wholes;
 } conv_model;
 
 conv_tensor *conv_add_tensor(conv_model *m, const char *name, uint32_t n_dims, const uint64_t *dims);
@@ -36,6 +41,9 @@ const conv_tensor *conv_find_tensor(const conv_model *m, const char *name);
 // mmaps a whole input file (read-only) and records it for conv_model_free.
 const uint8_t *conv_map_file(conv_model *m, const char *path, size_t *size);
 void conv_model_free(conv_model *m);
+// Replaces the 2-D tensor `name` by n parts of consecutive rows (rows[i] each, in order), named
+// names[i]: fused projections (Phi-3's qkv_proj, gate_up_proj) become octet's separate ones.
+int conv_split(conv_model *m, const char *name, int n, const char *const *names, const uint64_t *rows);
 // Stores a SentencePiece-style vocabulary (<unk> 0, <s> 1, </s> 2, BOS added, space prefix).
 void conv_set_spm_vocab(conv_model *m, uint32_t n, const char *const *pieces, const uint32_t *lens, const float *scores, const int32_t *types);
 // Stores the Jinja chat template and the name of the family it was recognised as.

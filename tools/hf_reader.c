@@ -27,12 +27,131 @@ static json *load_json(const char *dir, const char *file, int required) {
     return j;
 }
 
+// ---- families ----
+// What octet must know about a Hugging Face model_type beyond its config's numbers: everything
+// else is read from config.json, and a key whose value octet does not implement is refused.
+typedef struct {
+    const char *model_type, *arch;
+    int gemma;      // Gemma: RMSNorm gains stored as w for 1 + w, embeddings times sqrt(dim), a norm after each
+                    // block (post_attention_layernorm is that, not the FFN's pre-norm), query_pre_attn_scalar
+    int fused;      // Phi-3: qkv_proj and gate_up_proj
+} hf_family;
+static const hf_family FAMILIES[] = {
+    {"llama", "llama", 0, 0}, {"mistral", "mistral", 0, 0}, {"qwen2", "qwen2", 0, 0}, {"qwen3", "qwen3", 0, 0},
+    {"gemma2", "gemma2", 1, 0}, {"gemma3_text", "gemma3", 1, 0}, {"gemma3", "gemma3", 1, 0}, {"phi3", "phi3", 0, 1},
+};
+
+typedef struct { const hf_family *f; const char *dir; int tied; uint32_t q_dim, kv_dim, hidden; } name_ctx;
+
+static int bad_config(const char *dir, const char *key, const char *what) {
+    octet_set_error("%s/config.json: %s: %s", dir, key, what);
+    return -1;
+}
+
+// A number that must be in [lo, hi] (and whole when integer): 0 ok, -1 refused.
+static int config_num(const json *c, const char *dir, const char *key, double def, double lo, double hi, int integer, double *out) {
+    const json *v = json_get(c, key);
+    if (!v || v->type == JSON_NULL) { *out = def; return 0; }
+    if (v->type != JSON_NUMBER || !(v->num >= lo && v->num <= hi) || (integer && v->num != floor(v->num))) {
+        octet_set_error("%s/config.json: %s is not a number in %g..%g", dir, key, lo, hi);
+        return -1;
+    }
+    *out = v->num;
+    return 0;
+}
+
+// One RoPE parameter set (a rope_parameters object, or the old layout's rope_theta and
+// rope_scaling) into the file's keys; `local` for sliding layers (only a base of their own).
+static int rope_params(conv_model *m, const json *c, const json *rp, const char *dir, int local) {
+    double theta = json_num(rp, "rope_theta", local ? -1 : 10000);
+    if (!(theta > 0 && theta <= 1e30)) return bad_config(dir, "rope_theta", "missing or out of range");
+    const char *type = json_str(rp, "rope_type") ? json_str(rp, "rope_type") : json_str(rp, "type");
+    if (!type || !strcmp(type, "su")) type = type ? "longrope" : "default";  // "su": Phi-3's first name for it
+    if (local) {
+        if (strcmp(type, "default")) return bad_config(dir, "rope_parameters.sliding_attention.rope_type", "scaled RoPE on sliding layers is not implemented");
+        octet_meta_f32(&m->meta, "model.rope_theta_swa", (float)theta);
+        return 0;
+    }
+    octet_meta_f32(&m->meta, "model.rope_theta", (float)theta);
+    if (!strcmp(type, "default")) return 0;
+    if (strcmp(type, "linear") && strcmp(type, "llama3") && strcmp(type, "yarn") && strcmp(type, "longrope")) {
+        octet_set_error("%s/config.json: rope type '%s' is not implemented (default, linear, llama3, yarn, longrope are)", dir, type);
+        return -1;
+    }
+    octet_meta_cstr(&m->meta, "model.rope_scaling_type", type);
+    double max_pos = json_num(c, "max_position_embeddings", 0);
+    double orig = json_num(rp, "original_max_position_embeddings", json_num(c, "original_max_position_embeddings", -1));
+    double factor = json_num(rp, "factor", -1);
+    if (factor < 0 && orig > 0 && (!strcmp(type, "yarn") || !strcmp(type, "longrope"))) factor = max_pos / orig;
+    if (!(factor > 0 && factor <= 1e6) && strcmp(type, "longrope")) return bad_config(dir, "rope factor", "missing or out of range");
+    if (orig > 0) {
+        if (!(orig <= 4e9) || orig != floor(orig)) return bad_config(dir, "original_max_position_embeddings", "out of range");
+        octet_meta_u32(&m->meta, "model.rope_scaling_orig_ctx", (uint32_t)orig);
+    } else if (strcmp(type, "linear")) return bad_config(dir, "original_max_position_embeddings", "needed by this rope type");
+    if (factor > 0) octet_meta_f32(&m->meta, "model.rope_scaling_factor", (float)factor);
+    if (!strcmp(type, "llama3")) {
+        double lo = json_num(rp, "low_freq_factor", -1), hi = json_num(rp, "high_freq_factor", -1);
+        if (!(lo > 0 && hi > lo && hi < 1e6)) return bad_config(dir, "low_freq_factor/high_freq_factor", "llama3 RoPE needs 0 < low < high");
+        octet_meta_f32(&m->meta, "model.rope_scaling_low_freq", (float)lo);
+        octet_meta_f32(&m->meta, "model.rope_scaling_high_freq", (float)hi);
+    }
+    // The attention factor on cos and sin, as transformers computes it when it is not given.
+    double att = json_num(rp, "attention_factor", -1);
+    if (!strcmp(type, "yarn")) {
+        double ms = json_num(rp, "mscale", 0), msa = json_num(rp, "mscale_all_dim", 0);
+#define YARN_MSCALE(s, k) ((s) <= 1 ? 1.0 : 0.1 * (k) * log(s) + 1.0)
+        if (att < 0) att = ms && msa ? YARN_MSCALE(factor, ms) / YARN_MSCALE(factor, msa) : YARN_MSCALE(factor, 1);
+#undef YARN_MSCALE
+        double bf = json_num(rp, "beta_fast", 32), bs = json_num(rp, "beta_slow", 1);
+        if (!(bf > 0 && bf < 1e6 && bs > 0 && bs < 1e6)) return bad_config(dir, "beta_fast/beta_slow", "out of range");
+        octet_meta_f32(&m->meta, "model.rope_yarn_beta_fast", (float)bf);
+        octet_meta_f32(&m->meta, "model.rope_yarn_beta_slow", (float)bs);
+        const json *tr = json_get(rp, "truncate");
+        octet_meta_bool(&m->meta, "model.rope_yarn_truncate", !tr || tr->type != JSON_BOOL || tr->num != 0);
+    }
+    if (!strcmp(type, "longrope")) {
+        if (att < 0) att = factor <= 1 ? 1.0 : sqrt(1 + log(factor) / log(orig));
+        double hd = json_num(c, "head_dim", json_num(c, "hidden_size", 0) / json_num(c, "num_attention_heads", 1));
+        double prf = json_num(rp, "partial_rotary_factor", json_num(c, "partial_rotary_factor", 1));
+        size_t half = (size_t)(hd * prf) / 2;
+        const char *names[2][2] = {{"short_factor", "model.rope_short_factors"}, {"long_factor", "model.rope_long_factors"}};
+        for (int k = 0; k < 2; k++) {
+            const json *a = json_get(rp, names[k][0]);
+            if (!a || a->type != JSON_ARRAY || a->len != half) return bad_config(dir, names[k][0], "longrope needs one factor per rotated pair");
+            float *v = malloc(half * sizeof *v);
+            if (!v) { octet_set_error("out of memory"); return -1; }
+            for (size_t i = 0; i < half; i++) {
+                v[i] = a->items[i]->type == JSON_NUMBER ? (float)a->items[i]->num : -1;
+                if (!(v[i] > 0 && v[i] < 1e9f)) { free(v); return bad_config(dir, names[k][0], "a factor is out of range"); }
+            }
+            octet_meta_arr_f32(&m->meta, names[k][1], half, v);
+            free(v);
+        }
+    }
+    if (att >= 0) {
+        if (!(att > 0 && att < 100)) return bad_config(dir, "attention_factor", "out of range");
+        octet_meta_f32(&m->meta, "model.rope_attn_factor", (float)att);
+    }
+    return 0;
+}
+
 // ---- hyperparameters ----
-static int read_config(conv_model *m, const json *c, const char *dir) {
-    const char *type = json_str(c, "model_type");
+static int read_config(conv_model *m, const json *top, const char *dir, name_ctx *nc) {
+    const char *type = json_str(top, "model_type");
     if (!type) { octet_set_error("%s/config.json: no model_type", dir); return -1; }
-    snprintf(m->arch, sizeof m->arch, "%s", type);
-    octet_meta_cstr(&m->meta, "model.arch", type);
+    const hf_family *fam = NULL;
+    for (unsigned i = 0; i < sizeof FAMILIES / sizeof *FAMILIES; i++)
+        if (!strcmp(type, FAMILIES[i].model_type)) fam = &FAMILIES[i];
+    // Unknown families still convert their vocabulary; convert refuses the architecture by name.
+    snprintf(m->arch, sizeof m->arch, "%s", fam ? fam->arch : type);
+    octet_meta_cstr(&m->meta, "model.arch", m->arch);
+    nc->f = fam;
+    if (!fam) return 0;
+    const json *c = top;
+    if (!strcmp(type, "gemma3")) {  // the multimodal checkpoint: its language model
+        c = json_get(top, "text_config");
+        if (!c || c->type != JSON_OBJECT) return bad_config(dir, "text_config", "missing");
+    }
     static const struct { const char *hf, *o; int req; } u[] = {
         {"hidden_size", "model.dim", 1}, {"num_hidden_layers", "model.n_layers", 1}, {"num_attention_heads", "model.n_heads", 1},
         {"intermediate_size", "model.hidden_dim", 1}, {"vocab_size", "model.vocab_size", 1},
@@ -46,42 +165,134 @@ static int read_config(conv_model *m, const json *c, const char *dir) {
         if (!(v >= 1 && v <= hi) || v != floor(v)) { octet_set_error("%s/config.json: %s missing or out of range (%g)", dir, u[i].hf, v); return -1; }
         octet_meta_u32(&m->meta, u[i].o, (uint32_t)v);
     }
-    double heads = json_num(c, "num_attention_heads", 1), dim = json_num(c, "hidden_size", 1);
+    double heads = json_num(c, "num_attention_heads", 1), dim = json_num(c, "hidden_size", 1), kv = json_num(c, "num_key_value_heads", heads);
     if (json_num(c, "num_key_value_heads", -1) < 0) octet_meta_u32(&m->meta, "model.n_kv_heads", (uint32_t)heads);
-    double head_dim = json_num(c, "head_dim", dim / heads);
-    if (!(head_dim >= 1 && head_dim <= 65536) || head_dim != floor(head_dim)) { octet_set_error("%s/config.json: head_dim %g out of range", dir, head_dim); return -1; }
-    octet_meta_u32(&m->meta, "model.rope_dim", (uint32_t)head_dim);
-    double eps = json_num(c, "rms_norm_eps", 1e-6), theta = json_num(c, "rope_theta", 10000);
-    if (!(eps >= 0 && eps < 1)) { octet_set_error("%s/config.json: rms_norm_eps %g out of range", dir, eps); return -1; }
-    if (!(theta > 0 && theta <= 1e30)) { octet_set_error("%s/config.json: rope_theta %g out of range", dir, theta); return -1; }
+    double head_dim;
+    if (config_num(c, dir, "head_dim", dim / heads, 1, 65536, 1, &head_dim)) return -1;
+    octet_meta_u32(&m->meta, "model.head_dim", (uint32_t)head_dim);
+    nc->q_dim = (uint32_t)(heads * head_dim);
+    nc->kv_dim = (uint32_t)(kv * head_dim);
+    nc->hidden = (uint32_t)json_num(c, "intermediate_size", 0);
+    double eps;
+    if (config_num(c, dir, "rms_norm_eps", 1e-6, 0, 0.99, 0, &eps)) return -1;
     octet_meta_f32(&m->meta, "model.norm_eps", (float)eps);
-    octet_meta_f32(&m->meta, "model.rope_theta", (float)theta);
     octet_meta_cstr(&m->meta, "model.rope_style", "neox");  // HF checkpoints rotate halves
-    const json *rs = json_get(c, "rope_scaling");
-    if (rs && rs->type == JSON_OBJECT) {
-        const char *st = json_str(rs, "rope_type") ? json_str(rs, "rope_type") : json_str(rs, "type");
-        if (st) octet_meta_cstr(&m->meta, "model.rope_scaling_type", st);
-        double factor = json_num(rs, "factor", 1);
-        if (!(factor >= 0 && factor <= 1e6)) { octet_set_error("%s/config.json: rope_scaling.factor %g out of range", dir, factor); return -1; }
-        octet_meta_f32(&m->meta, "model.rope_scaling_factor", (float)factor);
-        double v = json_num(rs, "original_max_position_embeddings", -1);
-        if (v > 0) {
-            if (!(v <= 4e9) || v != floor(v)) { octet_set_error("%s/config.json: rope_scaling.original_max_position_embeddings %g out of range", dir, v); return -1; }
-            octet_meta_u32(&m->meta, "model.rope_scaling_orig_ctx", (uint32_t)v);
-        }
-        v = json_num(rs, "low_freq_factor", -1);
-        if (v > 0 && v <= 1e6) octet_meta_f32(&m->meta, "model.rope_scaling_low_freq", (float)v);
-        v = json_num(rs, "high_freq_factor", -1);
-        if (v > 0 && v <= 1e6) octet_meta_f32(&m->meta, "model.rope_scaling_high_freq", (float)v);
+
+    // The FFN activation: hidden_activation (Gemma) or hidden_act.
+    const char *act = json_str(c, fam->gemma ? "hidden_activation" : "hidden_act");
+    if (!act) act = json_str(c, "hidden_act");
+    if (!act) act = fam->gemma ? "gelu_pytorch_tanh" : "silu";
+    if (!strcmp(act, "silu") || !strcmp(act, "swish")) octet_meta_cstr(&m->meta, "model.ffn_act", "silu");
+    else if (!strcmp(act, "gelu_pytorch_tanh") || !strcmp(act, "gelu_tanh") || !strcmp(act, "gelu_new")) octet_meta_cstr(&m->meta, "model.ffn_act", "gelu_tanh");
+    else { octet_set_error("%s/config.json: activation '%s' is not implemented (silu, gelu_pytorch_tanh are)", dir, act); return -1; }
+
+    // RoPE: rope_parameters (transformers 5; per layer type for Gemma 3) or the old rope_theta +
+    // rope_scaling (and Gemma 3's rope_local_base_freq); partial rotary dims.
+    const json *rp = json_get(c, "rope_parameters");
+    if (rp && rp->type != JSON_OBJECT && rp->type != JSON_NULL) return bad_config(dir, "rope_parameters", "not an object");
+    const json *full = rp ? json_get(rp, "full_attention") : NULL, *slide = rp ? json_get(rp, "sliding_attention") : NULL;
+    double local_theta = json_num(c, "rope_local_base_freq", -1);
+    if (rp && rp->type == JSON_OBJECT && (full || slide)) {
+        for (size_t i = 0; i < rp->len; i++)
+            if (strcmp(rp->keys[i], "full_attention") && strcmp(rp->keys[i], "sliding_attention")) {
+                octet_set_error("%s/config.json: rope_parameters: layer type '%s' is not implemented (full_attention, sliding_attention are)", dir, rp->keys[i]);
+                return -1;
+            }
+        if (!full) return bad_config(dir, "rope_parameters.full_attention", "missing");
+        if (rope_params(m, c, full, dir, 0)) return -1;
+        if (slide && rope_params(m, c, slide, dir, 1)) return -1;
+    } else if (rp && rp->type == JSON_OBJECT) {
+        if (rope_params(m, c, rp, dir, 0)) return -1;
+    } else {
+        // The old layout: one object holding rope_theta and the rope_scaling keys.
+        const json *rs = json_get(c, "rope_scaling");
+        if (rs && rs->type != JSON_OBJECT && rs->type != JSON_NULL) return bad_config(dir, "rope_scaling", "not an object");
+        json old = {JSON_OBJECT, 0, NULL, 0, NULL, NULL};
+        const json *use = rs && rs->type == JSON_OBJECT ? rs : &old;
+        double theta = json_num(c, "rope_theta", 10000);
+        json th = {JSON_NUMBER, theta, NULL, 0, NULL, NULL}, *items[64];
+        char *keys[64];
+        // rope_scaling's keys plus rope_theta, without copying strings
+        size_t k = 0;
+        for (; k < use->len && k < 63; k++) { keys[k] = use->keys[k]; items[k] = use->items[k]; }
+        keys[k] = "rope_theta"; items[k] = &th; k++;
+        json merged = {JSON_OBJECT, 0, NULL, k, items, keys};
+        if (rope_params(m, c, &merged, dir, 0)) return -1;
     }
+    if (local_theta > 0 && !slide) {
+        if (!(local_theta <= 1e30)) return bad_config(dir, "rope_local_base_freq", "out of range");
+        octet_meta_f32(&m->meta, "model.rope_theta_swa", (float)local_theta);
+    }
+    double prf = rp && rp->type == JSON_OBJECT && !full ? json_num(rp, "partial_rotary_factor", json_num(c, "partial_rotary_factor", 1))
+                                                        : json_num(c, "partial_rotary_factor", 1);
+    if (!(prf > 0 && prf <= 1)) return bad_config(dir, "partial_rotary_factor", "out of range");
+    uint32_t rope_dim = (uint32_t)(head_dim * prf) & ~1u;
+    if (!rope_dim) return bad_config(dir, "partial_rotary_factor", "leaves no dimension to rotate");
+    octet_meta_u32(&m->meta, "model.rope_dim", rope_dim);
+
+    // Sliding windows: layer_types when given; Qwen2/3's use_sliding_window from
+    // max_window_layers on; else every layer when sliding_window is set (Mistral, Phi-3).
+    double window;
+    if (config_num(c, dir, "sliding_window", 0, 0, 4e9, 1, &window)) return -1;
+    const json *lt = json_get(c, "layer_types");
+    uint32_t n_layers = (uint32_t)json_num(c, "num_hidden_layers", 0);
+    const json *usw = json_get(c, "use_sliding_window");
+    int qwen_style = usw && usw->type == JSON_BOOL;
+    if (lt && lt->type != JSON_NULL) {
+        if (lt->type != JSON_ARRAY || lt->len != n_layers) return bad_config(dir, "layer_types", "must list every layer");
+        uint32_t *sl = calloc(n_layers ? n_layers : 1, sizeof *sl);
+        int any = 0;
+        if (!sl) { octet_set_error("out of memory"); return -1; }
+        for (uint32_t l = 0; l < n_layers; l++) {
+            const char *t = lt->items[l]->type == JSON_STRING ? lt->items[l]->str : "?";
+            if (!strcmp(t, "sliding_attention")) sl[l] = 1, any = 1;
+            else if (strcmp(t, "full_attention")) {
+                octet_set_error("%s/config.json: layer type '%s' is not implemented (full_attention, sliding_attention are)", dir, t);
+                free(sl); return -1;
+            }
+        }
+        if (any && !(window >= 1)) { free(sl); return bad_config(dir, "sliding_window", "sliding layers need a window"); }
+        if (any) { octet_meta_u32(&m->meta, "model.sliding_window", (uint32_t)window); octet_meta_arr_u32(&m->meta, "model.sliding_layers", n_layers, sl); }
+        free(sl);
+    } else if (qwen_style) {
+        if (usw->num != 0) return bad_config(dir, "use_sliding_window", "Qwen's sliding window without layer_types is not implemented");
+    } else if (window >= 1) {
+        octet_meta_u32(&m->meta, "model.sliding_window", (uint32_t)window);
+    }
+
+    if (fam->gemma) {
+        double q;
+        if (config_num(c, dir, "query_pre_attn_scalar", head_dim, 1e-6, 1e9, 0, &q)) return -1;
+        octet_meta_f32(&m->meta, "model.attn_scale", (float)(1.0 / sqrt(q)));
+        octet_meta_f32(&m->meta, "model.embed_scale", (float)sqrt(dim));
+    }
+    double cap;
+    if (config_num(c, dir, "attn_logit_softcapping", 0, 0, 1e6, 0, &cap)) return -1;
+    if (cap > 0) octet_meta_f32(&m->meta, "model.attn_softcap", (float)cap);
+    if (config_num(c, dir, "final_logit_softcapping", 0, 0, 1e6, 0, &cap)) return -1;
+    if (cap > 0) octet_meta_f32(&m->meta, "model.final_softcap", (float)cap);
+    const json *bias = json_get(c, "mlp_bias");
+    if (bias && bias->type == JSON_BOOL && bias->num != 0) return bad_config(dir, "mlp_bias", "FFN biases are not implemented");
+    const json *tw = json_get(c, "tie_word_embeddings");
+    nc->tied = tw ? tw->type == JSON_BOOL && tw->num != 0 : fam->gemma;
     return 0;
 }
 
 // ---- tensor names ----
-typedef struct { int tied; const char *dir; } name_ctx;
-
 static int map_name(const char *hf, char *out, size_t cap, void *vctx) {
     const name_ctx *ctx = vctx;
+    // Multimodal Gemma 3: the language model's tensors, under either transformers' prefix.
+    static const char *prefixes[] = {"model.language_model.", "language_model.model.", "language_model."};
+    char buf[256];
+    for (unsigned i = 0; ctx->f && !strcmp(ctx->f->model_type, "gemma3") && i < 3; i++) {
+        size_t pl = strlen(prefixes[i]);
+        if (!strncmp(hf, prefixes[i], pl)) {
+            snprintf(buf, sizeof buf, "%s%s", i == 2 && !strncmp(hf + pl, "lm_head", 7) ? "" : "model.", hf + pl);
+            hf = buf;
+            break;
+        }
+        if (i == 2 && (strstr(hf, "vision_tower") || strstr(hf, "multi_modal_projector"))) return 1;
+    }
     static const struct { const char *hf, *o; } fixed[] = {
         {"model.embed_tokens.weight", "token_embd.weight"}, {"model.norm.weight", "output_norm.weight"}, {"lm_head.weight", "output.weight"},
     };
@@ -92,6 +303,7 @@ static int map_name(const char *hf, char *out, size_t cap, void *vctx) {
             return 0;
         }
     if (strstr(hf, "rotary_emb.inv_freq")) return 1;  // recomputed at run time
+    int gemma = ctx->f && ctx->f->gemma;
     static const struct { const char *hf, *o; } layer[] = {
         {"input_layernorm.weight", "attn_norm.weight"}, {"post_attention_layernorm.weight", "ffn_norm.weight"},
         {"self_attn.q_proj.weight", "attn_q.weight"}, {"self_attn.k_proj.weight", "attn_k.weight"},
@@ -99,18 +311,49 @@ static int map_name(const char *hf, char *out, size_t cap, void *vctx) {
         {"self_attn.q_proj.bias", "attn_q.bias"}, {"self_attn.k_proj.bias", "attn_k.bias"},
         {"self_attn.v_proj.bias", "attn_v.bias"}, {"mlp.gate_proj.weight", "ffn_gate.weight"},
         {"mlp.up_proj.weight", "ffn_up.weight"}, {"mlp.down_proj.weight", "ffn_down.weight"},
+        {"self_attn.q_norm.weight", "attn_q_norm.weight"}, {"self_attn.k_norm.weight", "attn_k_norm.weight"},
+        {"self_attn.qkv_proj.weight", "attn_qkv.weight"}, {"mlp.gate_up_proj.weight", "ffn_gate_up.weight"},
+        // Gemma's sandwich: the pre-FFN norm and the norms after each block
+        {"pre_feedforward_layernorm.weight", "ffn_norm.weight"}, {"post_feedforward_layernorm.weight", "post_ffw_norm.weight"},
     };
     unsigned l;
     int pos = 0;
-    if (sscanf(hf, "model.layers.%u.%n", &l, &pos) == 1 && pos > 0 && l < 4096)
+    if (sscanf(hf, "model.layers.%u.%n", &l, &pos) == 1 && pos > 0 && l < 4096) {
+        const char *rest = hf + pos;
+        if (gemma && !strcmp(rest, "post_attention_layernorm.weight")) { snprintf(out, cap, "blk.%u.post_attention_norm.weight", l); return 0; }
         for (unsigned i = 0; i < sizeof layer / sizeof *layer; i++)
-            if (!strcmp(hf + pos, layer[i].hf)) { snprintf(out, cap, "blk.%u.%s", l, layer[i].o); return 0; }
-    octet_set_error("%s: unexpected tensor '%s' for a Llama-family model", ctx->dir, hf);
+            if (!strcmp(rest, layer[i].hf)) { snprintf(out, cap, "blk.%u.%s", l, layer[i].o); return 0; }
+    }
+    octet_set_error("%s: unexpected tensor '%s' for a %s model", ctx->dir, hf, ctx->f ? ctx->f->model_type : "Llama-family");
     return -1;
 }
 
-static int read_weights(conv_model *m, const char *dir, int tied) {
-    name_ctx ctx = {tied, dir};
+// After reading: Gemma's norm gains become 1 + w; Phi-3's fused projections are split.
+static int finish_tensors(conv_model *m, const name_ctx *nc) {
+    for (size_t i = 0; i < m->n && nc->f && nc->f->gemma; i++) {
+        size_t n = strlen(m->t[i].name);
+        if (n > 11 && !strcmp(m->t[i].name + n - 11, "norm.weight")) m->t[i].shift = 1.0f;
+    }
+    if (!nc->f || !nc->f->fused) return 0;
+    for (unsigned l = 0; l < 4096; l++) {
+        char name[64], q[64], k[64], v[64], g[64], u[64];
+        snprintf(name, sizeof name, "blk.%u.attn_qkv.weight", l);
+        if (!conv_find_tensor(m, name)) break;
+        snprintf(q, sizeof q, "blk.%u.attn_q.weight", l); snprintf(k, sizeof k, "blk.%u.attn_k.weight", l); snprintf(v, sizeof v, "blk.%u.attn_v.weight", l);
+        const char *qkv[3] = {q, k, v};
+        uint64_t rows[3] = {nc->q_dim, nc->kv_dim, nc->kv_dim};
+        if (conv_split(m, name, 3, qkv, rows) != 0) return -1;
+        snprintf(name, sizeof name, "blk.%u.ffn_gate_up.weight", l);
+        snprintf(g, sizeof g, "blk.%u.ffn_gate.weight", l); snprintf(u, sizeof u, "blk.%u.ffn_up.weight", l);
+        const char *gu[2] = {g, u};
+        uint64_t hr[2] = {nc->hidden, nc->hidden};
+        if (conv_split(m, name, 2, gu, hr) != 0) return -1;
+    }
+    return 0;
+}
+
+static int read_weights(conv_model *m, const char *dir, name_ctx *nc) {
+    name_ctx ctx = *nc;
     char path[4096];
     json *index = load_json(dir, "model.safetensors.index.json", 0);
     if (!index) {
@@ -338,14 +581,16 @@ int hf_read(conv_model *m, const char *dir) {
     json *config = load_json(dir, "config.json", 1), *tok = NULL, *tc = NULL;
     int rc = -1;
     if (!config) return -1;
-    if (read_config(m, config, dir) != 0) goto out;
+    name_ctx nc = {NULL, dir, 0, 0, 0, 0};
+    if (read_config(m, config, dir, &nc) != 0) goto out;
     if (!(tok = load_json(dir, "tokenizer.json", 1))) goto out;
     octet_set_error("%s", "");
     tc = load_json(dir, "tokenizer_config.json", 0);
     if (!tc && strstr(octet_last_error(), "invalid JSON")) goto out;
-    if (read_tokenizer(m, dir, tok, tc, (uint32_t)json_num(config, "vocab_size", 0)) != 0) goto out;
-    const json *tw = json_get(config, "tie_word_embeddings");
-    if (read_weights(m, dir, tw && tw->type == JSON_BOOL && tw->num != 0) != 0) goto out;
+    const json *tcfg = json_get(config, "text_config");
+    uint32_t vocab = (uint32_t)json_num(tcfg && tcfg->type == JSON_OBJECT ? tcfg : config, "vocab_size", 0);
+    if (read_tokenizer(m, dir, tok, tc, vocab) != 0) goto out;
+    if (read_weights(m, dir, &nc) != 0 || finish_tensors(m, &nc) != 0) goto out;
     rc = 0;
 out:
     json_free(config); json_free(tok); json_free(tc);

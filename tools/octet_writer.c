@@ -51,6 +51,10 @@ void octet_meta_arr_i32(octet_meta *m, const char *k, uint64_t n, const int32_t 
     put_key(m, k, OCTET_KV_ARR); put_u32(m, OCTET_KV_I32); put_u64(m, n); put(m, v, n * 4);
 }
 
+void octet_meta_arr_u32(octet_meta *m, const char *k, uint64_t n, const uint32_t *v) {
+    put_key(m, k, OCTET_KV_ARR); put_u32(m, OCTET_KV_U32); put_u64(m, n); put(m, v, n * 4);
+}
+
 // Walks the builder's own encoding (the same one the reader validates).
 int octet_meta_has(const octet_meta *m, const char *key) {
     size_t p = 0, klen = strlen(key);

@@ -18,6 +18,7 @@ void octet_meta_cstr(octet_meta *m, const char *key, const char *s);
 void octet_meta_arr_str(octet_meta *m, const char *key, uint64_t n, const char *const *s, const uint32_t *lens);
 void octet_meta_arr_f32(octet_meta *m, const char *key, uint64_t n, const float *v);
 void octet_meta_arr_i32(octet_meta *m, const char *key, uint64_t n, const int32_t *v);
+void octet_meta_arr_u32(octet_meta *m, const char *key, uint64_t n, const uint32_t *v);
 // True when the builder already holds this key (readers fill defaults only where missing).
 int  octet_meta_has(const octet_meta *m, const char *key);
 

@@ -1,0 +1,143 @@
+// Model families against transformers: tiny random-weight checkpoints of each family
+// (tests/fixtures/arch, made by tools/ref/make_arch_fixtures.py) convert from their Hugging Face
+// directories and give transformers' logits at every position of an 80-token sequence: f32
+// within 1e-4 x max|logit|, q8 with >= 95% top-1 agreement. Config keys octet does not
+// implement are refused by name.
+#include "check.h"
+#include "json.h"
+#include "octet.h"
+#include "util.h"
+#include <math.h>
+
+#define N_TOK 80
+static const char *FAMILIES[] = {"llama-old", "llama-rope-parameters", "mistral-sliding", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"};
+
+typedef struct { float max_rel, agree; int ok; } result;
+
+// Converts fixture `name` to `type`, evaluates the ids in one pass and compares every position.
+static result family(const char *name, const char *type, int batch) {
+    result r = {0, 0, 0};
+    char dir[256], out[256], path[300];
+    snprintf(dir, sizeof dir, "tests/fixtures/arch/%s", name);
+    snprintf(out, sizeof out, "tests/out/arch-%s.%s.octet", name, type);
+    char *log = NULL;
+    if (run_cmd(&log, "./octet convert %s -o %s --type %s --calib none --quiet", dir, out, type) != 0) {
+        CHECK(0, "%s: convert failed: %s", name, log ? log : "");
+        free(log);
+        return r;
+    }
+    free(log);
+    snprintf(path, sizeof path, "%s/ids.json", dir);
+    size_t n;
+    char *text = octet_read_file(path, &n), err[160];
+    json *ids_j = text ? json_parse(text, n, err, sizeof err) : NULL;
+    free(text);
+    snprintf(path, sizeof path, "%s/logits.f32", dir);
+    size_t lb;
+    float *want = (float *)octet_read_file(path, &lb);
+    octet_model *m = octet_load(out);
+    CHECK(m && ids_j && want && ids_j->len == N_TOK, "%s: load: %s", name, octet_last_error());
+    if (!m || !ids_j || !want || ids_j->len != N_TOK) { octet_free(m); json_free(ids_j); free(want); return r; }
+    int vocab = octet_vocab_size(m);
+    CHECK(lb == (size_t)N_TOK * vocab * 4, "%s: logits.f32 holds %zu bytes for a vocabulary of %d", name, lb, vocab);
+    int32_t ids[N_TOK];
+    for (int i = 0; i < N_TOK; i++) ids[i] = (int32_t)ids_j->items[i]->num;
+    octet_session_params sp = {128, batch, 2, OCTET_ACT_INT8, 0, OCTET_DEVICE_CPU};
+    octet_session *s = octet_session_new(m, &sp);
+    float *got = malloc((size_t)N_TOK * vocab * sizeof *got);
+    CHECK(s && got && octet_eval(s, ids, N_TOK, got, 1) == 0, "%s: eval: %s", name, octet_last_error());
+    if (s && got && lb == (size_t)N_TOK * vocab * 4) {
+        int agree = 0;
+        for (int t = 0; t < N_TOK; t++) {
+            const float *g = got + (size_t)t * vocab, *w = want + (size_t)t * vocab;
+            float mx = 0, diff = 0;
+            int ag = 0, aw = 0;
+            for (int i = 0; i < vocab; i++) {
+                mx = fmaxf(mx, fabsf(w[i]));
+                diff = fmaxf(diff, fabsf(g[i] - w[i]));
+                if (g[i] > g[ag]) ag = i;
+                if (w[i] > w[aw]) aw = i;
+            }
+            r.max_rel = fmaxf(r.max_rel, diff / mx);
+            agree += ag == aw;
+        }
+        r.agree = (float)agree / N_TOK;
+        r.ok = 1;
+    }
+    free(got);
+    octet_session_free(s);
+    octet_free(m);
+    json_free(ids_j);
+    free(want);
+    return r;
+}
+
+static void f32_logits_match_transformers(void) {
+    for (unsigned i = 0; i < sizeof FAMILIES / sizeof *FAMILIES; i++) {
+        // One batch of all 80 tokens, then chunks of 7 (sliding windows and RoPE across chunks).
+        result a = family(FAMILIES[i], "f32", 128), b = family(FAMILIES[i], "f32", 7);
+        printf("  %-22s f32: max |diff| / max|logit| %.2e (chunks of 7: %.2e), top-1 %.0f%%\n", FAMILIES[i], a.max_rel, b.max_rel, 100 * a.agree);
+        CHECK(a.ok && a.max_rel <= 1e-4f, "%s: f32 logits differ from transformers by %.2e of max|logit|", FAMILIES[i], a.max_rel);
+        // Not for LongRoPE (phi3): transformers picks its long factors for a call whose sequence
+        // passes the original context (32), so the 80 tokens at once use them throughout, while
+        // chunks of 7 start with the short ones, as transformers does when fed step by step.
+        if (strcmp(FAMILIES[i], "phi3")) CHECK(b.ok && b.max_rel <= 1e-4f, "%s: f32 logits in chunks of 7 differ by %.2e", FAMILIES[i], b.max_rel);
+    }
+}
+
+static void q8_agrees_with_transformers(void) {
+    for (unsigned i = 0; i < sizeof FAMILIES / sizeof *FAMILIES; i++) {
+        result a = family(FAMILIES[i], "q8", 128);
+        printf("  %-22s q8: top-1 agreement %.1f%%, max |diff| / max|logit| %.3f\n", FAMILIES[i], 100 * a.agree, a.max_rel);
+        CHECK(a.ok && a.agree >= 0.95f, "%s: q8 top-1 agreement %.1f%% (want >= 95%%)", FAMILIES[i], 100 * a.agree);
+    }
+}
+
+// A config key whose value changes the math and that octet does not implement is refused by
+// name; converting such a directory must leave nothing behind.
+static void unimplemented_config_is_refused(void) {
+    static const struct { const char *from, *to, *mention; } cases[] = {
+        {"\"rope_type\": \"llama3\"", "\"rope_type\": \"dynamic\"", "dynamic"},
+        {"\"hidden_act\": \"silu\"", "\"hidden_act\": \"relu\"", "relu"},
+        {"\"rope_type\": \"llama3\"", "\"rope_type\": \"llama4\"", "llama4"},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *out = NULL;
+        run_cmd(NULL, "rm -rf tests/out/arch-bad && cp -r tests/fixtures/arch/llama-rope-parameters tests/out/arch-bad && "
+                      "sed -i 's/%s/%s/' tests/out/arch-bad/config.json", cases[i].from, cases[i].to);
+        int rc = run_cmd(&out, "./octet convert tests/out/arch-bad -o tests/out/arch-bad.octet 2>&1");
+        CHECK(rc == 1 && out && strstr(out, cases[i].mention) && !file_exists("tests/out/arch-bad.octet"), "%s: exit %d: %s", cases[i].to, rc, out ? out : "");
+        free(out);
+    }
+    char *out = NULL;
+    run_cmd(NULL, "rm -rf tests/out/arch-bad && cp -r tests/fixtures/arch/gemma3 tests/out/arch-bad && "
+                  "sed -i 's/\"full_attention\",/\"chunked_attention\",/' tests/out/arch-bad/config.json");
+    int rc = run_cmd(&out, "./octet convert tests/out/arch-bad -o tests/out/arch-bad.octet 2>&1");
+    CHECK(rc == 1 && out && strstr(out, "chunked_attention"), "unknown layer type: exit %d: %s", rc, out ? out : "");
+    free(out);
+    // A .octet file naming a RoPE scaling octet lacks is refused at load, not run unscaled.
+    run_cmd(NULL, "./octet convert tests/fixtures/arch/llama-rope-parameters -o tests/out/arch-rope.octet --type f32 --quiet --calib none");
+    size_t n;
+    char *b = octet_read_file("tests/out/arch-rope.octet", &n);
+    char *at = NULL;
+    for (size_t i = 0; b && i + 6 < n && !at; i++)
+        if (!memcmp(b + i, "llama3", 6)) at = b + i;
+    CHECK(at != NULL, "the file names its llama3 scaling");
+    if (at) {
+        memcpy(at, "llamaX", 6);
+        FILE *fp = fopen("tests/out/arch-rope.octet", "wb");
+        fwrite(b, 1, n, fp);
+        fclose(fp);
+        rc = run_cmd(&out, "./octet run -m tests/out/arch-rope.octet -p hi -n 1 2>&1");
+        CHECK(rc == 1 && out && strstr(out, "llamaX"), "unknown scaling in a file: exit %d: %s", rc, out ? out : "");
+        free(out);
+    }
+    free(b);
+}
+
+int main(void) {
+    RUN(f32_logits_match_transformers);
+    RUN(q8_agrees_with_transformers);
+    RUN(unimplemented_config_is_refused);
+    CHECK_DONE();
+}
