@@ -27,14 +27,15 @@ static int str_is(const octet_file *f, const char *key, const char *want) {
     return s && n == strlen(want) && !memcmp(s, want, n);
 }
 
-static int f32_array(const octet_file *f, const char *key, uint32_t n, const float **out) {
+// Array values sit unaligned in the metadata: they are copied out, never dereferenced in place.
+static int f32_array(const octet_file *f, const char *key, uint32_t n, float *out, int *found) {
     const octet_kv *kv = octet_file_kv(f, key);
-    *out = NULL;
+    *found = kv != NULL;
     if (!kv) return 0;
     if (kv->type != OCTET_KV_ARR || kv->arr_type != OCTET_KV_F32 || kv->count != n) { octet_set_error("%s: %s must hold %u f32 values", f->path, key, n); return -1; }
-    *out = (const float *)kv->val;
+    memcpy(out, kv->val, 4 * (size_t)n);
     for (uint32_t i = 0; i < n; i++)
-        if (!((*out)[i] > 0 && (*out)[i] < 1e9f)) { octet_set_error("%s: %s[%u] = %g is out of range", f->path, key, i, (double)(*out)[i]); return -1; }
+        if (!(out[i] > 0 && out[i] < 1e9f)) { octet_set_error("%s: %s[%u] = %g is out of range", f->path, key, i, (double)out[i]); return -1; }
     return 0;
 }
 
@@ -62,9 +63,17 @@ static int rope_table(octet_model *m, octet_rope_table *r, double theta, int sca
     if ((linear || llama3 || yarn) && !(factor > 0)) { octet_set_error("%s: %s RoPE scaling needs model.rope_scaling_factor > 0", f->path, ty); return -1; }
     r->mscale = (yarn || longrope) ? octet_kv_f32(f, "model.rope_attn_factor", 1.0f) : 1.0f;
     if (!(r->mscale > 0 && r->mscale < 100)) { octet_set_error("%s: model.rope_attn_factor = %g is out of range", f->path, r->mscale); return -1; }
-    const float *short_f = NULL, *long_f = NULL;
-    if (longrope && (f32_array(f, "model.rope_short_factors", (uint32_t)half, &short_f) || f32_array(f, "model.rope_long_factors", (uint32_t)half, &long_f))) return -1;
-    if (longrope && (!short_f || !long_f)) { octet_set_error("%s: longrope RoPE scaling needs model.rope_short_factors and model.rope_long_factors", f->path); return -1; }
+    r->inv_freq = malloc((size_t)half * sizeof *r->inv_freq);
+    r->inv_freq_long = longrope ? malloc((size_t)half * sizeof *r->inv_freq_long) : NULL;
+    if (!r->inv_freq || (longrope && !r->inv_freq_long)) { octet_set_error("out of memory"); return -1; }
+    // LongRoPE's factors are read into the tables first and turned into frequencies below.
+    float *short_f = r->inv_freq, *long_f = r->inv_freq_long;
+    if (longrope) {
+        int has_short, has_long;
+        if (f32_array(f, "model.rope_short_factors", (uint32_t)half, short_f, &has_short) ||
+            f32_array(f, "model.rope_long_factors", (uint32_t)half, long_f, &has_long)) return -1;
+        if (!has_short || !has_long) { octet_set_error("%s: longrope RoPE scaling needs model.rope_short_factors and model.rope_long_factors", f->path); return -1; }
+    }
     double beta_fast = octet_kv_f32(f, "model.rope_yarn_beta_fast", 32), beta_slow = octet_kv_f32(f, "model.rope_yarn_beta_slow", 1);
     double ylo = 0, yhi = 0;
     if (yarn) {  // the dimensions between which YaRN blends interpolation into extrapolation
@@ -75,9 +84,6 @@ static int rope_table(octet_model *m, octet_rope_table *r, double theta, int sca
         if (yhi > dim - 1) yhi = dim - 1;
         if (ylo == yhi) yhi += 0.001;
     }
-    r->inv_freq = malloc((size_t)half * sizeof *r->inv_freq);
-    r->inv_freq_long = longrope ? malloc((size_t)half * sizeof *r->inv_freq_long) : NULL;
-    if (!r->inv_freq || (longrope && !r->inv_freq_long)) { octet_set_error("out of memory"); return -1; }
     r->long_after = longrope ? (uint32_t)orig : 0;
     const octet_tensor *rf = octet_file_tensor(f, "rope_freqs.weight");  // GGUF stores Llama-3 factors so
     for (int i = 0; i < half; i++) {
@@ -95,8 +101,12 @@ static int rope_table(octet_model *m, octet_rope_table *r, double theta, int sca
             double ramp = (i - ylo) / (yhi - ylo), extra = 1 - (ramp < 0 ? 0 : ramp > 1 ? 1 : ramp);
             fr = f0 / factor * (1 - extra) + f0 * extra;
         }
-        if (longrope) { fr = f0 / short_f[i]; r->inv_freq_long[i] = (float)(f0 / long_f[i]); }
-        if (scaled && rf && rf->dtype == OCTET_F32 && rf->rows * rf->cols == (uint64_t)half && !llama3) fr /= ((const float *)rf->data)[i];
+        if (longrope) { fr = f0 / short_f[i]; long_f[i] = (float)(f0 / long_f[i]); }
+        if (scaled && rf && rf->dtype == OCTET_F32 && rf->rows * rf->cols == (uint64_t)half && !llama3) {
+            float rfi;  // tensor data is aligned, but read it as bytes like every metadata array
+            memcpy(&rfi, (const char *)rf->data + 4 * (size_t)i, 4);
+            fr /= rfi;
+        }
         r->inv_freq[i] = (float)fr;
     }
     return 0;

@@ -53,6 +53,7 @@ static void help(void) {
 enum { C_FREE, C_IDLE, C_READING, C_BUSY };
 typedef struct {
     int state, fd, reserve;
+    int evicted;             // shut down to make room; its slot frees when its thread leaves
     double since;            // when the state began
     unsigned char addr[16];  // the client's address (IPv4 as ::ffff:a.b.c.d)
 } conn_slot;
@@ -148,23 +149,38 @@ static void client_addr(const struct sockaddr_storage *ss, unsigned char out[16]
 static int admit(int fd, const unsigned char *addr) {
     pthread_mutex_lock(&conn_lock);
     double now = mono_s();
-    int same = 0, used = 0, slot = -1;
-    for (int i = 0; i < MAX_CONNECTIONS + RESERVE; i++) {
-        if (conns[i].state == C_FREE) { if (slot < 0) slot = i; continue; }
-        if (conns[i].reserve) continue;
-        used++;
-        same += !memcmp(conns[i].addr, addr, 16);
+    int same, used, slot, leaving;
+    // When every spare slot is held by an evicted connection still on its way out (a burst of
+    // newcomers, a slow machine), wait for them: they leave at once, and refusing instead would
+    // turn away /health too. The wait is bounded, as is everything the acceptor does.
+    for (;;) {
+        same = used = leaving = 0, slot = -1;
+        for (int i = 0; i < MAX_CONNECTIONS + RESERVE; i++) {
+            if (conns[i].state == C_FREE) { if (slot < 0) slot = i; continue; }
+            leaving += conns[i].evicted;
+            if (conns[i].reserve) continue;
+            used++;
+            same += !memcmp(conns[i].addr, addr, 16);
+        }
+        if (slot >= 0 || !leaving || mono_s() - now > 2) break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 50 * 1000000;
+        if (until.tv_nsec >= 1000000000) { until.tv_sec++; until.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&conn_done, &conn_lock, &until);
     }
+    now = mono_s();
     int reserve = 0;
     if (slot >= 0 && (same >= MAX_PER_CLIENT || used >= MAX_CONNECTIONS)) {
         int v = victim(same >= MAX_PER_CLIENT ? addr : NULL, now);
         if (v >= 0) {
             shutdown(conns[v].fd, SHUT_RDWR);  // its thread wakes, reads the end and leaves
             conns[v].reserve = 1;              // no longer counted, never chosen twice
+            conns[v].evicted = 1;
         } else reserve = 1;
     }
     if (slot >= 0) {
-        conns[slot] = (conn_slot){C_IDLE, fd, reserve, now, {0}};
+        conns[slot] = (conn_slot){C_IDLE, fd, reserve, 0, now, {0}};
         memcpy(conns[slot].addr, addr, 16);
         n_conn++;
     }
