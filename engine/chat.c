@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const FAMILIES[] = {"chatml", "llama2", "llama3", "mistral", "zephyr", "phi3", "gemma"};
+static const char *const FAMILIES[] = {"chatml", "qwen3", "llama2", "llama3", "mistral", "zephyr", "phi3", "gemma"};
 
 static const char *find(const char *s, size_t n, const char *needle) {
     size_t k = strlen(needle);
@@ -13,6 +13,8 @@ static const char *find(const char *s, size_t n, const char *needle) {
 
 const char *octet_chat_template_detect(const char *s, size_t n) {
     // Order matters: the more specific markers are tested first.
+    // Qwen3: ChatML that keeps only the answer of earlier replies (their <think> part dropped).
+    if (find(s, n, "<|im_start|>") && find(s, n, "reasoning_content") && find(s, n, "</think>")) return "qwen3";
     if (find(s, n, "<|im_start|>")) return "chatml";
     if (find(s, n, "<|start_header_id|>")) return "llama3";
     if (find(s, n, "<start_of_turn>")) return "gemma";
@@ -23,7 +25,7 @@ const char *octet_chat_template_detect(const char *s, size_t n) {
     return "unknown";
 }
 
-const char *octet_chat_template_names(void) { return "chatml, llama2, llama3, mistral, zephyr, phi3, gemma"; }
+const char *octet_chat_template_names(void) { return "chatml, qwen3, llama2, llama3, mistral, zephyr, phi3, gemma"; }
 
 int octet_chat_template_known(const char *name) {
     for (size_t i = 0; i < sizeof FAMILIES / sizeof *FAMILIES; i++)
@@ -93,6 +95,54 @@ static void chatml(const octet_chat_template *t, const octet_chat_msg *msg, int 
     if (add_gen) octet_str_addz(r->o, "<|im_start|>assistant\n");
 }
 
+static int ws_nl(char c) { return c == '\n'; }
+static void strip_nl(const char **b, const char **e, int left, int right) {
+    while (left && *b < *e && ws_nl(**b)) (*b)++;
+    while (right && *e > *b && ws_nl((*e)[-1])) (*e)--;
+}
+static const char *last_find(const char *s, size_t n, const char *needle) {
+    const char *hit = NULL;
+    for (const char *p = find(s, n, needle); p; p = find(p + 1, n - (size_t)(p + 1 - s), needle)) hit = p;
+    return hit;
+}
+
+// Qwen3's template, without tools: ChatML where a reply's "<think>…</think>" reasoning is kept
+// only for replies after the last user message (an empty block is written for the last one),
+// and dropped from earlier ones, as the model saw in training.
+static void qwen3(const octet_chat_msg *msg, int n, int add_gen, rd *r) {
+    int last_query = n - 1;
+    for (int i = n - 1; i >= 0; i--)
+        if (role_is(&msg[i], "user") && !(strstr(msg[i].content, "<tool_response>") && strstr(msg[i].content, "</tool_response>"))) { last_query = i; break; }
+    for (int i = 0; i < n; i++) {
+        octet_str_fmt(r->o, "<|im_start|>%s\n", msg[i].role);
+        const char *c = msg[i].content, *ce = c + strlen(c);
+        if (!role_is(&msg[i], "assistant")) { putz(r, c); octet_str_addz(r->o, "<|im_end|>\n"); continue; }
+        // reasoning = content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n')
+        // content = content.split('</think>')[-1].lstrip('\n')
+        const char *rb = c, *re = c;
+        const char *close = find(c, (size_t)(ce - c), "</think>");
+        if (close) {
+            re = close;
+            strip_nl(&rb, &re, 0, 1);
+            const char *open = last_find(rb, (size_t)(re - rb), "<think>");
+            if (open) rb = open + 7;
+            strip_nl(&rb, &re, 1, 0);
+            c = last_find(c, (size_t)(ce - c), "</think>") + 8;
+            strip_nl(&c, &ce, 1, 0);
+        }
+        if (i > last_query && (i == n - 1 || re > rb)) {
+            strip_nl(&rb, &re, 1, 1);
+            octet_str_addz(r->o, "<think>\n");
+            put(r, rb, (size_t)(re - rb));
+            octet_str_addz(r->o, "\n</think>\n\n");
+            strip_nl(&c, &ce, 1, 0);
+        }
+        put(r, c, (size_t)(ce - c));
+        octet_str_addz(r->o, "<|im_end|>\n");
+    }
+    if (add_gen) octet_str_addz(r->o, "<|im_start|>assistant\n");
+}
+
 static void llama2(const octet_chat_template *t, const octet_chat_msg *msg, int n, rd *r) {
     const char *sys = n && role_is(&msg[0], "system") ? msg[0].content : NULL;
     for (int i = sys ? 1 : 0; i < n; i++) {
@@ -141,7 +191,7 @@ static void phi3(const octet_chat_template *t, const octet_chat_msg *msg, int n,
     octet_str_addz(r->o, add_gen ? "<|assistant|>\n" : t->eos);
 }
 
-// Mistral and Gemma have no system role: its text opens the first user turn.
+// Mistral has no system role: its text opens the first user turn.
 static void first_user_content(const octet_chat_msg *msg, int n, int i, octet_str *c) {
     if (i == 1 && n > 1 && role_is(&msg[0], "system")) octet_str_fmt(c, "%s\n\n", msg[0].content);
     octet_str_addz(c, msg[i].content);
@@ -159,16 +209,16 @@ static void mistral(const octet_chat_template *t, const octet_chat_msg *msg, int
     }
 }
 
+// Gemma 3's rule for a system message (Gemma 1 and 2 refuse one): its text and a blank line
+// open the first user turn as they are; each message's own text is trimmed.
 static void gemma(const octet_chat_template *t, const octet_chat_msg *msg, int n, int add_gen, rd *r) {
     octet_str_addz(r->o, t->bos);
-    for (int i = n && role_is(&msg[0], "system") ? 1 : 0; i < n; i++) {
-        octet_str c = {0};
-        first_user_content(msg, n, i, &c);
+    int sys = n && role_is(&msg[0], "system");
+    for (int i = sys; i < n; i++) {
         octet_str_fmt(r->o, "<start_of_turn>%s\n", role_is(&msg[i], "assistant") ? "model" : msg[i].role);
-        put_trimmed(r, c.p ? c.p : "");
+        if (sys && i == 1) { putz(r, msg[0].content); octet_str_addz(r->o, "\n\n"); }
+        put_trimmed(r, msg[i].content);
         octet_str_addz(r->o, "<end_of_turn>\n");
-        if (c.oom) r->o->oom = 1;
-        octet_str_free(&c);
     }
     if (add_gen) octet_str_addz(r->o, "<start_of_turn>model\n");
 }
@@ -186,6 +236,7 @@ int octet_chat_render(const octet_chat_template *t, const octet_chat_msg *msg, i
     rd r = {o, plain};
     const char *f = t->name;
     if (!strcmp(f, "chatml")) chatml(t, msg, n, add_gen, &r);
+    else if (!strcmp(f, "qwen3")) qwen3(msg, n, add_gen, &r);
     else if (!strcmp(f, "llama2")) llama2(t, msg, n, &r);
     else if (!strcmp(f, "llama3")) llama3(t, msg, n, add_gen, &r);
     else if (!strcmp(f, "zephyr")) zephyr(t, msg, n, add_gen, &r);

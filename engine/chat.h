@@ -14,7 +14,7 @@ typedef struct {
     const char *default_system;  // ChatML models that insert one when none is given, else NULL
 } octet_chat_template;
 
-// "chatml", "llama2", "llama3", "mistral", "zephyr", "phi3", "gemma", or "unknown".
+// "chatml", "qwen3", "llama2", "llama3", "mistral", "zephyr", "phi3", "gemma", or "unknown".
 const char *octet_chat_template_detect(const char *jinja, size_t len);
 // The families, for error messages: "chatml, llama2, ...".
 const char *octet_chat_template_names(void);

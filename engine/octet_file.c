@@ -199,7 +199,7 @@ int octet_file_open(octet_file *f, const char *path) {
     memcpy(&f->data_offset, h + 40, 8);
     memcpy(&file_size, h + 48, 8);
     memcpy(&f->checksum, h + 56, 8);
-    if (f->version != OCTET_VERSION) { octet_set_error("%s: unsupported .octet version %u (this build reads %u)", path, f->version, OCTET_VERSION); goto fail; }
+    if (f->version < OCTET_VERSION_MIN || f->version > OCTET_VERSION) { octet_set_error("%s: unsupported .octet version %u (this build reads %u to %u)", path, f->version, OCTET_VERSION_MIN, OCTET_VERSION); goto fail; }
     if (header_size != OCTET_HEADER_SIZE) { octet_set_error("%s: bad header size %u", path, header_size); goto fail; }
     if (file_size != f->size) { octet_set_error("%s: file is %llu bytes but its header says %llu (truncated?)", path, (unsigned long long)f->size, (unsigned long long)file_size); goto fail; }
     if (meta_size > f->size - OCTET_HEADER_SIZE || f->data_offset % OCTET_ALIGN || f->data_offset < OCTET_HEADER_SIZE + meta_size || f->data_offset > f->size) {

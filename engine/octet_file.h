@@ -6,7 +6,10 @@
 #include <stdint.h>
 
 #define OCTET_MAGIC        "OCTETLM\0"
-#define OCTET_VERSION      1u
+// Version 2 files describe math a version-1 reader would silently skip (models/FORMAT.md,
+// "Versions"); the writer uses 1 whenever it can, so older builds keep reading Llama files.
+#define OCTET_VERSION      2u
+#define OCTET_VERSION_MIN  1u
 #define OCTET_HEADER_SIZE  64u
 #define OCTET_ALIGN        64u
 #define OCTET_MAX_DIMS     4u

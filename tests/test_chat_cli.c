@@ -154,7 +154,7 @@ static void bad_flags_and_commands(void) {
     if (!file_exists(SMOL_Q8)) SKIP("models/ missing (make models)");
     char *out = NULL;
     int rc = run_cmd(&out, "./octet chat -m " SMOL_Q8 " --chat-template vicuna </dev/null 2>&1");
-    CHECK(rc == 1 && out && strstr(out, "vicuna") && strstr(out, "chatml, llama2"), "bad template: %d %s", rc, out ? out : "");
+    CHECK(rc == 1 && out && strstr(out, "vicuna") && strstr(out, "chatml, qwen3, llama2"), "bad template: %d %s", rc, out ? out : "");
     free(out);
     rc = run_cmd(&out, "./octet chat </dev/null 2>&1");
     CHECK(rc == 1 && out && strstr(out, "missing -m"), "no model: %s", out ? out : "");

@@ -136,6 +136,34 @@ static void unimplemented_config_is_refused(void) {
     free(b);
 }
 
+static uint32_t header_version(const char *path) {
+    uint8_t h[12] = {0};
+    uint32_t v = 0;
+    FILE *fp = fopen(path, "rb");
+    if (fp && fread(h, 1, 12, fp) == 12) memcpy(&v, h + 8, 4);
+    if (fp) fclose(fp);
+    return v;
+}
+
+// Files whose math a version-1 reader would skip in silence are version 2; Llama-shaped ones
+// stay version 1 so older builds still read them. A later version is refused.
+static void file_version_marks_new_math(void) {
+    static const struct { const char *name; uint32_t version; } want[] = {
+        {"llama-old", 1}, {"llama-rope-parameters", 1}, {"qwen2", 1}, {"mistral-sliding", 2}, {"qwen3", 2}, {"gemma2", 2}, {"gemma3", 2}, {"phi3", 2}};
+    for (unsigned i = 0; i < sizeof want / sizeof *want; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/out/arch-%s.f32.octet", want[i].name);
+        uint32_t v = header_version(path);
+        CHECK(v == want[i].version, "%s: version %u, want %u", want[i].name, v, want[i].version);
+    }
+    char *out = NULL;
+    run_cmd(NULL, "cp tests/out/arch-gemma3.f32.octet tests/out/arch-v3.octet && printf '\\003' | dd of=tests/out/arch-v3.octet bs=1 seek=8 conv=notrunc 2>/dev/null");
+    CHECK(header_version("tests/out/arch-v3.octet") == 3, "could not write a version-3 header");
+    int rc = run_cmd(&out, "./octet info -m tests/out/arch-v3.octet 2>&1");
+    CHECK(rc == 1 && out && strstr(out, "unsupported .octet version 3"), "a version-3 file: exit %d: %s", rc, out ? out : "");
+    free(out);
+}
+
 #define GEMMA_REF "tests/fixtures/gemma3-ref.json"
 #define GEMMA_F32 "models/gemma-3-270m.f32.octet"
 #define GEMMA_Q8 "models/gemma-3-270m.q8.octet"
@@ -191,6 +219,7 @@ int main(void) {
     RUN(f32_logits_match_transformers);
     RUN(q8_agrees_with_transformers);
     RUN(unimplemented_config_is_refused);
+    RUN(file_version_marks_new_math);
     RUN(gemma3_270m_f32_matches_transformers);
     RUN(gemma3_270m_int8_agrees);
     CHECK_DONE();

@@ -309,6 +309,39 @@ static int mixed_precision(const convert_options *o) { return o->keep_f16 > 0 ||
 static int f16_selection(const convert_options *o) { return o->keep_f16 > 0 || o->max_kl >= 0 || o->f16_budget >= 0; }
 
 // The INT8 type a matrix of this width gets (q8g32 needs whole groups of 32).
+static int meta_str_is(const octet_meta *meta, const char *key, const char *want) {
+    uint32_t type;
+    uint64_t len;
+    const uint8_t *p = octet_meta_value(meta, key, &type);
+    if (!p || type != OCTET_KV_STR) return 0;
+    memcpy(&len, p, 8);
+    return len == strlen(want) && !memcmp(p + 8, want, len);
+}
+
+// Version 2 when the model needs facts a version-1 reader would skip in silence (it ignores
+// unknown keys and tensors): anything beyond the Llama shape. Llama files stay version 1.
+static uint32_t file_version(const octet_meta *meta, const conv_model *m, size_t n) {
+    static const char *const v2_keys[] = {"model.embed_scale", "model.attn_scale", "model.attn_softcap", "model.final_softcap",
+                                          "model.sliding_window", "model.sliding_layers", "model.rope_theta_swa", "model.rope_attn_factor",
+                                          "model.rope_short_factors", "model.rope_long_factors"};
+    for (size_t i = 0; i < sizeof v2_keys / sizeof *v2_keys; i++)
+        if (octet_meta_has(meta, v2_keys[i])) return 2;
+    uint32_t type, v, dim = 0, heads = 0;
+    const uint8_t *p;
+    if ((p = octet_meta_value(meta, "model.dim", &type)) && type == OCTET_KV_U32) memcpy(&dim, p, 4);
+    if ((p = octet_meta_value(meta, "model.n_heads", &type)) && type == OCTET_KV_U32) memcpy(&heads, p, 4);
+    if ((p = octet_meta_value(meta, "model.head_dim", &type)) && (memcpy(&v, p, 4), !heads || v != dim / heads)) return 2;
+    if (octet_meta_has(meta, "model.ffn_act") && !meta_str_is(meta, "model.ffn_act", "silu")) return 2;
+    if (octet_meta_has(meta, "model.rope_scaling_type") && !meta_str_is(meta, "model.rope_scaling_type", "linear") &&
+        !meta_str_is(meta, "model.rope_scaling_type", "llama3") && !meta_str_is(meta, "model.rope_scaling_type", "none"))
+        return 2;
+    for (size_t i = 0; i < n; i++)
+        if (strstr(m->t[i].name, "attn_q_norm") || strstr(m->t[i].name, "attn_k_norm") || strstr(m->t[i].name, "post_attention_norm") ||
+            strstr(m->t[i].name, "post_ffw_norm"))
+            return 2;
+    return 1;
+}
+
 static uint32_t quant_dtype(uint32_t type, uint64_t cols) { return type == OCTET_Q8G32 && cols % OCTET_Q8_GROUP ? OCTET_Q8 : type; }
 
 static int wants_calibration(const convert_options *o) {
@@ -516,6 +549,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
         if (plan && plan->keep[i] == KEEP_F16) dtype[i] = OCTET_F16;
         if (octet_writer_add_tensor(&w, t->name, dtype[i], t->n_dims, t->dims) != 0) goto fail;
     }
+    w.version = file_version(meta, &m, n);
     if (octet_writer_begin_data(&w, meta) != 0) goto fail;
     uint64_t params = 0, bytes = 0;
     for (size_t i = 0; i < n; i++) {

@@ -57,6 +57,11 @@ void octet_meta_arr_u32(octet_meta *m, const char *k, uint64_t n, const uint32_t
 
 // Walks the builder's own encoding (the same one the reader validates).
 int octet_meta_has(const octet_meta *m, const char *key) {
+    uint32_t type;
+    return octet_meta_value(m, key, &type) != NULL;
+}
+
+const uint8_t *octet_meta_value(const octet_meta *m, const char *key, uint32_t *type_out) {
     size_t p = 0, klen = strlen(key);
     for (uint64_t i = 0; i < m->count; i++) {
         uint32_t n, type, at = 0;
@@ -64,7 +69,7 @@ int octet_meta_has(const octet_meta *m, const char *key) {
         int hit = n == klen && memcmp(m->buf + p, key, n) == 0;
         p += n;
         memcpy(&type, m->buf + p, 4); p += 4;
-        if (hit) return 1;
+        if (hit) { *type_out = type; return m->buf + p; }
         uint64_t count = 1;
         if (type == OCTET_KV_ARR) { memcpy(&at, m->buf + p, 4); memcpy(&count, m->buf + p + 4, 8); p += 12; type = at; }
         for (uint64_t j = 0; j < count; j++) {
@@ -72,7 +77,7 @@ int octet_meta_has(const octet_meta *m, const char *key) {
             else p += type == OCTET_KV_U64 ? 8 : type == OCTET_KV_BOOL ? 1 : 4;
         }
     }
-    return 0;
+    return NULL;
 }
 
 // An interrupted conversion removes its temp file: the handler only calls unlink and _exit.
@@ -175,7 +180,7 @@ int octet_writer_begin_data(octet_writer *w, const octet_meta *meta) {
     octet_meta_free(&table);
     // Fill the header fields now; the checksum and size are patched in at commit.
     memcpy(header, OCTET_MAGIC, 8);
-    uint32_t v = OCTET_VERSION, hs = OCTET_HEADER_SIZE;
+    uint32_t v = w->version ? w->version : OCTET_VERSION_MIN, hs = OCTET_HEADER_SIZE;
     memcpy(header + 8, &v, 4); memcpy(header + 12, &hs, 4);
     memcpy(header + 16, &meta->count, 8); memcpy(header + 24, &w->n_tensors, 8);
     memcpy(header + 32, &meta_size, 8); memcpy(header + 40, &w->data_offset, 8);

@@ -21,6 +21,8 @@ void octet_meta_arr_i32(octet_meta *m, const char *key, uint64_t n, const int32_
 void octet_meta_arr_u32(octet_meta *m, const char *key, uint64_t n, const uint32_t *v);
 // True when the builder already holds this key (readers fill defaults only where missing).
 int  octet_meta_has(const octet_meta *m, const char *key);
+// The value of key in the builder (its type in *type), or NULL.
+const uint8_t *octet_meta_value(const octet_meta *m, const char *key, uint32_t *type);
 
 typedef struct {
     char *name;
@@ -34,6 +36,7 @@ typedef struct {
     octet_hash hash;
     octet_writer_tensor *t;
     uint64_t n_tensors, cap, next, data_offset, end;
+    uint32_t version;  // of the header; 0 writes OCTET_VERSION_MIN
 } octet_writer;
 
 int  octet_writer_open(octet_writer *w, const char *path);
