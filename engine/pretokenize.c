@@ -117,14 +117,19 @@ static size_t m_trailing_space(const cps *t, size_t i, size_t end) {
     size_t k = run(t, i, end, U_SPACE);
     return i + k == end ? k : 0;
 }
-// [\p{P}\$\+<=>\^~\|`]+ (Falcon)
-static int falcon_punct(const cps *t, size_t i) {
+// [\p{P}\$\+<=>\^~\|`]+ (Falcon); llama.cpp's default leaves out the backtick.
+static int falcon_punct(const cps *t, size_t i, int backtick) {
     uint32_t c = t->cp[i];
-    return IS(t, i, U_PUNCT) || c == '$' || c == '+' || c == '<' || c == '=' || c == '>' || c == '^' || c == '~' || c == '|' || c == '`';
+    return IS(t, i, U_PUNCT) || c == '$' || c == '+' || c == '<' || c == '=' || c == '>' || c == '^' || c == '~' || c == '|' || (backtick && c == '`');
 }
 static size_t m_falcon_punct(const cps *t, size_t i, size_t end) {
     size_t j = i;
-    while (j < end && falcon_punct(t, j)) j++;
+    while (j < end && falcon_punct(t, j, 1)) j++;
+    return j - i;
+}
+static size_t m_default_punct(const cps *t, size_t i, size_t end) {
+    size_t j = i;
+    while (j < end && falcon_punct(t, j, 0)) j++;
     return j - i;
 }
 static size_t m_ascii_3digits(const cps *t, size_t i, size_t end) {
@@ -136,7 +141,10 @@ static size_t m_ascii_3digits(const cps *t, size_t i, size_t end) {
 
 struct octet_pretok { const char *names; int ignore_merges; matcher pass[7]; };
 static const octet_pretok pretoks[] = {
-    {",default,gpt-2,gpt2,mpt,olmo,jais,poro-chat,viking,gpt-neox,", 0, {m_gpt2}},
+    // llama.cpp's "default", also what it uses for a GGUF without tokenizer.ggml.pre: punctuation
+    // runs apart first, then GPT-2's pattern, then digit runs cut in threes.
+    {",default,", 0, {m_default_punct, m_gpt2, m_digits, m_ascii_3digits}},
+    {",gpt-2,gpt2,mpt,olmo,jais,poro-chat,viking,gpt-neox,", 0, {m_gpt2}},
     {",llama-bpe,llama3,dbrx,smaug-bpe,", 1, {m_llama3}},
     {",qwen2,stablelm2,deepseek-r1-qwen,", 0, {m_qwen2}},
     {",starcoder,refact,smollm,command-r,codeshell,exaone,minerva-7b,", 0, {m_digit, m_gpt2}},

@@ -3,6 +3,7 @@
 // UTF-8, special tokens, BOS handling.
 #include "check.h"
 #include "convert.h"
+#include "json.h"
 #include "octet_file.h"
 #include "tokenizer.h"
 #include "unicode.h"
@@ -99,6 +100,78 @@ static char *decode_stream(const octet_tokenizer *t, const int32_t *ids, size_t 
     o += octet_decoder_flush(&d, buf + o, 16);
     *len = o;
     return buf;
+}
+
+static int ids_equal(vocab *v, const char *text, size_t len, const json *want, const char *what) {
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int ok = octet_tokenize(&v->t, text, len, 0, 0, &ids, &n) == 0 && want && n == want->len;
+    for (size_t i = 0; ok && i < n; i++) ok = ids[i] == (int32_t)want->items[i]->num;
+    if (!ok) {
+        char got[2048] = "";
+        size_t gl = 0;
+        for (size_t i = 0; i < n && gl < sizeof got - 16; i++) gl += (size_t)snprintf(got + gl, sizeof got - gl, " %d", ids[i]);
+        CHECK(0, "%s %.40s: got [%s], llama.cpp has %zu ids", what, text, got, want ? want->len : 0);
+    }
+    free(ids);
+    return ok;
+}
+
+// A GGUF vocabulary without tokenizer.ggml.pre (older conversions) tokenizes as llama.cpp's
+// "default" pre-tokenizer does: ids from llama.cpp's llama-tokenize on the same file
+// (tests/fixtures/tokenizer-nopre.json, made by tools/ref/make_nopre_fixture.py).
+static void vocabulary_without_pre_matches_llama_cpp(void) {
+    size_t n;
+    char *text = octet_read_file("tests/fixtures/tokenizer-nopre.json", &n), err[160];
+    json *fx = text ? json_parse(text, n, err, sizeof err) : NULL;
+    free(text);
+    CHECK(fx != NULL, "tests/fixtures/tokenizer-nopre.json");
+    if (!fx) return;
+    const json *texts = json_get(fx, "texts"), *vocabs = json_get(fx, "vocabs");
+    const char *names[] = {"gpt-2", "starcoder"};
+    for (int k = 0; k < 2; k++) {
+        char src[512], gguf[256], oct[256];
+        snprintf(src, sizeof src, "%sggml-vocab-%s.gguf", shared_path("data/tokenizer/"), names[k]);
+        if (!file_exists(src)) { json_free(fx); SKIP("../shared/data/tokenizer is missing"); }
+        snprintf(gguf, sizeof gguf, "tests/out/vocab-%s-nopre.gguf", names[k]);
+        snprintf(oct, sizeof oct, "tests/out/vocab-%s-nopre.octet", names[k]);
+        // The same edit as the fixture script: the key renamed, the file otherwise identical.
+        size_t gn;
+        char *b = octet_read_file(src, &gn), *at = NULL;
+        for (size_t i = 0; b && i + 18 <= gn && !at; i++)
+            if (!memcmp(b + i, "tokenizer.ggml.pre", 18)) at = b + i;
+        CHECK(at != NULL, "%s has tokenizer.ggml.pre", src);
+        if (!at) { free(b); continue; }
+        at[17] = 'X';
+        FILE *fp = fopen(gguf, "wb");
+        CHECK(fp && fwrite(b, 1, gn, fp) == gn, "write %s", gguf);
+        if (fp) fclose(fp);
+        free(b);
+        vocab v;
+        CHECK(open_vocab(&v, gguf, oct) == 0, "cannot load %s", gguf);
+        if (!v.ok) continue;
+        const json *want = json_get(vocabs, names[k]), *shared_ids = json_get(want, "shared"), *text_ids = json_get(want, "texts");
+        char inp[530];
+        snprintf(inp, sizeof inp, "%s.inp", src);
+        size_t ni;
+        char *in = octet_read_file(inp, &ni), *p = in;
+        const char *sep = "\n__ggml_vocab_test__\n";
+        int cases = 0, good = 0;
+        for (size_t c = 0; in && shared_ids && c < shared_ids->len; c++) {
+            char *e = strstr(p, sep);
+            if (!e) break;
+            good += ids_equal(&v, p, (size_t)(e - p), shared_ids->items[c], names[k]);
+            cases++;
+            p = e + strlen(sep);
+        }
+        for (size_t c = 0; texts && text_ids && c < texts->len; c++, cases++)
+            good += ids_equal(&v, texts->items[c]->str, texts->items[c]->len, text_ids->items[c], names[k]);
+        CHECK(cases == 46 + 10, "%s: %d cases", names[k], cases);
+        printf("  %s without tokenizer.ggml.pre: %d/%d cases give llama.cpp's ids\n", names[k], good, cases);
+        free(in);
+        close_vocab(&v);
+    }
+    json_free(fx);
 }
 
 static void round_trip(vocab *v, const char *label) {
@@ -291,6 +364,7 @@ int main(void) {
     RUN(gpt2_reference_cases);
     RUN(starcoder_reference_cases);
     RUN(phi3_reference_cases);
+    RUN(vocabulary_without_pre_matches_llama_cpp);
     RUN(round_trip_every_vocabulary);
     RUN(round_trip_smollm2);
     RUN(streaming_decoder_holds_partial_characters);

@@ -118,7 +118,11 @@ static int copy_vocab(conv_model *m, const char *path, const gkv *kv, uint64_t n
     octet_meta_cstr(&m->meta, "tokenizer.model", spm ? "spm" : "bpe");
     const char *pre = str(kv, n_kv, "tokenizer.ggml.pre", &len);
     if (pre) octet_meta_str(&m->meta, "tokenizer.pre", pre, len);
-    else octet_meta_cstr(&m->meta, "tokenizer.pre", "default");
+    else {
+        // llama.cpp does the same (and warns): an older conversion that did not record it.
+        if (bpe) fprintf(stderr, "octet: warning: %s has no tokenizer.ggml.pre: tokenizing with llama.cpp's default pre-tokenizer\n", path);
+        octet_meta_cstr(&m->meta, "tokenizer.pre", "default");
+    }
     static const struct { const char *g, *o; } ids[] = {
         {"tokenizer.ggml.bos_token_id", "tokenizer.bos_id"}, {"tokenizer.ggml.eos_token_id", "tokenizer.eos_id"},
         {"tokenizer.ggml.unknown_token_id", "tokenizer.unk_id"}, {"tokenizer.ggml.padding_token_id", "tokenizer.pad_id"},
