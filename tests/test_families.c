@@ -15,14 +15,15 @@ static const char *FAMILIES[] = {"llama-old", "llama-rope-parameters", "mistral-
 
 typedef struct { float max_rel, agree; int ok; } result;
 
-// Converts fixture `name` to `type`, evaluates the ids in one pass and compares every position.
-static result family(const char *name, const char *type, int batch) {
+// Converts fixture `name` (or src, another form of the same weights) to `type`, evaluates the
+// ids in one pass and compares every position with transformers' logits.
+static result family_from(const char *name, const char *src, const char *type, int batch) {
     result r = {0, 0, 0};
     char dir[256], out[256], path[300];
     snprintf(dir, sizeof dir, "tests/fixtures/arch/%s", name);
-    snprintf(out, sizeof out, "tests/out/arch-%s.%s.octet", name, type);
+    snprintf(out, sizeof out, "tests/out/arch-%s%s.%s.octet", name, src ? "-src" : "", type);
     char *log = NULL;
-    if (run_cmd(&log, "./octet convert %s -o %s --type %s --calib none --quiet", dir, out, type) != 0) {
+    if (run_cmd(&log, "./octet convert %s -o %s --type %s --calib none --quiet", src ? src : dir, out, type) != 0) {
         CHECK(0, "%s: convert failed: %s", name, log ? log : "");
         free(log);
         return r;
@@ -73,6 +74,8 @@ static result family(const char *name, const char *type, int batch) {
     return r;
 }
 
+static result family(const char *name, const char *type, int batch) { return family_from(name, NULL, type, batch); }
+
 static void f32_logits_match_transformers(void) {
     for (unsigned i = 0; i < sizeof FAMILIES / sizeof *FAMILIES; i++) {
         // One batch of all 80 tokens, then chunks of 7 (sliding windows and RoPE across chunks).
@@ -84,6 +87,15 @@ static void f32_logits_match_transformers(void) {
         // chunks of 7 start with the short ones, as transformers does when fed step by step.
         if (strcmp(FAMILIES[i], "phi3")) CHECK(b.ok && b.max_rel <= 1e-4f, "%s: f32 logits in chunks of 7 differ by %.2e", FAMILIES[i], b.max_rel);
     }
+}
+
+// Phi-3 from a GGUF laid out as llama.cpp writes it (fused attn_qkv and gate+up ffn_up, LongRoPE
+// factors as tensors; tools/ref/make_phi3_gguf_fixture.py): the same logits.
+static void phi3_gguf_matches_transformers(void) {
+    result a = family_from("phi3", "tests/fixtures/arch/phi3.gguf", "f32", 128), q = family_from("phi3", "tests/fixtures/arch/phi3.gguf", "q8", 128);
+    printf("  phi3 from GGUF: f32 max |diff| / max|logit| %.2e, top-1 %.0f%%; q8 top-1 %.1f%%\n", a.max_rel, 100 * a.agree, 100 * q.agree);
+    CHECK(a.ok && a.max_rel <= 1e-4f, "phi3 GGUF: f32 logits differ by %.2e of max|logit|", a.max_rel);
+    CHECK(q.ok && q.agree >= 0.95f, "phi3 GGUF: q8 top-1 agreement %.1f%%", 100 * q.agree);
 }
 
 static void q8_agrees_with_transformers(void) {
@@ -218,6 +230,7 @@ static void gemma3_270m_int8_agrees(void) {
 int main(void) {
     RUN(f32_logits_match_transformers);
     RUN(q8_agrees_with_transformers);
+    RUN(phi3_gguf_matches_transformers);
     RUN(unimplemented_config_is_refused);
     RUN(file_version_marks_new_math);
     RUN(gemma3_270m_f32_matches_transformers);

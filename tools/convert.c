@@ -86,6 +86,16 @@ int conv_split(conv_model *m, const char *name, int n, const char *const *names,
     return 0;
 }
 
+void conv_drop_tensor(conv_model *m, const char *name) {
+    for (size_t i = 0; i < m->n; i++)
+        if (!strcmp(m->t[i].name, name)) {
+            free(m->t[i].name);
+            memmove(m->t + i, m->t + i + 1, (m->n - i - 1) * sizeof *m->t);
+            m->n--;
+            return;
+        }
+}
+
 const uint8_t *conv_map_file(conv_model *m, const char *path, size_t *size) {
     if (m->n_maps == (int)(sizeof m->maps / sizeof *m->maps)) { octet_set_error("%s: too many input files", path); return NULL; }
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO is refused, not waited on

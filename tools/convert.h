@@ -44,6 +44,8 @@ void conv_model_free(conv_model *m);
 // Replaces the 2-D tensor `name` by n parts of consecutive rows (rows[i] each, in order), named
 // names[i]: fused projections (Phi-3's qkv_proj, gate_up_proj) become octet's separate ones.
 int conv_split(conv_model *m, const char *name, int n, const char *const *names, const uint64_t *rows);
+// Removes tensor `name` from the list (a source tensor whose content went into metadata).
+void conv_drop_tensor(conv_model *m, const char *name);
 // Stores a SentencePiece-style vocabulary (<unk> 0, <s> 1, </s> 2, BOS added, space prefix).
 void conv_set_spm_vocab(conv_model *m, uint32_t n, const char *const *pieces, const uint32_t *lens, const float *scores, const int32_t *types);
 // Stores the Jinja chat template and the name of the family it was recognised as.

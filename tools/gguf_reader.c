@@ -236,6 +236,65 @@ static int copy_hparams(conv_model *m, const char *path, const gkv *kv, uint64_t
     return 0;
 }
 
+static uint32_t meta_u32(const conv_model *m, const char *key, uint32_t def) {
+    uint32_t type, v;
+    const uint8_t *p = octet_meta_value(&m->meta, key, &type);
+    if (!p || type != OCTET_KV_U32) return def;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// Phi-3 as llama.cpp writes it: q, k and v fused in attn_qkv, gate and up rows in one ffn_up,
+// LongRoPE's factors as two tensors. The converter splits the matrices and moves the factors
+// into the model description.
+static int phi3_tensors(conv_model *m, const char *path) {
+    uint32_t dim = meta_u32(m, "model.dim", 0), heads = meta_u32(m, "model.n_heads", 0), kv = meta_u32(m, "model.n_kv_heads", heads);
+    uint32_t hidden = meta_u32(m, "model.hidden_dim", 0), hd = heads ? meta_u32(m, "model.head_dim", dim / heads) : 0;
+    if (!dim || !heads || !hidden || !hd) return 0;  // refused later as not runnable
+    for (unsigned l = 0; l < 4096; l++) {
+        char name[64], q[64], k[64], v[64], g[64];
+        snprintf(q, sizeof q, "blk.%u.attn_q.weight", l); snprintf(k, sizeof k, "blk.%u.attn_k.weight", l); snprintf(v, sizeof v, "blk.%u.attn_v.weight", l);
+        snprintf(name, sizeof name, "blk.%u.attn_qkv.weight", l);
+        const char *qkv[3] = {q, k, v};
+        uint64_t rows[3] = {(uint64_t)heads * hd, (uint64_t)kv * hd, (uint64_t)kv * hd};
+        if (!conv_find_tensor(m, name)) break;
+        if (conv_split(m, name, 3, qkv, rows) != 0) return -1;
+        snprintf(name, sizeof name, "blk.%u.ffn_up.weight", l);
+        snprintf(g, sizeof g, "blk.%u.ffn_gate.weight", l);
+        const conv_tensor *up = conv_find_tensor(m, name);
+        if (up && !conv_find_tensor(m, g) && up->n_dims == 2 && up->dims[0] == 2ull * hidden) {
+            const char *gu[2] = {g, name};
+            uint64_t hr[2] = {hidden, hidden};
+            if (conv_split(m, name, 2, gu, hr) != 0) return -1;
+        }
+    }
+    const conv_tensor *fl = conv_find_tensor(m, "rope_factors_long.weight"), *fs = conv_find_tensor(m, "rope_factors_short.weight");
+    if (!fl && !fs) return 0;
+    if (!fl || !fs || conv_tensor_numel(fl) != conv_tensor_numel(fs) || conv_tensor_numel(fl) > 65536) {
+        octet_set_error("%s: rope_factors_long and rope_factors_short must both be there, of one length", path);
+        return -1;
+    }
+    uint64_t n = conv_tensor_numel(fl);
+    float *f = malloc(2 * n * sizeof *f);
+    if (!f) { octet_set_error("out of memory"); return -1; }
+    int rc = fl->load(m, fl, f) == 0 && fs->load(m, fs, f + n) == 0 ? 0 : -1;
+    uint32_t type;
+    const uint8_t *st = octet_meta_value(&m->meta, "model.rope_scaling_type", &type);
+    if (rc == 0 && st) {
+        octet_set_error("%s: rope factor tensors with a rope.scaling.type: octet does not know how they combine", path);
+        rc = -1;
+    }
+    if (rc == 0) {
+        octet_meta_cstr(&m->meta, "model.rope_scaling_type", "longrope");
+        octet_meta_arr_f32(&m->meta, "model.rope_long_factors", n, f);
+        octet_meta_arr_f32(&m->meta, "model.rope_short_factors", n, f + n);
+        conv_drop_tensor(m, "rope_factors_long.weight");
+        conv_drop_tensor(m, "rope_factors_short.weight");
+    }
+    free(f);
+    return rc;
+}
+
 int gguf_read(conv_model *m, const char *path) {
     size_t size;
     const uint8_t *map = conv_map_file(m, path, &size);
@@ -330,6 +389,7 @@ int gguf_read(conv_model *m, const char *path) {
         }
     }
     free(offs); free(sizes);
+    if (!c.err && !strcmp(m->arch, "phi3") && phi3_tensors(m, path) != 0) c.err = 1;
     if (!c.err) rc = 0;
 out:
     free(kv);

@@ -22,6 +22,12 @@ head -c 65536 "$D/vocab-llama-spm.octet" > "$S/octet_file/vocab-cut.octet"
 # GGUF: the fixture with every quant type, and real vocabularies cut short.
 cp tests/fixtures/quant-types.gguf "$S/gguf/"
 for v in llama-spm gpt-2 phi-3; do head -c 32768 "$SH/data/tokenizer/ggml-vocab-$v.gguf" > "$S/gguf/vocab-$v-cut.gguf"; done
+cp tests/fixtures/arch/phi3.gguf "$S/gguf/"   # fused tensors, rope factors
+# Hugging Face: the model-family fixtures (gemma3, qwen3, phi3), the four parts joined.
+for f in gemma3 qwen3 phi3; do
+    a=tests/fixtures/arch/$f sep=$'\n--octet-part--\n'
+    { cat "$a/config.json"; printf '%s' "$sep"; cat "$a/tokenizer.json"; printf '%s' "$sep"; cat "$a/tokenizer_config.json"; printf '%s' "$sep"; cat "$a/model.safetensors"; } > "$S/hf/arch-$f"
+done
 # JSON: the chat-template fixture cut short, and real requests from the tokenizer tests' texts.
 head -c 8192 tests/fixtures/chat-templates.json > "$S/json/chat-templates-cut.json"
 # Tokenizer: the reference test inputs (a selector byte picks the vocabulary and the mode).
