@@ -143,8 +143,7 @@ static void attention_worker(void *p, int ith, int nth) {
             float *sc = scores + u * ss;
             int lo = LO(u);
             for (int s = lo; s <= first_last + u; s++) sc[s] *= scale;
-            if (cap > 0)
-                for (int s = lo; s <= first_last + u; s++) sc[s] = cap * tanhf(sc[s] / cap);
+            if (cap > 0) ks->softcap(sc + lo, first_last + u - lo + 1, cap);
             ks->softmax(sc + lo, first_last + u + 1 - lo);
             memset(c->att + (size_t)(t0 + u) * qd + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
         }
@@ -171,14 +170,14 @@ static void rmsnorm_worker(void *p, int ith, int nth) {
     for (int t = t0; t < t1; t++) k_rmsnorm(j->y + (size_t)t * j->width, j->x + (size_t)t * j->width, j->g, j->width, j->eps);
 }
 
-// The FFN gate: act(gate) * up, act SiLU (the kernel set's) or GELU's tanh form (k_geglu).
+// The FFN gate: act(gate) * up, act SiLU or GELU's tanh form, in the kernel set's loop.
 static void glu_worker(void *p, int ith, int nth) {
     const rows_job *j = p;
     int t0, t1;
     octet_split(j->n, ith, nth, &t0, &t1);
     size_t a = (size_t)t0 * j->width;
-    if (j->gelu) k_geglu(j->y + a, j->y + a, j->x + a, (t1 - t0) * j->width);
-    else octet_kernels()->swiglu(j->y + a, j->y + a, j->x + a, (t1 - t0) * j->width);
+    const octet_kernel_set *ks = octet_kernels();
+    (j->gelu ? ks->geglu : ks->swiglu)(j->y + a, j->y + a, j->x + a, (t1 - t0) * j->width);
 }
 
 static void for_tokens(octet_context *c, void (*fn)(void *, int, int), rows_job *j) {
@@ -199,8 +198,7 @@ static void head_norms(float *y, const octet_tensor *g, int n, int heads, int wi
 
 // cap * tanh(x / cap) over n floats (Gemma 2's soft-capping); cap 0: nothing.
 static void soft_cap(float *x, size_t n, float cap) {
-    if (cap > 0)
-        for (size_t i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);
+    for (size_t i = 0; cap > 0 && i < n; i += 1u << 20) octet_kernels()->softcap(x + i, (int)(n - i < (1u << 20) ? n - i : 1u << 20), cap);
 }
 
 // x += y, after normalizing y with g when the block has an output norm (Gemma 2/3).

@@ -303,10 +303,33 @@ static void swiglu(float *y, const float *g, const float *u, int n) {
     for (; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
 }
 
+static void geglu(float *y, const float *g, const float *u, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i);
+        __m256 z2 = _mm256_mul_ps(x, _mm256_add_ps(_mm256_set1_ps(K_GELU_A), _mm256_mul_ps(_mm256_set1_ps(K_GELU_B), _mm256_mul_ps(x, x))));
+        __m256 d = _mm256_add_ps(_mm256_set1_ps(1.0f), exp8(_mm256_xor_ps(z2, _mm256_set1_ps(-0.0f))));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_div_ps(x, d), _mm256_loadu_ps(u + i)));
+    }
+    k_geglu(y + i, g + i, u + i, n - i);
+}
+
+static void softcap(float *x, int n, float cap) {
+    int i = 0;
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f), vc = _mm256_set1_ps(cap);
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + i), vc), a = _mm256_andnot_ps(sign, v);
+        __m256 e = exp8(_mm256_xor_ps(_mm256_add_ps(a, a), sign));
+        __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(vc, _mm256_or_ps(_mm256_andnot_ps(sign, t), _mm256_and_ps(sign, v))));  // copysign(t, v)
+    }
+    k_softcap(x + i, n - i, cap);
+}
+
 const octet_kernel_set SET = {SET_NAME, dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8, octet_avx2_dot_rows_f32, octet_avx2_axpy_rows_f32, gemm8_acc,
-                              softmax, swiglu, dots8_i8};
+                              softmax, swiglu, geglu, softcap, dots8_i8};
 #elif defined(OCTET_AVXVNNI)
-const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #else
-const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

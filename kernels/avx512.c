@@ -313,8 +313,36 @@ static void swiglu(float *y, const float *g, const float *u, int n) {
     for (; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
 }
 
+static __m512 flip_sign(__m512 v) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u))); }
+
+static void geglu(float *y, const float *g, const float *u, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(g + i);
+        __m512 z2 = _mm512_mul_ps(x, _mm512_add_ps(_mm512_set1_ps(K_GELU_A), _mm512_mul_ps(_mm512_set1_ps(K_GELU_B), _mm512_mul_ps(x, x))));
+        __m512 d = _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(flip_sign(z2)));
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_div_ps(x, d), _mm512_loadu_ps(u + i)));
+    }
+    k_geglu(y + i, g + i, u + i, n - i);
+}
+
+static void softcap(float *x, int n, float cap) {
+    int i = 0;
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512 one = _mm512_set1_ps(1.0f), vc = _mm512_set1_ps(cap);
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_div_ps(_mm512_loadu_ps(x + i), vc);
+        __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(v)));
+        __m512 e = exp16(flip_sign(_mm512_add_ps(a, a)));
+        __m512 t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+        __m512 s = _mm512_castsi512_ps(_mm512_or_si512(_mm512_andnot_si512(sign, _mm512_castps_si512(t)), _mm512_and_si512(sign, _mm512_castps_si512(v))));  // copysign(t, v)
+        _mm512_storeu_ps(x + i, _mm512_mul_ps(vc, s));
+    }
+    k_softcap(x + i, n - i, cap);
+}
+
 const octet_kernel_set octet_kernels_avx512 = {"avx512", dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8,
-                                               octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu, dots8_i8};
+                                               octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu, geglu, softcap, dots8_i8};
 #else
-const octet_kernel_set octet_kernels_avx512 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx512 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

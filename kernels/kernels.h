@@ -46,9 +46,11 @@ typedef struct {
     // Each lane's arithmetic is the single-pair path's, in the same order, so every grouping of
     // tokens and rows gives the same bits.
     void    (*gemm8_acc)(const octet_lanes8 *g, float acc[8]);
-    // k_softmax and k_swiglu (below), same bits.
+    // k_softmax, k_swiglu, k_geglu and k_softcap (below), same bits.
     void    (*softmax)(float *x, int n);
     void    (*swiglu)(float *y, const float *g, const float *u, int n);
+    void    (*geglu)(float *y, const float *g, const float *u, int n);
+    void    (*softcap)(float *x, int n, float cap);
     // out[j] = exact int32 dot of token row a + j*lda and weight row w over k inputs: with one
     // activation scale per token nothing is scaled per block, so each lane sums in int32 to the
     // end of the row. (One token against many rows reads them one by one with dot_i8: a single
@@ -128,6 +130,13 @@ void k_softmax(float *x, int n);
 // y[i] = silu(g[i]) * u[i] = g / (1 + exp(-g)) * u
 void k_swiglu(float *y, const float *g, const float *u, int n);
 // y = gelu(g) * u with GELU's tanh form 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))), as
-// PyTorch's gelu(approximate="tanh") (Gemma). One plain loop for every kernel set.
+// PyTorch's gelu(approximate="tanh") (Gemma), computed as the equal g / (1 + exp(-2z)),
+// 2z = g (K_GELU_A + K_GELU_B g^2): a sigmoid, free of tanh's cancellation, with k_expf so the
+// SIMD sets reproduce it bit for bit.
+#define K_GELU_A 1.5957691216057308f   // 2 sqrt(2/pi)
+#define K_GELU_B 0.0713548162726009f   // 2 sqrt(2/pi) 0.044715
 void k_geglu(float *y, const float *g, const float *u, int n);
+// x = cap tanh(x / cap) (Gemma 2's soft-capping, cap > 0), tanh(a) for a = |x / cap| as
+// (1 - e) / (1 + e) with e = exp(-2a) in (0, 1] (no overflow), the sign put back after.
+void k_softcap(float *x, int n, float cap);
 #endif

@@ -328,10 +328,35 @@ static void swiglu(float *y, const float *g, const float *u, int n) {
     for (; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
 }
 
+static void geglu(float *y, const float *g, const float *u, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t x = vld1q_f32(g + i);
+        float32x4_t z2 = vmulq_f32(x, vaddq_f32(vdupq_n_f32(K_GELU_A), vmulq_f32(vdupq_n_f32(K_GELU_B), vmulq_f32(x, x))));
+        float32x4_t d = vaddq_f32(vdupq_n_f32(1.0f), exp4(vnegq_f32(z2)));
+        vst1q_f32(y + i, vmulq_f32(vdivq_f32(x, d), vld1q_f32(u + i)));
+    }
+    k_geglu(y + i, g + i, u + i, n - i);
+}
+
+static void softcap(float *x, int n, float cap) {
+    int i = 0;
+    const float32x4_t one = vdupq_n_f32(1.0f), vc = vdupq_n_f32(cap);
+    const uint32x4_t sign = vdupq_n_u32(0x80000000u);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t v = vdivq_f32(vld1q_f32(x + i), vc), a = vabsq_f32(v);
+        float32x4_t e = exp4(vnegq_f32(vaddq_f32(a, a)));
+        float32x4_t t = vdivq_f32(vsubq_f32(one, e), vaddq_f32(one, e));
+        float32x4_t s = vbslq_f32(sign, v, t);  // copysign(t, v)
+        vst1q_f32(x + i, vmulq_f32(vc, s));
+    }
+    k_softcap(x + i, n - i, cap);
+}
+
 const octet_kernel_set SET = {SET_NAME, dot_i8, dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, gemm8_acc,
-                              softmax, swiglu, dots8_i8};
+                              softmax, swiglu, geglu, softcap, dots8_i8};
 #elif defined(OCTET_NEON_DOTPROD)
-const octet_kernel_set octet_kernels_dotprod = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_dotprod = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #else
-const octet_kernel_set octet_kernels_neon = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_neon = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -110,13 +110,6 @@ void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps) {
     for (int i = 0; i < k; i++) y[i] = x[i] * inv * g[i];
 }
 
-void k_geglu(float *y, const float *g, const float *u, int n) {
-    const float c = 0.7978845608028654f;  // sqrt(2 / pi)
-    for (int i = 0; i < n; i++) {
-        float x = g[i];
-        y[i] = 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x))) * u[i];
-    }
-}
 
 const uint64_t k_exp2_table[32] = {
     0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51, 0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
@@ -160,9 +153,23 @@ void k_swiglu(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
 }
 
+void k_geglu(float *y, const float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++) {
+        float x = g[i], z2 = x * (K_GELU_A + K_GELU_B * (x * x));
+        y[i] = x / (1.0f + k_expf(-z2)) * u[i];
+    }
+}
+
+void k_softcap(float *x, int n, float cap) {
+    for (int i = 0; i < n; i++) {
+        float v = x[i] / cap, a = fabsf(v), e = k_expf(-(a + a)), t = (1.0f - e) / (1.0f + e);
+        x[i] = cap * copysignf(t, v);
+    }
+}
+
 static void dots8_i8(const int8_t *a, size_t lda, const int8_t *w, int k, int32_t out[8]) {
     for (int j = 0; j < 8; j++) out[j] = k_dot_i8(a + j * lda, w, k);
 }
 
 const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, k_gemm8_acc,
-                                                k_softmax, k_swiglu, dots8_i8};
+                                                k_softmax, k_swiglu, k_geglu, k_softcap, dots8_i8};

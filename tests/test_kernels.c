@@ -367,6 +367,40 @@ static int64_t ulps(float a, float b) {
     return ia > ib ? (int64_t)ia - ib : (int64_t)ib - ia;
 }
 
+// GELU-tanh and soft-capping, written with exp so that every kernel set gives the same bits,
+// against the tanh formulas in double over a sweep of inputs: GELU within 1.5e-6 relative, or of
+// 1e-3 where the value is smaller (the rounding of exp's argument, times its size, dominates;
+// measured 9.1e-7), soft-capping within 2.5e-7 of the cap.
+static void gelu_and_softcap_match_tanh(void) {
+    double worst_g = 0, worst_c = 0;
+    enum { N = 200001 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *one = malloc(N * sizeof *one);
+    for (int i = 0; i < N; i++) { x[i] = (float)((i - N / 2) * 1e-4); one[i] = 1.0f; }  // -10 .. 10
+    k_geglu(y, x, one, N);
+    for (int i = 0; i < N; i++) {
+        // 0.5 v (1 + tanh z) written as v / (1 + exp(-2z)), the same number without tanh's
+        // cancellation near -1 (which would make the double reference itself 0)
+        double v = x[i], z = 0.7978845608028654 * (v + 0.044715 * v * v * v), want = v / (1 + exp(-2 * z));
+        // relative where the value matters; in the far negative tail (|value| < 1e-3, where
+        // exp's argument is large and float rounding of it dominates) absolute, scaled alike
+        double err = fabs(y[i] - want) / (fabs(want) > 1e-3 ? fabs(want) : 1e-3);
+        worst_g = err > worst_g ? err : worst_g;
+    }
+    static const float caps[3] = {1.0f, 30.0f, 50.0f};
+    for (int c = 0; c < 3; c++) {
+        for (int i = 0; i < N; i++) y[i] = x[i] * caps[c] / 3;  // |x / cap| up to 3.3
+        k_softcap(y, N, caps[c]);
+        for (int i = 0; i < N; i++) {
+            double want = caps[c] * tanh((double)(x[i] * caps[c] / 3) / caps[c]), err = fabs(y[i] - want) / caps[c];
+            worst_c = err > worst_c ? err : worst_c;
+        }
+    }
+    printf("  GELU-tanh worst relative error %.2e, soft-cap worst error %.2e of the cap\n", worst_g, worst_c);
+    CHECK(worst_g <= 1.5e-6, "GELU-tanh differs from the tanh formula by %.2e relative", worst_g);
+    CHECK(worst_c <= 2.5e-7, "soft-cap differs from cap tanh(x / cap) by %.2e of the cap", worst_c);
+    free(x); free(y); free(one);
+}
+
 // k_expf (the exp every kernel set repeats) within 1 ulp of the correctly rounded exp, on float
 // bit patterns spread over the whole line, with its saturations and special values; and how often
 // it equals this C library's expf (on glibc with FMA: always).
@@ -483,6 +517,16 @@ static void simd_sets_match_scalar(void) {
                 ks->swiglu(ya, fa, fb, k);
                 ref->swiglu(yb, fa, fb, k);
                 CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s swiglu k=%d pass %d", ks->name, k, pass);
+                ks->geglu(ya, fa, fb, k);
+                ref->geglu(yb, fa, fb, k);
+                CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s geglu k=%d pass %d", ks->name, k, pass);
+                static const float caps[3] = {1.0f, 30.0f, 50.0f};
+                for (int c = 0; c < 3; c++) {
+                    for (int i = 0; i < k; i++) ya[i] = yb[i] = fa[i] * 20.0f;
+                    ks->softcap(ya, k, caps[c]);
+                    ref->softcap(yb, k, caps[c]);
+                    CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s softcap %g k=%d pass %d", ks->name, caps[c], k, pass);
+                }
                 // activation quantization: blocks of 32 and whole rows, symmetric and asymmetric
                 for (int bq = 0; bq < 2; bq++) {
                     int bs = bq ? k : 32, nq = k / bs;
@@ -546,6 +590,17 @@ static void simd_sets_match_scalar(void) {
         ks->swiglu(o1, ex, u1, 19);
         ref->swiglu(o2, ex, u1, 19);
         CHECK(!memcmp(o1, o2, sizeof o1), "%s swiglu edge values", ks->name);
+        ks->geglu(o1, ex, u1, 19);
+        ref->geglu(o2, ex, u1, 19);
+        CHECK(!memcmp(o1, o2, sizeof o1), "%s geglu edge values", ks->name);
+        static const float ecaps[4] = {30.0f, 1e-3f, 1e30f, 0x1p-140f};
+        for (int c = 0; c < 4; c++) {
+            memcpy(o1, ex, sizeof ex);
+            memcpy(o2, ex, sizeof ex);
+            ks->softcap(o1, 19, ecaps[c]);
+            ref->softcap(o2, 19, ecaps[c]);
+            CHECK(!memcmp(o1, o2, sizeof o1), "%s softcap edge values, cap %g", ks->name, ecaps[c]);
+        }
         // softmax: a masked (-inf) score, signed zeros, and scores 100 and 200 below the max
         float se[17] = {-INFINITY, -0.0f, 0.0f, -100.0f, 5.0f, -200.0f, 1e-30f, -1e-30f, 0.5f, -0.5f, 30.0f, -30.0f, 4.0f, -INFINITY, 88.0f, -87.0f, 0.0f};
         for (int n = 1; n <= 17; n += 8) {
@@ -571,6 +626,7 @@ int main(void) {
     RUN(asym_gemm_matches_exact);
     RUN(backend_is_thread_count_independent);
     RUN(expf_within_1_ulp);
+    RUN(gelu_and_softcap_match_tanh);
     RUN(simd_sets_match_scalar);
     CHECK_DONE();
 }
