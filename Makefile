@@ -3,7 +3,7 @@ CC      ?= cc
 # CFLAGS is yours to override (e.g. CFLAGS="-O1 -g -fsanitize=address"); the rest always applies.
 CFLAGS  ?= -O2 -g
 XCFLAGS := $(CFLAGS) -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
-           -ffp-contract=off -fPIC -Iengine -Ikernels -Itools -pthread
+           -ffp-contract=off -fPIC -Iengine -Ikernels -Itools -Itools/convert -Itools/serve -Itools/common -pthread
 LDLIBS  += -lm -pthread
 B       := build
 # Where octet and liboctet.{a,so} go (the AArch64 cross build puts its own under $(B)).
@@ -11,11 +11,14 @@ TOP     := .
 
 ENGINE_SRC  := $(wildcard engine/*.c)
 KERNEL_SRC  := $(wildcard kernels/*.c)
-TOOLS_SRC   := $(wildcard tools/*.c)
+# tools/: the commands (main.c, cmd_*.c) and their helpers; tools/convert/ the converter (readers,
+# model builder, quantization, calibration, writer); tools/serve/ the HTTP server; tools/common/
+# what both use (JSON).
+TOOLS_SRC   := $(wildcard tools/*.c tools/convert/*.c tools/serve/*.c tools/common/*.c)
 LIB_OBJ     := $(ENGINE_SRC:%.c=$(B)/%.o) $(KERNEL_SRC:%.c=$(B)/%.o) $(B)/kernels/avxvnni.o $(B)/kernels/neondot.o
 TOOLS_OBJ   := $(TOOLS_SRC:%.c=$(B)/%.o)
 CLI_OBJ     := $(filter $(B)/tools/main.o $(B)/tools/cmd_%.o,$(TOOLS_OBJ))
-CONVERT_OBJ := $(filter-out $(CLI_OBJ),$(TOOLS_OBJ))
+TOOLS_LIB   := $(filter-out $(CLI_OBJ),$(TOOLS_OBJ))
 # test_cuda needs the CUDA build (it calls the backend's test hooks).
 TEST_SRC    := $(filter-out $(if $(filter 1,$(CUDA)),,tests/test_cuda.c),$(wildcard tests/test_*.c))
 TEST_BIN    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -43,12 +46,13 @@ $(TOP)/liboctet.a: $(LIB_OBJ)
 $(TOP)/liboctet.so: $(LIB_OBJ)
 	$(CC) $(XCFLAGS) -shared -o $@ $^ $(LDLIBS)
 
-# The library without the converter; the converter lives in tools/ with the CLI.
-$(B)/libconvert.a: $(CONVERT_OBJ)
+# The engine and the kernels make liboctet; the converter, the server and the helpers of the
+# commands make libtools.a, which octet, the tests and the fuzz harnesses link.
+$(B)/libtools.a: $(TOOLS_LIB)
 	rm -f $@ && $(AR) rcs $@ $^
 
-$(TOP)/octet: $(CLI_OBJ) $(B)/libconvert.a $(TOP)/liboctet.a
-	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a $(TOP)/liboctet.a $(LDLIBS)
+$(TOP)/octet: $(CLI_OBJ) $(B)/libtools.a $(TOP)/liboctet.a
+	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libtools.a $(TOP)/liboctet.a $(LDLIBS)
 
 # Instruction-set kernels are compiled for their ISA; dispatch.c only calls them after CPUID (or
 # the AArch64 hardware capabilities). avx2.c is built twice: as the AVX2 set and, with
@@ -91,11 +95,11 @@ $(EMU)/dispatch.o: kernels/dispatch.c $(wildcard kernels/*.h) $(B)/config
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) -DOCTET_EMULATED_SETS -Doctet_kernels_avx512=octet_kernels_avx512_emu -Doctet_kernels_avxvnni=octet_kernels_avxvnni_emu -c -o $@ $<
 # (the archive's own dispatch.o and native sets are not pulled in: these define their symbols first)
-$(EMU)/octet: $(CLI_OBJ) $(B)/libconvert.a $(EMU_SETS) $(EMU)/dispatch.o $(TOP)/liboctet.a
-	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libconvert.a $(EMU)/dispatch.o $(EMU_SETS) $(TOP)/liboctet.a $(LDLIBS)
-$(B)/tests/test_kernels_emulated: tests/test_kernels.c tests/check.h $(EMU_SETS) $(B)/libconvert.a $(TOP)/liboctet.a
+$(EMU)/octet: $(CLI_OBJ) $(B)/libtools.a $(EMU_SETS) $(EMU)/dispatch.o $(TOP)/liboctet.a
+	$(CC) $(XCFLAGS) -o $@ $(CLI_OBJ) $(B)/libtools.a $(EMU)/dispatch.o $(EMU_SETS) $(TOP)/liboctet.a $(LDLIBS)
+$(B)/tests/test_kernels_emulated: tests/test_kernels.c tests/check.h $(EMU_SETS) $(B)/libtools.a $(TOP)/liboctet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) -Itests -DOCTET_TEST_EMULATED -o $@ $< $(EMU_SETS) $(B)/libconvert.a $(TOP)/liboctet.a $(LDLIBS)
+	$(CC) $(XCFLAGS) -Itests -DOCTET_TEST_EMULATED -o $@ $< $(EMU_SETS) $(B)/libtools.a $(TOP)/liboctet.a $(LDLIBS)
 endif
 
 # The NEON and dotprod sets on an x86 machine: the library, octet and test_kernels cross-compiled
@@ -108,18 +112,18 @@ ARM_TOOLS := $(if $(X86),$(and $(shell command -v $(ARM_CC)),$(shell command -v 
 aarch64:
 	@$(MAKE) --no-print-directory CC=$(ARM_CC) B=$(ARM_B) TOP=$(ARM_B) CUDA=0 $(ARM_B)/octet $(ARM_B)/tests/test_kernels
 
-$(B)/%.o: %.c $(wildcard engine/*.h kernels/*.h tools/*.h cuda/*.h) $(B)/config
+$(B)/%.o: %.c $(wildcard engine/*.h kernels/*.h tools/*.h tools/*/*.h cuda/*.h) $(B)/config
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) -c -o $@ $<
 
 $(B)/cuda/%.o: cuda/%.cu $(wildcard cuda/*.h cuda/*.cuh engine/*.h) $(B)/config
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Iengine -Icuda -Xcompiler -fPIC,-Wall -Werror all-warnings -c -o $@ $<
+	$(NVCC) $(NVCCFLAGS) -Iengine -Ikernels -Icuda -Xcompiler -fPIC,-Wall -Werror all-warnings -c -o $@ $<
 
 # Tests link the converter library too (they exercise the readers directly).
-$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libconvert.a $(TOP)/liboctet.a
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libtools.a $(TOP)/liboctet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) -Itests -o $@ $< $(B)/libconvert.a $(TOP)/liboctet.a $(LDLIBS)
+	$(CC) $(XCFLAGS) -Itests -o $@ $< $(B)/libtools.a $(TOP)/liboctet.a $(LDLIBS)
 
 # Shell-driven tests (servers and real HTTP clients) run after the C ones.
 TEST_SCRIPTS := tests/test_serve.sh tests/test_aarch64.sh tests/test_fuzz_regressions.sh
@@ -198,12 +202,12 @@ FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz fuzz-build
-$(FUZZ_B)/lib/liboctet.a $(FUZZ_B)/lib/libconvert.a &: FORCE
+$(FUZZ_B)/lib/liboctet.a $(FUZZ_B)/lib/libtools.a &: FORCE
 	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" B=$(FUZZ_B)/lib TOP=$(FUZZ_B)/lib CUDA=0 \
-	    $(FUZZ_B)/lib/liboctet.a $(FUZZ_B)/lib/libconvert.a
-$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_B)/lib/libconvert.a $(FUZZ_B)/lib/liboctet.a
-	$(FUZZ_CC) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Iengine -Ikernels -Itools -Itests \
-	    -o $@ $< $(FUZZ_B)/lib/libconvert.a $(FUZZ_B)/lib/liboctet.a -lm -pthread
+	    $(FUZZ_B)/lib/liboctet.a $(FUZZ_B)/lib/libtools.a
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_B)/lib/libtools.a $(FUZZ_B)/lib/liboctet.a
+	$(FUZZ_CC) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Iengine -Ikernels -Itools -Itools/convert -Itools/serve -Itools/common -Itests \
+	    -o $@ $< $(FUZZ_B)/lib/libtools.a $(FUZZ_B)/lib/liboctet.a -lm -pthread
 $(B)/tests/fuzz/make_seeds: tests/fuzz/make_seeds.c tests/fuzz/fuzz_util.h tests/gguf_build.h
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) -o $@ $<

@@ -1,5 +1,5 @@
 // The narrow interface between the forward pass and the kernels. The CPU implementation is
-// kernels/cpu_backend.c; every operation gives the same result whatever the thread count.
+// engine/backend_cpu.c (over the kernels of kernels/); every operation gives the same result whatever the thread count.
 #ifndef OCTET_BACKEND_H
 #define OCTET_BACKEND_H
 #include "octet_file.h"

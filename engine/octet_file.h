@@ -4,6 +4,7 @@
 #define OCTET_FILE_H
 #include <stddef.h>
 #include <stdint.h>
+#include "kernel_types.h"
 
 #define OCTET_MAGIC        "OCTETLM\0"
 // Version 2 files describe math a version-1 reader would silently skip (models/FORMAT.md,
@@ -11,12 +12,8 @@
 #define OCTET_VERSION      2u
 #define OCTET_VERSION_MIN  1u
 #define OCTET_HEADER_SIZE  64u
-#define OCTET_ALIGN        64u
 #define OCTET_MAX_DIMS     4u
 
-enum octet_dtype { OCTET_F32 = 0, OCTET_F16 = 1, OCTET_BF16 = 2, OCTET_Q8 = 3, OCTET_Q8G32 = 4, OCTET_DTYPE_COUNT };
-// q8g32: int8 with one f32 scale per 32 consecutive weights of a row (cols % 32 == 0).
-#define OCTET_Q8_GROUP 32u
 enum octet_kv_type {
     OCTET_KV_U32 = 0, OCTET_KV_I32 = 1, OCTET_KV_F32 = 2, OCTET_KV_U64 = 3,
     OCTET_KV_BOOL = 4, OCTET_KV_STR = 5, OCTET_KV_ARR = 6, OCTET_KV_TYPE_COUNT
@@ -79,17 +76,8 @@ int octet_kv_str_array(const octet_kv *kv, const char **ptrs, uint32_t *lens);
 const char *octet_dtype_name(uint32_t dtype);
 // Bytes a tensor of this dtype and shape occupies (q8: int8 data padded to 64, then f32 scales).
 int octet_tensor_nbytes(uint32_t dtype, uint64_t rows, uint64_t cols, uint64_t *out);
-// Offset of the f32 scales inside a q8 or q8g32 tensor's data (both put them after the int8
-// values padded to 64 bytes: one per row for q8, cols / 32 per row for q8g32).
-static inline uint64_t octet_q8_scales_offset(uint64_t rows, uint64_t cols) {
-    return (rows * cols + OCTET_ALIGN - 1) / OCTET_ALIGN * OCTET_ALIGN;
-}
-static inline int octet_is_q8(uint32_t dtype) { return dtype == OCTET_Q8 || dtype == OCTET_Q8G32; }
-// Weights sharing one scale: a whole row for q8, 32 for q8g32.
-static inline uint64_t octet_q8_group(uint32_t dtype, uint64_t cols) { return dtype == OCTET_Q8G32 ? OCTET_Q8_GROUP : cols; }
 // Fills t->block_sums (rows * ceil(cols / 32) int16) for an int8 tensor; freed with the file.
 int octet_tensor_block_sums(octet_tensor *t);
-static inline uint64_t octet_block_sums_per_row(uint64_t cols) { return (cols + OCTET_Q8_GROUP - 1) / OCTET_Q8_GROUP; }
 // Dequantizes/converts one row of any dtype to f32.
 void octet_tensor_row_f32(const octet_tensor *t, uint64_t row, float *out);
 #endif

@@ -9,10 +9,8 @@
 void octet_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *octet_last_error(void);
 
-float    octet_f16_to_f32(uint16_t h);
-uint16_t octet_f32_to_f16(float f);   // round to nearest even, overflow -> inf
-float    octet_bf16_to_f32(uint16_t h);
-uint16_t octet_f32_to_bf16(float f);  // round to nearest even
+// Half-float conversions live with the kernels (kernel_types.h).
+#include "kernel_types.h"
 
 // Reads a whole file into a NUL-terminated malloc'd buffer; sets the error on failure.
 char *octet_read_file(const char *path, size_t *size);

@@ -2,8 +2,7 @@
 // AVX-VNNI set, which differs only in its int8 dot. Chosen at run time only when CPUID says the
 // CPU has the instructions (Makefile: the flags).
 #include "kernels.h"
-#include "octet_file.h"
-#include "util.h"
+#include "kernel_types.h"
 #include <math.h>
 
 #if defined(OCTET_AVXVNNI) && !defined(__AVXVNNI__) && !defined(OCTET_EMULATED_AVX512)

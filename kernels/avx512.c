@@ -2,8 +2,7 @@
 // flags (Makefile); chosen at run time only when CPUID says the CPU has them. Every primitive gives
 // the scalar reference's bits, as the AVX2 set's do.
 #include "kernels.h"
-#include "octet_file.h"
-#include "util.h"
+#include "kernel_types.h"
 #include <math.h>
 
 #if defined(__x86_64__) && ((defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__FMA__)) || defined(OCTET_EMULATED_AVX512))

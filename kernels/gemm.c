@@ -1,8 +1,7 @@
 // Matrix products over the primitives of a kernel set; the loop order and the float
 // rescaling order are fixed here, so every set gives the same bits.
 #include "kernels.h"
-#include "octet_file.h"
-#include "util.h"
+#include "kernel_types.h"
 
 // Sum of a row's int8 weights from its block sums (asymmetric activations with one block per row).
 static int32_t row_sum(const int16_t *wsum, int n, int k) {

@@ -5,8 +5,7 @@
 // NEON floats are 4 lanes wide: the reference's 8 lanes (partial sums, gemm8_acc's pairs) are two
 // vectors, lo (lanes 0-3) and hi (4-7).
 #include "kernels.h"
-#include "octet_file.h"
-#include "util.h"
+#include "kernel_types.h"
 #include <math.h>
 #include <string.h>
 

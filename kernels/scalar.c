@@ -1,6 +1,5 @@
 #include "kernels.h"
-#include "octet_file.h"
-#include "util.h"
+#include "kernel_types.h"
 #include <math.h>
 #include <string.h>
 

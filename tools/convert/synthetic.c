@@ -2,7 +2,7 @@
 // Weights are uniform with the variance of a trained layer (1/cols), so activations keep a
 // realistic range; the vocabulary is a SentencePiece-style table of byte tokens and fillers so
 // that `octet run` works on them (and warns: general.synthetic is set).
-#include "convert.h"
+#include "conv_model.h"
 #include "util.h"
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
-// CPU implementation of engine/backend.h: splits matmuls by output rows across the pool.
+// CPU implementation of backend.h: splits matmuls by output rows across the pool and runs the
+// kernel set's loops (kernels/) on each range.
 #include "backend.h"
 #include "kernels.h"
 #include <stdatomic.h>

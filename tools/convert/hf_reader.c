@@ -1,6 +1,6 @@
 // Hugging Face model directories: config.json, tokenizer.json (+ tokenizer_config.json) and
 // model.safetensors or sharded model-*.safetensors with model.safetensors.index.json.
-#include "convert.h"
+#include "conv_model.h"
 #include "json.h"
 #include "safetensors.h"
 #include "util.h"

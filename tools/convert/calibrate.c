@@ -1,5 +1,5 @@
 #include "calibrate.h"
-#include "convert.h"
+#include "quantize.h"
 #include "forward.h"
 #include "metrics.h"
 #include "util.h"

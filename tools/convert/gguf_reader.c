@@ -1,5 +1,5 @@
 // GGUF v2/v3 reader: metadata to .octet keys, tensors dequantized to f32 on demand.
-#include "convert.h"
+#include "conv_model.h"
 #include "ggml_quants.h"
 #include "util.h"
 #include <float.h>

@@ -1,8 +1,8 @@
-// The converter's common model description: each reader (GGUF, Hugging Face, llama2.c) fills
-// metadata and a list of tensors that load themselves as f32 on demand; convert.c quantizes
-// and writes them.
-#ifndef OCTET_CONVERT_H
-#define OCTET_CONVERT_H
+// The model every reader fills (GGUF, Hugging Face, llama2.c, synthetic): metadata and a list of
+// tensors that load themselves as f32 on demand. convert.c takes it from a reader, quantizes
+// and writes it; readers only build it (conv_model.c), they never call back into convert.c.
+#ifndef OCTET_CONV_MODEL_H
+#define OCTET_CONV_MODEL_H
 #include "octet_writer.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -57,40 +57,7 @@ int hf_read(conv_model *m, const char *dir);
 int llama2c_read(conv_model *m, const char *path, const char *tokenizer_path);
 // Reads a llama2.c tokenizer.bin into the model's metadata (SentencePiece-style vocabulary).
 int llama2c_read_tokenizer(conv_model *m, const char *path, uint32_t vocab_size);
-// A random-weight model of a named real shape (tools/synthetic.c), for speed tests only.
+// A random-weight model of a named real shape (synthetic.c), for speed tests only.
 int synthetic_read(conv_model *m, const char *shape);
 const char *synthetic_shape_names(void);
-
-enum { CLIP_MSE = 0, CLIP_MAX = 1, CLIP_PCT = 2 };
-typedef struct {
-    const char *input, *output, *tokenizer, *synthetic;
-    uint32_t type;       // OCTET_Q8, OCTET_Q8G32, OCTET_F16, OCTET_BF16 or OCTET_F32 for matrices
-    int clip;            // q8 scales: CLIP_MSE (default), CLIP_MAX or CLIP_PCT
-    double clip_pct;     // CLIP_PCT: the percentile of |row| used as the clip (e.g. 99.9)
-    int vocab_only, quiet;
-    // Calibration (tools/calibrate.h): text (NULL: none), tokens to run, SmoothQuant alpha
-    // (0: off; smooth_set: given on the command line), mixed precision by sensitivity: keep the
-    // keep_f16 most sensitive matrices in f16 (0: none) or as many as bring the estimated KL of
-    // the rest to max_kl (< 0: no limit); f16_budget: at most that many percent more tensor
-    // data for the f16 tensors (< 0: no limit; alone: keep the most sensitive that fit);
-    // f32_act: of the int8 matrices left, the N whose KL drops most with f32 activations are
-    // marked to run weight-only (no bytes, some speed).
-    const char *calib;
-    int calib_tokens, smooth_set, keep_f16, f32_act;
-    int act_asym;        // record asymmetric int8 activations as the file's default (quant.act_quant)
-    float smooth;
-    double max_kl, f16_budget;
-} convert_options;
-#define CONVERT_DEFAULT_SMOOTH 0.5f
-// The options a plain `octet convert` starts from (q8, mse clip, calibration defaults; unless
-// --smooth is given, smoothing is on for q8g32 only).
-void convert_options_default(convert_options *o);
-int octet_convert(const convert_options *opt);
-
-// Symmetric INT8 per group (a row for OCTET_Q8, 32 weights for OCTET_Q8G32): scale = clip / 127
-// with clip = max|group| (CLIP_MAX), the clip that minimises the group's squared quantization
-// error (CLIP_MSE), or the pct-th percentile of |group| (CLIP_PCT). Writes the layout of dtype
-// (int8 rows, padding, f32 scales) into dst, which holds octet_tensor_nbytes(dtype, rows, cols)
-// bytes. Rows are spread over n_threads threads (the result does not depend on it).
-void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, uint8_t *dst, int clip, double pct, int n_threads);
 #endif

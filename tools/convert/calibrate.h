@@ -15,7 +15,7 @@ typedef struct {
     int weight_only;       // also with that tensor's activations left in f32 (sens_f32_act)
     int act_asym;          // the runs quantize activations asymmetrically, as the file will
     uint32_t type;         // quantized type the sensitivities are measured for
-    int clip;              // clip rule (convert.h CLIP_*) and percentile
+    int clip;              // clip rule (quantize.h CLIP_*) and percentile
     double clip_pct;
     int quiet;
 } calib_options;

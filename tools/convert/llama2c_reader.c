@@ -1,6 +1,6 @@
 // llama2.c checkpoints (legacy float32 layout and the version-1 "ak42" header) and the
 // llama2.c tokenizer.bin format.
-#include "convert.h"
+#include "conv_model.h"
 #include "util.h"
 #include <stdio.h>
 #include <stdlib.h>

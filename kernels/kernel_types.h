@@ -1,0 +1,30 @@
+// What the kernels need to know about weights and number formats: the dtypes, the q8 layouts
+// (groups, where the scales sit), half-float conversions. kernels/ owns these; engine/ includes this header
+// (octet_file.h, util.h) and kernels/ includes nothing from engine/.
+#ifndef OCTET_KERNEL_TYPES_H
+#define OCTET_KERNEL_TYPES_H
+#include <stdint.h>
+
+enum octet_dtype { OCTET_F32 = 0, OCTET_F16 = 1, OCTET_BF16 = 2, OCTET_Q8 = 3, OCTET_Q8G32 = 4, OCTET_DTYPE_COUNT };
+// q8g32: int8 with one f32 scale per 32 consecutive weights of a row (cols % 32 == 0).
+#define OCTET_Q8_GROUP 32u
+// Tensor data (and the scales after a q8 tensor's int8 values) start on this boundary.
+#define OCTET_ALIGN    64u
+
+// Offset of the f32 scales inside a q8 or q8g32 tensor's data (both put them after the int8
+// values padded to 64 bytes: one per row for q8, cols / 32 per row for q8g32).
+static inline uint64_t octet_q8_scales_offset(uint64_t rows, uint64_t cols) {
+    return (rows * cols + OCTET_ALIGN - 1) / OCTET_ALIGN * OCTET_ALIGN;
+}
+static inline int octet_is_q8(uint32_t dtype) { return dtype == OCTET_Q8 || dtype == OCTET_Q8G32; }
+// Weights sharing one scale: a whole row for q8, 32 for q8g32.
+static inline uint64_t octet_q8_group(uint32_t dtype, uint64_t cols) { return dtype == OCTET_Q8G32 ? OCTET_Q8_GROUP : cols; }
+// int16 block sums per row of an int8 tensor (one per 32 inputs, the last block maybe short).
+static inline uint64_t octet_block_sums_per_row(uint64_t cols) { return (cols + OCTET_Q8_GROUP - 1) / OCTET_Q8_GROUP; }
+
+// IEEE half and bfloat16 (kernels/half.c).
+float    octet_f16_to_f32(uint16_t h);
+uint16_t octet_f32_to_f16(float f);   // round to nearest even, overflow -> inf
+float    octet_bf16_to_f32(uint16_t h);
+uint16_t octet_f32_to_bf16(float f);  // round to nearest even
+#endif

@@ -1,0 +1,32 @@
+// `octet convert`: the options and the pipeline (a reader builds the model, the weights are
+// quantized, calibration may run, the writer writes the .octet file).
+#ifndef OCTET_CONVERT_H
+#define OCTET_CONVERT_H
+#include "conv_model.h"
+#include "quantize.h"
+
+typedef struct {
+    const char *input, *output, *tokenizer, *synthetic;
+    uint32_t type;       // OCTET_Q8, OCTET_Q8G32, OCTET_F16, OCTET_BF16 or OCTET_F32 for matrices
+    int clip;            // q8 scales: CLIP_MSE (default), CLIP_MAX or CLIP_PCT
+    double clip_pct;     // CLIP_PCT: the percentile of |row| used as the clip (e.g. 99.9)
+    int vocab_only, quiet;
+    // Calibration (calibrate.h): text (NULL: none), tokens to run, SmoothQuant alpha
+    // (0: off; smooth_set: given on the command line), mixed precision by sensitivity: keep the
+    // keep_f16 most sensitive matrices in f16 (0: none) or as many as bring the estimated KL of
+    // the rest to max_kl (< 0: no limit); f16_budget: at most that many percent more tensor
+    // data for the f16 tensors (< 0: no limit; alone: keep the most sensitive that fit);
+    // f32_act: of the int8 matrices left, the N whose KL drops most with f32 activations are
+    // marked to run weight-only (no bytes, some speed).
+    const char *calib;
+    int calib_tokens, smooth_set, keep_f16, f32_act;
+    int act_asym;        // record asymmetric int8 activations as the file's default (quant.act_quant)
+    float smooth;
+    double max_kl, f16_budget;
+} convert_options;
+#define CONVERT_DEFAULT_SMOOTH 0.5f
+// The options a plain `octet convert` starts from (q8, mse clip, calibration defaults; unless
+// --smooth is given, smoothing is on for q8g32 only).
+void convert_options_default(convert_options *o);
+int octet_convert(const convert_options *opt);
+#endif
