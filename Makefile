@@ -171,17 +171,18 @@ PROMPT ?= What is the capital of France?
 run: models-smollm2
 	printf '%s\n' "$(PROMPT)" | ./octet chat -m $(SMOL_Q8) -n 256 --temp 0
 
-# Speed table: the real SmolLM2 and a synthetic TinyLlama-1.1B shape, 1 and 2 CPU threads (and the
+# Speed table: the real SmolLM2, a synthetic TinyLlama-1.1B shape and the real Gemma 3 270M, 1 and 2 CPU threads (and the
 # GPU with CUDA=1). Writes bench/results.md.
 SYN_1B := models/synthetic-tinyllama-1.1b.q8.octet
 $(SYN_1B): octet
 	./octet convert --synthetic tinyllama-1.1b -o $@ --quiet
-bench: octet models-smollm2 $(SYN_1B)
+bench: octet models $(SYN_1B)
 	@mkdir -p bench
 	@{ echo "# octet bench results"; echo; echo "Machine: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$(nproc) cores; $$(date -u +%Y-%m-%d)."; \
 	   echo; echo "Command: make bench$(if $(filter 1,$(CUDA)), CUDA=1,)"; echo; \
 	   ./octet bench -m $(SMOL_Q8) -p 128,512 -n 128 -t 1,2 -r 3; echo; \
-	   ./octet bench -m $(SYN_1B) -p 128 -n 32 -t 1,2 -r 2; \
+	   ./octet bench -m $(SYN_1B) -p 128 -n 32 -t 1,2 -r 2; echo; \
+	   ./octet bench -m $(GEMMA_Q8) -p 128,512 -n 128 -t 1,2 -r 3; \
 	   $(if $(filter 1,$(CUDA)),echo; ./octet bench -m $(SMOL_Q8) --device cuda -r 3; echo; ./octet bench -m $(SYN_1B) --device cuda -r 3;,) \
 	 } > bench/results.md.tmp && mv bench/results.md.tmp bench/results.md && cat bench/results.md
 

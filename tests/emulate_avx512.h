@@ -103,6 +103,8 @@ EMU_FN2(add_epi32, 16, ud, a.ud[i_] + b.ud[i_])
 EMU_FN2(add_epi64, 8, uq, a.uq[i_] + b.uq[i_])
 EMU_FN2(and_si512, 8, uq, a.uq[i_] & b.uq[i_])
 EMU_FN2(xor_si512, 8, uq, a.uq[i_] ^ b.uq[i_])
+EMU_FN2(or_si512, 8, uq, a.uq[i_] | b.uq[i_])
+EMU_FN2(andnot_si512, 8, uq, ~a.uq[i_] & b.uq[i_])
 EMU_FN2(add_ps, 16, f, a.f[i_] + b.f[i_])
 EMU_FN2(sub_ps, 16, f, a.f[i_] - b.f[i_])
 EMU_FN2(mul_ps, 16, f, a.f[i_] * b.f[i_])
@@ -124,6 +126,10 @@ EMU_FN2(unpackhi_epi64, 8, q, (i_ & 1 ? b : a).q[(i_ & ~1) + 1])
 #define _mm512_and_si512 emu_and_si512
 #undef _mm512_xor_si512
 #define _mm512_xor_si512 emu_xor_si512
+#undef _mm512_or_si512
+#define _mm512_or_si512 emu_or_si512
+#undef _mm512_andnot_si512
+#define _mm512_andnot_si512 emu_andnot_si512
 #undef _mm512_add_ps
 #define _mm512_add_ps emu_add_ps
 #undef _mm512_sub_ps
