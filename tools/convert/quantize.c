@@ -59,8 +59,7 @@ static float percentile_abs(const float *v, uint64_t n, double pct) {
     return p;
 }
 
-// The scale of one group of weights (a row for q8, 32 weights for q8g32) under the clip rule.
-static float group_scale(const float *v, uint64_t n, int clip, double pct) {
+float octet_q8_group_scale(const float *v, uint64_t n, int clip, double pct) {
     float amax = 0;
     for (uint64_t i = 0; i < n; i++) amax = fmaxf(amax, fabsf(v[i]));
     if (amax > 0 && clip == CLIP_MSE) return mse_scale(v, n, amax);
@@ -81,7 +80,7 @@ static void q8_rows(void *p, int ith, int nth) {
         for (uint64_t c0 = 0; c0 < cols; c0 += g) {
             const float *v = j->x + r * cols + c0;
             // A subnormal scale has no finite inverse (0 * inf would be NaN): such a group is zeros.
-            float scale = group_scale(v, g, j->clip, j->pct), inv = scale > 0 ? 1.0f / scale : 0.0f;
+            float scale = octet_q8_group_scale(v, g, j->clip, j->pct), inv = scale > 0 ? 1.0f / scale : 0.0f;
             if (!isfinite(inv)) inv = 0.0f;
             for (uint64_t i = 0; i < g; i++) {
                 float x = roundf(v[i] * inv);

@@ -12,4 +12,17 @@ enum { CLIP_MSE = 0, CLIP_MAX = 1, CLIP_PCT = 2 };
 // (int8 rows, padding, f32 scales) into dst, which holds octet_tensor_nbytes(dtype, rows, cols)
 // bytes. Rows are spread over n_threads threads (the result does not depend on it).
 void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, uint8_t *dst, int clip, double pct, int n_threads);
+// The scale of one group of n weights (a row for q8, 32 weights for q8g32) under the clip rule.
+float octet_q8_group_scale(const float *v, uint64_t n, int clip, double pct);
+
+// The same layouts and scale rules, with GPTQ's error-compensating rounding: each row's columns
+// are rounded in order and each rounding error is pushed onto the columns not yet rounded
+// through the inverse of H = X^T X (cols x cols, row-major) of the calibration inputs X, so the
+// products X W^T move less than with plain rounding. damp (e.g. 0.01) x mean(diag H) is added
+// to H's diagonal; never-active inputs (H_ii = 0) round plainly. Per-row scales come from the
+// unmodified row, per-32 scales from the group as it stands when its turn comes. With H
+// diagonal this is plain rounding, bit for bit. x is not modified. Returns 0, or -1 with the
+// error set (H not positive definite after dampening, out of memory).
+int octet_quantize_gptq(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, const double *H, double damp, uint8_t *dst, int clip, double pct,
+                        int n_threads);
 #endif
