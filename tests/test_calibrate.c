@@ -302,6 +302,33 @@ static void f32_act_and_asym_activations(void) {
     free(out);
 }
 
+// octet convert --gptq on stories260K: the same bytes twice, other bytes than plain rounding,
+// the file says so, and it still tells the stories the f32 model tells.
+static void gptq_conversion(void) {
+    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    const char *cmd = "./octet convert %s -o %s --type q8 --calib %s --quiet %s";
+    char *out = NULL;
+    const char *fd = shared_path("data/fortunes-dev.txt");
+    int rc = run_cmd(&out, cmd, stories(), "tests/out/stories.gptq1.octet", fd, "--gptq");
+    CHECK(rc == 0, "convert --gptq: %s", out ? out : "");
+    free(out);
+    rc = run_cmd(&out, cmd, stories(), "tests/out/stories.gptq2.octet", fd, "--gptq");
+    free(out);
+    rc |= run_cmd(&out, "./octet convert %s -o tests/out/stories.plain.octet --type q8 --calib none --quiet", stories());
+    free(out);
+    CHECK(rc == 0, "conversions failed");
+    CHECK(same_bytes("tests/out/stories.gptq1.octet", "tests/out/stories.gptq2.octet"), "two GPTQ conversions differ");
+    CHECK(!same_bytes("tests/out/stories.gptq1.octet", "tests/out/stories.plain.octet"), "GPTQ gave plain rounding's bytes");
+    rc = run_cmd(&out, "./octet info -m tests/out/stories.gptq1.octet");
+    CHECK(rc == 0 && out && strstr(out, "GPTQ"), "octet info does not say GPTQ: %s", out ? out : "");
+    free(out);
+    char *a = NULL, *b = NULL;
+    run_cmd(&a, "./octet run -m tests/out/stories.gptq1.octet -p 'Once upon a time' -n 24 --temp 0 2>/dev/null");
+    run_cmd(&b, "./octet run -m tests/out/stories.f32.octet -p 'Once upon a time' -n 24 --temp 0 2>/dev/null");
+    CHECK(a && b && !strncmp(a, b, 40), "GPTQ story '%.60s' vs f32 '%.60s'", a ? a : "", b ? b : "");
+    free(a); free(b);
+}
+
 static void calibration_bad_input(void) {
     if (!have_stories()) SKIP("../shared/models/stories260K missing");
     FILE *fp = fopen("tests/out/short.txt", "w");
@@ -318,6 +345,9 @@ static void calibration_bad_input(void) {
         {"--calib none --f32-act 2", "--calib"},
         {"--f32-act -1", "--f32-act"},
         {"--act-quant zero", "--act-quant"},
+        {"--calib none --gptq", "--calib"},
+        {"--type f16 --gptq", "--gptq"},
+        {"--gptq-damp 0", "--gptq-damp"},
     };
     for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *out = NULL;
@@ -333,6 +363,7 @@ int main(void) {
     RUN(smoothing_folds_exactly_stories260k);
     RUN(smoothing_folds_exactly_smollm2);
     RUN(calibrated_conversion_is_deterministic);
+    RUN(gptq_conversion);
     RUN(max_kl_budget_is_respected);
     RUN(f16_budget_is_respected);
     RUN(f32_act_and_asym_activations);

@@ -10,7 +10,7 @@ static void help(void) {
     convert_options d;
     convert_options_default(&d);
     printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|q8g32|f16|bf16|f32] [--clip mse|max|pXX] [--tokenizer tokenizer.bin]\n"
-           "                     [--calib TEXT|none] [--calib-tokens N] [--smooth A] [--keep-f16 N | --max-kl X] [--f16-budget PCT] [--f32-act N] [--act-quant sym|asym] [--vocab-only] [--quiet]\n"
+           "                     [--calib TEXT|none] [--calib-tokens N] [--smooth A] [--keep-f16 N | --max-kl X] [--f16-budget PCT] [--f32-act N] [--gptq] [--act-quant sym|asym] [--vocab-only] [--quiet]\n"
            "       octet convert --synthetic SHAPE -o OUTPUT.octet [--type ...]\n"
            "  INPUT: a .gguf file, a Hugging Face directory (config.json, tokenizer.json, *.safetensors),\n"
            "         or a llama2.c .bin checkpoint (needs --tokenizer); with --vocab-only and no INPUT,\n"
@@ -30,6 +30,8 @@ static void help(void) {
            "           in PCT%% more tensor data (alone: the most sensitive that fit)\n"
            "  --f32-act N  of the int8 matrices, mark the N whose KL drops most when their activations\n"
            "           stay f32 (measured too): they always run weight-only (no bytes; slower matmul)\n"
+           "  --gptq   round INT8 matrices with GPTQ: each rounding error pushed onto the inputs not yet\n"
+           "           rounded through the calibration inputs' X^T X (--gptq-damp D: dampening, default 0.01)\n"
            "  --act-quant asym  the file's runs quantize activations with a scale and an offset per 32\n"
            "           inputs (its --act int8; CPU only, measured in docs/QUALITY.md); sym (default): scale only\n"
            "  --synthetic SHAPE  random weights of a real shape (%s), for speed tests only;\n"
@@ -90,6 +92,12 @@ int cmd_convert(int argc, char **argv) {
             else return cli_fail("--act-quant: unknown mode '%s' (sym, asym)", v);
         }
         else if (!strcmp(a, "--f32-act")) { if (int_flag(argc, argv, &i, 0, &o.f32_act)) return 1; }
+        else if (!strcmp(a, "--gptq")) o.gptq = 1;
+        else if (!strcmp(a, "--gptq-damp")) {
+            if (!(v = cli_value(argc, argv, &i))) return 1;
+            if (cli_float(a, v, 1e-6, 10, &o.gptq_damp)) return 1;
+            o.gptq = 1;
+        }
         else if (!strcmp(a, "--max-kl")) {
             if (!(v = cli_value(argc, argv, &i))) return 1;
             if (cli_float(a, v, 0, 1e9, &o.max_kl)) return 1;
@@ -113,7 +121,9 @@ int cmd_convert(int argc, char **argv) {
     if (!o.output) return cli_fail("convert: missing -o OUTPUT.octet");
     int mixed = o.keep_f16 > 0 || o.max_kl >= 0 || o.f16_budget >= 0 || o.f32_act > 0;
     if (mixed && !o.calib) return cli_fail("convert: --keep-f16/--max-kl/--f16-budget/--f32-act measure sensitivity on calibration text: give --calib TEXT");
-    if (o.calib && access(o.calib, R_OK) != 0 && (o.smooth > 0 || mixed)) return cli_fail("--calib %s: cannot read the calibration text", o.calib);
+    if (o.gptq && !o.calib) return cli_fail("convert: --gptq rounds against calibration inputs: give --calib TEXT");
+    if (o.gptq && o.type != OCTET_Q8 && o.type != OCTET_Q8G32) return cli_fail("convert: --gptq is for the INT8 types (q8, q8g32)");
+    if (o.calib && access(o.calib, R_OK) != 0 && (o.smooth > 0 || mixed || o.gptq)) return cli_fail("--calib %s: cannot read the calibration text", o.calib);
     if (octet_convert(&o) != 0) return cli_fail("%s", octet_last_error());
     return 0;
 }

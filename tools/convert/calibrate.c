@@ -16,7 +16,26 @@ typedef struct {
     int dim, qd, hid;
     float *amax;     // [n_layers][dim (attn in) + qd (o_proj in) + dim (ffn in) + hid (down in)]
     float *saved;    // [n_layers][n][dim] or NULL
+    calib_result *hess;  // when set: X^T X is accumulated into its hess / hess_head
+    int n_layers;
 } calib_state;
+
+static int hess_index(int site) {
+    return site == OCTET_SITE_ATTN_IN ? 0 : site == OCTET_SITE_ATTN_OUT ? 1 : site == OCTET_SITE_FFN_IN ? 2 : site == OCTET_SITE_FFN_OUT ? 3 : -1;
+}
+
+// Adds x^T x of n rows of width k to the upper triangle of h (mirrored when collection ends).
+static void add_outer(double *h, const float *x, int n, int k) {
+    for (int t = 0; t < n; t++) {
+        const float *r = x + (size_t)t * k;
+        for (int a = 0; a < k; a++) {
+            double xa = r[a];
+            if (xa == 0) continue;
+            double *ha = h + (size_t)a * k;
+            for (int b = a; b < k; b++) ha[b] += xa * r[b];
+        }
+    }
+}
 
 static float *site_max(calib_state *st, int layer, int site) {
     size_t at = site == OCTET_SITE_ATTN_IN ? 0 : site == OCTET_SITE_ATTN_OUT ? (size_t)st->dim : site == OCTET_SITE_FFN_IN ? (size_t)(st->dim + st->qd) : (size_t)(2 * st->dim + st->qd);
@@ -25,6 +44,11 @@ static float *site_max(calib_state *st, int layer, int site) {
 
 static void observe(void *ud, int layer, int site, const float *x, int n, int k) {
     calib_state *st = ud;
+    if (st->hess) {
+        if (site == OCTET_SITE_HEAD_IN) add_outer(st->hess->hess_head, x, n, k);
+        else if (hess_index(site) >= 0) add_outer(st->hess->hess[layer * 4 + hess_index(site)], x, n, k);
+        return;
+    }
     if (site == OCTET_SITE_LAYER_IN) {
         if (st->saved) memcpy(st->saved + (size_t)layer * n * k, x, (size_t)n * k * sizeof *x);
         return;
@@ -194,6 +218,60 @@ static int measure_sensitivity(calib_result *r, calib_state *st, octet_context *
     return rc;
 }
 
+static void mirror(double *h, uint64_t k) {
+    for (uint64_t a = 0; a < k; a++)
+        for (uint64_t b = 0; b < a; b++) h[a * k + b] = h[b * k + a];
+}
+
+// A second pass over the calibration tokens, through the smoothed model, for GPTQ's X^T X.
+static int collect_hessians(calib_result *r, calib_state *st, octet_context *c, const int32_t *tok, int n_tok, int W, const calib_options *o) {
+    const octet_hparams *hp = &r->m.hp;
+    int L = (int)hp->n_layers;
+    r->hess = calloc((size_t)L * 4, sizeof *r->hess);
+    r->hess_head = calloc((size_t)hp->dim * hp->dim, sizeof *r->hess_head);
+    if (!r->hess || !r->hess_head) { octet_set_error("out of memory for the GPTQ Hessians"); return -1; }
+    for (int l = 0; l < L; l++)
+        for (int s = 0; s < 4; s++) {
+            uint64_t k = s == 1 ? hp->q_dim : s == 3 ? hp->hidden_dim : hp->dim;
+            if (!(r->hess[l * 4 + s] = calloc(k * k, sizeof(double)))) { octet_set_error("out of memory for the GPTQ Hessians"); return -1; }
+        }
+    st->hess = r;
+    int rc = 0;
+    // Every position's final hidden state feeds the LM head: ask for all logits in chunks.
+    float *logits = malloc((size_t)64 * hp->vocab_size * sizeof *logits);
+    if (!logits) { octet_set_error("out of memory"); rc = -1; }
+    for (int p = 0; p < n_tok && rc == 0; p += W) {
+        int k = n_tok - p < W ? n_tok - p : W;
+        c->pos = 0;
+        for (int q = 0; q < k && rc == 0; q += 64) {
+            int m = k - q < 64 ? k - q : 64;
+            rc = octet_forward(c, tok + p + q, m, logits, 1);
+        }
+        progress(o->quiet, "GPTQ inputs, token", p + k, n_tok);
+    }
+    st->hess = NULL;
+    free(logits);
+    for (int i = 0; i < L * 4 && rc == 0; i++) mirror(r->hess[i], i % 4 == 1 ? hp->q_dim : i % 4 == 3 ? hp->hidden_dim : hp->dim);
+    if (rc == 0) mirror(r->hess_head, hp->dim);
+    return rc;
+}
+
+const double *calib_hessian(const calib_result *r, const octet_tensor *t, uint64_t *k) {
+    const octet_model *m = &r->m;
+    if (!r->hess) return NULL;
+    // A tied embedding is also the lookup table of the input tokens: its rows must stay close to
+    // the weights themselves, which GPTQ trades away for the LM head's products.
+    if (t == m->output && m->output != m->tok_embd) { *k = m->hp.dim; return r->hess_head; }
+    for (uint32_t l = 0; l < m->hp.n_layers; l++) {
+        const octet_layer *L = &m->layers[l];
+        const octet_tensor *by_site[4][3] = {{L->wq, L->wk, L->wv}, {L->wo, NULL, NULL}, {L->w_gate, L->w_up, NULL}, {L->w_down, NULL, NULL}};
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < 3; j++)
+                if (by_site[s][j] && by_site[s][j] == t) { *k = t->cols; return r->hess[l * 4 + s]; }
+    }
+    return NULL;
+}
+
 // The calibration tokens: the text's first `want`, with the model's BOS first when it adds one.
 static int calib_tokens(const octet_model *m, const char *path, int want, int32_t **out, int *n) {
     size_t len;
@@ -213,7 +291,7 @@ int calib_run(const char *f32_path, const calib_options *o, calib_result *r) {
     if (octet_model_load(&r->m, f32_path) != 0) return -1;
     octet_model *m = &r->m;
     const octet_hparams *hp = &m->hp;
-    calib_state st = {(int)hp->dim, (int)hp->q_dim, (int)hp->hidden_dim, NULL, NULL};
+    calib_state st = {(int)hp->dim, (int)hp->q_dim, (int)hp->hidden_dim, NULL, NULL, NULL, (int)hp->n_layers};
     octet_context c = {0};
     int32_t *tok = NULL;
     float *s = NULL, *wmax = NULL, *kv_s = NULL;
@@ -253,6 +331,7 @@ int calib_run(const char *f32_path, const calib_options *o, calib_result *r) {
     if (rc == 0 && o->smooth > 0) smooth_model(m, &st, o->smooth, s, wmax, kv_s);
     free(st.amax);
     st.amax = NULL;
+    if (rc == 0 && o->hessians) rc = collect_hessians(r, &st, &c, tok, n_tok, W, o);
     if (rc == 0 && o->sensitivity) {
         r->sens_tokens = n_tok < o->sens_tokens ? n_tok : o->sens_tokens;
         if (r->sens_tokens > W) r->sens_tokens = W;
@@ -266,6 +345,10 @@ done:
 }
 
 void calib_free(calib_result *r) {
+    if (r->hess)
+        for (uint32_t i = 0; i < r->m.hp.n_layers * 4; i++) free(r->hess[i]);
+    free(r->hess);
+    free(r->hess_head);
     free(r->sens);
     free(r->sens_f32_act);
     if (r->m.layers || r->m.file.map) octet_model_free(&r->m);

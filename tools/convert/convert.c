@@ -61,6 +61,7 @@ void convert_options_default(convert_options *o) {
     o->smooth = CONVERT_DEFAULT_SMOOTH;
     o->max_kl = -1;
     o->f16_budget = -1;
+    o->gptq_damp = 0.01;
     if (access("../shared/data/fortunes-dev.txt", R_OK) == 0) o->calib = "../shared/data/fortunes-dev.txt";
 }
 
@@ -73,6 +74,7 @@ typedef struct {
     double est_kl;        // sum of the sensitivities of the tensors still quantized
     const char *text;
     float smooth;
+    double gptq_damp;     // GPTQ's dampening, when the Hessians were collected
 } calib_plan;
 
 // Relative RMS error of a quantized tensor against its f32 values.
@@ -134,7 +136,7 @@ static uint32_t quant_dtype(uint32_t type, uint64_t cols) { return type == OCTET
 static int wants_calibration(const convert_options *o) {
     if (!o->calib || o->vocab_only || o->synthetic) return 0;
     int quantized = octet_is_q8(o->type);
-    return (o->smooth > 0 && (quantized || o->smooth_set)) || (quantized && mixed_precision(o));
+    return (o->smooth > 0 && (quantized || o->smooth_set)) || (quantized && (mixed_precision(o) || o->gptq));
 }
 
 // Picks the tensors kept in f16, most sensitive first: the keep_f16 most sensitive, or until
@@ -206,13 +208,13 @@ int octet_convert(const convert_options *in) {
     if (!opt->quiet && isatty(2)) fprintf(stderr, "calibration: writing the f32 model to %s\n", tmp);
     if (convert_with(&f32, NULL) != 0) { free(tmp); return -1; }
     calib_options co = {opt->calib, opt->calib_tokens, 128, opt->smooth, octet_is_q8(opt->type) && mixed_precision(opt), opt->f32_act > 0,
-                        opt->act_asym, opt->type, opt->clip, opt->clip_pct, opt->quiet};
+                        opt->act_asym, octet_is_q8(opt->type) && opt->gptq, opt->type, opt->clip, opt->clip_pct, opt->quiet};
     calib_result cal;
     int rc = calib_run(tmp, &co, &cal);
     unlink(tmp);
     free(tmp);
     if (rc != 0) return -1;
-    calib_plan plan = {&cal, calloc(cal.m.file.n_tensors + 1, 1), -1, opt->calib, opt->smooth};
+    calib_plan plan = {&cal, calloc(cal.m.file.n_tensors + 1, 1), -1, opt->calib, opt->smooth, opt->gptq_damp};
     if (!plan.keep) { calib_free(&cal); octet_set_error("out of memory"); return -1; }
     if (co.sensitivity) {
         double all = 0;
@@ -227,10 +229,41 @@ int octet_convert(const convert_options *in) {
     return rc;
 }
 
-// One line of the per-tensor table: type written, relative RMS error, sensitivity, kept.
-static void report_tensor(const calib_plan *p, size_t i, const char *name, uint32_t dtype, const float *x, const octet_writer_tensor *wt, const uint8_t *out) {
+// The products' error a quantized matrix makes on the calibration inputs, relative:
+// sum over rows of (w - q) H (w - q)^T / sum of w H w^T.
+static double weighted_error(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, const double *H, const uint8_t *q) {
+    octet_tensor t = {.dtype = dtype, .rows = rows, .cols = cols, .data = q};
+    float *row = malloc(cols * sizeof *row);
+    double *d = malloc(cols * sizeof *d), num = 0, den = 0;
+    for (uint64_t r = 0; row && d && r < rows; r++) {
+        octet_tensor_row_f32(&t, r, row);
+        const float *w = x + r * cols;
+        for (uint64_t a = 0; a < cols; a++) d[a] = (double)w[a] - row[a];
+        for (uint64_t a = 0; a < cols; a++) {
+            const double *h = H + a * cols;
+            double sd = 0, sw = 0;
+            for (uint64_t b = 0; b < cols; b++) { sd += h[b] * d[b]; sw += h[b] * w[b]; }
+            num += d[a] * sd;
+            den += w[a] * sw;
+        }
+    }
+    free(row); free(d);
+    return den > 0 ? num / den : 0;
+}
+
+// For the table: the plain rounding's output error, to set beside GPTQ's (scratch: the
+// tensor's output buffer, overwritten by GPTQ after).
+static int output_errors(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, const double *H, int clip, double pct, int n_threads, uint8_t *scratch, double out[2]) {
+    octet_quantize_q8(x, rows, cols, dtype, scratch, clip, pct, n_threads);
+    out[0] = weighted_error(x, rows, cols, dtype, H, scratch);
+    return 0;
+}
+
+// One line of the per-tensor table: type written, relative RMS error, sensitivity, kept; with
+// GPTQ the relative output error on the calibration inputs, plain rounding -> GPTQ.
+static void report_tensor(const calib_plan *p, size_t i, const char *name, uint32_t dtype, const float *x, const octet_writer_tensor *wt, const uint8_t *out, const double out_err[2]) {
     static int header;
-    if (!header++) fprintf(stderr, "\n%-28s %-6s %11s %14s %14s %s\n", "tensor", "type", "rel. error", "KL alone", "KL f32 act", "");
+    if (!header++) fprintf(stderr, "\n%-28s %-6s %11s %14s %14s %s\n", "tensor", "type", "rel. error", "KL alone", "KL f32 act", out_err[1] >= 0 ? "output error plain -> GPTQ" : "");
     float *row = malloc(wt->cols * sizeof *row);
     double err = row && octet_is_q8(dtype) ? quant_error(x, dtype, wt->rows, wt->cols, out, row) : 0;
     free(row);
@@ -239,7 +272,9 @@ static void report_tensor(const calib_plan *p, size_t i, const char *name, uint3
     if (kl >= 0) snprintf(ks, sizeof ks, "%.6f", kl);
     if (wo >= 0) snprintf(ws, sizeof ws, "%.6f", wo);
     const char *what = p->keep[i] == KEEP_F16 ? "kept f16 (sensitive)" : p->keep[i] == KEEP_F32_ACT ? "f32 activations" : "";
-    fprintf(stderr, "%-28s %-6s %11.5f %14s %14s %s\n", name, octet_dtype_name(dtype), err, ks, ws, what);
+    char oe[64] = "";
+    if (out_err[1] >= 0) snprintf(oe, sizeof oe, "%.3g -> %.3g (%.2fx) ", out_err[0], out_err[1], out_err[0] > 0 ? out_err[1] / out_err[0] : 0);
+    fprintf(stderr, "%-28s %-6s %11.5f %14s %14s %s%s\n", name, octet_dtype_name(dtype), err, ks, ws, oe, what);
 }
 
 // The calibration summary stored in the file (octet info shows it).
@@ -248,6 +283,7 @@ static void write_calib_meta(octet_meta *meta, const calib_plan *p, const conv_m
     octet_meta_cstr(meta, "quant.calib_text", basename_of(p->text));
     octet_meta_u32(meta, "quant.calib_tokens", (uint32_t)cal->n_tokens);
     octet_meta_f32(meta, "quant.smooth_alpha", p->smooth);
+    if (cal->hess) octet_meta_f32(meta, "quant.gptq_damp", (float)p->gptq_damp);
     if (cal->sens_tokens <= 0) return;
     octet_meta_u32(meta, "quant.sensitivity_tokens", (uint32_t)cal->sens_tokens);
     octet_meta_f32(meta, "quant.estimated_kl", (float)p->est_kl);
@@ -315,6 +351,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
     if (clip == CLIP_PCT) snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = clip/127, clip = %g-th percentile of |group| (--clip p%g)", group, opt->clip_pct, opt->clip_pct);
     else if (clip == CLIP_MAX) snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = max|group|/127 (--clip max)", group);
     else snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = clip/127, clip minimising the group's squared error (--clip mse)", group);
+    if (plan && plan->cal->hess) strncat(qdesc, "; GPTQ rounding", sizeof qdesc - strlen(qdesc) - 1);
     octet_meta_cstr(meta, "converter.quantization", !octet_is_q8(opt->type) || opt->vocab_only ? "none" : qdesc);
     if (opt->act_asym && octet_is_q8(opt->type) && !opt->vocab_only) octet_meta_cstr(meta, "quant.act_quant", "asym");
     if (!opt->vocab_only) octet_meta_bool(meta, "model.tied_embeddings", conv_find_tensor(&m, "output.weight") == NULL);
@@ -355,14 +392,25 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
         }
         if (ct) memcpy(x, ct->data, numel * sizeof *x);  // smoothed in memory
         else if (t->load(&m, t, x) != 0 || shift_values(t, x, numel) || check_finite(m.path, t, x, numel) != 0) { free(x); if (out != (uint8_t *)x) free(out); goto fail; }
-        if (octet_is_q8(dtype[i])) octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads);
+        uint64_t hk = 0;
+        const double *H = octet_is_q8(dtype[i]) && plan && opt->gptq ? calib_hessian(plan->cal, ct, &hk) : NULL;
+        double out_err[2] = {-1, -1};
+        if (H && hk == wt->cols) {
+            if (!opt->quiet && output_errors(x, wt->rows, wt->cols, dtype[i], H, clip, opt->clip_pct, n_threads, out, out_err) != 0) { free(x); free(out); goto fail; }
+            if (octet_quantize_gptq(x, wt->rows, wt->cols, dtype[i], H, opt->gptq_damp, out, clip, opt->clip_pct, n_threads) != 0) {
+                octet_set_error("%s: %s", t->name, octet_last_error());
+                free(x); free(out); goto fail;
+            }
+            if (!opt->quiet) out_err[1] = weighted_error(x, wt->rows, wt->cols, dtype[i], H, out);
+        }
+        else if (octet_is_q8(dtype[i])) octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads);
         else if (dtype[i] == OCTET_F16 || dtype[i] == OCTET_BF16) {
             for (uint64_t j = 0; j < numel; j++) {
                 uint16_t h = dtype[i] == OCTET_F16 ? octet_f32_to_f16(x[j]) : octet_f32_to_bf16(x[j]);
                 memcpy(out + 2 * j, &h, 2);
             }
         }
-        if (plan && !opt->quiet && t->n_dims >= 2 && octet_is_q8(opt->type)) report_tensor(plan, i, t->name, dtype[i], x, wt, out);
+        if (plan && !opt->quiet && t->n_dims >= 2 && octet_is_q8(opt->type)) report_tensor(plan, i, t->name, dtype[i], x, wt, out, out_err);
         int wrc = octet_writer_write_tensor(&w, out);
         if (out != (uint8_t *)x) free(out);
         free(x);

@@ -21,6 +21,8 @@ typedef struct {
     const char *calib;
     int calib_tokens, smooth_set, keep_f16, f32_act;
     int act_asym;        // record asymmetric int8 activations as the file's default (quant.act_quant)
+    int gptq;            // round INT8 matrices with GPTQ against the calibration inputs' X^T X
+    double gptq_damp;    // its dampening, a fraction of mean(diag H) (default 0.01)
     float smooth;
     double max_kl, f16_budget;
 } convert_options;
