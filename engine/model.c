@@ -102,11 +102,7 @@ static int rope_table(octet_model *m, octet_rope_table *r, double theta, int sca
             fr = f0 / factor * (1 - extra) + f0 * extra;
         }
         if (longrope) { fr = f0 / short_f[i]; long_f[i] = (float)(f0 / long_f[i]); }
-        if (scaled && rf && rf->dtype == OCTET_F32 && rf->rows * rf->cols == (uint64_t)half && !llama3) {
-            float rfi;  // tensor data is aligned, but read it as bytes like every metadata array
-            memcpy(&rfi, (const char *)rf->data + 4 * (size_t)i, 4);
-            fr /= rfi;
-        }
+        if (scaled && rf && rf->dtype == OCTET_F32 && rf->rows * rf->cols == (uint64_t)half && !llama3) fr /= ((const float *)rf->data)[i];
         r->inv_freq[i] = (float)fr;
     }
     return 0;

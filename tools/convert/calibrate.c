@@ -45,7 +45,7 @@ static float *site_max(calib_state *st, int layer, int site) {
 static void observe(void *ud, int layer, int site, const float *x, int n, int k) {
     calib_state *st = ud;
     if (st->hess) {
-        if (site == OCTET_SITE_HEAD_IN) add_outer(st->hess->hess_head, x, n, k);
+        if (site == OCTET_SITE_HEAD_IN) { if (st->hess->hess_head) add_outer(st->hess->hess_head, x, n, k); }
         else if (hess_index(site) >= 0) add_outer(st->hess->hess[layer * 4 + hess_index(site)], x, n, k);
         return;
     }
@@ -227,9 +227,12 @@ static void mirror(double *h, uint64_t k) {
 static int collect_hessians(calib_result *r, calib_state *st, octet_context *c, const int32_t *tok, int n_tok, int W, const calib_options *o) {
     const octet_hparams *hp = &r->m.hp;
     int L = (int)hp->n_layers;
+    // A tied LM head is rounded plainly (calib_hessian): its inputs are not needed then, nor the
+    // logits of every position that collecting them takes.
+    int head = r->m.output != r->m.tok_embd;
     r->hess = calloc((size_t)L * 4, sizeof *r->hess);
-    r->hess_head = calloc((size_t)hp->dim * hp->dim, sizeof *r->hess_head);
-    if (!r->hess || !r->hess_head) { octet_set_error("out of memory for the GPTQ Hessians"); return -1; }
+    r->hess_head = head ? calloc((size_t)hp->dim * hp->dim, sizeof *r->hess_head) : NULL;
+    if (!r->hess || (head && !r->hess_head)) { octet_set_error("out of memory for the GPTQ Hessians"); return -1; }
     for (int l = 0; l < L; l++)
         for (int s = 0; s < 4; s++) {
             uint64_t k = s == 1 ? hp->q_dim : s == 3 ? hp->hidden_dim : hp->dim;
@@ -237,22 +240,22 @@ static int collect_hessians(calib_result *r, calib_state *st, octet_context *c, 
         }
     st->hess = r;
     int rc = 0;
-    // Every position's final hidden state feeds the LM head: ask for all logits in chunks.
-    float *logits = malloc((size_t)64 * hp->vocab_size * sizeof *logits);
+    // With a separate LM head every position's final hidden state feeds it: all logits, in chunks.
+    float *logits = malloc((size_t)(head ? 64 : 1) * hp->vocab_size * sizeof *logits);
     if (!logits) { octet_set_error("out of memory"); rc = -1; }
     for (int p = 0; p < n_tok && rc == 0; p += W) {
         int k = n_tok - p < W ? n_tok - p : W;
         c->pos = 0;
-        for (int q = 0; q < k && rc == 0; q += 64) {
-            int m = k - q < 64 ? k - q : 64;
-            rc = octet_forward(c, tok + p + q, m, logits, 1);
+        for (int q = 0; q < k && rc == 0; q += head ? 64 : k) {
+            int m = head ? (k - q < 64 ? k - q : 64) : k;
+            rc = octet_forward(c, tok + p + q, m, logits, head);
         }
         progress(o->quiet, "GPTQ inputs, token", p + k, n_tok);
     }
     st->hess = NULL;
     free(logits);
     for (int i = 0; i < L * 4 && rc == 0; i++) mirror(r->hess[i], i % 4 == 1 ? hp->q_dim : i % 4 == 3 ? hp->hidden_dim : hp->dim);
-    if (rc == 0) mirror(r->hess_head, hp->dim);
+    if (rc == 0 && head) mirror(r->hess_head, hp->dim);
     return rc;
 }
 
@@ -261,7 +264,7 @@ const double *calib_hessian(const calib_result *r, const octet_tensor *t, uint64
     if (!r->hess) return NULL;
     // A tied embedding is also the lookup table of the input tokens: its rows must stay close to
     // the weights themselves, which GPTQ trades away for the LM head's products.
-    if (t == m->output && m->output != m->tok_embd) { *k = m->hp.dim; return r->hess_head; }
+    if (t == m->output) { *k = m->hp.dim; return r->hess_head; }  // NULL when tied
     for (uint32_t l = 0; l < m->hp.n_layers; l++) {
         const octet_layer *L = &m->layers[l];
         const octet_tensor *by_site[4][3] = {{L->wq, L->wk, L->wv}, {L->wo, NULL, NULL}, {L->w_gate, L->w_up, NULL}, {L->w_down, NULL, NULL}};

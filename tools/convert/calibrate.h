@@ -29,7 +29,7 @@ typedef struct {
     // hessians: X^T X (k x k, row-major) of each matmul input over the calibration tokens, per
     // layer and site (0 q/k/v in, 1 o in, 2 gate/up in, 3 down in), and of the LM head's input.
     double **hess;         // [n_layers * 4], NULL when not collected
-    double *hess_head;
+    double *hess_head;     // NULL for a tied LM head (rounded plainly: it is the lookup table too)
 } calib_result;
 
 // The X^T X that the inputs of model tensor t met, with its width in *k; NULL if none (token

@@ -251,14 +251,6 @@ static double weighted_error(const float *x, uint64_t rows, uint64_t cols, uint3
     return den > 0 ? num / den : 0;
 }
 
-// For the table: the plain rounding's output error, to set beside GPTQ's (scratch: the
-// tensor's output buffer, overwritten by GPTQ after).
-static int output_errors(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, const double *H, int clip, double pct, int n_threads, uint8_t *scratch, double out[2]) {
-    octet_quantize_q8(x, rows, cols, dtype, scratch, clip, pct, n_threads);
-    out[0] = weighted_error(x, rows, cols, dtype, H, scratch);
-    return 0;
-}
-
 // One line of the per-tensor table: type written, relative RMS error, sensitivity, kept; with
 // GPTQ the relative output error on the calibration inputs, plain rounding -> GPTQ.
 static void report_tensor(const calib_plan *p, size_t i, const char *name, uint32_t dtype, const float *x, const octet_writer_tensor *wt, const uint8_t *out, const double out_err[2]) {
@@ -396,7 +388,10 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
         const double *H = octet_is_q8(dtype[i]) && plan && opt->gptq ? calib_hessian(plan->cal, ct, &hk) : NULL;
         double out_err[2] = {-1, -1};
         if (H && hk == wt->cols) {
-            if (!opt->quiet && output_errors(x, wt->rows, wt->cols, dtype[i], H, clip, opt->clip_pct, n_threads, out, out_err) != 0) { free(x); free(out); goto fail; }
+            if (!opt->quiet) {  // plain rounding's error for the table (out is overwritten below)
+                octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads);
+                out_err[0] = weighted_error(x, wt->rows, wt->cols, dtype[i], H, out);
+            }
             if (octet_quantize_gptq(x, wt->rows, wt->cols, dtype[i], H, opt->gptq_damp, out, clip, opt->clip_pct, n_threads) != 0) {
                 octet_set_error("%s: %s", t->name, octet_last_error());
                 free(x); free(out); goto fail;
