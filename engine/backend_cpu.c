@@ -44,15 +44,16 @@ static void mm_rows(const mm_job *j, int n0, int n1, int ith) {
     float *row = j->s->rows + (size_t)ith * k;  // this thread's row conversion space
     if (octet_is_q8(w->dtype)) {
         const int8_t *wq = w->data;
-        const float *ws = (const float *)((const uint8_t *)w->data + octet_q8_scales_offset(w->rows, w->cols));
-        int bs = act_blocks(j);
+        const void *sc = (const uint8_t *)w->data + octet_q8_scales_offset(w->rows, w->cols);
+        const float *ws = sc;
+        int bs = act_blocks(j), half = w->dtype == OCTET_Q8G32H;
         if (w->dtype == OCTET_Q8) {
             if (j->bs < 0) k_gemm_q8_f32(ks, j->x, j->m, k, wq, ws, n0, n1, j->y, n, row);
             else if (bs) k_gemm_q8_i8_blocks(ks, j->s->xq, j->s->xs, xc, j->m, k, bs, wq, ws, w->block_sums, n0, n1, j->y, n);
             else k_gemm_q8_i8(ks, j->s->xq, j->s->xs, xc, j->m, k, wq, ws, w->block_sums, n0, n1, j->y, n);
         } else {
-            if (j->bs < 0) k_gemm_q8g_f32(ks, j->x, j->m, k, wq, ws, n0, n1, j->y, n, row);
-            else k_gemm_q8g_i8(ks, j->s->xq, j->s->xs, xc, j->m, k, bs, wq, ws, w->block_sums, n0, n1, j->y, n);
+            if (j->bs < 0) k_gemm_q8g_f32(ks, j->x, j->m, k, wq, sc, half, n0, n1, j->y, n, row);
+            else k_gemm_q8g_i8(ks, j->s->xq, j->s->xs, xc, j->m, k, bs, wq, sc, half, w->block_sums, n0, n1, j->y, n);
         }
     } else k_gemm_f32(ks, j->x, j->m, k, w->data, (int)w->dtype, n0, n1, j->y, n, row);
 }

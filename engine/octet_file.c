@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *dtype_names[OCTET_DTYPE_COUNT] = {"f32", "f16", "bf16", "q8", "q8g32"};
+static const char *dtype_names[OCTET_DTYPE_COUNT] = {"f32", "f16", "bf16", "q8", "q8g32", "q8g32h"};
 const char *octet_dtype_name(uint32_t dtype) { return dtype < OCTET_DTYPE_COUNT ? dtype_names[dtype] : "?"; }
 
 int octet_tensor_nbytes(uint32_t dtype, uint64_t rows, uint64_t cols, uint64_t *out) {
@@ -22,9 +22,9 @@ int octet_tensor_nbytes(uint32_t dtype, uint64_t rows, uint64_t cols, uint64_t *
         if (n > UINT64_MAX / 2 || rows > UINT64_MAX / 8) return -1;
         *out = octet_q8_scales_offset(rows, cols) + rows * 4;
         return 0;
-    case OCTET_Q8G32:
+    case OCTET_Q8G32: case OCTET_Q8G32H:
         if (cols % OCTET_Q8_GROUP || n > UINT64_MAX / 2) return -1;
-        *out = octet_q8_scales_offset(rows, cols) + n / OCTET_Q8_GROUP * 4;
+        *out = octet_q8_scales_offset(rows, cols) + n / OCTET_Q8_GROUP * octet_q8_scale_bytes(dtype);
         return 0;
     }
     return -1;
@@ -345,13 +345,14 @@ void octet_tensor_row_f32(const octet_tensor *t, uint64_t row, float *out) {
         for (uint64_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = octet_bf16_to_f32(h); }
         break;
     }
-    case OCTET_Q8: case OCTET_Q8G32: {
+    case OCTET_Q8: case OCTET_Q8G32: case OCTET_Q8G32H: {
         const int8_t *q = (const int8_t *)base + row * n;
-        uint64_t g = octet_q8_group(t->dtype, n);
-        const uint8_t *sp = base + octet_q8_scales_offset(t->rows, t->cols) + row * (n / g) * 4;
+        uint64_t g = octet_q8_group(t->dtype, n), sb = octet_q8_scale_bytes(t->dtype);
+        const uint8_t *sp = base + octet_q8_scales_offset(t->rows, t->cols) + row * (n / g) * sb;
         for (uint64_t i = 0; i < n; i += g) {
             float s;
-            memcpy(&s, sp + i / g * 4, 4);
+            if (sb == 2) { uint16_t h; memcpy(&h, sp + i / g * 2, 2); s = octet_f16_to_f32(h); }
+            else memcpy(&s, sp + i / g * 4, 4);
             for (uint64_t j = i; j < i + g; j++) out[j] = s * (float)q[j];
         }
         break;

@@ -59,24 +59,33 @@ typedef struct {
     const int8_t *xq, *wq;
     const float *xs, *xc, *ws;
     const int16_t *wsum;
-    int k, nb, bs, g32, abs;  // g32: q8g32 weights; abs: activation scales per block (else per row)
+    int k, nb, bs, g32, abs;  // g32: per-32 weight scales; abs: activation scales per block (else per row)
     float *y;
     int ldy;
+    const uint16_t *ws16;     // q8g32h: the weights' per-32 scales in f16 (ws then unused)
 } gemm_ops;
 
-// The dequantized sum of a q8g32 row (its scales times its block sums): what one offset per
-// activation row (asymmetric, no blocks) multiplies.
-static float q8g_row_sum(const float *sw, const int16_t *ssum, int nb) {
-    float t = 0;
-    if (ssum) for (int b = 0; b < nb; b++) t += sw[b] * (float)ssum[b];
-    return t;
+// Weight scale i (f16 scales widened exactly, so q8g32h gives q8g32's bits for the same values).
+static inline float scale_at(const gemm_ops *o, size_t i) { return o->ws16 ? octet_f16_to_f32(o->ws16[i]) : o->ws[i]; }
+
+// The per-32 scales of rows [n, n + count) as f32 (count * nb <= MAX_BLOCKS * 8): f16 scales
+// widened by the set into buf, where the lanes read them; NULL for per-row q8.
+static const float *lane_scales(const gemm_ops *o, int n, int count, float *buf) {
+    if (!o->g32) return NULL;
+    size_t at = (size_t)n * o->nb;
+    if (!o->ws16) return o->ws + at;
+    o->ks->row_to_f32(o->ws16 + at, OCTET_F16, NULL, count * o->nb, buf);
+    return buf;
 }
 
-// What row n's offset term multiplies: q8g32 with asymmetric per-row activations needs the row's
-// dequantized sum; every other mode nothing.
+// What row n's offset term multiplies: grouped weights with asymmetric per-row activations need
+// the row's dequantized sum (its scales times its block sums); every other mode nothing.
 static float row_total(const gemm_ops *o, int n) {
     if (!o->g32 || o->abs || !o->xc) return 0;
-    return q8g_row_sum(o->ws + (size_t)n * o->nb, o->wsum + (size_t)n * o->nb, o->nb);
+    float t = 0;
+    size_t at = (size_t)n * o->nb;
+    for (int b = 0; b < o->nb; b++) t += scale_at(o, at + b) * (float)o->wsum[at + b];
+    return t;
 }
 
 // Output (r, n) from its accumulated blocks: q8 applies the row's weight scale; q8g32 with
@@ -88,12 +97,13 @@ static float finish(const gemm_ops *o, int r, int n, float acc, float wtot) {
     return o->xs[r] * acc + o->xc[r] * wtot;
 }
 
-// Lane j: token r + j*dr with weight row n + j*dn; sx, cx the lanes' activation block values.
-static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *sx, const float *cx, int prefetch) {
+// Lane j: token r + j*dr with weight row n + j*dn; sx, cx the lanes' activation block values,
+// sw the lanes' weight rows' per-32 scales (lane_scales).
+static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *sx, const float *cx, const float *sw, int prefetch) {
     size_t nb = (size_t)o->nb;
     octet_lanes8 g = {.a = o->xq + (size_t)r * o->k, .w = o->wq + (size_t)n * o->k, .lda = (size_t)dr * o->k, .ldw = (size_t)dn * o->k,
                       .ldsw = dn * nb, .ldS = dn * nb, .nb = o->nb, .bs = o->bs, .sx = o->abs ? sx : NULL,
-                      .cx = o->abs && o->xc ? cx : NULL, .sw = o->g32 ? o->ws + n * nb : NULL, .S = o->xc ? o->wsum + n * nb : NULL, .prefetch = prefetch};
+                      .cx = o->abs && o->xc ? cx : NULL, .sw = sw, .S = o->xc ? o->wsum + n * nb : NULL, .prefetch = prefetch};
     float acc[8] = {0};
     o->ks->gemm8_acc(&g, acc);
     float *y = o->y + (size_t)r * o->ldy + n;
@@ -116,7 +126,8 @@ static void run1(const gemm_ops *o, int r, int n) {
     int nb = o->nb;
     const int8_t *x = o->xq + (size_t)r * o->k, *w = o->wq + (size_t)n * o->k;
     const float *sx = o->abs ? o->xs + (size_t)r * nb : NULL, *cx = o->abs && o->xc ? o->xc + (size_t)r * nb : NULL;
-    const float *sw = o->g32 ? o->ws + (size_t)n * nb : NULL;
+    int g32 = o->g32;
+    size_t sw0 = (size_t)n * nb;
     const int16_t *S = o->xc ? o->wsum + (size_t)n * nb : NULL;
     int32_t dots[MAX_BLOCKS];
     float acc = 0;
@@ -126,10 +137,11 @@ static void run1(const gemm_ops *o, int r, int n) {
         for (int i = 0; i < cnt; i++) {
             int b = b0 + i;
             float d = (float)dots[i];
-            if (!sw) acc += cx ? sx[b] * d + cx[b] * (float)S[b] : sx[b] * d;
-            else if (!sx) acc += sw[b] * d;
-            else if (cx) acc += sw[b] * (sx[b] * d + cx[b] * (float)S[b]);
-            else acc += (sx[b] * sw[b]) * d;
+            if (!g32) { acc += cx ? sx[b] * d + cx[b] * (float)S[b] : sx[b] * d; continue; }
+            float sw = scale_at(o, sw0 + b);
+            if (!sx) acc += sw * d;
+            else if (cx) acc += sw * (sx[b] * d + cx[b] * (float)S[b]);
+            else acc += (sx[b] * sw) * d;
         }
     }
     o->y[(size_t)r * o->ldy + n] = finish(o, r, n, acc, row_total(o, n));
@@ -146,21 +158,21 @@ static void lane_values(const float *src, int nb, size_t ld, float *dst) {
 // against groups of 8 rows, then the last pairs one by one.
 static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1) {
     int nb = o->nb, m8 = nb <= MAX_BLOCKS ? m / 8 * 8 : 0, lanes = nb <= MAX_BLOCKS;
-    float sx[MAX_BLOCKS * 8], cx[MAX_BLOCKS * 8];
+    float sx[MAX_BLOCKS * 8], cx[MAX_BLOCKS * 8], sw[MAX_BLOCKS * 8];
     for (int r = 0; r < m; r += r < m8 ? 8 : 1) {
         size_t ld = r < m8 ? (size_t)nb : 0;
         if (o->abs && lanes) lane_values(o->xs + (size_t)r * nb, nb, ld, sx);
         if (o->abs && lanes && o->xc) lane_values(o->xc + (size_t)r * nb, nb, ld, cx);
         int n = n0;
-        if (r < m8) for (; n < n1; n++) run8(o, r, 1, n, 0, sx, cx, 0);
-        else if (lanes) for (; n + 8 <= n1; n += 8) run8(o, r, 0, n, 1, sx, cx, n + 16 <= n1);
+        if (r < m8) for (; n < n1; n++) run8(o, r, 1, n, 0, sx, cx, lane_scales(o, n, 1, sw), 0);
+        else if (lanes) for (; n + 8 <= n1; n += 8) run8(o, r, 0, n, 1, sx, cx, lane_scales(o, n, 8, sw), n + 16 <= n1);
         for (; n < n1 && r >= m8; n++) run1(o, r, n);
     }
 }
 
 void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int bs, const int8_t *wq, const float *ws,
                          const int16_t *wsum, int n0, int n1, float *y, int ldy) {
-    gemm_ops o = {ks, xq, wq, xs, xc, ws, wsum, k, k / bs, bs, 0, 1, y, ldy};  // asymmetric: bs == 32
+    gemm_ops o = {ks, xq, wq, xs, xc, ws, wsum, k, k / bs, bs, 0, 1, y, ldy, NULL};  // asymmetric: bs == 32
     gemm_pairs(&o, m, n0, n1);
 }
 
@@ -173,21 +185,28 @@ void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, con
 }
 
 
-// q8g32 weights (one scale per 32 weights). abs 32: activations with one scale per 32 inputs,
+// Grouped weights (one scale per 32 weights). abs 32: activations with one scale per 32 inputs,
 // acc += (xs[b] * ws[b]) * dot_b; abs 0: one activation scale per row, applied to the sum of
 // ws[b] * dot_b.
-void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const float *ws,
-                   const int16_t *wsum, int n0, int n1, float *y, int ldy) {
-    gemm_ops o = {ks, xq, wq, xs, xc, ws, wsum, k, k / (int)OCTET_Q8_GROUP, (int)OCTET_Q8_GROUP, 1, abs != 0, y, ldy};
+void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const void *ws,
+                   int f16_scales, const int16_t *wsum, int n0, int n1, float *y, int ldy) {
+    gemm_ops o = {ks, xq, wq, xs, xc, f16_scales ? NULL : ws, wsum, k, k / (int)OCTET_Q8_GROUP, (int)OCTET_Q8_GROUP, 1, abs != 0, y, ldy,
+                  f16_scales ? ws : NULL};
     gemm_pairs(&o, m, n0, n1);
 }
 
-void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row) {
+void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const void *ws, int f16_scales, int n0, int n1, float *y,
+                    int ldy, float *row) {
     int nb = k / (int)OCTET_Q8_GROUP;
+    float buf[MAX_BLOCKS];
     for (int n = n0; n < n1; n++) {
         const int8_t *w = wq + (size_t)n * k;
-        const float *sw = ws + (size_t)n * nb;
-        ks->row_to_f32(w, OCTET_Q8G32, sw, k, row);
+        for (int b = 0; b < nb; b += MAX_BLOCKS) {  // f16 scales widened a stretch at a time
+            int cnt = nb - b < MAX_BLOCKS ? nb - b : MAX_BLOCKS;
+            const float *sw = f16_scales ? buf : (const float *)ws + (size_t)n * nb + b;
+            if (f16_scales) ks->row_to_f32((const uint16_t *)ws + (size_t)n * nb + b, OCTET_F16, NULL, cnt, buf);
+            ks->row_to_f32(w + (size_t)b * OCTET_Q8_GROUP, OCTET_Q8G32, sw, cnt * (int)OCTET_Q8_GROUP, row + (size_t)b * OCTET_Q8_GROUP);
+        }
         for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ks->dot_f32(x + (size_t)r * k, row, k);
     }
 }

@@ -104,13 +104,15 @@ void k_quantize_row_i8_asym(const float *x, int k, int bs, int8_t *q, float *s, 
 // Weight-only INT8: f32 activations times dequantized q8 rows (`row` is scratch of k floats).
 void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row);
 
-// q8g32 weights (one scale per 32 weights, k % 32 == 0). abs = 32: activations scaled per 32
-// inputs, y = sum_b (xs[m][b] * ws[n][b]) * dot_b; abs = 0: one activation scale per row,
-// y = xs[m] * sum_b ws[n][b] * dot_b.
-void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const float *ws,
-                   const int16_t *wsum, int n0, int n1, float *y, int ldy);
-// Weight-only q8g32: f32 activations times the dequantized rows (`row`: scratch of k floats).
-void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row);
+// q8g32 and q8g32h weights (one scale per 32 weights, k % 32 == 0; ws: f32 scales, or f16 with
+// f16_scales, widened exactly, so both types give the same bits for the same scale values).
+// abs = 32: activations scaled per 32 inputs, y = sum_b (xs[m][b] * ws[n][b]) * dot_b; abs = 0:
+// one activation scale per row, y = xs[m] * sum_b ws[n][b] * dot_b.
+void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const void *ws,
+                   int f16_scales, const int16_t *wsum, int n0, int n1, float *y, int ldy);
+// Weight-only grouped int8: f32 activations times the dequantized rows (`row`: scratch of k floats).
+void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const void *ws, int f16_scales, int n0, int n1, float *y,
+                    int ldy, float *row);
 
 void k_rmsnorm(float *y, const float *x, const float *g, int k, float eps);
 // exp as every kernel set computes it: the algorithm of glibc's expf (from Arm's optimized

@@ -103,20 +103,26 @@ static void check_q8_against_f32(const char *q8_path, int clip_max, uint32_t wan
         n_q8++;
         uint64_t g = octet_q8_group(t->dtype, t->cols), per_row = t->cols / g;
         float *row = malloc(t->cols * sizeof *row);
-        const float *scales = (const float *)((const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols));
-        int bad = 0;
+        const uint8_t *scales = (const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols);
+        int bad = 0, half = t->dtype == OCTET_Q8G32H;
         for (uint64_t rr = 0; rr < t->rows; rr++) {
             octet_tensor_row_f32(t, rr, row);
             for (uint64_t c0 = 0; c0 < t->cols; c0 += g) {
                 const float *x = (const float *)ref->data + rr * t->cols + c0;
-                float s = scales[rr * per_row + c0 / g], amax = 0;
+                uint64_t si = rr * per_row + c0 / g;
+                float s, amax = 0;
+                if (half) { uint16_t h; memcpy(&h, scales + si * 2, 2); s = octet_f16_to_f32(h); }
+                else memcpy(&s, scales + si * 4, 4);
                 for (uint64_t c = 0; c < g; c++) amax = fmaxf(amax, fabsf(x[c]));
+                // q8g32h: the scale is the f16 nearest the f32 one (2^-11 relative, 2^-25 absolute
+                // below f16's normal range), and rounding a max value with it may clamp at 127
+                float rel = half ? 0x1p-11f : 1e-7f, abs_ = half ? 0x1p-25f : 0, over = half && amax > 127 * s ? amax - 127 * s : 0;
                 for (uint64_t c = 0; c < g; c++) {
                     if (!clip_max && fabsf(x[c]) > 127 * s) continue;  // clipped on purpose
-                    if (fabsf(row[c0 + c] - x[c]) > s * 0.5f * (1 + 1e-5f) + 1e-30f) bad++;
+                    if (fabsf(row[c0 + c] - x[c]) > s * 0.5f * (1 + 1e-5f) + over + 1e-30f) bad++;
                 }
-                if (clip_max) bad += fabsf(s - amax / 127) > 1e-7f * amax;
-                else bad += s > amax / 127 * (1 + 1e-6f);  // mse clipping only ever lowers the scale
+                if (clip_max) bad += fabsf(s - amax / 127) > rel * amax / 127 * 1.0001f + abs_;
+                else bad += s > amax / 127 * (1 + (half ? rel : 1e-6f)) + abs_;  // mse clipping only ever lowers the scale
             }
         }
         CHECK(bad == 0, "%s: %d values off by more than scale/2 (or bad scales)", t->name, bad);
@@ -144,6 +150,9 @@ static void smollm2_q8_rows_within_half_a_step(void) { convert_and_check("--clip
 static void smollm2_q8_mse_clipping_is_bounded(void) { convert_and_check("", 0, OCTET_Q8); }
 // q8g32: one scale per 32 weights (SmolLM2's widths are all multiples of 32).
 static void smollm2_q8g32_groups_within_half_a_step(void) { convert_and_check("--type q8g32 --clip max", 1, OCTET_Q8G32); }
+// q8g32h: the same with f16 scales, the weights rounded with the stored scale.
+static void smollm2_q8g32h_groups_within_half_a_step(void) { convert_and_check("--type q8g32h --clip max", 1, OCTET_Q8G32H); }
+static void smollm2_q8g32h_mse_clipping_is_bounded(void) { convert_and_check("--type q8g32h", 0, OCTET_Q8G32H); }
 
 static void smollm2_hyperparameters(void) {
     if (!file_exists(SMOL_Q8)) SKIP("run make models");
@@ -209,6 +218,8 @@ int main(void) {
     RUN(smollm2_q8_rows_within_half_a_step);
     RUN(smollm2_q8_mse_clipping_is_bounded);
     RUN(smollm2_q8g32_groups_within_half_a_step);
+    RUN(smollm2_q8g32h_groups_within_half_a_step);
+    RUN(smollm2_q8g32h_mse_clipping_is_bounded);
     RUN(smollm2_hyperparameters);
     RUN(synthetic_shape_is_marked_and_runs);
     free(scratch);

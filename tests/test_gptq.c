@@ -48,7 +48,9 @@ static double output_error(const uint8_t *q, uint32_t dtype) {
             double a = 0, b = 0;
             for (int c = 0; c < COLS; c++) {
                 float s;
-                memcpy(&s, q + so + ((uint64_t)r * (COLS / g) + c / g) * 4, 4);
+                uint64_t si = (uint64_t)r * (COLS / g) + c / g;
+                if (dtype == OCTET_Q8G32H) { uint16_t h; memcpy(&h, q + so + si * 2, 2); s = octet_f16_to_f32(h); }
+                else memcpy(&s, q + so + si * 4, 4);
                 a += (double)X[t * COLS + c] * W[r * COLS + c];
                 b += (double)X[t * COLS + c] * s * ((const int8_t *)q)[r * COLS + c];
             }
@@ -58,8 +60,8 @@ static double output_error(const uint8_t *q, uint32_t dtype) {
 }
 
 static void gptq_lowers_the_output_error(void) {
-    static const uint32_t types[2] = {OCTET_Q8, OCTET_Q8G32};
-    for (int k = 0; k < 2; k++)
+    static const uint32_t types[3] = {OCTET_Q8, OCTET_Q8G32, OCTET_Q8G32H};
+    for (int k = 0; k < 3; k++)
         for (int clip = 0; clip < 2; clip++) {
             uint64_t nb;
             octet_tensor_nbytes(types[k], ROWS, COLS, &nb);
@@ -77,8 +79,8 @@ static void diagonal_hessian_is_plain_rounding(void) {
     static double D[COLS * COLS];
     for (int i = 0; i < COLS; i++) D[i * COLS + i] = H[i * COLS + i];
     D[5 * COLS + 5] = 0;  // a never-active input
-    static const uint32_t types[2] = {OCTET_Q8, OCTET_Q8G32};
-    for (int k = 0; k < 2; k++)
+    static const uint32_t types[3] = {OCTET_Q8, OCTET_Q8G32, OCTET_Q8G32H};
+    for (int k = 0; k < 3; k++)
         for (int clip = 0; clip < 3; clip++) {
             uint64_t nb;
             octet_tensor_nbytes(types[k], ROWS, COLS, &nb);

@@ -134,24 +134,24 @@ static void q8g32_gemm_matches_exact(void) {
             k_quantize_row_i8_blocks(x + r * k, k, 32, xb + r * k, xsb + r * nb);
             k_quantize_row_i8(x + r * k, k, xr + r * k, &xs[r]);
         }
-        k_gemm_q8g_i8(&octet_kernels_scalar, xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, NULL, 0, n, y[0], n);
-        k_gemm_q8g_i8(&octet_kernels_scalar, xr, xs, NULL, m, k, 0, (const int8_t *)wq, ws, NULL, 0, n, y[1], n);
-        k_gemm_q8g_f32(&octet_kernels_scalar, x, m, k, (const int8_t *)wq, ws, 0, n, y[2], n, row);
+        k_gemm_q8g_i8(&octet_kernels_scalar, xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, 0, NULL, 0, n, y[0], n);
+        k_gemm_q8g_i8(&octet_kernels_scalar, xr, xs, NULL, m, k, 0, (const int8_t *)wq, ws, 0, NULL, 0, n, y[1], n);
+        k_gemm_q8g_f32(&octet_kernels_scalar, x, m, k, (const int8_t *)wq, ws, 0, 0, n, y[2], n, row);
         // the 8-token groups give each token the bits it gets alone (8 rows at a time, then one by one)
         int alone = 0;
         for (int r = 0; r < m; r++) {
             float one[13];
-            k_gemm_q8g_i8(&octet_kernels_scalar, xb + r * k, xsb + r * nb, NULL, 1, k, 32, (const int8_t *)wq, ws, NULL, 0, n, one, n);
+            k_gemm_q8g_i8(&octet_kernels_scalar, xb + r * k, xsb + r * nb, NULL, 1, k, 32, (const int8_t *)wq, ws, 0, NULL, 0, n, one, n);
             alone += !memcmp(one, y[0] + r * n, sizeof one);
-            k_gemm_q8g_i8(&octet_kernels_scalar, xr + r * k, xs + r, NULL, 1, k, 0, (const int8_t *)wq, ws, NULL, 0, n, one, n);
+            k_gemm_q8g_i8(&octet_kernels_scalar, xr + r * k, xs + r, NULL, 1, k, 0, (const int8_t *)wq, ws, 0, NULL, 0, n, one, n);
             alone += !memcmp(one, y[1] + r * n, sizeof one);
         }
         CHECK(alone == 2 * m, "k=%d: %d of %d token rows differ from the token computed alone", k, 2 * m - alone, 2 * m);
         const octet_kernel_set *simd[MAX_SETS];
         for (int si = 0, ns = simd_sets(simd); si < ns; si++) {
-            k_gemm_q8g_i8(simd[si], xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, NULL, 0, n, ys, n);
+            k_gemm_q8g_i8(simd[si], xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, 0, NULL, 0, n, ys, n);
             CHECK(!memcmp(ys, y[0], sizeof ys), "%s q8g32 per-32 differs from scalar, k=%d", simd[si]->name, k);
-            k_gemm_q8g_i8(simd[si], xr, xs, NULL, m, k, 0, (const int8_t *)wq, ws, NULL, 0, n, ys, n);
+            k_gemm_q8g_i8(simd[si], xr, xs, NULL, m, k, 0, (const int8_t *)wq, ws, 0, NULL, 0, n, ys, n);
             CHECK(!memcmp(ys, y[1], sizeof ys), "%s q8g32 per-row differs from scalar, k=%d", simd[si]->name, k);
         }
         int bad = 0;
@@ -219,6 +219,83 @@ static void asym_quantization_edges(void) {
     CHECK(bad == 0, "%d values off by more than half a step", bad);
 }
 
+// A q8g32 tensor whose scales are f16 values (edge rows: all zero, +-127 at a subnormal-half
+// scale, a huge scale) and the q8g32h tensor of the same int8 values with those scales in f16.
+static void make_q8g32_pair(const float *w, int n, int k, uint8_t **g32, uint8_t **g16) {
+    int nb = k / 32;
+    *g32 = make_q8g32(w, n, k);
+    uint64_t bytes, so = octet_q8_scales_offset((uint64_t)n, (uint64_t)k);
+    octet_tensor_nbytes(OCTET_Q8G32H, (uint64_t)n, (uint64_t)k, &bytes);
+    *g16 = calloc(1, bytes);
+    float *sc = (float *)(*g32 + so);
+    uint16_t *hs = (uint16_t *)(*g16 + so);
+    int8_t *q = (int8_t *)*g32;
+    for (int i = 0; i < k; i++) q[i] = 0;                                   // row 0: zeros
+    for (int b = 0; b < nb; b++) sc[b] = 0;
+    for (int i = 0; i < k; i++) q[k + i] = i % 2 ? 127 : -127;              // row 1: +-127
+    for (int b = 0; b < nb; b++) sc[nb + b] = b % 2 ? 0x1p-24f : 65504.0f;  // smallest subnormal and largest half
+    for (int i = 0; i < n * nb; i++) { hs[i] = octet_f32_to_f16(sc[i]); sc[i] = octet_f16_to_f32(hs[i]); }
+    memcpy(*g16, *g32, (size_t)n * k);
+}
+
+// q8g32h (f16 scales, widened in the kernels) gives q8g32's bits for the same scale values in
+// every set and activation mode: per-32 and per-row, symmetric and asymmetric, f32.
+static void q8g32h_gives_q8g32_bits(void) {
+    int ks_[] = {32, 96, 576, 16448};
+    for (unsigned z = 0; z < sizeof ks_ / sizeof *ks_; z++) {
+        int m = 11, n = 13, k = ks_[z], nb = k / 32;
+        float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k), *row = malloc(sizeof(float) * k);
+        for (int i = 0; i < m * k; i++) x[i] = frand() * (i % 37 == 0 ? 40 : 1) + (i % 64 < 32 ? 2 : 0);
+        for (int i = 0; i < n * k; i++) w[i] = frand() * (i % 64 < 32 ? 1 : 0.01f);
+        uint8_t *g32, *g16;
+        make_q8g32_pair(w, n, k, &g32, &g16);
+        octet_tensor ta = {.dtype = OCTET_Q8G32, .rows = (uint64_t)n, .cols = (uint64_t)k, .data = g32, .name = "a"}, tb = ta;
+        tb.dtype = OCTET_Q8G32H; tb.data = g16;
+        CHECK(octet_tensor_block_sums(&ta) == 0 && octet_tensor_block_sums(&tb) == 0, "block sums");
+        const void *sa = g32 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k), *sb = g16 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k);
+        int8_t *xb = malloc((size_t)m * k), *xr = malloc((size_t)m * k);
+        float *s32 = malloc(sizeof(float) * m * nb), *c32 = malloc(sizeof(float) * m * nb), sr[11], cr[11];
+        const octet_kernel_set *sets[1 + MAX_SETS] = {&octet_kernels_scalar};
+        int nsets = 1 + simd_sets(sets + 1), same = 0, runs = 0;
+        for (int asym = 0; asym < 2; asym++) {
+            for (int r = 0; r < m; r++) {
+                k_quantize_row_i8_asym(x + r * k, k, 32, xb + r * k, s32 + r * nb, c32 + r * nb);
+                if (!asym) k_quantize_row_i8_blocks(x + r * k, k, 32, xb + r * k, s32 + r * nb);
+                k_quantize_row_i8_asym(x + r * k, k, k, xr + r * k, &sr[r], &cr[r]);
+                if (!asym) k_quantize_row_i8(x + r * k, k, xr + r * k, &sr[r]);
+            }
+            for (int si = 0; si < nsets; si++) {
+                float ya[143], yb[143];
+                const float *cb = asym ? c32 : NULL, *crr = asym ? cr : NULL;
+                k_gemm_q8g_i8(sets[si], xb, s32, cb, m, k, 32, (const int8_t *)g32, sa, 0, ta.block_sums, 0, n, ya, n);
+                k_gemm_q8g_i8(sets[si], xb, s32, cb, m, k, 32, (const int8_t *)g16, sb, 1, tb.block_sums, 0, n, yb, n);
+                same += !memcmp(ya, yb, sizeof ya); runs++;
+                k_gemm_q8g_i8(sets[si], xr, sr, crr, m, k, 0, (const int8_t *)g32, sa, 0, ta.block_sums, 0, n, ya, n);
+                k_gemm_q8g_i8(sets[si], xr, sr, crr, m, k, 0, (const int8_t *)g16, sb, 1, tb.block_sums, 0, n, yb, n);
+                same += !memcmp(ya, yb, sizeof ya); runs++;
+                for (int r = 0; r < 2; r++) {  // one token against the rows (decode's grouping)
+                    k_gemm_q8g_i8(sets[si], xb + r * k, s32 + r * nb, cb ? cb + r * nb : NULL, 1, k, 32, (const int8_t *)g32, sa, 0, ta.block_sums, 0, n, ya, n);
+                    k_gemm_q8g_i8(sets[si], xb + r * k, s32 + r * nb, cb ? cb + r * nb : NULL, 1, k, 32, (const int8_t *)g16, sb, 1, tb.block_sums, 0, n, yb, n);
+                    same += !memcmp(ya, yb, n * sizeof *ya); runs++;
+                }
+                if (!asym) {
+                    k_gemm_q8g_f32(sets[si], x, m, k, (const int8_t *)g32, sa, 0, 0, n, ya, n, row);
+                    k_gemm_q8g_f32(sets[si], x, m, k, (const int8_t *)g16, sb, 1, 0, n, yb, n, row);
+                    same += !memcmp(ya, yb, sizeof ya); runs++;
+                }
+            }
+        }
+        CHECK(same == runs, "k=%d: %d of %d q8g32h products differ from q8g32's", k, runs - same, runs);
+        float ra[16448], rb[16448];  // the embedding's row lookup
+        for (int r = 0; r < n; r++) {
+            octet_tensor_row_f32(&ta, (uint64_t)r, ra);
+            octet_tensor_row_f32(&tb, (uint64_t)r, rb);
+            CHECK(!memcmp(ra, rb, sizeof(float) * k), "k=%d row %d: q8g32h row differs", k, r);
+        }
+        free(x); free(w); free(row); free(g32); free(g16); free(xb); free(xr); free(s32); free(c32); free(ta.block_sums); free(tb.block_sums);
+    }
+}
+
 // Asymmetric activations with every weight layout (q8 per-32 and per-row activations, q8g32
 // per-32 and per-row; rows not a multiple of 32 and wider than the 512-block chunk) against the
 // exact product of the dequantized operands, and the SIMD set bit for bit.
@@ -253,17 +330,17 @@ static void asym_gemm_matches_exact(void) {
             k_gemm_q8_i8(sets[si], xr, sr, cr, m, k, (const int8_t *)q8, s8, t8.block_sums, 0, n, out[0], n);
             if (whole) {
                 k_gemm_q8_i8_blocks(sets[si], xb, sb, cb, m, k, 32, (const int8_t *)q8, s8, t8.block_sums, 0, n, out[1], n);
-                k_gemm_q8g_i8(sets[si], xb, sb, cb, m, k, 32, (const int8_t *)g32, ws, tg.block_sums, 0, n, out[2], n);
-                k_gemm_q8g_i8(sets[si], xr, sr, cr, m, k, 0, (const int8_t *)g32, ws, tg.block_sums, 0, n, out[3], n);
+                k_gemm_q8g_i8(sets[si], xb, sb, cb, m, k, 32, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, out[2], n);
+                k_gemm_q8g_i8(sets[si], xr, sr, cr, m, k, 0, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, out[3], n);
             }
             int alone = 0;  // the 8-token groups give each token the bits it gets alone
             for (int r = 0; r < m && whole; r++) {
                 float one[13];
                 k_gemm_q8_i8_blocks(sets[si], xb + r * k, sb + r * nb, cb + r * nb, 1, k, 32, (const int8_t *)q8, s8, t8.block_sums, 0, n, one, n);
                 alone += !memcmp(one, out[1] + r * n, sizeof one);
-                k_gemm_q8g_i8(sets[si], xb + r * k, sb + r * nb, cb + r * nb, 1, k, 32, (const int8_t *)g32, ws, tg.block_sums, 0, n, one, n);
+                k_gemm_q8g_i8(sets[si], xb + r * k, sb + r * nb, cb + r * nb, 1, k, 32, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, one, n);
                 alone += !memcmp(one, out[2] + r * n, sizeof one);
-                k_gemm_q8g_i8(sets[si], xr + r * k, sr + r, cr + r, 1, k, 0, (const int8_t *)g32, ws, tg.block_sums, 0, n, one, n);
+                k_gemm_q8g_i8(sets[si], xr + r * k, sr + r, cr + r, 1, k, 0, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, one, n);
                 alone += !memcmp(one, out[3] + r * n, sizeof one);
             }
             CHECK(alone == (whole ? 3 * m : 0), "%s k=%d: %d token rows differ from the token computed alone", sets[si]->name, k, (whole ? 3 * m : 0) - alone);
@@ -309,10 +386,15 @@ static void backend_is_thread_count_independent(void) {
     uint8_t *g32 = make_q8g32(wf, n, k);
     tg.dtype = OCTET_Q8G32;
     tg.data = g32;
-    CHECK(octet_tensor_block_sums(&tq) == 0 && octet_tensor_block_sums(&tg) == 0, "block sums");
-    const octet_tensor *ts[3] = {&tq, &tf, &tg};
+    uint8_t *g32b, *g16;  // q8g32h (f16 scales) too
+    make_q8g32_pair(wf, n, k, &g32b, &g16);
+    octet_tensor th_ = tg;
+    th_.dtype = OCTET_Q8G32H;
+    th_.data = g16;
+    CHECK(octet_tensor_block_sums(&tq) == 0 && octet_tensor_block_sums(&tg) == 0 && octet_tensor_block_sums(&th_) == 0, "block sums");
+    const octet_tensor *ts[4] = {&tq, &tf, &tg, &th_};
     int acts[3] = {32, 0, -1};
-    for (int wi = 0; wi < 3; wi++)
+    for (int wi = 0; wi < 4; wi++)
         for (int ai = 0; ai < 3; ai++)
             for (int asym = 0; asym <= (acts[ai] >= 0); asym++) {
                 float ref[12 * 37], y[12 * 37];
@@ -343,7 +425,7 @@ static void backend_is_thread_count_independent(void) {
         }
     }
     // a tensor marked act_f32 (quant.f32_act) runs weight-only inside an int8 run
-    for (int wi = 0; wi < 3; wi += 2) {
+    for (int wi = 0; wi < 4; wi += wi ? 1 : 2) {
         octet_tensor marked = *ts[wi];
         marked.act_f32 = 1;
         float want[12 * 37], got[12 * 37];
@@ -356,7 +438,7 @@ static void backend_is_thread_count_independent(void) {
         octet_scratch_free(&sf); octet_scratch_free(&si);
         octet_threadpool_free(tp);
     }
-    free(x); free(wf); free(q8); free(g32); free(tq.block_sums); free(tg.block_sums);
+    free(x); free(wf); free(q8); free(g32); free(g32b); free(g16); free(tq.block_sums); free(tg.block_sums); free(th_.block_sums);
 }
 
 // Distance in units in the last place between two finite floats of the same sign.
@@ -621,6 +703,7 @@ int main(void) {
     RUN(activation_quantization_edges);
     RUN(gemm_paths_agree);
     RUN(q8g32_gemm_matches_exact);
+    RUN(q8g32h_gives_q8g32_bits);
     RUN(per_row_gemm_matches_scalar);
     RUN(asym_quantization_edges);
     RUN(asym_gemm_matches_exact);

@@ -461,7 +461,7 @@ static void subnormal_weights_quantize_to_zero(void) {
     float x[64];
     for (int i = 0; i < 64; i++) x[i] = i % 3 ? 1e-43f * (float)(i % 5) : 0.0f;
     for (int clip = 0; clip < 3; clip++)
-        for (uint32_t dt = OCTET_Q8; dt <= OCTET_Q8G32; dt++) {
+        for (uint32_t dt = OCTET_Q8; dt <= OCTET_Q8G32H; dt++) {
             uint64_t qb;
             octet_tensor_nbytes(dt, 2, 32, &qb);
             uint8_t *q = malloc(qb);
@@ -471,6 +471,40 @@ static void subnormal_weights_quantize_to_zero(void) {
             CHECK(nonzero == 0, "clip %d, %s: %d non-zero quants from subnormal weights", clip, octet_dtype_name(dt), nonzero);
             free(q);
         }
+}
+
+// q8g32h keeps its scales in f16: the weights are rounded with the stored (rounded) scale, and
+// weights whose scale f16 cannot hold are refused with a message naming the type.
+static void q8g32h_scales_are_f16(void) {
+    float x[64];
+    for (int i = 0; i < 64; i++) x[i] = (float)((i * 37) % 101 - 50) * 0.0123f;
+    uint64_t qb;
+    octet_tensor_nbytes(OCTET_Q8G32H, 2, 32, &qb);
+    CHECK(qb == 64 + 2 * 2, "q8g32h 2x32 is %llu bytes", (unsigned long long)qb);
+    uint8_t *q = malloc(qb);
+    CHECK(octet_quantize_q8(x, 2, 32, OCTET_Q8G32H, q, CLIP_MAX, 0, 1) == 0, "%s", octet_last_error());
+    octet_tensor t = {.name = "t", .dtype = OCTET_Q8G32H, .rows = 2, .cols = 32, .data = q};
+    float row[32];
+    int bad = 0;
+    for (int r = 0; r < 2; r++) {
+        octet_tensor_row_f32(&t, (uint64_t)r, row);
+        uint16_t h;
+        memcpy(&h, q + 64 + 2 * r, 2);
+        float s = octet_f16_to_f32(h);
+        for (int i = 0; i < 32; i++) {
+            float want = roundf(x[r * 32 + i] / s);
+            want = want > 127 ? 127 : want < -127 ? -127 : want;
+            bad += ((int8_t *)q)[r * 32 + i] != (int8_t)want || row[i] != s * want;
+        }
+    }
+    CHECK(bad == 0, "%d weights not rounded with the f16 scale", bad);
+    x[5] = 1e8f;
+    CHECK(octet_quantize_q8(x, 2, 32, OCTET_Q8G32H, q, CLIP_MAX, 0, 2) != 0 && strstr(octet_last_error(), "q8g32h"), "1e8 weight accepted: %s", octet_last_error());
+    free(q);
+    octet_tensor_nbytes(OCTET_Q8G32, 2, 32, &qb);
+    q = malloc(qb);
+    CHECK(octet_quantize_q8(x, 2, 32, OCTET_Q8G32, q, CLIP_MAX, 0, 2) == 0, "q8g32 (f32 scales) refused a 1e8 weight: %s", octet_last_error());
+    free(q);
 }
 
 int main(void) {
@@ -483,6 +517,7 @@ int main(void) {
     RUN(llama2c_tokenizer_matches_llama_reference);
     RUN(octet_container_round_trip);
     RUN(percentile_clip);
+    RUN(q8g32h_scales_are_f16);
     RUN(subnormal_weights_quantize_to_zero);
     RUN(half_precision_conversions);
     CHECK_DONE();

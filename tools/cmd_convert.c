@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "calibrate.h"
 #include "convert.h"
 #include "util.h"
 #include <stdio.h>
@@ -59,10 +60,11 @@ int cmd_convert(int argc, char **argv) {
             if (!(v = cli_value(argc, argv, &i))) return 1;
             if (!strcmp(v, "q8")) o.type = OCTET_Q8;
             else if (!strcmp(v, "q8g32")) o.type = OCTET_Q8G32;
+            else if (!strcmp(v, "q8g32h")) o.type = OCTET_Q8G32H;
             else if (!strcmp(v, "f16")) o.type = OCTET_F16;
             else if (!strcmp(v, "bf16")) o.type = OCTET_BF16;
             else if (!strcmp(v, "f32")) o.type = OCTET_F32;
-            else return cli_fail("--type: unknown type '%s' (q8, q8g32, f16, bf16, f32)", v);
+            else return cli_fail("--type: unknown type '%s' (q8, q8g32, q8g32h, f16, bf16, f32)", v);
         }
         else if (!strcmp(a, "--clip")) {
             if (!(v = cli_value(argc, argv, &i))) return 1;
@@ -122,8 +124,8 @@ int cmd_convert(int argc, char **argv) {
     int mixed = o.keep_f16 > 0 || o.max_kl >= 0 || o.f16_budget >= 0 || o.f32_act > 0;
     if (mixed && !o.calib) return cli_fail("convert: --keep-f16/--max-kl/--f16-budget/--f32-act measure sensitivity on calibration text: give --calib TEXT");
     if (o.gptq && !o.calib) return cli_fail("convert: --gptq rounds against calibration inputs: give --calib TEXT");
-    if (o.gptq && o.type != OCTET_Q8 && o.type != OCTET_Q8G32) return cli_fail("convert: --gptq is for the INT8 types (q8, q8g32)");
-    if (o.calib && access(o.calib, R_OK) != 0 && (o.smooth > 0 || mixed || o.gptq)) return cli_fail("--calib %s: cannot read the calibration text", o.calib);
+    if (o.gptq && !octet_is_q8(o.type)) return cli_fail("convert: --gptq is for the INT8 types (q8, q8g32, q8g32h)");
+    if (o.calib && strcmp(o.calib, OCTET_CALIB_BUILTIN) && access(o.calib, R_OK) != 0 && (o.smooth > 0 || mixed || o.gptq)) return cli_fail("--calib %s: cannot read the calibration text", o.calib);
     if (octet_convert(&o) != 0) return cli_fail("%s", octet_last_error());
     return 0;
 }

@@ -186,13 +186,16 @@ static int measure_sensitivity(calib_result *r, calib_state *st, octet_context *
         const octet_tensor *t = &m->file.tensors[i];
         slot sl;
         if (t->n_dims != 2 || !find_slot(m, t, &sl)) continue;
-        uint32_t dtype = o->type == OCTET_Q8G32 && t->cols % OCTET_Q8_GROUP ? OCTET_Q8 : o->type;  // as convert writes it
+        uint32_t dtype = octet_is_q8_grouped(o->type) && t->cols % OCTET_Q8_GROUP ? OCTET_Q8 : o->type;  // as convert writes it
         octet_tensor q = *t;
         q.dtype = dtype;
         if (octet_tensor_nbytes(dtype, t->rows, t->cols, &q.nbytes) != 0) { rc = -1; break; }
         uint8_t *buf = malloc(q.nbytes);
         if (!buf) { octet_set_error("out of memory for sensitivity runs"); rc = -1; break; }
-        octet_quantize_q8(t->data, t->rows, t->cols, dtype, buf, o->clip, o->clip_pct, n_threads);
+        if (octet_quantize_q8(t->data, t->rows, t->cols, dtype, buf, o->clip, o->clip_pct, n_threads) != 0) {
+            octet_set_error("%s: %s", t->name, octet_last_error());
+            free(buf); rc = -1; break;
+        }
         q.data = buf;
         q.block_sums = NULL;
         if (o->act_asym && octet_tensor_block_sums(&q) != 0) { free(buf); rc = -1; break; }
@@ -278,7 +281,9 @@ const double *calib_hessian(const calib_result *r, const octet_tensor *t, uint64
 // The calibration tokens: the text's first `want`, with the model's BOS first when it adds one.
 static int calib_tokens(const octet_model *m, const char *path, int want, int32_t **out, int *n) {
     size_t len;
-    char *text = octet_read_file(path, &len);
+    int builtin = !strcmp(path, OCTET_CALIB_BUILTIN);
+    char *text = builtin ? strdup(octet_builtin_calib_text) : octet_read_file(path, &len);
+    if (builtin && text) len = strlen(text);
     if (!text) { octet_set_error("--calib %s: cannot read: %s", path, octet_last_error()); return -1; }
     size_t nt = 0;
     int rc = octet_tokenize(&m->tok, text, len, -1, 0, out, &nt);

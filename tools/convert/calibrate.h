@@ -6,8 +6,12 @@
 #include "model.h"
 #include <stdint.h>
 
+// The text built into the converter (calib_text.c), named by --calib builtin.
+#define OCTET_CALIB_BUILTIN "builtin"
+extern const char octet_builtin_calib_text[];
+
 typedef struct {
-    const char *text;      // calibration text file
+    const char *text;      // calibration text file, or OCTET_CALIB_BUILTIN
     int tokens;            // tokens of it to run (activation ranges)
     int sens_tokens;       // tokens for sensitivity (a prefix of those)
     float smooth;          // SmoothQuant alpha; 0: no smoothing

@@ -131,7 +131,7 @@ static uint32_t file_version(const octet_meta *meta, const conv_model *m, size_t
     return 1;
 }
 
-static uint32_t quant_dtype(uint32_t type, uint64_t cols) { return type == OCTET_Q8G32 && cols % OCTET_Q8_GROUP ? OCTET_Q8 : type; }
+static uint32_t quant_dtype(uint32_t type, uint64_t cols) { return octet_is_q8_grouped(type) && cols % OCTET_Q8_GROUP ? OCTET_Q8 : type; }
 
 static int wants_calibration(const convert_options *o) {
     if (!o->calib || o->vocab_only || o->synthetic) return 0;
@@ -195,7 +195,7 @@ int octet_convert(const convert_options *in) {
     // on per-row q8 its gain is within noise and it costs greedy agreement.
     convert_options resolved = *in;
     const convert_options *opt = &resolved;
-    if (!in->smooth_set) resolved.smooth = in->type == OCTET_Q8G32 ? CONVERT_DEFAULT_SMOOTH : 0;
+    if (!in->smooth_set) resolved.smooth = octet_is_q8_grouped(in->type) ? CONVERT_DEFAULT_SMOOTH : 0;
     if (!wants_calibration(opt)) return convert_with(opt, NULL);
     // Calibration runs the unquantized model: write it as f32 beside the output, map it
     // privately (smoothing edits the mapping, never the file) and remove it at once.
@@ -338,7 +338,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
     octet_meta_cstr(meta, "general.file_type", opt->vocab_only ? "vocab" : octet_dtype_name(opt->type));
     // Random weights have no outliers worth a clip search: plain max keeps 7B conversion fast.
     int clip = opt->synthetic ? CLIP_MAX : opt->clip;
-    const char *group = opt->type == OCTET_Q8G32 ? "per-32-weight" : "per-row";
+    const char *group = opt->type == OCTET_Q8G32H ? "per-32-weight (f16 scales)" : opt->type == OCTET_Q8G32 ? "per-32-weight" : "per-row";
     char qdesc[200];
     if (clip == CLIP_PCT) snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = clip/127, clip = %g-th percentile of |group| (--clip p%g)", group, opt->clip_pct, opt->clip_pct);
     else if (clip == CLIP_MAX) snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = max|group|/127 (--clip max)", group);
@@ -389,16 +389,18 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
         double out_err[2] = {-1, -1};
         if (H && hk == wt->cols) {
             if (!opt->quiet) {  // plain rounding's error for the table (out is overwritten below)
-                octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads);
+                if (octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads) != 0) goto bad_tensor;
                 out_err[0] = weighted_error(x, wt->rows, wt->cols, dtype[i], H, out);
             }
-            if (octet_quantize_gptq(x, wt->rows, wt->cols, dtype[i], H, opt->gptq_damp, out, clip, opt->clip_pct, n_threads) != 0) {
-                octet_set_error("%s: %s", t->name, octet_last_error());
-                free(x); free(out); goto fail;
-            }
+            if (octet_quantize_gptq(x, wt->rows, wt->cols, dtype[i], H, opt->gptq_damp, out, clip, opt->clip_pct, n_threads) != 0) goto bad_tensor;
             if (!opt->quiet) out_err[1] = weighted_error(x, wt->rows, wt->cols, dtype[i], H, out);
         }
-        else if (octet_is_q8(dtype[i])) octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads);
+        else if (octet_is_q8(dtype[i]) && octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads) != 0) {
+        bad_tensor:
+            octet_set_error("%s: %s", t->name, octet_last_error());
+            free(x); if (out != (uint8_t *)x) free(out);
+            goto fail;
+        }
         else if (dtype[i] == OCTET_F16 || dtype[i] == OCTET_BF16) {
             for (uint64_t j = 0; j < numel; j++) {
                 uint16_t h = dtype[i] == OCTET_F16 ? octet_f32_to_f16(x[j]) : octet_f32_to_bf16(x[j]);

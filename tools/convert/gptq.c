@@ -66,12 +66,13 @@ static int inverse_factor(const double *H, uint64_t n, double damp, double *U) {
 typedef struct {
     const float *x;
     uint64_t rows, cols, group;
+    uint32_t dtype;
     const double *U;
     uint8_t *dst;
     int clip;
     double pct;
     atomic_uint_fast64_t next;
-    atomic_int failed;
+    atomic_int failed, too_large;
 } gptq_job;
 
 static int8_t round_q8(double v, float inv) {
@@ -98,10 +99,10 @@ static void gptq_tiles(void *p, int ith, int nth) {
             if (i % g == 0)  // a group's scale from its weights as they stand now
                 for (uint64_t t = 0; t < nr; t++) {
                     for (uint64_t c = 0; c < g; c++) grp[c] = (float)w[t * cols + i + c];
-                    scale[t] = octet_q8_group_scale(grp, g, j->clip, j->pct);
+                    scale[t] = octet_q8_store_scale(j->dst + so, j->dtype, (r0 + t) * (cols / g) + i / g, octet_q8_group_scale(grp, g, j->clip, j->pct));
+                    if (isinf(scale[t])) atomic_store(&j->too_large, 1);
                     inv[t] = scale[t] > 0 ? 1.0f / scale[t] : 0.0f;
                     if (!isfinite(inv[t])) inv[t] = 0.0f;
-                    memcpy(j->dst + so + ((r0 + t) * (cols / g) + i / g) * 4, &scale[t], 4);
                 }
             const double *u = j->U + i * cols;
             for (uint64_t t = 0; t < nr; t++) {
@@ -125,11 +126,11 @@ int octet_quantize_gptq(const float *x, uint64_t rows, uint64_t cols, uint32_t d
     if (inverse_factor(H, cols, damp, U) != 0) { free(U); return -1; }
     uint64_t so = octet_q8_scales_offset(rows, cols);
     memset(dst + rows * cols, 0, so - rows * cols);
-    gptq_job j = {x, rows, cols, octet_q8_group(dtype, cols), U, dst, clip, pct, 0, 0};
+    gptq_job j = {x, rows, cols, octet_q8_group(dtype, cols), dtype, U, dst, clip, pct, 0, 0, 0};
     octet_threadpool *tp = n_threads > 1 && rows > TILE ? octet_threadpool_new(n_threads) : NULL;
     if (tp) { octet_threadpool_run(tp, gptq_tiles, &j); octet_threadpool_free(tp); }
     else gptq_tiles(&j, 0, 1);
     free(U);
     if (atomic_load(&j.failed)) { octet_set_error("out of memory"); return -1; }
-    return 0;
+    return atomic_load(&j.too_large) ? octet_q8_scale_overflow(dtype) : 0;
 }

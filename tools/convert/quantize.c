@@ -4,6 +4,7 @@
 #include "threadpool.h"
 #include "util.h"
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,7 @@ static float mse_scale(const float *row, uint64_t cols, float amax) {
     return amax * best_f / 127.0f;
 }
 
-typedef struct { const float *x; uint64_t rows, cols, group; uint8_t *dst; int clip; double pct; } q8_job;
+typedef struct { const float *x; uint64_t rows, cols, group; uint32_t dtype; uint8_t *dst; int clip; double pct; atomic_int too_large; } q8_job;
 
 static int cmp_float(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
@@ -70,6 +71,13 @@ float octet_q8_group_scale(const float *v, uint64_t n, int clip, double pct) {
     return amax / 127.0f;
 }
 
+float octet_q8_store_scale(uint8_t *scales, uint32_t dtype, uint64_t i, float scale) {
+    if (dtype != OCTET_Q8G32H) { memcpy(scales + i * 4, &scale, 4); return scale; }
+    uint16_t h = octet_f32_to_f16(scale);
+    memcpy(scales + i * 2, &h, 2);
+    return octet_f16_to_f32(h);
+}
+
 static void q8_rows(void *p, int ith, int nth) {
     q8_job *j = p;
     int r0, r1;
@@ -80,22 +88,29 @@ static void q8_rows(void *p, int ith, int nth) {
         for (uint64_t c0 = 0; c0 < cols; c0 += g) {
             const float *v = j->x + r * cols + c0;
             // A subnormal scale has no finite inverse (0 * inf would be NaN): such a group is zeros.
-            float scale = octet_q8_group_scale(v, g, j->clip, j->pct), inv = scale > 0 ? 1.0f / scale : 0.0f;
+            float scale = octet_q8_store_scale(j->dst + so, j->dtype, r * (cols / g) + c0 / g, octet_q8_group_scale(v, g, j->clip, j->pct));
+            if (isinf(scale)) atomic_store(&j->too_large, 1);
+            float inv = scale > 0 ? 1.0f / scale : 0.0f;
             if (!isfinite(inv)) inv = 0.0f;
             for (uint64_t i = 0; i < g; i++) {
                 float x = roundf(v[i] * inv);
                 q[r * cols + c0 + i] = (int8_t)(x > 127 ? 127 : x < -127 ? -127 : x);
             }
-            memcpy(j->dst + so + (r * (cols / g) + c0 / g) * 4, &scale, 4);
         }
     }
 }
 
-void octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, uint8_t *dst, int clip, double pct, int n_threads) {
+int octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, uint8_t *dst, int clip, double pct, int n_threads) {
     uint64_t so = octet_q8_scales_offset(rows, cols);
     memset(dst + rows * cols, 0, so - rows * cols);
-    q8_job j = {x, rows, cols, octet_q8_group(dtype, cols), dst, clip, pct};
+    q8_job j = {x, rows, cols, octet_q8_group(dtype, cols), dtype, dst, clip, pct, 0};
     octet_threadpool *tp = n_threads > 1 && rows > 1 ? octet_threadpool_new(n_threads) : NULL;
     if (tp) { octet_threadpool_run(tp, q8_rows, &j); octet_threadpool_free(tp); }
     else q8_rows(&j, 0, 1);
+    return atomic_load(&j.too_large) ? octet_q8_scale_overflow(dtype) : 0;
+}
+
+int octet_q8_scale_overflow(uint32_t dtype) {
+    octet_set_error("weights beyond %s's range (f16 scales: |w| up to 65504 x 127); use --type q8g32", octet_dtype_name(dtype));
+    return -1;
 }
