@@ -24,7 +24,8 @@ int octet_tensor_nbytes(uint32_t dtype, uint64_t rows, uint64_t cols, uint64_t *
         return 0;
     case OCTET_Q8G32: case OCTET_Q8G32H:
         if (cols % OCTET_Q8_GROUP || n > UINT64_MAX / 2) return -1;
-        *out = octet_q8_scales_offset(rows, cols) + n / OCTET_Q8_GROUP * octet_q8_scale_bytes(dtype);
+        if (rows > UINT64_MAX / 4) return -1;
+        *out = octet_q8_scales_offset(rows, cols) + octet_q8_scale_rows(dtype, rows) * (cols / OCTET_Q8_GROUP) * octet_q8_scale_bytes(dtype);
         return 0;
     }
     return -1;
@@ -348,11 +349,12 @@ void octet_tensor_row_f32(const octet_tensor *t, uint64_t row, float *out) {
     case OCTET_Q8: case OCTET_Q8G32: case OCTET_Q8G32H: {
         const int8_t *q = (const int8_t *)base + row * n;
         uint64_t g = octet_q8_group(t->dtype, n), sb = octet_q8_scale_bytes(t->dtype);
-        const uint8_t *sp = base + octet_q8_scales_offset(t->rows, t->cols) + row * (n / g) * sb;
+        const uint8_t *sp = base + octet_q8_scales_offset(t->rows, t->cols);
         for (uint64_t i = 0; i < n; i += g) {
             float s;
-            if (sb == 2) { uint16_t h; memcpy(&h, sp + i / g * 2, 2); s = octet_f16_to_f32(h); }
-            else memcpy(&s, sp + i / g * 4, 4);
+            uint64_t at = octet_q8_scale_index(t->dtype, row, i / g, n / g) * sb;
+            if (sb == 2) { uint16_t h; memcpy(&h, sp + at, 2); s = octet_f16_to_f32(h); }
+            else memcpy(&s, sp + at, 4);
             for (uint64_t j = i; j < i + g; j++) out[j] = s * (float)q[j];
         }
         break;

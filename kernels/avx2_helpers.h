@@ -58,7 +58,9 @@ HOT void prefetch_rows(const int8_t *w, size_t ld, int b) {
 
 // Lane j's q8g32 block scale, and its weights' block sum, for block b. Lanes one row apart
 // gather (S as int32 from 2-byte steps: its owner pads one int16 past the end).
-HOT __m256 lane_sw(const octet_lanes8 *g, int b, __m256i idx) {
+HOT __m256 lane_sw(const octet_lanes8 *g, int b, __m256i idx, int half) {
+    if (half)  // f16 tiles: eight rows' scales side by side, or one row's broadcast
+        return _mm256_cvtph_ps(g->ldsw ? _mm_loadu_si128((const __m128i *)(g->sw16 + b * 8)) : _mm_set1_epi16((short)g->sw16[b * 8]));
     return g->ldsw ? _mm256_i32gather_ps(g->sw + b, idx, 4) : _mm256_set1_ps(g->sw[b]);
 }
 HOT __m256 lane_S(const octet_lanes8 *g, int b, __m256i idx) {
@@ -70,13 +72,17 @@ HOT __m256 lane_S(const octet_lanes8 *g, int b, __m256i idx) {
 // Block b's term for the 8 lanes from their dots df, in one of set_helpers.h's modes:
 // each lane's operations as the reference's, in its order (isw, iS: lane j's offsets j*ldsw, j*ldS).
 HOT __m256 block_term(const octet_lanes8 *g, int b, __m256 df, int mode, __m256i isw, __m256i iS) {
+    int half = mode & HALF;
+    mode &= ~HALF;
     if (mode == Q8) return _mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df);
     if (mode == Q8_ASYM)
         return _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df), _mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), lane_S(g, b, iS)));
-    if (mode == G32_ROW) return _mm256_mul_ps(lane_sw(g, b, isw), df);
-    if (mode == G32_ASYM)
-        return _mm256_mul_ps(lane_sw(g, b, isw), _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df),
-                                                               _mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), lane_S(g, b, iS))));
-    return _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), lane_sw(g, b, isw)), df);
+    if (mode == G32_ROW) return _mm256_mul_ps(lane_sw(g, b, isw, half), df);
+    if (mode == G32_ASYM) {
+        __m256 sw = lane_sw(g, b, isw, half);
+        return _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), sw), df),
+                             _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), sw), lane_S(g, b, iS)));
+    }
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), lane_sw(g, b, isw, half)), df);
 }
 #endif

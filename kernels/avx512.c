@@ -181,7 +181,11 @@ HOT __m256 dots8(const int8_t *sh, const int8_t *p, size_t ld) {
 // lane. sx and cx are [nb][8], so the two blocks' are 16 consecutive floats; sw and S gather
 // (i16: lane j's offsets j*ld and j*ld + 1) or broadcast one value per half.
 HOT __m512 halves(float lo, float hi) { return _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(lo), _mm512_set1_ps(hi)); }
-HOT __m512 pair_sw(const octet_lanes8 *g, int b, __m512i isw) {
+HOT __m512 pair_sw(const octet_lanes8 *g, int b, __m512i isw, int half) {
+    if (half) {  // f16 tiles: blocks b and b + 1's eight scales are 16 consecutive halves
+        if (g->ldsw) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g->sw16 + b * 8)));
+        return _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16((short)g->sw16[b * 8 + 8]), _mm_set1_epi16((short)g->sw16[b * 8])));
+    }
     return g->ldsw ? _mm512_i32gather_ps(isw, g->sw + b, 4) : halves(g->sw[b], g->sw[b + 1]);
 }
 HOT __m512 pair_S(const octet_lanes8 *g, int b, __m512i iS) {
@@ -190,14 +194,18 @@ HOT __m512 pair_S(const octet_lanes8 *g, int b, __m512i iS) {
     return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 16), 16));
 }
 HOT __m512 pair_term(const octet_lanes8 *g, int b, __m512 df, int mode, __m512i isw, __m512i iS) {
+    int half = mode & HALF;
+    mode &= ~HALF;
     if (mode == Q8) return _mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), df);
     if (mode == Q8_ASYM)
         return _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), df), _mm512_mul_ps(_mm512_loadu_ps(g->cx + b * 8), pair_S(g, b, iS)));
-    if (mode == G32_ROW) return _mm512_mul_ps(pair_sw(g, b, isw), df);
-    if (mode == G32_ASYM)
-        return _mm512_mul_ps(pair_sw(g, b, isw), _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), df),
-                                                               _mm512_mul_ps(_mm512_loadu_ps(g->cx + b * 8), pair_S(g, b, iS))));
-    return _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), pair_sw(g, b, isw)), df);
+    if (mode == G32_ROW) return _mm512_mul_ps(pair_sw(g, b, isw, half), df);
+    if (mode == G32_ASYM) {
+        __m512 sw = pair_sw(g, b, isw, half);
+        return _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), sw), df),
+                             _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(g->cx + b * 8), sw), pair_S(g, b, iS)));
+    }
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), pair_sw(g, b, isw, half)), df);
 }
 
 // Two blocks per step; the accumulator takes block b's terms, then block b + 1's, as the

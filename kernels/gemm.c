@@ -62,21 +62,16 @@ typedef struct {
     int k, nb, bs, g32, abs;  // g32: per-32 weight scales; abs: activation scales per block (else per row)
     float *y;
     int ldy;
-    const uint16_t *ws16;     // q8g32h: the weights' per-32 scales in f16 (ws then unused)
+    const uint16_t *ws16;     // q8g32h: the weights' per-32 scales in f16 tiles of 8 rows (ws then unused)
 } gemm_ops;
 
-// Weight scale i (f16 scales widened exactly, so q8g32h gives q8g32's bits for the same values).
-static inline float scale_at(const gemm_ops *o, size_t i) { return o->ws16 ? octet_f16_to_f32(o->ws16[i]) : o->ws[i]; }
-
-// The per-32 scales of rows [n, n + count) as f32 (count * nb <= MAX_BLOCKS * 8): f16 scales
-// widened by the set into buf, where the lanes read them; NULL for per-row q8.
-static const float *lane_scales(const gemm_ops *o, int n, int count, float *buf) {
-    if (!o->g32) return NULL;
-    size_t at = (size_t)n * o->nb;
-    if (!o->ws16) return o->ws + at;
-    o->ks->row_to_f32(o->ws16 + at, OCTET_F16, NULL, count * o->nb, buf);
-    return buf;
+// Row n's scale of block b (f16 widened exactly, so q8g32h gives q8g32's bits for the same values).
+static inline float scale_at(const gemm_ops *o, int n, int b) {
+    if (o->ws16) return octet_f16_to_f32(o->ws16[octet_q8_scale_index(OCTET_Q8G32H, (uint64_t)n, (uint64_t)b, (uint64_t)o->nb)]);
+    return o->ws[(size_t)n * o->nb + b];
 }
+// Where row n's f16 scales start in its tile (block stride 8; the tile's next rows follow).
+static inline const uint16_t *tile_at(const gemm_ops *o, int n) { return o->ws16 + ((size_t)(n / 8) * o->nb * 8 + n % 8); }
 
 // What row n's offset term multiplies: grouped weights with asymmetric per-row activations need
 // the row's dequantized sum (its scales times its block sums); every other mode nothing.
@@ -84,7 +79,7 @@ static float row_total(const gemm_ops *o, int n) {
     if (!o->g32 || o->abs || !o->xc) return 0;
     float t = 0;
     size_t at = (size_t)n * o->nb;
-    for (int b = 0; b < o->nb; b++) t += scale_at(o, at + b) * (float)o->wsum[at + b];
+    for (int b = 0; b < o->nb; b++) t += scale_at(o, n, b) * (float)o->wsum[at + b];
     return t;
 }
 
@@ -97,13 +92,14 @@ static float finish(const gemm_ops *o, int r, int n, float acc, float wtot) {
     return o->xs[r] * acc + o->xc[r] * wtot;
 }
 
-// Lane j: token r + j*dr with weight row n + j*dn; sx, cx the lanes' activation block values,
-// sw the lanes' weight rows' per-32 scales (lane_scales).
-static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *sx, const float *cx, const float *sw, int prefetch) {
+// Lane j: token r + j*dr with weight row n + j*dn (dn: n a multiple of 8 for q8g32h, the rows
+// one tile); sx, cx the lanes' activation block values (NULL: none).
+static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *sx, const float *cx, int prefetch) {
     size_t nb = (size_t)o->nb;
     octet_lanes8 g = {.a = o->xq + (size_t)r * o->k, .w = o->wq + (size_t)n * o->k, .lda = (size_t)dr * o->k, .ldw = (size_t)dn * o->k,
-                      .ldsw = dn * nb, .ldS = dn * nb, .nb = o->nb, .bs = o->bs, .sx = o->abs ? sx : NULL,
-                      .cx = o->abs && o->xc ? cx : NULL, .sw = sw, .S = o->xc ? o->wsum + n * nb : NULL, .prefetch = prefetch};
+                      .ldsw = o->ws16 ? (size_t)dn : dn * nb, .ldS = dn * nb, .nb = o->nb, .bs = o->bs, .sx = sx, .cx = cx,
+                      .sw = o->g32 && !o->ws16 ? o->ws + n * nb : NULL, .sw16 = o->ws16 ? tile_at(o, n) : NULL,
+                      .S = o->xc ? o->wsum + n * nb : NULL, .prefetch = prefetch};
     float acc[8] = {0};
     o->ks->gemm8_acc(&g, acc);
     float *y = o->y + (size_t)r * o->ldy + n;
@@ -117,6 +113,10 @@ static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *s
         }
         return;
     }
+    if (o->abs) {  // grouped weights with block activation scales: the sums are the outputs
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) y[j * step] = acc[j];
+        return;
+    }
     float wtot = dn ? 0 : row_total(o, n);  // eight tokens share one row's total
     for (int j = 0; j < 8; j++) y[j * step] = finish(o, r + j * dr, n + j * dn, acc[j], dn ? row_total(o, n + j) : wtot);
 }
@@ -127,7 +127,6 @@ static void run1(const gemm_ops *o, int r, int n) {
     const int8_t *x = o->xq + (size_t)r * o->k, *w = o->wq + (size_t)n * o->k;
     const float *sx = o->abs ? o->xs + (size_t)r * nb : NULL, *cx = o->abs && o->xc ? o->xc + (size_t)r * nb : NULL;
     int g32 = o->g32;
-    size_t sw0 = (size_t)n * nb;
     const int16_t *S = o->xc ? o->wsum + (size_t)n * nb : NULL;
     int32_t dots[MAX_BLOCKS];
     float acc = 0;
@@ -138,9 +137,9 @@ static void run1(const gemm_ops *o, int r, int n) {
             int b = b0 + i;
             float d = (float)dots[i];
             if (!g32) { acc += cx ? sx[b] * d + cx[b] * (float)S[b] : sx[b] * d; continue; }
-            float sw = scale_at(o, sw0 + b);
+            float sw = scale_at(o, n, b);
             if (!sx) acc += sw * d;
-            else if (cx) acc += sw * (sx[b] * d + cx[b] * (float)S[b]);
+            else if (cx) acc += (sx[b] * sw) * d + (cx[b] * sw) * (float)S[b];
             else acc += (sx[b] * sw) * d;
         }
     }
@@ -158,14 +157,18 @@ static void lane_values(const float *src, int nb, size_t ld, float *dst) {
 // against groups of 8 rows, then the last pairs one by one.
 static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1) {
     int nb = o->nb, m8 = nb <= MAX_BLOCKS ? m / 8 * 8 : 0, lanes = nb <= MAX_BLOCKS;
-    float sx[MAX_BLOCKS * 8], cx[MAX_BLOCKS * 8], sw[MAX_BLOCKS * 8];
+    float sx[MAX_BLOCKS * 8], cx[MAX_BLOCKS * 8];
     for (int r = 0; r < m; r += r < m8 ? 8 : 1) {
         size_t ld = r < m8 ? (size_t)nb : 0;
         if (o->abs && lanes) lane_values(o->xs + (size_t)r * nb, nb, ld, sx);
         if (o->abs && lanes && o->xc) lane_values(o->xc + (size_t)r * nb, nb, ld, cx);
+        const float *lx = o->abs ? sx : NULL, *lc = o->abs && o->xc ? cx : NULL;
         int n = n0;
-        if (r < m8) for (; n < n1; n++) run8(o, r, 1, n, 0, sx, cx, lane_scales(o, n, 1, sw), 0);
-        else if (lanes) for (; n + 8 <= n1; n += 8) run8(o, r, 0, n, 1, sx, cx, lane_scales(o, n, 8, sw), n + 16 <= n1);
+        if (r < m8) for (; n < n1; n++) run8(o, r, 1, n, 0, lx, lc, 0);
+        else if (lanes) {
+            for (; n < n1 && o->ws16 && n % 8; n++) run1(o, r, n);   // up to a tile's first row
+            for (; n + 8 <= n1; n += 8) run8(o, r, 0, n, 1, lx, lc, n + 16 <= n1);
+        }
         for (; n < n1 && r >= m8; n++) run1(o, r, n);
     }
 }
@@ -201,10 +204,11 @@ void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, co
     float buf[MAX_BLOCKS];
     for (int n = n0; n < n1; n++) {
         const int8_t *w = wq + (size_t)n * k;
-        for (int b = 0; b < nb; b += MAX_BLOCKS) {  // f16 scales widened a stretch at a time
+        for (int b = 0; b < nb; b += MAX_BLOCKS) {  // f16 scales widened a stretch at a time (a weight-only run: the f32 dots dominate)
             int cnt = nb - b < MAX_BLOCKS ? nb - b : MAX_BLOCKS;
             const float *sw = f16_scales ? buf : (const float *)ws + (size_t)n * nb + b;
-            if (f16_scales) ks->row_to_f32((const uint16_t *)ws + (size_t)n * nb + b, OCTET_F16, NULL, cnt, buf);
+            for (int i = 0; f16_scales && i < cnt; i++)  // the row's scales, 8 apart in its tile
+                buf[i] = octet_f16_to_f32(((const uint16_t *)ws)[octet_q8_scale_index(OCTET_Q8G32H, (uint64_t)n, (uint64_t)(b + i), (uint64_t)nb)]);
             ks->row_to_f32(w + (size_t)b * OCTET_Q8_GROUP, OCTET_Q8G32, sw, cnt * (int)OCTET_Q8_GROUP, row + (size_t)b * OCTET_Q8_GROUP);
         }
         for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ks->dot_f32(x + (size_t)r * k, row, k);

@@ -24,6 +24,14 @@ static inline int octet_is_q8_grouped(uint32_t dtype) { return dtype == OCTET_Q8
 static inline uint64_t octet_q8_group(uint32_t dtype, uint64_t cols) { return octet_is_q8_grouped(dtype) ? OCTET_Q8_GROUP : cols; }
 // Bytes of one stored scale: 2 (f16) for q8g32h, else 4 (f32).
 static inline uint64_t octet_q8_scale_bytes(uint32_t dtype) { return dtype == OCTET_Q8G32H ? 2 : 4; }
+// Where scale b (of nb per row) of row r sits among a tensor's scales: row-major for q8 and
+// q8g32; q8g32h in tiles of 8 rows, block by block ([rows / 8][nb][8]), so the eight rows a
+// decode step reads side by side find their scales of a block in 16 consecutive bytes.
+static inline uint64_t octet_q8_scale_index(uint32_t dtype, uint64_t r, uint64_t b, uint64_t nb) {
+    return dtype == OCTET_Q8G32H ? ((r / 8) * nb + b) * 8 + r % 8 : r * nb + b;
+}
+// Rows of scales stored: q8g32h fills its last tile (the missing rows' scales are 0).
+static inline uint64_t octet_q8_scale_rows(uint32_t dtype, uint64_t rows) { return dtype == OCTET_Q8G32H ? (rows + 7) / 8 * 8 : rows; }
 // int16 block sums per row of an int8 tensor (one per 32 inputs, the last block maybe short).
 static inline uint64_t octet_block_sums_per_row(uint64_t cols) { return (cols + OCTET_Q8_GROUP - 1) / OCTET_Q8_GROUP; }
 

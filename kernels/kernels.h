@@ -11,11 +11,15 @@
 // sx and cx are [nb][8] (lane j of block b at b*8 + j); sw (q8g32 block scales) and S (weight
 // block sums, asymmetric activations) belong to lane j's weight row at sw + j*ldsw, S + j*ldS;
 // with ldS > 0, S must be readable one int16 past the last lane's last block (SIMD gathers).
+// sw16 (q8g32h, instead of sw): f16 block scales laid out [nb][8] as in the file's tiles of 8
+// rows: lane j's scale of block b at sw16[b*8 + j*ldsw], ldsw 1 (eight rows of one tile) or 0
+// (one row for every lane).
 typedef struct {
     const int8_t *a, *w;
     size_t lda, ldw, ldsw, ldS;
     int nb, bs;
     const float *sx, *cx, *sw;
+    const uint16_t *sw16;
     const int16_t *S;
     int prefetch;   // a hint: the 8 weight rows after these (ldw > 0) are read next, fetch them ahead
 } octet_lanes8;
@@ -41,7 +45,7 @@ typedef struct {
     void    (*axpy_rows_f32)(const float *a, const float *x, size_t ld, int n, float *y, int d);
     // acc[j] gathers lane j's scaled block dots d (int32 dot of block b) in block order:
     //   sw NULL (q8):     acc[j] += sx[b][j] * d            or, with cx: += sx[b][j] * d + cx[b][j] * S[b]
-    //   sw, sx (q8g32):   acc[j] += (sx[b][j] * sw[b]) * d  or, with cx: += sw[b] * (sx[b][j] * d + cx[b][j] * S[b])
+    //   sw, sx (q8g32):   acc[j] += (sx[b][j] * sw[b]) * d  or, with cx: += (sx[b][j] * sw[b]) * d + (cx[b][j] * sw[b]) * S[b]
     //   sw, no sx:        acc[j] += sw[b] * d               (one activation scale per row, applied later)
     // Each lane's arithmetic is the single-pair path's, in the same order, so every grouping of
     // tokens and rows gives the same bits.

@@ -204,7 +204,9 @@ static void axpy_rows_f32(const float *a, const float *x, size_t ld, int n, floa
 }
 
 // Lanes 4h..4h+3 of a per-row value (sw or S; ld 0: one row's value in every lane).
-HOT float32x4_t lane_sw(const octet_lanes8 *g, int b, int h) {
+HOT float32x4_t lane_sw(const octet_lanes8 *g, int b, int h, int half) {
+    if (half)  // f16 tiles: four rows' scales side by side, or one row's broadcast
+        return vcvt_f32_f16(vreinterpret_f16_u16(g->ldsw ? vld1_u16(g->sw16 + b * 8 + 4 * h) : vdup_n_u16(g->sw16[b * 8])));
     if (!g->ldsw) return vdupq_n_f32(g->sw[b]);
     float t[4];
     for (int j = 0; j < 4; j++) t[j] = g->sw[(size_t)(4 * h + j) * g->ldsw + b];
@@ -220,12 +222,16 @@ HOT float32x4_t lane_S(const octet_lanes8 *g, int b, int h) {
 // Block b's term for lanes 4h..4h+3 from their dots df, in one of set_helpers.h's modes: each
 // lane's operations as the reference's.
 HOT float32x4_t block_term(const octet_lanes8 *g, int b, int h, float32x4_t df, int mode) {
-    if (mode == G32_ROW) return vmulq_f32(lane_sw(g, b, h), df);
+    int half = mode & HALF;
+    mode &= ~HALF;
+    if (mode == G32_ROW) return vmulq_f32(lane_sw(g, b, h, half), df);
     float32x4_t sx = vld1q_f32(g->sx + b * 8 + 4 * h);
     if (mode == Q8) return vmulq_f32(sx, df);
-    if (mode == G32) return vmulq_f32(vmulq_f32(sx, lane_sw(g, b, h)), df);
-    float32x4_t t = vaddq_f32(vmulq_f32(sx, df), vmulq_f32(vld1q_f32(g->cx + b * 8 + 4 * h), lane_S(g, b, h)));
-    return mode == Q8_ASYM ? t : vmulq_f32(lane_sw(g, b, h), t);
+    if (mode == G32) return vmulq_f32(vmulq_f32(sx, lane_sw(g, b, h, half)), df);
+    float32x4_t cx = vld1q_f32(g->cx + b * 8 + 4 * h);
+    if (mode == Q8_ASYM) return vaddq_f32(vmulq_f32(sx, df), vmulq_f32(cx, lane_S(g, b, h)));
+    float32x4_t sw = lane_sw(g, b, h, half);
+    return vaddq_f32(vmulq_f32(vmulq_f32(sx, sw), df), vmulq_f32(vmulq_f32(cx, sw), lane_S(g, b, h)));
 }
 
 // One loop per scaling mode (a constant in each call below): the shared side's block loaded once,

@@ -8,14 +8,18 @@
 // The hot helpers must inline into their callers for their vectors to stay in registers.
 #define HOT static inline __attribute__((always_inline))
 
-// gemm8_acc's scaling modes (kernels.h).
-enum { Q8, Q8_ASYM, G32, G32_ASYM, G32_ROW };
+// gemm8_acc's scaling modes (kernels.h); HALF added to a G32 mode: the scales are sw16's f16.
+enum { Q8, Q8_ASYM, G32, G32_ASYM, G32_ROW, HALF = 8 };
 
 // gemm8_acc for a set whose `run` does blocks of 32 with one side shared, in one of the modes;
 // each call names its mode as a constant, so `run` (inlined) compiles one loop per mode.
 typedef void gemm8_mode_fn(const octet_lanes8 *g, float acc[8], int mode);
 HOT void gemm8_by_mode(const octet_lanes8 *g, float acc[8], gemm8_mode_fn *run) {
     if (g->bs != 32 || (g->lda && g->ldw)) k_gemm8_acc(g, acc);
+    else if (g->sw16) {
+        if (!g->sx) run(g, acc, G32_ROW | HALF);
+        else g->cx ? run(g, acc, G32_ASYM | HALF) : run(g, acc, G32 | HALF);
+    }
     else if (!g->sw) g->cx ? run(g, acc, Q8_ASYM) : run(g, acc, Q8);
     else if (!g->sx) run(g, acc, G32_ROW);
     else g->cx ? run(g, acc, G32_ASYM) : run(g, acc, G32);

@@ -220,7 +220,8 @@ static void asym_quantization_edges(void) {
 }
 
 // A q8g32 tensor whose scales are f16 values (edge rows: all zero, +-127 at a subnormal-half
-// scale, a huge scale) and the q8g32h tensor of the same int8 values with those scales in f16.
+// scale, a huge scale) and the q8g32h tensor of the same int8 values with those scales in f16
+// (in its tiles of 8 rows; 13 rows leave the last tile 3 short).
 static void make_q8g32_pair(const float *w, int n, int k, uint8_t **g32, uint8_t **g16) {
     int nb = k / 32;
     *g32 = make_q8g32(w, n, k);
@@ -234,7 +235,13 @@ static void make_q8g32_pair(const float *w, int n, int k, uint8_t **g32, uint8_t
     for (int b = 0; b < nb; b++) sc[b] = 0;
     for (int i = 0; i < k; i++) q[k + i] = i % 2 ? 127 : -127;              // row 1: +-127
     for (int b = 0; b < nb; b++) sc[nb + b] = b % 2 ? 0x1p-24f : 65504.0f;  // smallest subnormal and largest half
-    for (int i = 0; i < n * nb; i++) { hs[i] = octet_f32_to_f16(sc[i]); sc[i] = octet_f16_to_f32(hs[i]); }
+    for (int r = 0; r < n; r++)  // q8g32h's scales sit in tiles of 8 rows
+        for (int b = 0; b < nb; b++) {
+            float *v = &sc[r * nb + b];
+            uint16_t *h = &hs[octet_q8_scale_index(OCTET_Q8G32H, (uint64_t)r, (uint64_t)b, (uint64_t)nb)];
+            *h = octet_f32_to_f16(*v);
+            *v = octet_f16_to_f32(*h);
+        }
     memcpy(*g16, *g32, (size_t)n * k);
 }
 

@@ -99,7 +99,8 @@ static void gptq_tiles(void *p, int ith, int nth) {
             if (i % g == 0)  // a group's scale from its weights as they stand now
                 for (uint64_t t = 0; t < nr; t++) {
                     for (uint64_t c = 0; c < g; c++) grp[c] = (float)w[t * cols + i + c];
-                    scale[t] = octet_q8_store_scale(j->dst + so, j->dtype, (r0 + t) * (cols / g) + i / g, octet_q8_group_scale(grp, g, j->clip, j->pct));
+                    uint64_t si = octet_q8_scale_index(j->dtype, r0 + t, i / g, cols / g);
+                    scale[t] = octet_q8_store_scale(j->dst + so, j->dtype, si, octet_q8_group_scale(grp, g, j->clip, j->pct));
                     if (isinf(scale[t])) atomic_store(&j->too_large, 1);
                     inv[t] = scale[t] > 0 ? 1.0f / scale[t] : 0.0f;
                     if (!isfinite(inv[t])) inv[t] = 0.0f;
@@ -124,8 +125,9 @@ int octet_quantize_gptq(const float *x, uint64_t rows, uint64_t cols, uint32_t d
     double *U = malloc(cols * cols * sizeof *U);
     if (!U) { octet_set_error("out of memory"); return -1; }
     if (inverse_factor(H, cols, damp, U) != 0) { free(U); return -1; }
-    uint64_t so = octet_q8_scales_offset(rows, cols);
+    uint64_t so = octet_q8_scales_offset(rows, cols), g = octet_q8_group(dtype, cols);
     memset(dst + rows * cols, 0, so - rows * cols);
+    memset(dst + so, 0, octet_q8_scale_rows(dtype, rows) * (cols / g) * octet_q8_scale_bytes(dtype));  // a last tile's missing rows
     gptq_job j = {x, rows, cols, octet_q8_group(dtype, cols), dtype, U, dst, clip, pct, 0, 0, 0};
     octet_threadpool *tp = n_threads > 1 && rows > TILE ? octet_threadpool_new(n_threads) : NULL;
     if (tp) { octet_threadpool_run(tp, gptq_tiles, &j); octet_threadpool_free(tp); }

@@ -88,7 +88,8 @@ static void q8_rows(void *p, int ith, int nth) {
         for (uint64_t c0 = 0; c0 < cols; c0 += g) {
             const float *v = j->x + r * cols + c0;
             // A subnormal scale has no finite inverse (0 * inf would be NaN): such a group is zeros.
-            float scale = octet_q8_store_scale(j->dst + so, j->dtype, r * (cols / g) + c0 / g, octet_q8_group_scale(v, g, j->clip, j->pct));
+            uint64_t si = octet_q8_scale_index(j->dtype, r, c0 / g, cols / g);
+            float scale = octet_q8_store_scale(j->dst + so, j->dtype, si, octet_q8_group_scale(v, g, j->clip, j->pct));
             if (isinf(scale)) atomic_store(&j->too_large, 1);
             float inv = scale > 0 ? 1.0f / scale : 0.0f;
             if (!isfinite(inv)) inv = 0.0f;
@@ -101,8 +102,9 @@ static void q8_rows(void *p, int ith, int nth) {
 }
 
 int octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, uint8_t *dst, int clip, double pct, int n_threads) {
-    uint64_t so = octet_q8_scales_offset(rows, cols);
+    uint64_t so = octet_q8_scales_offset(rows, cols), g = octet_q8_group(dtype, cols);
     memset(dst + rows * cols, 0, so - rows * cols);
+    memset(dst + so, 0, octet_q8_scale_rows(dtype, rows) * (cols / g) * octet_q8_scale_bytes(dtype));  // a last tile's missing rows
     q8_job j = {x, rows, cols, octet_q8_group(dtype, cols), dtype, dst, clip, pct, 0};
     octet_threadpool *tp = n_threads > 1 && rows > 1 ? octet_threadpool_new(n_threads) : NULL;
     if (tp) { octet_threadpool_run(tp, q8_rows, &j); octet_threadpool_free(tp); }
