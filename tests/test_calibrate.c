@@ -181,6 +181,31 @@ static void calibrated_conversion_is_deterministic(void) {
     free(out);
 }
 
+// octet convert with no options writes q8g32h smoothed on the text built into the converter, the
+// same from any working directory (here one with no ../shared beside it); --calib builtin names it.
+static void default_conversion_is_q8g32h_on_the_builtin_text(void) {
+    char bin[4096], tok[4096];
+    if (!realpath(shared_path("models/stories260K/stories260K.bin"), bin) || !realpath(shared_path("models/stories260K/tok512.bin"), tok))
+        SKIP("../shared/models/stories260K missing");
+    char *out = NULL;
+    int rc = run_cmd(&out, "cd tests/out && ../../octet convert %s --tokenizer %s -o stories.default.octet --quiet", bin, tok);
+    CHECK(rc == 0, "convert: %s", out ? out : "");
+    free(out);
+    rc = run_cmd(&out, "./octet convert %s --tokenizer %s -o tests/out/stories.builtin.octet --type q8g32h --calib builtin --quiet", bin, tok);
+    CHECK(rc == 0, "convert --calib builtin: %s", out ? out : "");
+    free(out);
+    CHECK(same_bytes("tests/out/stories.default.octet", "tests/out/stories.builtin.octet"), "the default differs from --type q8g32h --calib builtin");
+    rc = run_cmd(&out, "./octet info -m tests/out/stories.default.octet");
+    const char *want[] = {"file type       q8g32h", "calibration     builtin", "512 tokens", "alpha 0.5", "f16 scales"};
+    for (unsigned i = 0; i < sizeof want / sizeof *want; i++) CHECK(rc == 0 && out && strstr(out, want[i]), "octet info lacks '%s'", want[i]);
+    free(out);
+    rc = run_cmd(&out, "./octet run -m tests/out/stories.default.octet -p 'Once upon a time' -n 24 --temp 0 2>/dev/null");
+    CHECK(rc == 0 && out && strstr(out, "Lily"), "the default file does not tell the story: %s", out ? out : "");
+    free(out);
+    remove("tests/out/stories.default.octet");
+    remove("tests/out/stories.builtin.octet");
+}
+
 // --max-kl X keeps the fewest most-sensitive tensors that bring the sum of the rest to <= X.
 static void max_kl_budget_is_respected(void) {
     if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
@@ -363,6 +388,7 @@ int main(void) {
     RUN(smoothing_folds_exactly_stories260k);
     RUN(smoothing_folds_exactly_smollm2);
     RUN(calibrated_conversion_is_deterministic);
+    RUN(default_conversion_is_q8g32h_on_the_builtin_text);
     RUN(gptq_conversion);
     RUN(max_kl_budget_is_respected);
     RUN(f16_budget_is_respected);

@@ -480,7 +480,7 @@ static void q8g32h_scales_are_f16(void) {
     for (int i = 0; i < 64; i++) x[i] = (float)((i * 37) % 101 - 50) * 0.0123f;
     uint64_t qb;
     octet_tensor_nbytes(OCTET_Q8G32H, 2, 32, &qb);
-    CHECK(qb == 64 + 2 * 2, "q8g32h 2x32 is %llu bytes", (unsigned long long)qb);
+    CHECK(qb == 64 + 8 * 2, "q8g32h 2x32 is %llu bytes (64 int8, one tile of 8 rows' f16 scales)", (unsigned long long)qb);
     uint8_t *q = malloc(qb);
     CHECK(octet_quantize_q8(x, 2, 32, OCTET_Q8G32H, q, CLIP_MAX, 0, 1) == 0, "%s", octet_last_error());
     octet_tensor t = {.name = "t", .dtype = OCTET_Q8G32H, .rows = 2, .cols = 32, .data = q};
@@ -489,7 +489,7 @@ static void q8g32h_scales_are_f16(void) {
     for (int r = 0; r < 2; r++) {
         octet_tensor_row_f32(&t, (uint64_t)r, row);
         uint16_t h;
-        memcpy(&h, q + 64 + 2 * r, 2);
+        memcpy(&h, q + 64 + 2 * r, 2);  // row r's only scale: tile 0, block 0, place r
         float s = octet_f16_to_f32(h);
         for (int i = 0; i < 32; i++) {
             float want = roundf(x[r * 32 + i] / s);

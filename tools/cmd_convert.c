@@ -10,21 +10,22 @@
 static void help(void) {
     convert_options d;
     convert_options_default(&d);
-    printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8|q8g32|f16|bf16|f32] [--clip mse|max|pXX] [--tokenizer tokenizer.bin]\n"
+    printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8g32h|q8|q8g32|f16|bf16|f32] [--clip mse|max|pXX] [--tokenizer tokenizer.bin]\n"
            "                     [--calib TEXT|none] [--calib-tokens N] [--smooth A] [--keep-f16 N | --max-kl X] [--f16-budget PCT] [--f32-act N] [--gptq] [--act-quant sym|asym] [--vocab-only] [--quiet]\n"
            "       octet convert --synthetic SHAPE -o OUTPUT.octet [--type ...]\n"
            "  INPUT: a .gguf file, a Hugging Face directory (config.json, tokenizer.json, *.safetensors),\n"
            "         or a llama2.c .bin checkpoint (needs --tokenizer); with --vocab-only and no INPUT,\n"
            "         --tokenizer tokenizer.bin alone gives a vocabulary-only file\n"
-           "  --type   matrices as INT8 with one scale per row (q8, default) or per 32 weights (q8g32,\n"
-           "           like llama.cpp's Q8_0; rows not a multiple of 32 stay q8), or unquantized\n"
-           "           f16/bf16/f32; norms stay f32\n"
-           "  --clip   INT8 scales: mse (default) clips each row (q8g32: each group) where the squared\n"
+           "  --type   matrices as INT8 with one f16 scale per 32 weights (q8g32h, default: 8.5 bits per\n"
+           "           weight, llama.cpp Q8_0's size), one f32 scale per 32 (q8g32) or per row (q8); rows\n"
+           "           not a multiple of 32 stay q8; or unquantized f16/bf16/f32; norms stay f32\n"
+           "  --clip   INT8 scales: mse (default) clips each row (grouped types: each group) where the squared\n"
            "           error is least; max uses max|row|/127; pXX the XX-th percentile of |row| (e.g. p99.9)\n"
-           "  --calib  text the unquantized model runs on to calibrate (default %s; none: off)\n"
+           "  --calib  text the unquantized model runs on to calibrate (default %s: the text built into\n"
+           "           the converter, disjoint from every evaluation text; none: off)\n"
            "  --calib-tokens N  tokens of it to run (default 512)\n"
            "  --smooth A  SmoothQuant alpha in [0, 1]: moves activation outliers into the weights, folded\n"
-           "           into norm gains and v/up rows (default %g for q8g32, 0 (off) for q8)\n"
+           "           into norm gains and v/up rows (default %g for q8g32h and q8g32, 0 (off) for q8)\n"
            "  --keep-f16 N  keep the N matrices whose quantization alone changes the output most (KL on\n"
            "           the first 128 calibration tokens) in f16; --max-kl X: keep the most sensitive\n"
            "           until the summed KL of the rest is at most X; --f16-budget PCT: only tensors that fit\n"
@@ -34,9 +35,10 @@ static void help(void) {
            "  --gptq   round INT8 matrices with GPTQ: each rounding error pushed onto the inputs not yet\n"
            "           rounded through the calibration inputs' X^T X (--gptq-damp D: dampening, default 0.01)\n"
            "  --act-quant asym  the file's runs quantize activations with a scale and an offset per 32\n"
-           "           inputs (its --act int8; CPU only, measured in docs/QUALITY.md); sym (default): scale only\n"
+           "           inputs (its --act int8; CPU only): less error, ~20%% slower (docs/QUALITY.md); sym\n"
+           "           (default): scale only\n"
            "  --synthetic SHAPE  random weights of a real shape (%s), for speed tests only;\n"
-           "           marked synthetic in the file (octet run warns)\n", d.calib ? d.calib : "../shared/data/fortunes-dev.txt when present", (double)d.smooth, synthetic_shape_names());
+           "           marked synthetic in the file (octet run warns)\n", d.calib ? d.calib : "none", (double)d.smooth, synthetic_shape_names());
 }
 
 // The integer value of flag argv[*i], at least lo (and at most 2^20); non-zero after an error.

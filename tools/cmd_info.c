@@ -106,13 +106,13 @@ int cmd_info(int argc, char **argv) {
     const float *sens = print_calibration(&f);
 
     uint64_t params = 0, bytes = 0, by_type[OCTET_DTYPE_COUNT] = {0};
-    if (tensors && f.n_tensors) printf("\n%-34s %-5s %-16s %12s%s\n", "tensor", "dtype", "shape", "bytes", sens ? "   KL alone" : "");
+    if (tensors && f.n_tensors) printf("\n%-34s %-6s %-16s %12s%s\n", "tensor", "dtype", "shape", "bytes", sens ? "   KL alone" : "");
     for (uint64_t i = 0; i < f.n_tensors; i++) {
         const octet_tensor *t = &f.tensors[i];
         char shape[96];
         shape_str(t, shape, sizeof shape);
         if (tensors) {
-            printf("%-34s %-5s %-16s %12llu", t->name, octet_dtype_name(t->dtype), shape, (unsigned long long)t->nbytes);
+            printf("%-34s %-6s %-16s %12llu", t->name, octet_dtype_name(t->dtype), shape, (unsigned long long)t->nbytes);
             float v;
             if (sens) memcpy(&v, sens + i, 4);
             if (sens && v >= 0) printf("   %.6f", (double)v);
