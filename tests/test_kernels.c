@@ -284,6 +284,9 @@ static void q8g32h_gives_q8g32_bits(void) {
                     k_gemm_q8g_i8(sets[si], xb + r * k, s32 + r * nb, cb ? cb + r * nb : NULL, 1, k, 32, (const int8_t *)g32, sa, 0, ta.block_sums, 0, n, ya, n);
                     k_gemm_q8g_i8(sets[si], xb + r * k, s32 + r * nb, cb ? cb + r * nb : NULL, 1, k, 32, (const int8_t *)g16, sb, 1, tb.block_sums, 0, n, yb, n);
                     same += !memcmp(ya, yb, n * sizeof *ya); runs++;
+                    float part[13];  // rows 3..12 alone: from inside a tile of 8 rows
+                    k_gemm_q8g_i8(sets[si], xb + r * k, s32 + r * nb, cb ? cb + r * nb : NULL, 1, k, 32, (const int8_t *)g16, sb, 1, tb.block_sums, 3, n, part, n);
+                    same += !memcmp(part + 3, yb + 3, (n - 3) * sizeof *yb); runs++;
                 }
                 if (!asym) {
                     k_gemm_q8g_f32(sets[si], x, m, k, (const int8_t *)g32, sa, 0, 0, n, ya, n, row);
