@@ -183,11 +183,12 @@ run: models-smollm2
 # GPU with CUDA=1). Writes bench/results.md.
 SYN_1B := models/synthetic-tinyllama-1.1b.q8.octet
 $(SYN_1B): octet
-	./octet convert --synthetic tinyllama-1.1b -o $@ --quiet
+	./octet convert --synthetic tinyllama-1.1b -o $@ --type q8 --quiet
 bench: octet models $(SYN_1B)
 	@mkdir -p bench
 	@{ echo "# octet bench results"; echo; echo "Machine: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$(nproc) cores; $$(date -u +%Y-%m-%d)."; \
 	   echo; echo "Command: make bench$(if $(filter 1,$(CUDA)), CUDA=1,)"; echo; \
+	   ./octet bench -m $(SMOL_DEF) -p 128,512 -n 128 -t 1,2 -r 3; echo; \
 	   ./octet bench -m $(SMOL_Q8) -p 128,512 -n 128 -t 1,2 -r 3; echo; \
 	   ./octet bench -m $(SYN_1B) -p 128 -n 32 -t 1,2 -r 2; echo; \
 	   ./octet bench -m $(GEMMA_Q8) -p 128,512 -n 128 -t 1,2 -r 3; \

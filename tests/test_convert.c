@@ -109,7 +109,7 @@ static void check_q8_against_f32(const char *q8_path, int clip_max, uint32_t wan
             octet_tensor_row_f32(t, rr, row);
             for (uint64_t c0 = 0; c0 < t->cols; c0 += g) {
                 const float *x = (const float *)ref->data + rr * t->cols + c0;
-                uint64_t si = rr * per_row + c0 / g;
+                uint64_t si = octet_q8_scale_index(t->dtype, rr, c0 / g, per_row);
                 float s, amax = 0;
                 if (half) { uint16_t h; memcpy(&h, scales + si * 2, 2); s = octet_f16_to_f32(h); }
                 else memcpy(&s, scales + si * 4, 4);
@@ -146,13 +146,13 @@ static void convert_and_check(const char *args, int clip_max, uint32_t dtype) {
     remove(path);
 }
 
-static void smollm2_q8_rows_within_half_a_step(void) { convert_and_check("--clip max", 1, OCTET_Q8); }
-static void smollm2_q8_mse_clipping_is_bounded(void) { convert_and_check("", 0, OCTET_Q8); }
+static void smollm2_q8_rows_within_half_a_step(void) { convert_and_check("--type q8 --clip max", 1, OCTET_Q8); }
+static void smollm2_q8_mse_clipping_is_bounded(void) { convert_and_check("--type q8", 0, OCTET_Q8); }
 // q8g32: one scale per 32 weights (SmolLM2's widths are all multiples of 32).
 static void smollm2_q8g32_groups_within_half_a_step(void) { convert_and_check("--type q8g32 --clip max", 1, OCTET_Q8G32); }
 // q8g32h: the same with f16 scales, the weights rounded with the stored scale.
 static void smollm2_q8g32h_groups_within_half_a_step(void) { convert_and_check("--type q8g32h --clip max", 1, OCTET_Q8G32H); }
-static void smollm2_q8g32h_mse_clipping_is_bounded(void) { convert_and_check("--type q8g32h", 0, OCTET_Q8G32H); }
+static void smollm2_q8g32h_mse_clipping_is_bounded(void) { convert_and_check("", 0, OCTET_Q8G32H); }  // the default type
 
 static void smollm2_hyperparameters(void) {
     if (!file_exists(SMOL_Q8)) SKIP("run make models");
