@@ -183,6 +183,21 @@ static void gemm8_acc(const octet_lanes8 *g, float acc[8]) { gemm8_by_mode(g, ac
 
 // Eight whole-row dots: the weight row's 32 bytes (and their absolute value) loaded once per
 // step, each token's int32 sums kept to the end of the row, then one reduction.
+// 32 products per chain and step (maddubs + madd, or vpdpbusd in the AVX-VNNI set); the empty asm
+// makes the operand look new every step, so nothing is hoisted out of the loop.
+static uint64_t mac_probe(const int8_t *v, long steps, int32_t *check) {
+    __m256i va = _mm256_loadu_si256((const __m256i *)v), a = _mm256_sign_epi8(va, va), b = _mm256_sign_epi8(va, va), acc[8];
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_si256();
+    for (long s = 0; s < steps; s++) {
+        __asm__ volatile("" : "+x"(a));
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = dot_abs_acc(acc[j], a, b);
+    }
+    __m256i t = acc[0];
+    for (int j = 1; j < 8; j++) t = _mm256_add_epi32(t, acc[j]);
+    *check = hsum_i32(t);
+    return (uint64_t)steps * 8 * 32;
+}
+
 static void dots8_i8(const int8_t *a, size_t lda, const int8_t *w, int k, int32_t out[8]) {
     __m256i acc[8];
     _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_si256();
@@ -326,9 +341,9 @@ static void softcap(float *x, int n, float cap) {
 }
 
 const octet_kernel_set SET = {SET_NAME, dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8, octet_avx2_dot_rows_f32, octet_avx2_axpy_rows_f32, gemm8_acc,
-                              softmax, swiglu, geglu, softcap, dots8_i8};
+                              softmax, swiglu, geglu, softcap, dots8_i8, mac_probe};
 #elif defined(OCTET_AVXVNNI)
-const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #else
-const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -238,6 +238,29 @@ HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {
 
 static void gemm8_acc(const octet_lanes8 *g, float acc[8]) { gemm8_by_mode(g, acc, gemm8_mode); }
 
+// 64 products per chain and step with vpdpbusd on 512 bits; the empty asm makes the operand look
+// new every step (in memory when the instructions are emulated).
+static uint64_t mac_probe(const int8_t *v, long steps, int32_t *check) {
+    __m512i va = _mm512_loadu_si512(v), a = _mm512_abs_epi8(va), b = a, acc[8];
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm512_setzero_si512();
+    for (long s = 0; s < steps; s++) {
+#ifdef OCTET_EMULATED_AVX512
+        __asm__ volatile("" : "+m"(a));
+#else
+        __asm__ volatile("" : "+v"(a));
+#endif
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
+    }
+    int32_t l[16];
+    uint32_t t = 0;
+    for (int j = 0; j < 8; j++) {
+        _mm512_storeu_si512(l, acc[j]);
+        for (int i = 0; i < 16; i++) t += (uint32_t)l[i];
+    }
+    *check = (int32_t)t;
+    return (uint64_t)steps * 8 * 64;
+}
+
 // Eight whole-row dots, 64 bytes a step (the weight row's absolute value and sign mask once per
 // step), each token's sums kept in int32 to the end of the row; the last step's bytes past k load
 // as zeros. The reduction's halves (lanes 0-7, 8-15) are the two 32-byte halves of each step.
@@ -349,7 +372,7 @@ static void softcap(float *x, int n, float cap) {
 }
 
 const octet_kernel_set octet_kernels_avx512 = {"avx512", dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8,
-                                               octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu, geglu, softcap, dots8_i8};
+                                               octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu, geglu, softcap, dots8_i8, mac_probe};
 #else
-const octet_kernel_set octet_kernels_avx512 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx512 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -60,6 +60,11 @@ typedef struct {
     // end of the row. (One token against many rows reads them one by one with dot_i8: a single
     // stream through memory, faster than 8 rows side by side.)
     void    (*dots8_i8)(const int8_t *a, size_t lda, const int8_t *w, int k, int32_t out[8]);
+    // The compute probe (octet bench): `steps` rounds of 8 independent multiply-add chains on
+    // registers with the int8 dot instruction the matmuls use, on the set's widest vector of
+    // v's first bytes (v[i] in [-127, 127], 64 readable) times themselves. Returns the
+    // multiply-adds done; *check gets the sum of all products, wrapping in 32 bits.
+    uint64_t (*mac_probe)(const int8_t *v, long steps, int32_t *check);
 } octet_kernel_set;
 // The scalar gemm8_acc, which SIMD sets use for block sizes other than 32.
 void k_gemm8_acc(const octet_lanes8 *g, float acc[8]);

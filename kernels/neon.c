@@ -261,6 +261,22 @@ static void gemm8_acc(const octet_lanes8 *g, float acc[8]) { gemm8_by_mode(g, ac
 
 // Eight whole-row dots: the weight row's 16 bytes loaded once per step, each token's int32 sums
 // kept to the end of the row, then reduced.
+// 16 products per chain and step (smull/sadalp pairs, or sdot in the dotprod set); the empty asm
+// makes the operand look new every step.
+static uint64_t mac_probe(const int8_t *v, long steps, int32_t *check) {
+    int8x16_t a = vld1q_s8(v), b = a;
+    int32x4_t acc[8];
+    for (int j = 0; j < 8; j++) acc[j] = vdupq_n_s32(0);
+    for (long s = 0; s < steps; s++) {
+        __asm__ volatile("" : "+w"(a));
+        for (int j = 0; j < 8; j++) acc[j] = dot16_acc(acc[j], a, b);
+    }
+    uint32_t t = 0;
+    for (int j = 0; j < 8; j++) t += (uint32_t)vaddvq_s32(acc[j]);
+    *check = (int32_t)t;
+    return (uint64_t)steps * 8 * 16;
+}
+
 static void dots8_i8(const int8_t *a, size_t lda, const int8_t *w, int k, int32_t out[8]) {
     int32x4_t acc[8];
     for (int j = 0; j < 8; j++) acc[j] = vdupq_n_s32(0);
@@ -359,9 +375,9 @@ static void softcap(float *x, int n, float cap) {
 }
 
 const octet_kernel_set SET = {SET_NAME, dot_i8, dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, gemm8_acc,
-                              softmax, swiglu, geglu, softcap, dots8_i8};
+                              softmax, swiglu, geglu, softcap, dots8_i8, mac_probe};
 #elif defined(OCTET_NEON_DOTPROD)
-const octet_kernel_set octet_kernels_dotprod = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_dotprod = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #else
-const octet_kernel_set octet_kernels_neon = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_neon = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -171,5 +171,17 @@ static void dots8_i8(const int8_t *a, size_t lda, const int8_t *w, int k, int32_
     for (int j = 0; j < 8; j++) out[j] = k_dot_i8(a + j * lda, w, k);
 }
 
+// Four products per chain and step (unsigned sums: the probe's wrapping is defined).
+static uint64_t mac_probe(const int8_t *v, long steps, int32_t *check) {
+    uint32_t acc[8] = {0};
+    for (long s = 0; s < steps; s++)
+        for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 4; i++) acc[j] += (uint32_t)((int32_t)v[i] * v[i]);
+    uint32_t t = 0;
+    for (int j = 0; j < 8; j++) t += acc[j];
+    *check = (int32_t)t;
+    return (uint64_t)steps * 8 * 4;
+}
+
 const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, k_gemm8_acc,
-                                                k_softmax, k_swiglu, k_geglu, k_softcap, dots8_i8};
+                                                k_softmax, k_swiglu, k_geglu, k_softcap, dots8_i8, mac_probe};

@@ -451,6 +451,27 @@ static void backend_is_thread_count_independent(void) {
     free(x); free(wf); free(q8); free(g32); free(g32b); free(g16); free(tq.block_sums); free(tg.block_sums); free(th_.block_sums);
 }
 
+// octet bench's compute probe does the multiply-adds it reports, in every set: the products of
+// its operand bytes (the set's vector width of them) with themselves, summed, in 8 chains.
+static void mac_probe_counts_its_products(void) {
+    const octet_kernel_set *sets[1 + MAX_SETS] = {&octet_kernels_scalar};
+    int nsets = 1 + simd_sets(sets + 1);
+    int8_t v[64];
+    for (int i = 0; i < 64; i++) v[i] = (int8_t)(i % 2 ? 127 - i : -127 + 3 * i);  // +-127 at the ends
+    for (int si = 0; si < nsets; si++)
+        for (long steps = 1; steps <= 1000; steps *= 10) {
+            int32_t check = 0;
+            uint64_t macs = sets[si]->mac_probe(v, steps, &check);
+            uint64_t width = macs / (8 * (uint64_t)steps);
+            uint32_t want = 0;
+            for (uint64_t i = 0; i < width && i < 64; i++) want += (uint32_t)((int32_t)v[i] * v[i]);
+            want *= (uint32_t)(8 * steps);
+            CHECK(macs == 8 * (uint64_t)steps * width && (width == 4 || width == 16 || width == 32 || width == 64), "%s: %llu multiply-adds for %ld steps",
+                  sets[si]->name, (unsigned long long)macs, steps);
+            CHECK((uint32_t)check == want, "%s, %ld steps: products sum to %d, expected %u", sets[si]->name, steps, check, want);
+        }
+}
+
 // Distance in units in the last place between two finite floats of the same sign.
 static int64_t ulps(float a, float b) {
     int32_t ia, ib;
@@ -721,5 +742,6 @@ int main(void) {
     RUN(expf_within_1_ulp);
     RUN(gelu_and_softcap_match_tanh);
     RUN(simd_sets_match_scalar);
+    RUN(mac_probe_counts_its_products);
     CHECK_DONE();
 }

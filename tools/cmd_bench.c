@@ -95,24 +95,93 @@ static double cpu_bandwidth(int threads) {
     return best;
 }
 
-// After a CPU run: the read bandwidth at each thread count, and the share of it each decode test
-// reached (weight bytes per token).
-static void cpu_references(const octet_model *m, const result *res, int n_res, uint64_t bytes) {
-    if (m->tok_embd != m->output) bytes -= m->tok_embd->nbytes;  // decode reads one embedding row
-    int done[MAX_LIST], n_done = 0;
+// The CPU's INT8 multiply-add rate with n threads: each runs the kernel set's register-only probe
+// (its matmuls' dot instruction in 8 independent chains) for about 0.1 s; best of 3, G MAC/s.
+typedef struct { long steps; uint64_t macs[256]; } mac_job;
+
+static void mac_worker(void *p, int ith, int nth) {
+    (void)nth;
+    mac_job *j = p;
+    int8_t v[64];
+    for (int i = 0; i < 64; i++) v[i] = (int8_t)(i % 7 - 3);
+    int32_t check;
+    j->macs[ith] = octet_kernels()->mac_probe(v, j->steps, &check);
+}
+
+static double cpu_int8_macs(int threads) {
+    octet_threadpool *tp = threads <= 256 ? octet_threadpool_new(threads) : NULL;
+    mac_job *j = calloc(1, sizeof *j);
+    double best = 0;
+    if (tp && j) {
+        j->steps = 1 << 12;
+        for (double t = 0; t < 30 && j->steps < (1L << 40);) {  // steps for ~0.1 s
+            j->steps *= 2;
+            t = octet_time_ms();
+            octet_threadpool_run(tp, mac_worker, j);
+            t = octet_time_ms() - t;
+            if (t >= 30) j->steps = (long)(j->steps * (100.0 / t));
+        }
+        for (int pass = 0; pass < 3; pass++) {
+            double t = octet_time_ms();
+            octet_threadpool_run(tp, mac_worker, j);
+            t = octet_time_ms() - t;
+            uint64_t macs = 0;
+            for (int i = 0; i < threads; i++) macs += j->macs[i];
+            if (t > 0 && macs / t / 1e6 > best) best = macs / t / 1e6;
+        }
+    }
+    if (tp) octet_threadpool_free(tp);
+    free(j);
+    return best;
+}
+
+// The machine's roofs at one thread count, measured once.
+typedef struct { int threads; double gbps, gmacs; } roof;
+
+// The roofs of every thread count the results used (compute only for files with int8 matrices).
+static int cpu_roofs(const result *res, int n_res, int int8, roof *out) {
+    int n = 0;
     for (int i = 0; i < n_res; i++) {
-        if (res[i].test[0] != 't') continue;
         int seen = 0;
-        for (int k = 0; k < n_done; k++) seen |= done[k] == res[i].threads;
-        if (seen || n_done == MAX_LIST) continue;
-        double bw = cpu_bandwidth(res[i].threads);
-        if (bw <= 0) return;
-        done[n_done++] = res[i].threads;
-        printf("%sCPU memory read bandwidth, %d thread%s (memchr over 256 MiB, best of 3): %.1f GB/s\n", n_done == 1 ? "\n" : "", res[i].threads, res[i].threads > 1 ? "s" : "", bw);
-        for (int k = 0; k < n_res; k++)
-            if (res[k].test[0] == 't' && res[k].threads == res[i].threads)
-                printf("%s, %d thread%s: %.1f GB/s of weights read = %.0f%% of it (limit %.1f tok/s)\n", res[k].test, res[k].threads, res[k].threads > 1 ? "s" : "",
-                       res[k].mean * bytes / 1e9, 100.0 * res[k].mean * bytes / 1e9 / bw, bw * 1e9 / bytes);
+        for (int k = 0; k < n; k++) seen |= out[k].threads == res[i].threads;
+        if (seen || n == MAX_LIST) continue;
+        out[n] = (roof){res[i].threads, cpu_bandwidth(res[i].threads), int8 ? cpu_int8_macs(res[i].threads) : 0};
+        n++;
+    }
+    return n;
+}
+static const roof *roof_of(const roof *r, int n, int threads) {
+    for (int i = 0; i < n; i++) if (r[i].threads == threads) return &r[i];
+    return NULL;
+}
+
+// A test's share of its roof, in percent: decode's weight bytes per token against the read
+// bandwidth, prefill's weight multiply-adds per token against the compute probe (attention's
+// are not counted); < 0: no roof measured.
+static double share(const result *t, const roof *r, uint64_t bytes, uint64_t macs) {
+    if (!r) return -1;
+    if (t->test[0] == 't') return r->gbps > 0 ? 100.0 * t->mean * bytes / 1e9 / r->gbps : -1;
+    return r->gmacs > 0 ? 100.0 * t->mean * macs / 1e9 / r->gmacs : -1;
+}
+
+// After a CPU run (markdown): each thread count's roofs and each test's share of them.
+static void print_roofs(const roof *r, int n_roofs, const result *res, int n_res, uint64_t bytes, uint64_t macs) {
+    for (int i = 0; i < n_roofs; i++) {
+        const char *s = r[i].threads > 1 ? "s" : "";
+        printf("\nCPU memory read bandwidth, %d thread%s (memchr over 256 MiB, best of 3): %.1f GB/s\n", r[i].threads, s, r[i].gbps);
+        if (r[i].gmacs > 0)
+            printf("CPU INT8 compute, %d thread%s (the %s set's multiply-add loop on registers, best of 3): %.1f G MAC/s\n", r[i].threads, s, octet_kernels()->name, r[i].gmacs);
+        for (int k = 0; k < n_res; k++) {
+            if (res[k].threads != r[i].threads) continue;
+            double sh = share(&res[k], &r[i], bytes, macs);
+            if (sh < 0) continue;
+            if (res[k].test[0] == 't')
+                printf("%s, %d thread%s: %.1f GB/s of weights read = %.0f%% of it (limit %.1f tok/s)\n", res[k].test, r[i].threads, s, res[k].mean * bytes / 1e9, sh,
+                       r[i].gbps * 1e9 / bytes);
+            else
+                printf("%s, %d thread%s: %.1f G MAC/s in the matmuls (%.1f M per token) = %.0f%% of it (limit %.0f tok/s)\n", res[k].test, r[i].threads, s,
+                       res[k].mean * macs / 1e9, macs / 1e6, sh, r[i].gmacs * 1e9 / macs);
+        }
     }
 }
 
@@ -193,8 +262,16 @@ int cmd_bench(int argc, char **argv) {
     // Name the mode that runs: a file converted with --act-quant asym runs int8 as int8-asym.
     for (int i = 0; i < n_act && device == OCTET_DEVICE_CPU; i++)
         if (octet_act_resolve(m, acts[i]) == OCTET_ACT_INT8_ASYM) acts[i] = OCTET_ACT_INT8_ASYM;
-    uint64_t bytes = 0, params = 0;
-    for (uint64_t i = 0; i < m->file.n_tensors; i++) { bytes += m->file.tensors[i].nbytes; params += m->file.tensors[i].rows * m->file.tensors[i].cols; }
+    uint64_t bytes = 0, params = 0, macs = 0;
+    int int8 = 0;  // any int8 matrix: otherwise every product runs in f32, whatever --act says
+    for (uint64_t i = 0; i < m->file.n_tensors; i++) {
+        const octet_tensor *t = &m->file.tensors[i];
+        bytes += t->nbytes; params += t->rows * t->cols;
+        if (t->n_dims == 2 && t != m->tok_embd) macs += t->rows * t->cols;
+        int8 |= octet_is_q8(t->dtype) && t->n_dims == 2;
+    }
+    if (m->tok_embd == m->output) macs += m->tok_embd->rows * m->tok_embd->cols;  // the tied LM head
+    for (int i = 0; i < n_act && device == OCTET_DEVICE_CPU && !int8; i++) acts[i] = OCTET_ACT_F32;
     char backend[160];
     snprintf(backend, sizeof backend, "cpu %s", octet_kernels()->name);
 #ifdef OCTET_CUDA
@@ -236,6 +313,9 @@ int cmd_bench(int argc, char **argv) {
     const char *mname = octet_kv_str(&m->file, "general.name", &nlen);
     char label[128];
     snprintf(label, sizeof label, "%.*s%s", mname ? (int)nlen : 0, mname ? mname : "", octet_model_is_synthetic(m) ? " (synthetic)" : "");
+    uint64_t dec_bytes = bytes - (m->tok_embd != m->output ? m->tok_embd->nbytes : 0);  // decode reads one embedding row
+    roof roofs[MAX_LIST];
+    int n_roofs = device == OCTET_DEVICE_CPU && strcmp(fmt, "csv") ? cpu_roofs(res, n_res, int8, roofs) : 0;
     if (!strcmp(fmt, "md")) {
         printf("| model | size | params | backend | threads | act | test | t/s |\n|---|---|---|---|---|---|---|---|\n");
         for (int i = 0; i < n_res; i++)
@@ -248,13 +328,22 @@ int cmd_bench(int argc, char **argv) {
                    device == OCTET_DEVICE_CUDA ? 0 : res[i].threads, octet_act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
     } else {
         printf("[");
-        for (int i = 0; i < n_res; i++)
-            printf("%s\n  {\"model\":\"%s\",\"size_bytes\":%llu,\"params\":%llu,\"backend\":\"%s\",\"threads\":%d,\"act\":\"%s\",\"test\":\"%s\",\"tok_s\":%.2f,\"stddev\":%.2f}",
+        for (int i = 0; i < n_res; i++) {
+            printf("%s\n  {\"model\":\"%s\",\"size_bytes\":%llu,\"params\":%llu,\"backend\":\"%s\",\"threads\":%d,\"act\":\"%s\",\"test\":\"%s\",\"tok_s\":%.2f,\"stddev\":%.2f",
                    i ? "," : "", label, (unsigned long long)bytes, (unsigned long long)params, backend, device == OCTET_DEVICE_CUDA ? 0 : res[i].threads,
                    octet_act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
+            const roof *r = roof_of(roofs, n_roofs, res[i].threads);
+            if (r) {  // the roofs of this thread count and the test's share of its own (decode: bandwidth, prefill: compute)
+                printf(",\"weight_bytes_per_token\":%llu,\"weight_macs_per_token\":%llu,\"probe_read_gbps\":%.2f", (unsigned long long)dec_bytes, (unsigned long long)macs, r->gbps);
+                if (r->gmacs > 0) printf(",\"probe_int8_gmacs\":%.2f", r->gmacs);
+                double sh = share(&res[i], r, dec_bytes, macs);
+                if (sh >= 0) printf(",\"roof_share_pct\":%.1f", sh);
+            }
+            printf("}");
+        }
         printf("\n]\n");
     }
-    if (device == OCTET_DEVICE_CPU && !strcmp(fmt, "md")) cpu_references(m, res, n_res, bytes);
+    if (!strcmp(fmt, "md")) print_roofs(roofs, n_roofs, res, n_res, dec_bytes, macs);
 #ifdef OCTET_CUDA
     if (device == OCTET_DEVICE_CUDA && !strcmp(fmt, "md")) gpu_references(m, res, n_res, bytes, (int)max_pp);
 #endif
