@@ -48,7 +48,7 @@ static double output_error(const uint8_t *q, uint32_t dtype) {
             double a = 0, b = 0;
             for (int c = 0; c < COLS; c++) {
                 float s;
-                uint64_t si = (uint64_t)r * (COLS / g) + c / g;
+                uint64_t si = octet_q8_scale_index(dtype, (uint64_t)r, (uint64_t)(c / g), COLS / g);
                 if (dtype == OCTET_Q8G32H) { uint16_t h; memcpy(&h, q + so + si * 2, 2); s = octet_f16_to_f32(h); }
                 else memcpy(&s, q + so + si * 4, 4);
                 a += (double)X[t * COLS + c] * W[r * COLS + c];
