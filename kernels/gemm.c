@@ -63,12 +63,13 @@ typedef struct {
     float *y;
     int ldy;
     const uint16_t *ws16;     // q8g32h: the weights' per-32 scales in f16 tiles of 8 rows (ws then unused)
+    int ws_row0;              // grouped f32 scales: ws holds rows from this one on
 } gemm_ops;
 
 // Row n's scale of block b (f16 widened exactly, so q8g32h gives q8g32's bits for the same values).
 static inline float scale_at(const gemm_ops *o, int n, int b) {
     if (o->ws16) return octet_f16_to_f32(o->ws16[octet_q8_scale_index(OCTET_Q8G32H, (uint64_t)n, (uint64_t)b, (uint64_t)o->nb)]);
-    return o->ws[(size_t)n * o->nb + b];
+    return o->ws[(size_t)(n - o->ws_row0) * o->nb + b];
 }
 // Where row n's f16 scales start in its tile (block stride 8; the tile's next rows follow).
 static inline const uint16_t *tile_at(const gemm_ops *o, int n) { return o->ws16 + ((size_t)(n / 8) * o->nb * 8 + n % 8); }
@@ -98,7 +99,7 @@ static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *s
     size_t nb = (size_t)o->nb;
     octet_lanes8 g = {.a = o->xq + (size_t)r * o->k, .w = o->wq + (size_t)n * o->k, .lda = (size_t)dr * o->k, .ldw = (size_t)dn * o->k,
                       .ldsw = o->ws16 ? (size_t)dn : dn * nb, .ldS = dn * nb, .nb = o->nb, .bs = o->bs, .sx = sx, .cx = cx,
-                      .sw = o->g32 && !o->ws16 ? o->ws + n * nb : NULL, .sw16 = o->ws16 ? tile_at(o, n) : NULL,
+                      .sw = o->g32 && !o->ws16 ? o->ws + (size_t)(n - o->ws_row0) * nb : NULL, .sw16 = o->ws16 ? tile_at(o, n) : NULL,
                       .S = o->xc ? o->wsum + n * nb : NULL, .prefetch = prefetch};
     float acc[8] = {0};
     o->ks->gemm8_acc(&g, acc);
@@ -155,8 +156,30 @@ static void lane_values(const float *src, int nb, size_t ld, float *dst) {
 
 // Rows [n0, n1) for all m tokens: whole groups of 8 tokens row by row, then each remaining token
 // against groups of 8 rows, then the last pairs one by one.
+static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1);
+
+// Prefill over q8g32h rows: the rows' f16 scales widened once (by the set) and laid out row by
+// row, a stretch of rows at a time, so the 8-token groups that pass each row broadcast f32
+// scales (q8g32's path: the same values, so the same bits) instead of converting halves every
+// block. Decode keeps the tiles (eight rows' scales side by side in 16 bytes).
+#define WIDE_SCALES 8192
+static void gemm_pairs_widened(const gemm_ops *o, int m, int n0, int n1) {
+    float wide[WIDE_SCALES], tile[WIDE_SCALES];
+    int nb = o->nb, rows = WIDE_SCALES / nb / 8 * 8;
+    for (int c0 = n0 / 8 * 8; c0 < n1; c0 += rows) {
+        int c1 = c0 + rows < n1 ? c0 + rows : n1, t1 = (c1 + 7) / 8 * 8;  // whole tiles from c0's on
+        o->ks->row_to_f32(o->ws16 + (size_t)(c0 / 8) * nb * 8, OCTET_F16, NULL, (t1 - c0) * nb, tile);
+        for (int n = c0; n < c1; n++)
+            for (int b = 0; b < nb; b++) wide[(size_t)(n - c0) * nb + b] = tile[((size_t)(n - c0) / 8 * nb + b) * 8 + (n - c0) % 8];
+        gemm_ops w = *o;
+        w.ws16 = NULL; w.ws = wide; w.ws_row0 = c0;
+        gemm_pairs(&w, m, c0 > n0 ? c0 : n0, c1);
+    }
+}
+
 static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1) {
     int nb = o->nb, m8 = nb <= MAX_BLOCKS ? m / 8 * 8 : 0, lanes = nb <= MAX_BLOCKS;
+    if (o->ws16 && m8 && nb * 16 <= WIDE_SCALES) { gemm_pairs_widened(o, m, n0, n1); return; }
     float sx[MAX_BLOCKS * 8], cx[MAX_BLOCKS * 8];
     for (int r = 0; r < m; r += r < m8 ? 8 : 1) {
         size_t ld = r < m8 ? (size_t)nb : 0;
@@ -175,7 +198,7 @@ static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1) {
 
 void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int bs, const int8_t *wq, const float *ws,
                          const int16_t *wsum, int n0, int n1, float *y, int ldy) {
-    gemm_ops o = {ks, xq, wq, xs, xc, ws, wsum, k, k / bs, bs, 0, 1, y, ldy, NULL};  // asymmetric: bs == 32
+    gemm_ops o = {ks, xq, wq, xs, xc, ws, wsum, k, k / bs, bs, 0, 1, y, ldy, NULL, 0};  // asymmetric: bs == 32
     gemm_pairs(&o, m, n0, n1);
 }
 
@@ -194,7 +217,7 @@ void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, con
 void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const void *ws,
                    int f16_scales, const int16_t *wsum, int n0, int n1, float *y, int ldy) {
     gemm_ops o = {ks, xq, wq, xs, xc, f16_scales ? NULL : ws, wsum, k, k / (int)OCTET_Q8_GROUP, (int)OCTET_Q8_GROUP, 1, abs != 0, y, ldy,
-                  f16_scales ? ws : NULL};
+                  f16_scales ? ws : NULL, 0};
     gemm_pairs(&o, m, n0, n1);
 }
 
