@@ -59,8 +59,7 @@ HOT void prefetch_rows(const int8_t *w, size_t ld, int b) {
 // Lane j's q8g32 block scale, and its weights' block sum, for block b. Lanes one row apart
 // gather (S as int32 from 2-byte steps: its owner pads one int16 past the end).
 HOT __m256 lane_sw(const octet_lanes8 *g, int b, __m256i idx, int half) {
-    if (half)  // f16 tiles: eight rows' scales side by side, or one row's broadcast
-        return _mm256_cvtph_ps(g->ldsw ? _mm_loadu_si128((const __m128i *)(g->sw16 + b * 8)) : _mm_set1_epi16((short)g->sw16[b * 8]));
+    if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g->sw16 + b * 8)));  // f16 tile: eight rows' scales side by side
     return g->ldsw ? _mm256_i32gather_ps(g->sw + b, idx, 4) : _mm256_set1_ps(g->sw[b]);
 }
 HOT __m256 lane_S(const octet_lanes8 *g, int b, __m256i idx) {

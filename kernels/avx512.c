@@ -182,10 +182,7 @@ HOT __m256 dots8(const int8_t *sh, const int8_t *p, size_t ld) {
 // (i16: lane j's offsets j*ld and j*ld + 1) or broadcast one value per half.
 HOT __m512 halves(float lo, float hi) { return _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(lo), _mm512_set1_ps(hi)); }
 HOT __m512 pair_sw(const octet_lanes8 *g, int b, __m512i isw, int half) {
-    if (half) {  // f16 tiles: blocks b and b + 1's eight scales are 16 consecutive halves
-        if (g->ldsw) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g->sw16 + b * 8)));
-        return _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16((short)g->sw16[b * 8 + 8]), _mm_set1_epi16((short)g->sw16[b * 8])));
-    }
+    if (half) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g->sw16 + b * 8)));  // f16 tile: blocks b, b + 1's 16 scales
     return g->ldsw ? _mm512_i32gather_ps(isw, g->sw + b, 4) : halves(g->sw[b], g->sw[b + 1]);
 }
 HOT __m512 pair_S(const octet_lanes8 *g, int b, __m512i iS) {

@@ -71,8 +71,8 @@ static inline float scale_at(const gemm_ops *o, int n, int b) {
     if (o->ws16) return octet_f16_to_f32(o->ws16[octet_q8_scale_index(OCTET_Q8G32H, (uint64_t)n, (uint64_t)b, (uint64_t)o->nb)]);
     return o->ws[(size_t)(n - o->ws_row0) * o->nb + b];
 }
-// Where row n's f16 scales start in its tile (block stride 8; the tile's next rows follow).
-static inline const uint16_t *tile_at(const gemm_ops *o, int n) { return o->ws16 + ((size_t)(n / 8) * o->nb * 8 + n % 8); }
+// The f16 scales of the tile of 8 rows that starts at row n (n % 8 == 0), laid out [nb][8].
+static inline const uint16_t *tile_at(const gemm_ops *o, int n) { return o->ws16 + (size_t)(n / 8) * o->nb * 8; }
 
 // What row n's offset term multiplies: grouped weights with asymmetric per-row activations need
 // the row's dequantized sum (its scales times its block sums); every other mode nothing.
@@ -93,12 +93,12 @@ static float finish(const gemm_ops *o, int r, int n, float acc, float wtot) {
     return o->xs[r] * acc + o->xc[r] * wtot;
 }
 
-// Lane j: token r + j*dr with weight row n + j*dn (dn: n a multiple of 8 for q8g32h, the rows
-// one tile); sx, cx the lanes' activation block values (NULL: none).
+// Lane j: token r + j*dr with weight row n + j*dn (q8g32h: decode only, n a multiple of 8, the
+// rows one tile); sx, cx the lanes' activation block values (NULL: none).
 static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *sx, const float *cx, int prefetch) {
     size_t nb = (size_t)o->nb;
     octet_lanes8 g = {.a = o->xq + (size_t)r * o->k, .w = o->wq + (size_t)n * o->k, .lda = (size_t)dr * o->k, .ldw = (size_t)dn * o->k,
-                      .ldsw = o->ws16 ? (size_t)dn : dn * nb, .ldS = dn * nb, .nb = o->nb, .bs = o->bs, .sx = sx, .cx = cx,
+                      .ldsw = dn * nb, .ldS = dn * nb, .nb = o->nb, .bs = o->bs, .sx = sx, .cx = cx,
                       .sw = o->g32 && !o->ws16 ? o->ws + (size_t)(n - o->ws_row0) * nb : NULL, .sw16 = o->ws16 ? tile_at(o, n) : NULL,
                       .S = o->xc ? o->wsum + n * nb : NULL, .prefetch = prefetch};
     float acc[8] = {0};
@@ -161,8 +161,9 @@ static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1);
 // Prefill over q8g32h rows: the rows' f16 scales widened once (by the set) and laid out row by
 // row, a stretch of rows at a time, so the 8-token groups that pass each row broadcast f32
 // scales (q8g32's path: the same values, so the same bits) instead of converting halves every
-// block. Decode keeps the tiles (eight rows' scales side by side in 16 bytes).
-#define WIDE_SCALES 8192
+// block. Decode keeps the tiles (eight rows' scales side by side in 16 bytes). Every q8g32h call
+// with an 8-token group comes here (such a group needs nb <= MAX_BLOCKS, so 16 rows fit).
+#define WIDE_SCALES (16 * MAX_BLOCKS)
 static void gemm_pairs_widened(const gemm_ops *o, int m, int n0, int n1) {
     float wide[WIDE_SCALES], tile[WIDE_SCALES];
     int nb = o->nb, rows = WIDE_SCALES / nb / 8 * 8;
@@ -179,7 +180,7 @@ static void gemm_pairs_widened(const gemm_ops *o, int m, int n0, int n1) {
 
 static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1) {
     int nb = o->nb, m8 = nb <= MAX_BLOCKS ? m / 8 * 8 : 0, lanes = nb <= MAX_BLOCKS;
-    if (o->ws16 && m8 && nb * 16 <= WIDE_SCALES) { gemm_pairs_widened(o, m, n0, n1); return; }
+    if (o->ws16 && m8) { gemm_pairs_widened(o, m, n0, n1); return; }
     float sx[MAX_BLOCKS * 8], cx[MAX_BLOCKS * 8];
     for (int r = 0; r < m; r += r < m8 ? 8 : 1) {
         size_t ld = r < m8 ? (size_t)nb : 0;

@@ -11,9 +11,8 @@
 // sx and cx are [nb][8] (lane j of block b at b*8 + j); sw (q8g32 block scales) and S (weight
 // block sums, asymmetric activations) belong to lane j's weight row at sw + j*ldsw, S + j*ldS;
 // with ldS > 0, S must be readable one int16 past the last lane's last block (SIMD gathers).
-// sw16 (q8g32h, instead of sw): f16 block scales laid out [nb][8] as in the file's tiles of 8
-// rows: lane j's scale of block b at sw16[b*8 + j*ldsw], ldsw 1 (eight rows of one tile) or 0
-// (one row for every lane).
+// sw16 (q8g32h decode, instead of sw): the f16 block scales of eight weight rows that make one
+// of the file's tiles, laid out [nb][8]: lane j's scale of block b at sw16[b*8 + j] (ldsw unused).
 typedef struct {
     const int8_t *a, *w;
     size_t lda, ldw, ldsw, ldS;

@@ -205,8 +205,7 @@ static void axpy_rows_f32(const float *a, const float *x, size_t ld, int n, floa
 
 // Lanes 4h..4h+3 of a per-row value (sw or S; ld 0: one row's value in every lane).
 HOT float32x4_t lane_sw(const octet_lanes8 *g, int b, int h, int half) {
-    if (half)  // f16 tiles: four rows' scales side by side, or one row's broadcast
-        return vcvt_f32_f16(vreinterpret_f16_u16(g->ldsw ? vld1_u16(g->sw16 + b * 8 + 4 * h) : vdup_n_u16(g->sw16[b * 8])));
+    if (half) return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(g->sw16 + b * 8 + 4 * h)));  // f16 tile: four rows' scales side by side
     if (!g->ldsw) return vdupq_n_f32(g->sw[b]);
     float t[4];
     for (int j = 0; j < 4; j++) t[j] = g->sw[(size_t)(4 * h + j) * g->ldsw + b];
