@@ -10,10 +10,13 @@
 static _Thread_local char last_error[1024];
 
 void octet_set_error(const char *fmt, ...) {
+    // Formatted aside first: callers prefix the previous message (octet_last_error() as an argument).
+    char msg[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_error, msg, sizeof msg);
     // Keep the message to one line whatever was interpolated into it.
     for (char *p = last_error; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';

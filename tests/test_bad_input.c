@@ -212,6 +212,15 @@ static void hostile_gguf_values(void) {
     expect_clean_failure("Inf weight, f16 output", cmd, "non-finite", out);
     snprintf(cmd, sizeof cmd, "./octet convert " D "/infw.gguf -o %s", out);
     expect_clean_failure("Inf weight, calibrated default", cmd, "non-finite", out);
+    // a finite weight whose group scale f16 cannot hold: q8g32h refuses it (32-wide rows, so the
+    // grouped type applies), q8g32's f32 scales take it
+    c = gguf_llama_default(); c.dim = 32; c.hidden = 64; c.poison = 1e8f;
+    gguf_llama_write(D "/hugew.gguf", &c);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/hugew.gguf -o %s --calib none", out);
+    expect_clean_failure("weight beyond q8g32h's f16 scales", cmd, "token_embd.weight: weights beyond q8g32h's range", out);
+    snprintf(cmd, sizeof cmd, "./octet convert " D "/hugew.gguf -o %s --type q8g32 --quiet --calib none", out);
+    CHECK(run_cmd(NULL, "%s 2>&1", cmd) == 0, "q8g32 must take a weight of 1e8");
+    remove(out);
 }
 
 static void write_min_hf(const char *dir) {
