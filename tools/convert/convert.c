@@ -389,25 +389,26 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
         uint64_t hk = 0;
         const double *H = octet_is_q8(dtype[i]) && plan && opt->gptq ? calib_hessian(plan->cal, ct, &hk) : NULL;
         double out_err[2] = {-1, -1};
+        int qrc = 0;  // a quantizer's refusal (q8g32h: a scale beyond f16)
         if (H && hk == wt->cols) {
             if (!opt->quiet) {  // plain rounding's error for the table (out is overwritten below)
-                if (octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads) != 0) goto bad_tensor;
-                out_err[0] = weighted_error(x, wt->rows, wt->cols, dtype[i], H, out);
+                qrc = octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads);
+                if (!qrc) out_err[0] = weighted_error(x, wt->rows, wt->cols, dtype[i], H, out);
             }
-            if (octet_quantize_gptq(x, wt->rows, wt->cols, dtype[i], H, opt->gptq_damp, out, clip, opt->clip_pct, n_threads) != 0) goto bad_tensor;
-            if (!opt->quiet) out_err[1] = weighted_error(x, wt->rows, wt->cols, dtype[i], H, out);
+            if (!qrc) qrc = octet_quantize_gptq(x, wt->rows, wt->cols, dtype[i], H, opt->gptq_damp, out, clip, opt->clip_pct, n_threads);
+            if (!qrc && !opt->quiet) out_err[1] = weighted_error(x, wt->rows, wt->cols, dtype[i], H, out);
         }
-        else if (octet_is_q8(dtype[i]) && octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads) != 0) {
-        bad_tensor:
-            octet_set_error("%s: %s", t->name, octet_last_error());
-            free(x); if (out != (uint8_t *)x) free(out);
-            goto fail;
-        }
+        else if (octet_is_q8(dtype[i])) qrc = octet_quantize_q8(x, wt->rows, wt->cols, dtype[i], out, clip, opt->clip_pct, n_threads);
         else if (dtype[i] == OCTET_F16 || dtype[i] == OCTET_BF16) {
             for (uint64_t j = 0; j < numel; j++) {
                 uint16_t h = dtype[i] == OCTET_F16 ? octet_f32_to_f16(x[j]) : octet_f32_to_bf16(x[j]);
                 memcpy(out + 2 * j, &h, 2);
             }
+        }
+        if (qrc != 0) {
+            octet_set_error("%s: %s", t->name, octet_last_error());
+            free(x); if (out != (uint8_t *)x) free(out);
+            goto fail;
         }
         if (plan && !opt->quiet && t->n_dims >= 2 && octet_is_q8(opt->type)) report_tensor(plan, i, t->name, dtype[i], x, wt, out, out_err);
         int wrc = octet_writer_write_tensor(&w, out);
