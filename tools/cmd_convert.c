@@ -35,7 +35,7 @@ static void help(void) {
            "  --gptq   round INT8 matrices with GPTQ: each rounding error pushed onto the inputs not yet\n"
            "           rounded through the calibration inputs' X^T X (--gptq-damp D: dampening, default 0.01)\n"
            "  --act-quant asym  the file's runs quantize activations with a scale and an offset per 32\n"
-           "           inputs (its --act int8; CPU only): less error, ~20%% slower (docs/QUALITY.md); sym\n"
+           "           inputs (its --act int8; CPU only): less error, ~15%% slower (docs/QUALITY.md); sym\n"
            "           (default): scale only\n"
            "  --synthetic SHAPE  random weights of a real shape (%s), for speed tests only;\n"
            "           marked synthetic in the file (octet run warns)\n", d.calib ? d.calib : "none", (double)d.smooth, synthetic_shape_names());

@@ -186,7 +186,7 @@ static int measure_sensitivity(calib_result *r, calib_state *st, octet_context *
         const octet_tensor *t = &m->file.tensors[i];
         slot sl;
         if (t->n_dims != 2 || !find_slot(m, t, &sl)) continue;
-        uint32_t dtype = octet_is_q8_grouped(o->type) && t->cols % OCTET_Q8_GROUP ? OCTET_Q8 : o->type;  // as convert writes it
+        uint32_t dtype = octet_q8_dtype_for(o->type, t->cols);  // as convert writes it
         octet_tensor q = *t;
         q.dtype = dtype;
         if (octet_tensor_nbytes(dtype, t->rows, t->cols, &q.nbytes) != 0) { rc = -1; break; }

@@ -99,7 +99,6 @@ static int convert_with(const convert_options *opt, const calib_plan *plan);
 static int mixed_precision(const convert_options *o) { return o->keep_f16 > 0 || o->max_kl >= 0 || o->f16_budget >= 0 || o->f32_act > 0; }
 static int f16_selection(const convert_options *o) { return o->keep_f16 > 0 || o->max_kl >= 0 || o->f16_budget >= 0; }
 
-// The INT8 type a matrix of this width gets (q8g32 needs whole groups of 32).
 static int meta_str_is(const octet_meta *meta, const char *key, const char *want) {
     uint32_t type;
     uint64_t len;
@@ -133,8 +132,6 @@ static uint32_t file_version(const octet_meta *meta, const conv_model *m, size_t
     return 1;
 }
 
-static uint32_t quant_dtype(uint32_t type, uint64_t cols) { return octet_is_q8_grouped(type) && cols % OCTET_Q8_GROUP ? OCTET_Q8 : type; }
-
 static int wants_calibration(const convert_options *o) {
     if (!o->calib || o->vocab_only || o->synthetic) return 0;
     int quantized = octet_is_q8(o->type);
@@ -152,7 +149,7 @@ static void plan_mixed_precision(const convert_options *o, calib_plan *p, const 
     for (uint64_t i = 0; i < n; i++) {
         uint64_t b = 0;
         const octet_tensor *t = &f->tensors[i];
-        octet_tensor_nbytes(sens[i] >= 0 ? quant_dtype(o->type, t->cols) : OCTET_F32, t->rows, t->cols, &b);
+        octet_tensor_nbytes(sens[i] >= 0 ? octet_q8_dtype_for(o->type, t->cols) : OCTET_F32, t->rows, t->cols, &b);
         base += (double)b;
         if (sens[i] >= 0) { order[m++] = i; total += sens[i]; }
     }
@@ -167,7 +164,7 @@ static void plan_mixed_precision(const convert_options *o, calib_plan *p, const 
         if (!more) break;
         const octet_tensor *t = &f->tensors[order[j]];
         uint64_t q = 0;
-        octet_tensor_nbytes(quant_dtype(o->type, t->cols), t->rows, t->cols, &q);
+        octet_tensor_nbytes(octet_q8_dtype_for(o->type, t->cols), t->rows, t->cols, &q);
         double extra = 2.0 * (double)(t->rows * t->cols) - (double)q;
         if (o->f16_budget >= 0 && used + extra > base * o->f16_budget / 100) continue;
         used += extra;
@@ -363,7 +360,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
     for (size_t i = 0; i < n; i++) {
         const conv_tensor *t = &m.t[i];
         dtype[i] = t->n_dims >= 2 ? opt->type : OCTET_F32;
-        if (t->n_dims >= 2) dtype[i] = quant_dtype(opt->type, t->dims[t->n_dims - 1]);
+        if (t->n_dims >= 2) dtype[i] = octet_q8_dtype_for(opt->type, t->dims[t->n_dims - 1]);
         if (plan && plan->keep[i] == KEEP_F16) dtype[i] = OCTET_F16;
         if (octet_writer_add_tensor(&w, t->name, dtype[i], t->n_dims, t->dims) != 0) goto fail;
     }

@@ -3,6 +3,7 @@
 #ifndef OCTET_QUANTIZE_H
 #define OCTET_QUANTIZE_H
 #include <stdint.h>
+#include "kernel_types.h"
 
 enum { CLIP_MSE = 0, CLIP_MAX = 1, CLIP_PCT = 2 };
 
@@ -14,6 +15,9 @@ enum { CLIP_MSE = 0, CLIP_MAX = 1, CLIP_PCT = 2 };
 // spread over n_threads threads (the result does not depend on it). Returns 0, or -1 with the
 // error set when a scale does not fit (q8g32h: beyond f16's 65504).
 int octet_quantize_q8(const float *x, uint64_t rows, uint64_t cols, uint32_t dtype, uint8_t *dst, int clip, double pct, int n_threads);
+// The type a matrix of width cols is written as for the requested type: the grouped types need
+// whole groups of 32, narrower or ragged rows fall back to per-row q8.
+static inline uint32_t octet_q8_dtype_for(uint32_t type, uint64_t cols) { return octet_is_q8_grouped(type) && cols % OCTET_Q8_GROUP ? OCTET_Q8 : type; }
 // The scale of one group of n weights (a row for q8, 32 weights for q8g32) under the clip rule.
 float octet_q8_group_scale(const float *v, uint64_t n, int clip, double pct);
 // Stores scale number i in a tensor's scales (f32, or f16 for q8g32h) and returns the value
