@@ -9,6 +9,7 @@
 // Scratch a backend needs for m activation rows of width up to k (one per context).
 typedef struct {
     int8_t *xq;     // m * k int8 activations
+    uint8_t *xu;    // the same plus 128, for prefill's register tiles (kernels.h, octet_tile)
     float  *xs;     // activation scales (one per row or per block)
     float  *xc;     // asym: the matching offsets (block midpoints)
     float  *rows;   // per-thread row conversion space (n_threads * k)

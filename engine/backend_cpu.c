@@ -4,17 +4,19 @@
 #include "kernels.h"
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 int octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads, int act_block, int asym) {
     s->max_m = max_m; s->max_k = max_k; s->n_threads = n_threads; s->act_block = act_block; s->asym = asym;
     size_t n_scales = (size_t)max_m * (act_block > 0 ? max_k / act_block + 1 : 1);
     s->xq = malloc((size_t)max_m * max_k);
+    s->xu = max_m > 1 ? malloc((size_t)max_m * max_k) : NULL;
     s->xs = malloc(n_scales * sizeof *s->xs);
     s->xc = asym ? malloc(n_scales * sizeof *s->xc) : NULL;
     s->rows = malloc((size_t)n_threads * max_k * sizeof *s->rows);
-    return s->xq && s->xs && s->rows && (s->xc || !asym) ? 0 : -1;
+    return s->xq && s->xs && s->rows && (s->xc || !asym) && (s->xu || max_m == 1) ? 0 : -1;
 }
-void octet_scratch_free(octet_scratch *s) { free(s->xq); free(s->xs); free(s->xc); free(s->rows); }
+void octet_scratch_free(octet_scratch *s) { free(s->xq); free(s->xu); free(s->xs); free(s->xc); free(s->rows); }
 
 // Activation blocks are used when they tile the row and fit the kernels' 512 block sums.
 static int blocks_ok(int bs, int k) { return bs > 0 && k % bs == 0 && k / bs <= 512; }
@@ -41,6 +43,7 @@ static void mm_rows(const mm_job *j, int n0, int n1, int ith) {
     int n = (int)w->rows, k = (int)w->cols;
     const octet_kernel_set *ks = octet_kernels();
     const float *xc = j->asym ? j->s->xc : NULL;
+    const uint8_t *xu = j->m > 1 ? j->s->xu : NULL;
     float *row = j->s->rows + (size_t)ith * k;  // this thread's row conversion space
     if (octet_is_q8(w->dtype)) {
         const int8_t *wq = w->data;
@@ -49,11 +52,11 @@ static void mm_rows(const mm_job *j, int n0, int n1, int ith) {
         int bs = act_blocks(j), half = w->dtype == OCTET_Q8G32H;
         if (w->dtype == OCTET_Q8) {
             if (j->bs < 0) k_gemm_q8_f32(ks, j->x, j->m, k, wq, ws, n0, n1, j->y, n, row);
-            else if (bs) k_gemm_q8_i8_blocks(ks, j->s->xq, j->s->xs, xc, j->m, k, bs, wq, ws, w->block_sums, n0, n1, j->y, n);
+            else if (bs) k_gemm_q8_i8_blocks(ks, j->s->xq, xu, j->s->xs, xc, j->m, k, bs, wq, ws, w->block_sums, n0, n1, j->y, n);
             else k_gemm_q8_i8(ks, j->s->xq, j->s->xs, xc, j->m, k, wq, ws, w->block_sums, n0, n1, j->y, n);
         } else {
             if (j->bs < 0) k_gemm_q8g_f32(ks, j->x, j->m, k, wq, sc, half, n0, n1, j->y, n, row);
-            else k_gemm_q8g_i8(ks, j->s->xq, j->s->xs, xc, j->m, k, bs, wq, sc, half, w->block_sums, n0, n1, j->y, n);
+            else k_gemm_q8g_i8(ks, j->s->xq, xu, j->s->xs, xc, j->m, k, bs, wq, sc, half, w->block_sums, n0, n1, j->y, n);
         }
     } else k_gemm_f32(ks, j->x, j->m, k, w->data, (int)w->dtype, n0, n1, j->y, n, row);
 }
@@ -93,6 +96,17 @@ static void quant_worker(void *p, int ith, int nth) {
         int8_t *q = s->xq + (size_t)r * k;
         size_t si = bs ? (size_t)r * (k / bs) : (size_t)r;
         octet_kernels()->quantize_i8(x, k, bs ? bs : k, q, s->xs + si, j->asym ? s->xc + si : NULL);
+        if (j->m > 1) {   // the u8 copy, 8 bytes at a time
+            uint8_t *u = s->xu + (size_t)r * k;
+            int i = 0;
+            for (; i + 8 <= k; i += 8) {
+                uint64_t v;
+                memcpy(&v, q + i, 8);
+                v ^= 0x8080808080808080ull;
+                memcpy(u + i, &v, 8);
+            }
+            for (; i < k; i++) u[i] = (uint8_t)(q[i] ^ 0x80);
+        }
     }
 }
 

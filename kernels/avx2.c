@@ -340,10 +340,12 @@ static void softcap(float *x, int n, float cap) {
     k_softcap(x + i, n - i, cap);
 }
 
+#define TILE_ROWS 8
+#define gemm_tile k_gemm_tile   // (for now)
 const octet_kernel_set SET = {SET_NAME, dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8, octet_avx2_dot_rows_f32, octet_avx2_axpy_rows_f32, gemm8_acc,
-                              softmax, swiglu, geglu, softcap, dots8_i8, mac_probe};
+                              softmax, swiglu, geglu, softcap, dots8_i8, mac_probe, TILE_ROWS, gemm_tile};
 #elif defined(OCTET_AVXVNNI)
-const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #else
-const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

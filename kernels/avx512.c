@@ -4,6 +4,7 @@
 #include "kernels.h"
 #include "kernel_types.h"
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) && ((defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__FMA__)) || defined(OCTET_EMULATED_AVX512))
 #include "avx2_helpers.h"
@@ -368,8 +369,72 @@ static void softcap(float *x, int n, float cap) {
     k_softcap(x + i, n - i, cap);
 }
 
+// Register tiles (kernels.h, octet_tile): 32 rows (two vectors of 16) against TILE_T tokens. Each
+// (token, row) lane starts a block at -128 x the row's block sum and adds the products of the
+// token's u8 activations (x + 128, four broadcast) with the row's 4 signed weights, eight steps:
+// exactly the block's dot. Then the pair's term in gemm8_acc's mode and order.
+#define TILE_ROWS 32
+#define TILE_T 6
+HOT __m512 tile_term(const octet_tile *t, int j, int b, int h, __m512i dot, int mode) {
+    __m512 d = _mm512_cvtepi32_ps(dot);
+    size_t br = (size_t)b * TILE_ROWS + 16 * h, tb = (size_t)j * t->nb + b;
+    if (mode == Q8) return _mm512_mul_ps(_mm512_set1_ps(t->sx[tb]), d);
+    if (mode == Q8_ASYM)
+        return _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(t->sx[tb]), d), _mm512_mul_ps(_mm512_set1_ps(t->cx[tb]), _mm512_loadu_ps(t->S + br)));
+    __m512 sw = _mm512_loadu_ps(t->sw + br);
+    if (mode == G32_ROW) return _mm512_mul_ps(sw, d);
+    if (mode == G32_ASYM)
+        return _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(t->sx[tb]), sw), d),
+                             _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(t->cx[tb]), sw), _mm512_loadu_ps(t->S + br)));
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(t->sx[tb]), sw), d);
+}
+// Tokens j0 .. j0 + TILE_T - 1 (those past the last repeat it; only the real ones are stored).
+HOT void tile_run(const octet_tile *t, int j0, int mode) {
+    const uint8_t *au[TILE_T];
+    int jt[TILE_T];
+    for (int i = 0; i < TILE_T; i++) {
+        jt[i] = j0 + i < t->nt ? j0 + i : t->nt - 1;
+        au[i] = t->au + (size_t)jt[i] * t->lda;
+    }
+    __m512 acc[TILE_T][2];
+    _Pragma("GCC unroll 6") for (int i = 0; i < TILE_T; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    const int nb = t->nb;
+    for (int b = 0; b < nb; b++) {
+        const int8_t *w = t->w + (size_t)b * 8 * TILE_ROWS * 4;
+        __m512i d[TILE_T][2], o0 = _mm512_loadu_si512(t->wofs + (size_t)b * TILE_ROWS), o1 = _mm512_loadu_si512(t->wofs + (size_t)b * TILE_ROWS + 16);
+        _Pragma("GCC unroll 6") for (int i = 0; i < TILE_T; i++) { d[i][0] = o0; d[i][1] = o1; }
+        _Pragma("GCC unroll 8") for (int q = 0; q < 8; q++) {
+            __m512i w0 = _mm512_loadu_si512(w + q * TILE_ROWS * 4), w1 = _mm512_loadu_si512(w + q * TILE_ROWS * 4 + 64);
+            _Pragma("GCC unroll 6") for (int i = 0; i < TILE_T; i++) {
+                int32_t x;
+                memcpy(&x, au[i] + b * 32 + q * 4, 4);
+                __m512i xb = _mm512_set1_epi32(x);
+                d[i][0] = _mm512_dpbusd_epi32(d[i][0], xb, w0);
+                d[i][1] = _mm512_dpbusd_epi32(d[i][1], xb, w1);
+            }
+        }
+        _Pragma("GCC unroll 6") for (int i = 0; i < TILE_T; i++) {
+            acc[i][0] = _mm512_add_ps(acc[i][0], tile_term(t, jt[i], b, 0, d[i][0], mode));
+            acc[i][1] = _mm512_add_ps(acc[i][1], tile_term(t, jt[i], b, 1, d[i][1], mode));
+        }
+    }
+    for (int i = 0; i < TILE_T && j0 + i < t->nt; i++) {
+        _mm512_storeu_ps(t->acc + (size_t)(j0 + i) * TILE_ROWS, acc[i][0]);
+        _mm512_storeu_ps(t->acc + (size_t)(j0 + i) * TILE_ROWS + 16, acc[i][1]);
+    }
+}
+HOT void tile_mode(const octet_tile *t, int mode) {
+    for (int j = 0; j < t->nt; j += TILE_T) tile_run(t, j, mode);
+}
+static void gemm_tile(const octet_tile *t) {
+    if (t->P != TILE_ROWS) k_gemm_tile(t);
+    else if (!t->sw) t->cx ? tile_mode(t, Q8_ASYM) : tile_mode(t, Q8);
+    else if (!t->sx) tile_mode(t, G32_ROW);
+    else t->cx ? tile_mode(t, G32_ASYM) : tile_mode(t, G32);
+}
+
 const octet_kernel_set octet_kernels_avx512 = {"avx512", dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8,
-                                               octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu, geglu, softcap, dots8_i8, mac_probe};
+                                               octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu, geglu, softcap, dots8_i8, mac_probe, TILE_ROWS, gemm_tile};
 #else
-const octet_kernel_set octet_kernels_avx512 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx512 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -2,6 +2,8 @@
 // rescaling order are fixed here, so every set gives the same bits.
 #include "kernels.h"
 #include "kernel_types.h"
+#include <stdlib.h>
+#include <string.h>
 
 // Sum of a row's int8 weights from its block sums (asymmetric activations with one block per row).
 static int32_t row_sum(const int16_t *wsum, int n, int k) {
@@ -64,6 +66,7 @@ typedef struct {
     int ldy;
     const uint16_t *ws16;     // q8g32h: the weights' per-32 scales in f16 tiles of 8 rows (ws then unused)
     int ws_row0;              // grouped f32 scales: ws holds rows from this one on
+    const uint8_t *xu;        // xq plus 128, or NULL
 } gemm_ops;
 
 // Row n's scale of block b (f16 widened exactly, so q8g32h gives q8g32's bits for the same values).
@@ -178,7 +181,72 @@ static void gemm_pairs_widened(const gemm_ops *o, int m, int n0, int n1) {
     }
 }
 
+// Register tiles (kernels.h, octet_tile) for prefills of at least TILE_MIN tokens (fewer pass
+// the rows too few times to repay the packing), TILE_TOKENS at a time per call.
+#define TILE_MIN 16
+#define TILE_TOKENS 48
+
+// Panel rows [p0, p0 + rows) of P packed, with their block sums, scales and (asymmetric) sums
+// as floats; the rows past `rows` are zeros (their outputs are never written).
+static void pack_panel(const gemm_ops *o, int p0, int rows, int P, int8_t *w, int32_t *wofs, float *sw, float *S) {
+    int nb = o->nb;
+    for (int r = 0; r < P; r++) {
+        const int8_t *src = o->wq + (size_t)(p0 + r) * o->k;
+        for (int b = 0; b < nb; b++) {
+            int32_t sum = 0;
+            for (int q = 0; q < 8; q++) {
+                int8_t *d = w + (((size_t)b * 8 + q) * P + r) * 4;
+                if (r >= rows) { memset(d, 0, 4); continue; }
+                memcpy(d, src + b * 32 + q * 4, 4);
+                sum += d[0] + d[1] + d[2] + d[3];
+            }
+            wofs[(size_t)b * P + r] = -128 * sum;
+            if (S) S[(size_t)b * P + r] = (float)sum;
+            if (sw) sw[(size_t)b * P + r] = r < rows ? scale_at(o, p0 + r, b) : 0;
+        }
+    }
+}
+
+// The tiled product of rows [n0, n1) for all m tokens; 0, or -1 when out of memory (nothing written).
+static int gemm_tiles(const gemm_ops *o, int m, int n0, int n1) {
+    const octet_kernel_set *ks = o->ks;
+    int P = ks->tile_rows, nb = o->nb, k = o->k, g32 = o->g32;
+    size_t panel = (size_t)P * k, per_block = (size_t)nb * P;
+    size_t bytes = panel + per_block * (sizeof(int32_t) + 2 * sizeof(float)) + (size_t)TILE_TOKENS * P * sizeof(float) + (o->xu ? 0 : (size_t)m * k);
+    uint8_t *buf = malloc(bytes);
+    if (!buf) return -1;
+    int8_t *w = (int8_t *)buf;
+    int32_t *wofs = (int32_t *)(buf + panel);   // (k is a multiple of 32, so these stay aligned)
+    float *sw = (float *)(wofs + per_block), *S = sw + per_block, *acc = S + per_block;
+    const uint8_t *xu = o->xu;
+    if (!xu) {
+        uint8_t *u = (uint8_t *)(acc + (size_t)TILE_TOKENS * P);
+        for (size_t i = 0; i < (size_t)m * k; i++) u[i] = (uint8_t)(o->xq[i] ^ 0x80);
+        xu = u;
+    }
+    for (int p0 = n0; p0 < n1; p0 += P) {
+        int rows = n1 - p0 < P ? n1 - p0 : P;
+        pack_panel(o, p0, rows, P, w, wofs, g32 ? sw : NULL, o->xc ? S : NULL);
+        float wtot[256];   // (no set has panels taller than this)
+        for (int r = 0; r < rows; r++) wtot[r] = row_total(o, p0 + r);
+        for (int t0 = 0; t0 < m; t0 += TILE_TOKENS) {
+            int nt = m - t0 < TILE_TOKENS ? m - t0 : TILE_TOKENS;
+            octet_tile t = {.w = w, .wofs = wofs, .S = o->xc ? S : NULL, .sw = g32 ? sw : NULL, .a = o->xq + (size_t)t0 * k, .au = xu + (size_t)t0 * k,
+                            .lda = (size_t)k, .sx = o->abs ? o->xs + (size_t)t0 * nb : NULL, .cx = o->abs && o->xc ? o->xc + (size_t)t0 * nb : NULL,
+                            .P = P, .nt = nt, .nb = nb, .acc = acc};
+            ks->gemm_tile(&t);
+            for (int j = 0; j < nt; j++) {
+                float *y = o->y + (size_t)(t0 + j) * o->ldy + p0;
+                for (int r = 0; r < rows; r++) y[r] = finish(o, t0 + j, p0 + r, acc[(size_t)j * P + r], wtot[r]);
+            }
+        }
+    }
+    free(buf);
+    return 0;
+}
+
 static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1) {
+    if (o->ks->tile_rows && o->bs == 32 && m >= TILE_MIN && o->nb <= MAX_BLOCKS && gemm_tiles(o, m, n0, n1) == 0) return;
     int nb = o->nb, m8 = nb <= MAX_BLOCKS ? m / 8 * 8 : 0, lanes = nb <= MAX_BLOCKS;
     if (o->ws16 && m8) { gemm_pairs_widened(o, m, n0, n1); return; }
     float sx[MAX_BLOCKS * 8], cx[MAX_BLOCKS * 8];
@@ -197,9 +265,9 @@ static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1) {
     }
 }
 
-void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int bs, const int8_t *wq, const float *ws,
+void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const uint8_t *xu, const float *xs, const float *xc, int m, int k, int bs, const int8_t *wq, const float *ws,
                          const int16_t *wsum, int n0, int n1, float *y, int ldy) {
-    gemm_ops o = {ks, xq, wq, xs, xc, ws, wsum, k, k / bs, bs, 0, 1, y, ldy, NULL, 0};  // asymmetric: bs == 32
+    gemm_ops o = {ks, xq, wq, xs, xc, ws, wsum, k, k / bs, bs, 0, 1, y, ldy, NULL, 0, xu};  // asymmetric: bs == 32
     gemm_pairs(&o, m, n0, n1);
 }
 
@@ -215,10 +283,10 @@ void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, con
 // Grouped weights (one scale per 32 weights). abs 32: activations with one scale per 32 inputs,
 // acc += (xs[b] * ws[b]) * dot_b; abs 0: one activation scale per row, applied to the sum of
 // ws[b] * dot_b.
-void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const void *ws,
+void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const uint8_t *xu, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const void *ws,
                    int f16_scales, const int16_t *wsum, int n0, int n1, float *y, int ldy) {
     gemm_ops o = {ks, xq, wq, xs, xc, f16_scales ? NULL : ws, wsum, k, k / (int)OCTET_Q8_GROUP, (int)OCTET_Q8_GROUP, 1, abs != 0, y, ldy,
-                  f16_scales ? ws : NULL, 0};
+                  f16_scales ? ws : NULL, 0, xu};
     gemm_pairs(&o, m, n0, n1);
 }
 

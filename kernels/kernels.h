@@ -23,6 +23,23 @@ typedef struct {
     int prefetch;   // a hint: the 8 weight rows after these (ldw > 0) are read next, fetch them ahead
 } octet_lanes8;
 
+// Prefill in register tiles (kernels/gemm.c): a panel of P weight rows is packed so that one
+// vector holds several rows' 4 consecutive weights, and every token passes it; each (token, row)
+// pair gathers a block's 32 products in one int32 lane, so no block needs a horizontal sum. A
+// pair's arithmetic is gemm8_acc's (acc from 0, the same terms in block order): the same bits.
+typedef struct {
+    const int8_t *w;          // [nb][8][P][4]: row r's weights 4q..4q+3 of block b at ((b*8 + q)*P + r)*4
+    const int32_t *wofs;      // [nb][P]: -128 x row r's block sum, for the u8 activations below
+    const float *S;           // [nb][P]: the block sums as floats (asymmetric activations), else NULL
+    const float *sw;          // [nb][P]: grouped weights' scales, else NULL (q8: the row scale comes later)
+    const int8_t *a;          // token t's int8 activations at a + t*lda, and the same plus 128 at
+    const uint8_t *au;        // au + t*lda (instructions that multiply u8 by s8 add -128 x the block sum)
+    size_t lda;
+    const float *sx, *cx;     // token t's block b scale and offset at sx[t*nb + b] (sx NULL: applied later)
+    int P, nt, nb;
+    float *acc;               // out: pair (t, r) at acc[t*P + r]
+} octet_tile;
+
 // The primitives each instruction set implements. Every set gives bit-identical results: int32
 // dots are exact, and f32 dots keep the reference's 8 partial sums and their combine order.
 typedef struct {
@@ -64,9 +81,17 @@ typedef struct {
     // v's first bytes (v[i] in [-127, 127], 64 readable) times themselves. Returns the
     // multiply-adds done; *check gets the sum of all products, wrapping in 32 bits.
     uint64_t (*mac_probe)(const int8_t *v, long steps, int32_t *check);
+    // The set's panel height P for gemm_tile (0: the set has none, gemm8_acc does prefill), and
+    // the tile product itself: t->nt tokens against a panel packed for t->P rows, in
+    // gemm8_acc's scaling modes (sw NULL: q8, with cx asymmetric; sw with sx NULL: q8g32 row
+    // scale; sw, sx: q8g32, with cx asymmetric). The scalar one reads any P.
+    int tile_rows;
+    void (*gemm_tile)(const octet_tile *t);
 } octet_kernel_set;
 // The scalar gemm8_acc, which SIMD sets use for block sizes other than 32.
 void k_gemm8_acc(const octet_lanes8 *g, float acc[8]);
+// The scalar gemm_tile (any P).
+void k_gemm_tile(const octet_tile *t);
 
 extern const octet_kernel_set octet_kernels_scalar;
 // Name "unavailable" where the compiler could not build them (not x86 / not AArch64, no
@@ -98,10 +123,12 @@ void k_gemm_q8_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs,
 // f32 activations with f32, f16 or bf16 weights (dtype as in octet_file.h); `row` is scratch of k floats.
 void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const void *w, int wdtype, int n0, int n1, float *y, int ldy, float *row);
 
+// xu (the two below): xq's bytes plus 128, which the tiled prefill of u8 x s8 sets reads; NULL:
+// made here when needed (the engine makes it once per matmul with the quantization).
 // Block-wise int8 activations: one scale per `bs` inputs (k % bs == 0), so an outlier only
 // coarsens its own block. y = ws[n] * sum_b xs[m][b] * sum_{i in b} xq[m][i] * wq[n][i].
 void k_quantize_row_i8_blocks(const float *x, int k, int bs, int8_t *q, float *s);
-void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int bs, const int8_t *wq, const float *ws,
+void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const uint8_t *xu, const float *xs, const float *xc, int m, int k, int bs, const int8_t *wq, const float *ws,
                          const int16_t *wsum, int n0, int n1, float *y, int ldy);
 // Asymmetric activations: per block of bs inputs, x ~ c + s * q with q in [-127, 127] spanning
 // [min, max] (255 levels where a symmetric grid spends half on a sign one-sided data never has).
@@ -116,7 +143,7 @@ void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, con
 // f16_scales, widened exactly, so both types give the same bits for the same scale values).
 // abs = 32: activations scaled per 32 inputs, y = sum_b (xs[m][b] * ws[n][b]) * dot_b; abs = 0:
 // one activation scale per row, y = xs[m] * sum_b ws[n][b] * dot_b.
-void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const void *ws,
+void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const uint8_t *xu, const float *xs, const float *xc, int m, int k, int abs, const int8_t *wq, const void *ws,
                    int f16_scales, const int16_t *wsum, int n0, int n1, float *y, int ldy);
 // Weight-only grouped int8: f32 activations times the dequantized rows (`row`: scratch of k floats).
 void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const void *ws, int f16_scales, int n0, int n1, float *y,

@@ -373,10 +373,12 @@ static void softcap(float *x, int n, float cap) {
     k_softcap(x + i, n - i, cap);
 }
 
+#define TILE_ROWS 8
+#define gemm_tile k_gemm_tile   // (for now)
 const octet_kernel_set SET = {SET_NAME, dot_i8, dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, gemm8_acc,
-                              softmax, swiglu, geglu, softcap, dots8_i8, mac_probe};
+                              softmax, swiglu, geglu, softcap, dots8_i8, mac_probe, TILE_ROWS, gemm_tile};
 #elif defined(OCTET_NEON_DOTPROD)
-const octet_kernel_set octet_kernels_dotprod = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_dotprod = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #else
-const octet_kernel_set octet_kernels_neon = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_neon = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -68,6 +68,26 @@ void k_gemm8_acc(const octet_lanes8 *g, float acc[8]) {
         }
 }
 
+// Each pair's block dot from the packed panel and the signed activations, then gemm8_acc's term.
+void k_gemm_tile(const octet_tile *t) {
+    for (int j = 0; j < t->nt; j++)
+        for (int r = 0; r < t->P; r++) {
+            const int8_t *a = t->a + (size_t)j * t->lda;
+            float acc = 0;
+            for (int b = 0; b < t->nb; b++) {
+                int32_t dot = 0;
+                for (int i = 0; i < 32; i++) dot += (int32_t)a[b * 32 + i] * t->w[(((size_t)b * 8 + i / 4) * t->P + r) * 4 + i % 4];
+                size_t br = (size_t)b * t->P + r, tb = (size_t)j * t->nb + b;
+                float d = (float)dot, x = t->sx ? t->sx[tb] : 0, c = t->cx ? t->cx[tb] : 0, S = t->cx ? t->S[br] : 0;
+                if (!t->sw) acc += t->cx ? x * d + c * S : x * d;
+                else if (!t->sx) acc += t->sw[br] * d;
+                else if (t->cx) acc += (x * t->sw[br]) * d + (c * t->sw[br]) * S;
+                else acc += (x * t->sw[br]) * d;
+            }
+            t->acc[(size_t)j * t->P + r] = acc;
+        }
+}
+
 static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, float *c) {
     if (c) k_quantize_row_i8_asym(x, k, bs, q, s, c);
     else k_quantize_row_i8_blocks(x, k, bs, q, s);
@@ -184,4 +204,4 @@ static uint64_t mac_probe(const int8_t *v, long steps, int32_t *check) {
 }
 
 const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, k_gemm8_acc,
-                                                k_softmax, k_swiglu, k_geglu, k_softcap, dots8_i8, mac_probe};
+                                                k_softmax, k_swiglu, k_geglu, k_softcap, dots8_i8, mac_probe, 8, k_gemm_tile};

@@ -82,10 +82,10 @@ static void gemm_paths_agree(void) {
     for (int r = 0; r < m; r++) k_quantize_row_i8(x + r * k, k, xq + r * k, &xs[r]);
     k_gemm_q8_i8(&octet_kernels_scalar, xq, xs, NULL, m, k, wq, ws, NULL, 0, n, y1, n);
     // one block spanning the row is the per-row path exactly
-    k_gemm_q8_i8_blocks(&octet_kernels_scalar, xq, xs, NULL, m, k, k, wq, ws, NULL, 0, n, y2, n);
+    k_gemm_q8_i8_blocks(&octet_kernels_scalar, xq, NULL, xs, NULL, m, k, k, wq, ws, NULL, 0, n, y2, n);
     CHECK(!memcmp(y1, y2, sizeof y1), "block size k equals per-row");
     for (int r = 0; r < m; r++) k_quantize_row_i8_blocks(x + r * k, k, 32, xq + r * k, xsb + r * 3);
-    k_gemm_q8_i8_blocks(&octet_kernels_scalar, xq, xsb, NULL, m, k, 32, wq, ws, NULL, 0, n, y2, n);
+    k_gemm_q8_i8_blocks(&octet_kernels_scalar, xq, NULL, xsb, NULL, m, k, 32, wq, ws, NULL, 0, n, y2, n);
     k_gemm_q8_f32(&octet_kernels_scalar, x, m, k, wq, ws, 0, n, y3, n, row);
     int bad = 0;
     for (int r = 0; r < m; r++)
@@ -134,24 +134,24 @@ static void q8g32_gemm_matches_exact(void) {
             k_quantize_row_i8_blocks(x + r * k, k, 32, xb + r * k, xsb + r * nb);
             k_quantize_row_i8(x + r * k, k, xr + r * k, &xs[r]);
         }
-        k_gemm_q8g_i8(&octet_kernels_scalar, xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, 0, NULL, 0, n, y[0], n);
-        k_gemm_q8g_i8(&octet_kernels_scalar, xr, xs, NULL, m, k, 0, (const int8_t *)wq, ws, 0, NULL, 0, n, y[1], n);
+        k_gemm_q8g_i8(&octet_kernels_scalar, xb, NULL, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, 0, NULL, 0, n, y[0], n);
+        k_gemm_q8g_i8(&octet_kernels_scalar, xr, NULL, xs, NULL, m, k, 0, (const int8_t *)wq, ws, 0, NULL, 0, n, y[1], n);
         k_gemm_q8g_f32(&octet_kernels_scalar, x, m, k, (const int8_t *)wq, ws, 0, 0, n, y[2], n, row);
         // the 8-token groups give each token the bits it gets alone (8 rows at a time, then one by one)
         int alone = 0;
         for (int r = 0; r < m; r++) {
             float one[13];
-            k_gemm_q8g_i8(&octet_kernels_scalar, xb + r * k, xsb + r * nb, NULL, 1, k, 32, (const int8_t *)wq, ws, 0, NULL, 0, n, one, n);
+            k_gemm_q8g_i8(&octet_kernels_scalar, xb + r * k, NULL, xsb + r * nb, NULL, 1, k, 32, (const int8_t *)wq, ws, 0, NULL, 0, n, one, n);
             alone += !memcmp(one, y[0] + r * n, sizeof one);
-            k_gemm_q8g_i8(&octet_kernels_scalar, xr + r * k, xs + r, NULL, 1, k, 0, (const int8_t *)wq, ws, 0, NULL, 0, n, one, n);
+            k_gemm_q8g_i8(&octet_kernels_scalar, xr + r * k, NULL, xs + r, NULL, 1, k, 0, (const int8_t *)wq, ws, 0, NULL, 0, n, one, n);
             alone += !memcmp(one, y[1] + r * n, sizeof one);
         }
         CHECK(alone == 2 * m, "k=%d: %d of %d token rows differ from the token computed alone", k, 2 * m - alone, 2 * m);
         const octet_kernel_set *simd[MAX_SETS];
         for (int si = 0, ns = simd_sets(simd); si < ns; si++) {
-            k_gemm_q8g_i8(simd[si], xb, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, 0, NULL, 0, n, ys, n);
+            k_gemm_q8g_i8(simd[si], xb, NULL, xsb, NULL, m, k, 32, (const int8_t *)wq, ws, 0, NULL, 0, n, ys, n);
             CHECK(!memcmp(ys, y[0], sizeof ys), "%s q8g32 per-32 differs from scalar, k=%d", simd[si]->name, k);
-            k_gemm_q8g_i8(simd[si], xr, xs, NULL, m, k, 0, (const int8_t *)wq, ws, 0, NULL, 0, n, ys, n);
+            k_gemm_q8g_i8(simd[si], xr, NULL, xs, NULL, m, k, 0, (const int8_t *)wq, ws, 0, NULL, 0, n, ys, n);
             CHECK(!memcmp(ys, y[1], sizeof ys), "%s q8g32 per-row differs from scalar, k=%d", simd[si]->name, k);
         }
         int bad = 0;
@@ -274,18 +274,18 @@ static void q8g32h_gives_q8g32_bits(void) {
             for (int si = 0; si < nsets; si++) {
                 float ya[143], yb[143];
                 const float *cb = asym ? c32 : NULL, *crr = asym ? cr : NULL;
-                k_gemm_q8g_i8(sets[si], xb, s32, cb, m, k, 32, (const int8_t *)g32, sa, 0, ta.block_sums, 0, n, ya, n);
-                k_gemm_q8g_i8(sets[si], xb, s32, cb, m, k, 32, (const int8_t *)g16, sb, 1, tb.block_sums, 0, n, yb, n);
+                k_gemm_q8g_i8(sets[si], xb, NULL, s32, cb, m, k, 32, (const int8_t *)g32, sa, 0, ta.block_sums, 0, n, ya, n);
+                k_gemm_q8g_i8(sets[si], xb, NULL, s32, cb, m, k, 32, (const int8_t *)g16, sb, 1, tb.block_sums, 0, n, yb, n);
                 same += !memcmp(ya, yb, sizeof ya); runs++;
-                k_gemm_q8g_i8(sets[si], xr, sr, crr, m, k, 0, (const int8_t *)g32, sa, 0, ta.block_sums, 0, n, ya, n);
-                k_gemm_q8g_i8(sets[si], xr, sr, crr, m, k, 0, (const int8_t *)g16, sb, 1, tb.block_sums, 0, n, yb, n);
+                k_gemm_q8g_i8(sets[si], xr, NULL, sr, crr, m, k, 0, (const int8_t *)g32, sa, 0, ta.block_sums, 0, n, ya, n);
+                k_gemm_q8g_i8(sets[si], xr, NULL, sr, crr, m, k, 0, (const int8_t *)g16, sb, 1, tb.block_sums, 0, n, yb, n);
                 same += !memcmp(ya, yb, sizeof ya); runs++;
                 for (int r = 0; r < 2; r++) {  // one token against the rows (decode's grouping)
-                    k_gemm_q8g_i8(sets[si], xb + r * k, s32 + r * nb, cb ? cb + r * nb : NULL, 1, k, 32, (const int8_t *)g32, sa, 0, ta.block_sums, 0, n, ya, n);
-                    k_gemm_q8g_i8(sets[si], xb + r * k, s32 + r * nb, cb ? cb + r * nb : NULL, 1, k, 32, (const int8_t *)g16, sb, 1, tb.block_sums, 0, n, yb, n);
+                    k_gemm_q8g_i8(sets[si], xb + r * k, NULL, s32 + r * nb, cb ? cb + r * nb : NULL, 1, k, 32, (const int8_t *)g32, sa, 0, ta.block_sums, 0, n, ya, n);
+                    k_gemm_q8g_i8(sets[si], xb + r * k, NULL, s32 + r * nb, cb ? cb + r * nb : NULL, 1, k, 32, (const int8_t *)g16, sb, 1, tb.block_sums, 0, n, yb, n);
                     same += !memcmp(ya, yb, n * sizeof *ya); runs++;
                     float part[13];  // rows 3..12 alone: from inside a tile of 8 rows
-                    k_gemm_q8g_i8(sets[si], xb + r * k, s32 + r * nb, cb ? cb + r * nb : NULL, 1, k, 32, (const int8_t *)g16, sb, 1, tb.block_sums, 3, n, part, n);
+                    k_gemm_q8g_i8(sets[si], xb + r * k, NULL, s32 + r * nb, cb ? cb + r * nb : NULL, 1, k, 32, (const int8_t *)g16, sb, 1, tb.block_sums, 3, n, part, n);
                     same += !memcmp(part + 3, yb + 3, (n - 3) * sizeof *yb); runs++;
                 }
                 if (!asym) {
@@ -303,6 +303,79 @@ static void q8g32h_gives_q8g32_bits(void) {
             CHECK(!memcmp(ra, rb, sizeof(float) * k), "k=%d row %d: q8g32h row differs", k, r);
         }
         free(x); free(w); free(row); free(g32); free(g16); free(xb); free(xr); free(s32); free(c32); free(ta.block_sums); free(tb.block_sums);
+    }
+}
+
+// Prefill's register tiles (octet_tile) give each (token, row) the bits of the pair path, for
+// every set (its tiles against itself with tiles off), every scaling mode (q8, q8g32 and q8g32h;
+// per-32 and per-row activations, symmetric and asymmetric), token counts and row ranges that
+// are not whole tiles, and the edges: weights and activations of +-127, zero rows.
+static void tiled_prefill_gives_pair_bits(void) {
+    int ks_[] = {32, 576, 1568}, ms[] = {16, 23, 61};
+    for (unsigned z = 0; z < sizeof ks_ / sizeof *ks_; z++) {
+        int k = ks_[z], nb = k / 32, n = 70, mmax = 61;
+        float *x = malloc(sizeof(float) * mmax * k), *w = malloc(sizeof(float) * n * k);
+        for (int r = 0; r < mmax; r++)
+            for (int i = 0; i < k; i++)
+                x[r * k + i] = r == 0 ? 1 : r == 1 ? -1 : r == 2 ? 0 : r == 3 ? (i % 2 ? 1 : -1) : frand() * (i % 37 == 0 ? 40 : 1) + (i % 64 < 32 ? 2 : 0);
+        for (int c = 0; c < n; c++)
+            for (int i = 0; i < k; i++) w[c * k + i] = c == 0 ? 1 : c == 1 ? -1 : c == 2 ? 0 : frand() * (i % 64 < 32 ? 1 : 0.01f);
+        uint64_t qbytes;
+        octet_tensor_nbytes(OCTET_Q8, (uint64_t)n, (uint64_t)k, &qbytes);
+        uint8_t *q8 = calloc(1, qbytes), *g32, *g16;
+        float *s8 = (float *)(q8 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k));
+        for (int c = 0; c < n; c++) k_quantize_row_i8(w + (size_t)c * k, k, (int8_t *)q8 + (size_t)c * k, &s8[c]);
+        make_q8g32_pair(w, n, k, &g32, &g16);
+        octet_tensor t8 = {.dtype = OCTET_Q8, .rows = (uint64_t)n, .cols = (uint64_t)k, .data = q8, .name = "q8"}, ta = t8, tb = t8;
+        ta.dtype = OCTET_Q8G32; ta.data = g32; tb.dtype = OCTET_Q8G32H; tb.data = g16;
+        CHECK(octet_tensor_block_sums(&t8) == 0 && octet_tensor_block_sums(&ta) == 0 && octet_tensor_block_sums(&tb) == 0, "block sums");
+        const void *sa = g32 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k), *sb = g16 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k);
+        int8_t *xb = malloc((size_t)mmax * k), *xr = malloc((size_t)mmax * k);
+        uint8_t *xu = malloc((size_t)mmax * k);
+        float *s32 = malloc(sizeof(float) * mmax * nb), *c32 = malloc(sizeof(float) * mmax * nb), sr[61], cr[61];
+        float *y1 = malloc(sizeof(float) * mmax * n), *y2 = malloc(sizeof(float) * mmax * n);
+        const octet_kernel_set *sets[1 + MAX_SETS] = {&octet_kernels_scalar};
+        int nsets = 1 + simd_sets(sets + 1), runs = 0, same = 0;
+        for (int asym = 0; asym < 2; asym++) {
+            for (int r = 0; r < mmax; r++) {
+                if (asym) {
+                    k_quantize_row_i8_asym(x + r * k, k, 32, xb + r * k, s32 + r * nb, c32 + r * nb);
+                    k_quantize_row_i8_asym(x + r * k, k, k, xr + r * k, &sr[r], &cr[r]);
+                } else {
+                    k_quantize_row_i8_blocks(x + r * k, k, 32, xb + r * k, s32 + r * nb);
+                    k_quantize_row_i8(x + r * k, k, xr + r * k, &sr[r]);
+                }
+            }
+            for (int i = 0; i < mmax * k; i++) xu[i] = (uint8_t)(xb[i] ^ 0x80);
+            const float *cb = asym ? c32 : NULL, *crr = asym ? cr : NULL;
+            for (int si = 0; si < nsets; si++) {
+                octet_kernel_set pairs = *sets[si];
+                pairs.tile_rows = 0;
+                CHECK(sets[si]->tile_rows > 0 && sets[si]->gemm_tile, "%s has register tiles", sets[si]->name);
+                for (unsigned mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+                    for (int n0 = 0; n0 <= 5; n0 += 5)
+                        for (int kind = 0; kind < 5; kind++) {
+                            const octet_kernel_set *use[2] = {sets[si], &pairs};
+                            float *out[2] = {y1, y2};
+                            int m = ms[mi];
+                            for (int v = 0; v < 2; v++) {
+                                memset(out[v], 0, sizeof(float) * mmax * n);
+                                const uint8_t *u = v == 0 && kind % 2 ? xu : NULL;   // the engine's u8 copy, or made inside
+                                if (kind == 0) k_gemm_q8_i8_blocks(use[v], xb, u, s32, cb, m, k, 32, (const int8_t *)q8, s8, t8.block_sums, n0, n, out[v], n);
+                                if (kind == 1) k_gemm_q8g_i8(use[v], xb, u, s32, cb, m, k, 32, (const int8_t *)g32, sa, 0, ta.block_sums, n0, n, out[v], n);
+                                if (kind == 2) k_gemm_q8g_i8(use[v], xr, NULL, sr, crr, m, k, 0, (const int8_t *)g32, sa, 0, ta.block_sums, n0, n, out[v], n);
+                                if (kind == 3) k_gemm_q8g_i8(use[v], xb, u, s32, cb, m, k, 32, (const int8_t *)g16, sb, 1, tb.block_sums, n0, n, out[v], n);
+                                if (kind == 4) k_gemm_q8g_i8(use[v], xr, NULL, sr, crr, m, k, 0, (const int8_t *)g16, sb, 1, tb.block_sums, n0, n, out[v], n);
+                            }
+                            int ok = !memcmp(y1, y2, sizeof(float) * m * n);
+                            same += ok; runs++;
+                            if (!ok) fprintf(stderr, "  %s k=%d m=%d n0=%d kind %d asym %d differs\n", sets[si]->name, k, m, n0, kind, asym);
+                        }
+            }
+        }
+        CHECK(same == runs, "k=%d: %d of %d tiled products differ from the pair path's", k, runs - same, runs);
+        free(x); free(w); free(q8); free(g32); free(g16); free(xb); free(xr); free(xu); free(s32); free(c32); free(y1); free(y2);
+        free(t8.block_sums); free(ta.block_sums); free(tb.block_sums);
     }
 }
 
@@ -339,18 +412,18 @@ static void asym_gemm_matches_exact(void) {
             float tmp[4][143], (*out)[143] = si ? tmp : y;
             k_gemm_q8_i8(sets[si], xr, sr, cr, m, k, (const int8_t *)q8, s8, t8.block_sums, 0, n, out[0], n);
             if (whole) {
-                k_gemm_q8_i8_blocks(sets[si], xb, sb, cb, m, k, 32, (const int8_t *)q8, s8, t8.block_sums, 0, n, out[1], n);
-                k_gemm_q8g_i8(sets[si], xb, sb, cb, m, k, 32, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, out[2], n);
-                k_gemm_q8g_i8(sets[si], xr, sr, cr, m, k, 0, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, out[3], n);
+                k_gemm_q8_i8_blocks(sets[si], xb, NULL, sb, cb, m, k, 32, (const int8_t *)q8, s8, t8.block_sums, 0, n, out[1], n);
+                k_gemm_q8g_i8(sets[si], xb, NULL, sb, cb, m, k, 32, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, out[2], n);
+                k_gemm_q8g_i8(sets[si], xr, NULL, sr, cr, m, k, 0, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, out[3], n);
             }
             int alone = 0;  // the 8-token groups give each token the bits it gets alone
             for (int r = 0; r < m && whole; r++) {
                 float one[13];
-                k_gemm_q8_i8_blocks(sets[si], xb + r * k, sb + r * nb, cb + r * nb, 1, k, 32, (const int8_t *)q8, s8, t8.block_sums, 0, n, one, n);
+                k_gemm_q8_i8_blocks(sets[si], xb + r * k, NULL, sb + r * nb, cb + r * nb, 1, k, 32, (const int8_t *)q8, s8, t8.block_sums, 0, n, one, n);
                 alone += !memcmp(one, out[1] + r * n, sizeof one);
-                k_gemm_q8g_i8(sets[si], xb + r * k, sb + r * nb, cb + r * nb, 1, k, 32, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, one, n);
+                k_gemm_q8g_i8(sets[si], xb + r * k, NULL, sb + r * nb, cb + r * nb, 1, k, 32, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, one, n);
                 alone += !memcmp(one, out[2] + r * n, sizeof one);
-                k_gemm_q8g_i8(sets[si], xr + r * k, sr + r, cr + r, 1, k, 0, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, one, n);
+                k_gemm_q8g_i8(sets[si], xr + r * k, NULL, sr + r, cr + r, 1, k, 0, (const int8_t *)g32, ws, 0, tg.block_sums, 0, n, one, n);
                 alone += !memcmp(one, out[3] + r * n, sizeof one);
             }
             CHECK(alone == (whole ? 3 * m : 0), "%s k=%d: %d token rows differ from the token computed alone", sets[si]->name, k, (whole ? 3 * m : 0) - alone);
@@ -738,6 +811,7 @@ int main(void) {
     RUN(per_row_gemm_matches_scalar);
     RUN(asym_quantization_edges);
     RUN(asym_gemm_matches_exact);
+    RUN(tiled_prefill_gives_pair_bits);
     RUN(backend_is_thread_count_independent);
     RUN(expf_within_1_ulp);
     RUN(gelu_and_softcap_match_tanh);
