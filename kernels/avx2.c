@@ -4,6 +4,7 @@
 #include "kernels.h"
 #include "kernel_types.h"
 #include <math.h>
+#include <string.h>
 
 #if defined(OCTET_AVXVNNI) && !defined(__AVXVNNI__) && !defined(OCTET_EMULATED_AVX512)
 #define OCTET_NO_SET   // the compiler lacks -mavxvnni
@@ -340,8 +341,86 @@ static void softcap(float *x, int n, float cap) {
     k_softcap(x + i, n - i, cap);
 }
 
-#define TILE_ROWS 8
-#define gemm_tile k_gemm_tile   // (for now)
+// Register tiles (kernels.h, octet_tile): 16 rows (two vectors of 8) against TILE_T tokens, each
+// (token, row) lane gathering its block's dot over eight steps of the token's 4 activations
+// (broadcast) with the row's 4 weights. AVX-VNNI: u8 activations (x + 128) from a lane that
+// starts at -128 x the row's block sum; AVX2: |x| times the weights given x's sign, from zero.
+#define TILE_ROWS 16
+#ifdef OCTET_AVXVNNI
+#define TILE_T 3
+HOT __m256i tile_start(const int32_t *wofs) { return _mm256_loadu_si256((const __m256i *)wofs); }
+HOT __m256i tile_x(const octet_tile *t, size_t at) {
+    int32_t x;
+    memcpy(&x, t->au + at, 4);
+    return _mm256_set1_epi32(x);
+}
+HOT __m256i tile_step(__m256i d, __m256i x, __m256i w) { return _mm256_dpbusd_avx_epi32(d, x, w); }
+#else
+#define TILE_T 2
+HOT __m256i tile_start(const int32_t *wofs) { (void)wofs; return _mm256_setzero_si256(); }
+HOT __m256i tile_x(const octet_tile *t, size_t at) {
+    int32_t x;
+    memcpy(&x, t->a + at, 4);
+    return _mm256_set1_epi32(x);
+}
+HOT __m256i tile_step(__m256i d, __m256i x, __m256i w) { return dot_abs_acc(d, _mm256_sign_epi8(x, x), _mm256_sign_epi8(w, x)); }
+#endif
+HOT __m256 tile_term(const octet_tile *t, int j, int b, int h, __m256i dot, int mode) {
+    __m256 d = _mm256_cvtepi32_ps(dot);
+    size_t br = (size_t)b * TILE_ROWS + 8 * h, tb = (size_t)j * t->nb + b;
+    if (mode == Q8) return _mm256_mul_ps(_mm256_set1_ps(t->sx[tb]), d);
+    if (mode == Q8_ASYM)
+        return _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(t->sx[tb]), d), _mm256_mul_ps(_mm256_set1_ps(t->cx[tb]), _mm256_loadu_ps(t->S + br)));
+    __m256 sw = _mm256_loadu_ps(t->sw + br);
+    if (mode == G32_ROW) return _mm256_mul_ps(sw, d);
+    if (mode == G32_ASYM)
+        return _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(t->sx[tb]), sw), d),
+                             _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(t->cx[tb]), sw), _mm256_loadu_ps(t->S + br)));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(t->sx[tb]), sw), d);
+}
+// Tokens j0 .. j0 + TILE_T - 1 (those past the last repeat it; only the real ones are stored).
+HOT void tile_run(const octet_tile *t, int j0, int mode) {
+    size_t at[TILE_T];
+    int jt[TILE_T];
+    for (int i = 0; i < TILE_T; i++) {
+        jt[i] = j0 + i < t->nt ? j0 + i : t->nt - 1;
+        at[i] = (size_t)jt[i] * t->lda;
+    }
+    __m256 acc[TILE_T][2];
+    _Pragma("GCC unroll 3") for (int i = 0; i < TILE_T; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    const int nb = t->nb;
+    for (int b = 0; b < nb; b++) {
+        const int8_t *w = t->w + (size_t)b * 8 * TILE_ROWS * 4;
+        __m256i d[TILE_T][2], o0 = tile_start(t->wofs + (size_t)b * TILE_ROWS), o1 = tile_start(t->wofs + (size_t)b * TILE_ROWS + 8);
+        _Pragma("GCC unroll 3") for (int i = 0; i < TILE_T; i++) { d[i][0] = o0; d[i][1] = o1; }
+        _Pragma("GCC unroll 8") for (int q = 0; q < 8; q++) {
+            __m256i w0 = _mm256_loadu_si256((const __m256i *)(w + q * TILE_ROWS * 4)), w1 = _mm256_loadu_si256((const __m256i *)(w + q * TILE_ROWS * 4 + 32));
+            _Pragma("GCC unroll 3") for (int i = 0; i < TILE_T; i++) {
+                __m256i x = tile_x(t, at[i] + (size_t)b * 32 + q * 4);
+                d[i][0] = tile_step(d[i][0], x, w0);
+                d[i][1] = tile_step(d[i][1], x, w1);
+            }
+        }
+        _Pragma("GCC unroll 3") for (int i = 0; i < TILE_T; i++) {
+            acc[i][0] = _mm256_add_ps(acc[i][0], tile_term(t, jt[i], b, 0, d[i][0], mode));
+            acc[i][1] = _mm256_add_ps(acc[i][1], tile_term(t, jt[i], b, 1, d[i][1], mode));
+        }
+    }
+    for (int i = 0; i < TILE_T && j0 + i < t->nt; i++) {
+        _mm256_storeu_ps(t->acc + (size_t)(j0 + i) * TILE_ROWS, acc[i][0]);
+        _mm256_storeu_ps(t->acc + (size_t)(j0 + i) * TILE_ROWS + 8, acc[i][1]);
+    }
+}
+HOT void tile_mode(const octet_tile *t, int mode) {
+    for (int j = 0; j < t->nt; j += TILE_T) tile_run(t, j, mode);
+}
+static void gemm_tile(const octet_tile *t) {
+    if (t->P != TILE_ROWS) k_gemm_tile(t);
+    else if (!t->sw) t->cx ? tile_mode(t, Q8_ASYM) : tile_mode(t, Q8);
+    else if (!t->sx) tile_mode(t, G32_ROW);
+    else t->cx ? tile_mode(t, G32_ASYM) : tile_mode(t, G32);
+}
+
 const octet_kernel_set SET = {SET_NAME, dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8, octet_avx2_dot_rows_f32, octet_avx2_axpy_rows_f32, gemm8_acc,
                               softmax, swiglu, geglu, softcap, dots8_i8, mac_probe, TILE_ROWS, gemm_tile};
 #elif defined(OCTET_AVXVNNI)

@@ -186,25 +186,45 @@ static void gemm_pairs_widened(const gemm_ops *o, int m, int n0, int n1) {
 #define TILE_MIN 16
 #define TILE_TOKENS 48
 
+// Sum of the four int8 in v's bytes (each flipped to u8 and summed in two 16-bit lanes).
+static inline int32_t sum4(uint32_t v) {
+    v ^= 0x80808080u;
+    v = (v & 0x00ff00ffu) + ((v >> 8) & 0x00ff00ffu);
+    return (int32_t)((v & 0xffffu) + (v >> 16)) - 4 * 128;
+}
+
 // Panel rows [p0, p0 + rows) of P packed, with their block sums, scales and (asymmetric) sums
-// as floats; the rows past `rows` are zeros (their outputs are never written).
-static void pack_panel(const gemm_ops *o, int p0, int rows, int P, int8_t *w, int32_t *wofs, float *sw, float *S) {
+// as floats; the rows past `rows` are zeros (their outputs are never written). `wide` is
+// scratch of nb * 8 floats (q8g32h: a tile's scales widened by the set).
+static void pack_panel(const gemm_ops *o, int p0, int rows, int P, int8_t *w, int32_t *wofs, float *sw, float *S, float *wide) {
     int nb = o->nb;
     for (int r = 0; r < P; r++) {
-        const int8_t *src = o->wq + (size_t)(p0 + r) * o->k;
-        for (int b = 0; b < nb; b++) {
+        const int8_t *src = r < rows ? o->wq + (size_t)(p0 + r) * o->k : NULL;
+        uint32_t *d = (uint32_t *)(void *)w + r;   // (the panel is 64-byte aligned, its units 4 bytes)
+        for (int b = 0; b < nb; b++, d += 8 * (size_t)P) {
             int32_t sum = 0;
             for (int q = 0; q < 8; q++) {
-                int8_t *d = w + (((size_t)b * 8 + q) * P + r) * 4;
-                if (r >= rows) { memset(d, 0, 4); continue; }
-                memcpy(d, src + b * 32 + q * 4, 4);
-                sum += d[0] + d[1] + d[2] + d[3];
+                uint32_t v = 0;
+                if (src) memcpy(&v, src + b * 32 + q * 4, 4);
+                d[(size_t)q * P] = v;
+                sum += sum4(v);
             }
             wofs[(size_t)b * P + r] = -128 * sum;
             if (S) S[(size_t)b * P + r] = (float)sum;
-            if (sw) sw[(size_t)b * P + r] = r < rows ? scale_at(o, p0 + r, b) : 0;
         }
     }
+    if (!sw) return;
+    if (o->ws16 && p0 % 8 == 0) {  // whole tiles of 8 rows: [nb][8] each, widened by the set
+        for (int t = 0; t < P / 8; t++) {
+            o->ks->row_to_f32(o->ws16 + (size_t)(p0 / 8 + t) * nb * 8, OCTET_F16, NULL, nb * 8, wide);
+            for (int b = 0; b < nb; b++) memcpy(sw + (size_t)b * P + t * 8, wide + (size_t)b * 8, 8 * sizeof(float));
+        }
+        for (int b = 0; b < nb; b++)
+            for (int r = rows; r < P; r++) sw[(size_t)b * P + r] = 0;
+        return;
+    }
+    for (int r = 0; r < P; r++)
+        for (int b = 0; b < nb; b++) sw[(size_t)b * P + r] = r < rows ? scale_at(o, p0 + r, b) : 0;
 }
 
 // The tiled product of rows [n0, n1) for all m tokens; 0, or -1 when out of memory (nothing written).
@@ -212,32 +232,36 @@ static int gemm_tiles(const gemm_ops *o, int m, int n0, int n1) {
     const octet_kernel_set *ks = o->ks;
     int P = ks->tile_rows, nb = o->nb, k = o->k, g32 = o->g32;
     size_t panel = (size_t)P * k, per_block = (size_t)nb * P;
-    size_t bytes = panel + per_block * (sizeof(int32_t) + 2 * sizeof(float)) + (size_t)TILE_TOKENS * P * sizeof(float) + (o->xu ? 0 : (size_t)m * k);
-    uint8_t *buf = malloc(bytes);
+    size_t bytes = panel + per_block * (sizeof(int32_t) + 2 * sizeof(float)) + ((size_t)TILE_TOKENS * P + (size_t)nb * 8) * sizeof(float) +
+                   (o->xu ? 0 : (size_t)m * k);
+    uint8_t *buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (!buf) return -1;
     int8_t *w = (int8_t *)buf;
     int32_t *wofs = (int32_t *)(buf + panel);   // (k is a multiple of 32, so these stay aligned)
-    float *sw = (float *)(wofs + per_block), *S = sw + per_block, *acc = S + per_block;
+    float *sw = (float *)(wofs + per_block), *S = sw + per_block, *acc = S + per_block, *wide = acc + (size_t)TILE_TOKENS * P;
     const uint8_t *xu = o->xu;
     if (!xu) {
-        uint8_t *u = (uint8_t *)(acc + (size_t)TILE_TOKENS * P);
+        uint8_t *u = (uint8_t *)(wide + (size_t)nb * 8);
         for (size_t i = 0; i < (size_t)m * k; i++) u[i] = (uint8_t)(o->xq[i] ^ 0x80);
         xu = u;
     }
     for (int p0 = n0; p0 < n1; p0 += P) {
         int rows = n1 - p0 < P ? n1 - p0 : P;
-        pack_panel(o, p0, rows, P, w, wofs, g32 ? sw : NULL, o->xc ? S : NULL);
+        pack_panel(o, p0, rows, P, w, wofs, g32 ? sw : NULL, o->xc ? S : NULL, wide);
         float wtot[256];   // (no set has panels taller than this)
-        for (int r = 0; r < rows; r++) wtot[r] = row_total(o, p0 + r);
+        for (int r = 0; r < rows && g32 && !o->abs; r++) wtot[r] = row_total(o, p0 + r);
         for (int t0 = 0; t0 < m; t0 += TILE_TOKENS) {
             int nt = m - t0 < TILE_TOKENS ? m - t0 : TILE_TOKENS;
             octet_tile t = {.w = w, .wofs = wofs, .S = o->xc ? S : NULL, .sw = g32 ? sw : NULL, .a = o->xq + (size_t)t0 * k, .au = xu + (size_t)t0 * k,
                             .lda = (size_t)k, .sx = o->abs ? o->xs + (size_t)t0 * nb : NULL, .cx = o->abs && o->xc ? o->xc + (size_t)t0 * nb : NULL,
                             .P = P, .nt = nt, .nb = nb, .acc = acc};
             ks->gemm_tile(&t);
-            for (int j = 0; j < nt; j++) {
+            for (int j = 0; j < nt; j++) {   // finish's cases, the common two as loops of their own
                 float *y = o->y + (size_t)(t0 + j) * o->ldy + p0;
-                for (int r = 0; r < rows; r++) y[r] = finish(o, t0 + j, p0 + r, acc[(size_t)j * P + r], wtot[r]);
+                const float *a = acc + (size_t)j * P;
+                if (!g32) for (int r = 0; r < rows; r++) y[r] = o->ws[p0 + r] * a[r];
+                else if (o->abs) memcpy(y, a, (size_t)rows * sizeof *y);
+                else for (int r = 0; r < rows; r++) y[r] = finish(o, t0 + j, p0 + r, a[r], wtot[r]);
             }
         }
     }
