@@ -373,8 +373,74 @@ static void softcap(float *x, int n, float cap) {
     k_softcap(x + i, n - i, cap);
 }
 
-#define TILE_ROWS 8
-#define gemm_tile k_gemm_tile   // (for now)
+// Register tiles (kernels.h, octet_tile): 16 rows (four vectors of 4) against two tokens, each
+// (token, row) lane gathering its block's dot over eight steps of the token's 4 activations
+// (broadcast) with the row's 4 weights: sdot, or base NEON's 16-bit products, their pairs added
+// (2 x 127 x 127 fits) and the pairs of pairs accumulated.
+#define TILE_ROWS 16
+#define TILE_T 2
+#ifdef OCTET_NEON_DOTPROD
+HOT int32x4_t tile_step(int32x4_t d, int8x16_t x, int8x16_t w) { return vdotq_s32(d, w, x); }
+#else
+HOT int32x4_t tile_step(int32x4_t d, int8x16_t x, int8x16_t w) {
+    int16x8_t p = vpaddq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(x)), vmull_high_s8(w, x));
+    return vpadalq_s16(d, p);
+}
+#endif
+HOT float32x4_t tile_term(const octet_tile *t, int j, int b, int h, int32x4_t dot, int mode) {
+    float32x4_t d = vcvtq_f32_s32(dot);
+    size_t br = (size_t)b * TILE_ROWS + 4 * h, tb = (size_t)j * t->nb + b;
+    if (mode == Q8) return vmulq_f32(vdupq_n_f32(t->sx[tb]), d);
+    if (mode == Q8_ASYM) return vaddq_f32(vmulq_f32(vdupq_n_f32(t->sx[tb]), d), vmulq_f32(vdupq_n_f32(t->cx[tb]), vld1q_f32(t->S + br)));
+    float32x4_t sw = vld1q_f32(t->sw + br);
+    if (mode == G32_ROW) return vmulq_f32(sw, d);
+    if (mode == G32_ASYM)
+        return vaddq_f32(vmulq_f32(vmulq_f32(vdupq_n_f32(t->sx[tb]), sw), d), vmulq_f32(vmulq_f32(vdupq_n_f32(t->cx[tb]), sw), vld1q_f32(t->S + br)));
+    return vmulq_f32(vmulq_f32(vdupq_n_f32(t->sx[tb]), sw), d);
+}
+// Tokens j0 and j0 + 1 (past the last: the last again; only the real ones are stored).
+HOT void tile_run(const octet_tile *t, int j0, int mode) {
+    size_t at[TILE_T];
+    int jt[TILE_T];
+    for (int i = 0; i < TILE_T; i++) {
+        jt[i] = j0 + i < t->nt ? j0 + i : t->nt - 1;
+        at[i] = (size_t)jt[i] * t->lda;
+    }
+    float32x4_t acc[TILE_T][4];
+    for (int i = 0; i < TILE_T; i++)
+        for (int h = 0; h < 4; h++) acc[i][h] = vdupq_n_f32(0);
+    const int nb = t->nb;
+    for (int b = 0; b < nb; b++) {
+        const int8_t *w = t->w + (size_t)b * 8 * TILE_ROWS * 4;
+        int32x4_t d[TILE_T][4];
+        for (int i = 0; i < TILE_T; i++)
+            for (int h = 0; h < 4; h++) d[i][h] = vdupq_n_s32(0);
+        for (int q = 0; q < 8; q++) {
+            int8x16_t wv[4];
+            for (int h = 0; h < 4; h++) wv[h] = vld1q_s8(w + q * TILE_ROWS * 4 + 16 * h);
+            for (int i = 0; i < TILE_T; i++) {
+                int32_t x;
+                memcpy(&x, t->a + at[i] + (size_t)b * 32 + q * 4, 4);
+                int8x16_t xb = vreinterpretq_s8_s32(vdupq_n_s32(x));
+                for (int h = 0; h < 4; h++) d[i][h] = tile_step(d[i][h], xb, wv[h]);
+            }
+        }
+        for (int i = 0; i < TILE_T; i++)
+            for (int h = 0; h < 4; h++) acc[i][h] = vaddq_f32(acc[i][h], tile_term(t, jt[i], b, h, d[i][h], mode));
+    }
+    for (int i = 0; i < TILE_T && j0 + i < t->nt; i++)
+        for (int h = 0; h < 4; h++) vst1q_f32(t->acc + (size_t)(j0 + i) * TILE_ROWS + 4 * h, acc[i][h]);
+}
+HOT void tile_mode(const octet_tile *t, int mode) {
+    for (int j = 0; j < t->nt; j += TILE_T) tile_run(t, j, mode);
+}
+static void gemm_tile(const octet_tile *t) {
+    if (t->P != TILE_ROWS) k_gemm_tile(t);
+    else if (!t->sw) t->cx ? tile_mode(t, Q8_ASYM) : tile_mode(t, Q8);
+    else if (!t->sx) tile_mode(t, G32_ROW);
+    else t->cx ? tile_mode(t, G32_ASYM) : tile_mode(t, G32);
+}
+
 const octet_kernel_set SET = {SET_NAME, dot_i8, dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, gemm8_acc,
                               softmax, swiglu, geglu, softcap, dots8_i8, mac_probe, TILE_ROWS, gemm_tile};
 #elif defined(OCTET_NEON_DOTPROD)
