@@ -421,10 +421,38 @@ static void gemm_tile(const octet_tile *t) {
     else t->cx ? tile_mode(t, G32_ASYM) : tile_mode(t, G32);
 }
 
+// f32 tiles (octet_tile_f32): 4 rows (a vector each) against 2 tokens, each pair's 8 partial
+// sums in a vector, combined in dot_f32's order at the end.
+#define TILE_ROWS_F32 4
+HOT void tile_f32_run(const octet_tile_f32 *t, int j0) {
+    const float *a0 = t->a + (size_t)j0 * t->lda, *a1 = j0 + 1 < t->nt ? a0 + t->lda : a0;
+    __m256 acc[2][4];
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
+    const float *w = t->w;
+    for (int c = 0; c < t->k; c += 8, w += 32) {
+        __m256 x0 = _mm256_loadu_ps(a0 + c), x1 = _mm256_loadu_ps(a1 + c);
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+            __m256 wr = _mm256_loadu_ps(w + 8 * r);
+            acc[0][r] = _mm256_add_ps(acc[0][r], _mm256_mul_ps(x0, wr));
+            acc[1][r] = _mm256_add_ps(acc[1][r], _mm256_mul_ps(x1, wr));
+        }
+    }
+    for (int i = 0; i < 2 && j0 + i < t->nt; i++)
+        for (int r = 0; r < 4; r++) {
+            float p[8];
+            _mm256_storeu_ps(p, acc[i][r]);
+            t->out[(size_t)(j0 + i) * TILE_ROWS_F32 + r] = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+        }
+}
+static void gemm_tile_f32(const octet_tile_f32 *t) {
+    if (t->P != TILE_ROWS_F32 || t->k % 8) { k_gemm_tile_f32(t); return; }
+    for (int j = 0; j < t->nt; j += 2) tile_f32_run(t, j);
+}
+
 const octet_kernel_set SET = {SET_NAME, dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8, octet_avx2_dot_rows_f32, octet_avx2_axpy_rows_f32, gemm8_acc,
-                              softmax, swiglu, geglu, softcap, dots8_i8, mac_probe, TILE_ROWS, gemm_tile};
+                              softmax, swiglu, geglu, softcap, dots8_i8, mac_probe, TILE_ROWS, gemm_tile, TILE_ROWS_F32, gemm_tile_f32};
 #elif defined(OCTET_AVXVNNI)
-const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avxvnni = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #else
-const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx2 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

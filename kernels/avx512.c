@@ -433,8 +433,45 @@ static void gemm_tile(const octet_tile *t) {
     else t->cx ? tile_mode(t, G32_ASYM) : tile_mode(t, G32);
 }
 
+// f32 tiles (octet_tile_f32): 8 rows as four vectors of two rows' 8 inputs, against TILE_T
+// tokens (8 inputs broadcast to both halves). Each half keeps one pair's 8 partial sums; the
+// combine adds lanes j and j + 4, then neighbours, then lanes 0 and 2, in dot_f32's order.
+#define TILE_ROWS_F32 8
+HOT void tile_f32_run(const octet_tile_f32 *t, int j0) {
+    const float *a[TILE_T];
+    for (int i = 0; i < TILE_T; i++) a[i] = t->a + (size_t)(j0 + i < t->nt ? j0 + i : t->nt - 1) * t->lda;
+    __m512 acc[TILE_T][4];
+    _Pragma("GCC unroll 6") for (int i = 0; i < TILE_T; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = _mm512_setzero_ps();
+    const int k = t->k;
+    const float *w = t->w;
+    for (int c = 0; c < k; c += 8, w += 64) {
+        __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
+        _Pragma("GCC unroll 6") for (int i = 0; i < TILE_T; i++) {
+            __m512 x = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(a[i] + c))));  // (F, not DQ)
+            acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_mul_ps(x, w0));
+            acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_mul_ps(x, w1));
+            acc[i][2] = _mm512_add_ps(acc[i][2], _mm512_mul_ps(x, w2));
+            acc[i][3] = _mm512_add_ps(acc[i][3], _mm512_mul_ps(x, w3));
+        }
+    }
+    for (int i = 0; i < TILE_T && j0 + i < t->nt; i++)
+        for (int v = 0; v < 4; v++) {
+            __m512 s = _mm512_add_ps(acc[i][v], _mm512_shuffle_f32x4(acc[i][v], acc[i][v], _MM_SHUFFLE(2, 3, 0, 1)));  // p_j + p_(j+4)
+            __m512 u = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(2, 3, 0, 1)));                             // + the neighbour
+            __m512 f = _mm512_add_ps(u, _mm512_permute_ps(u, _MM_SHUFFLE(1, 0, 3, 2)));                             // lane 0 + lane 2
+            float o[16];
+            _mm512_storeu_ps(o, f);
+            t->out[(size_t)(j0 + i) * TILE_ROWS_F32 + 2 * v] = o[0];
+            t->out[(size_t)(j0 + i) * TILE_ROWS_F32 + 2 * v + 1] = o[8];
+        }
+}
+static void gemm_tile_f32(const octet_tile_f32 *t) {
+    if (t->P != TILE_ROWS_F32 || t->k % 8) { k_gemm_tile_f32(t); return; }
+    for (int j = 0; j < t->nt; j += TILE_T) tile_f32_run(t, j);
+}
+
 const octet_kernel_set octet_kernels_avx512 = {"avx512", dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8,
-                                               octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu, geglu, softcap, dots8_i8, mac_probe, TILE_ROWS, gemm_tile};
+                                               octet_avx2_dot_rows_f32, axpy_rows_f32, gemm8_acc, softmax, swiglu, geglu, softcap, dots8_i8, mac_probe, TILE_ROWS, gemm_tile, TILE_ROWS_F32, gemm_tile_f32};
 #else
-const octet_kernel_set octet_kernels_avx512 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_avx512 = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

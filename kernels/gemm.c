@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_BLOCKS 512    // blocks of 32 per row the stack buffers below hold
+#define TILE_TOKENS 48    // tokens per register-tile call
+
 // Sum of a row's int8 weights from its block sums (asymmetric activations with one block per row).
 static int32_t row_sum(const int16_t *wsum, int n, int k) {
     int nb = (int)octet_block_sums_per_row((uint64_t)k);
@@ -38,22 +41,88 @@ void k_gemm_q8_i8(const octet_kernel_set *ks, const int8_t *xq, const float *xs,
         }
 }
 
-void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const void *w, int wdtype, int n0, int n1, float *y, int ldy, float *row) {
-    for (int n = n0; n < n1; n++) {
-        const float *wr;
-        if (wdtype == OCTET_F32) wr = (const float *)w + (size_t)n * k;
-        else {
-            ks->row_to_f32((const uint16_t *)w + (size_t)n * k, wdtype, NULL, k, row);
-            wr = row;
+// The f32 products' weights: row n widened to f32 (q8: its int8 values, the scale applied after
+// the dot; q8g32/q8g32h: scale times value), or f32 rows read in place.
+typedef struct {
+    const octet_kernel_set *ks;
+    const void *w, *ws;       // ws: q8's f32 row scales, q8g32's f32 or q8g32h's f16 block scales
+    int dtype, k;
+} f32_rows;
+
+static const float *f32_row(const f32_rows *o, int n, float *row) {
+    int k = o->k;
+    if (o->dtype == OCTET_F32) return (const float *)o->w + (size_t)n * k;
+    if (o->dtype == OCTET_Q8) {
+        const int8_t *w = (const int8_t *)o->w + (size_t)n * k;
+        for (int i = 0; i < k; i++) row[i] = (float)w[i];
+    } else if (octet_is_q8_grouped((uint32_t)o->dtype)) {
+        int nb = k / (int)OCTET_Q8_GROUP;
+        const int8_t *w = (const int8_t *)o->w + (size_t)n * k;
+        float buf[MAX_BLOCKS];
+        for (int b = 0; b < nb; b += MAX_BLOCKS) {  // f16 scales widened a stretch at a time
+            int cnt = nb - b < MAX_BLOCKS ? nb - b : MAX_BLOCKS;
+            const float *sw = buf;
+            if (o->dtype == OCTET_Q8G32) sw = (const float *)o->ws + (size_t)n * nb + b;
+            else
+                for (int i = 0; i < cnt; i++)  // the row's scales, 8 apart in its tile
+                    buf[i] = octet_f16_to_f32(((const uint16_t *)o->ws)[octet_q8_scale_index(OCTET_Q8G32H, (uint64_t)n, (uint64_t)(b + i), (uint64_t)nb)]);
+            o->ks->row_to_f32(w + (size_t)b * OCTET_Q8_GROUP, OCTET_Q8G32, sw, cnt * (int)OCTET_Q8_GROUP, row + (size_t)b * OCTET_Q8_GROUP);
         }
-        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ks->dot_f32(x + (size_t)r * k, wr, k);
+    } else o->ks->row_to_f32((const uint16_t *)o->w + (size_t)n * k, o->dtype, NULL, k, row);
+    return row;
+}
+
+// Row n's output from its dot (q8: times the row scale).
+static inline float f32_out(const f32_rows *o, int n, float dot) { return o->dtype == OCTET_Q8 ? ((const float *)o->ws)[n] * dot : dot; }
+
+// Register tiles (octet_tile_f32) for prefills of at least this many tokens: each panel of rows
+// is widened once and every token passes it (one row at a time, the tokens stream from L2 once
+// per row). 0, or -1 when out of memory.
+#define TILE_F32_MIN 8
+static int gemm_f32_tiles(const f32_rows *o, const float *x, int m, int n0, int n1, float *y, int ldy) {
+    int P = o->ks->tile_rows_f32, k = o->k;
+    float *panel = malloc(sizeof(float) * ((size_t)P * k + (size_t)TILE_TOKENS * P + k));
+    if (!panel) return -1;
+    float *out = panel + (size_t)P * k, *row = out + (size_t)TILE_TOKENS * P;
+    for (int p0 = n0; p0 < n1; p0 += P) {
+        int rows = n1 - p0 < P ? n1 - p0 : P;
+        for (int r = 0; r < P; r++) {
+            const float *src = r < rows ? f32_row(o, p0 + r, row) : NULL;
+            for (int c = 0; c < k; c += 8) {
+                float *d = panel + ((size_t)(c / 8) * P + r) * 8;
+                if (src) memcpy(d, src + c, 8 * sizeof(float));
+                else memset(d, 0, 8 * sizeof(float));
+            }
+        }
+        for (int t0 = 0; t0 < m; t0 += TILE_TOKENS) {
+            octet_tile_f32 t = {.w = panel, .a = x + (size_t)t0 * k, .lda = (size_t)k, .P = P, .nt = m - t0 < TILE_TOKENS ? m - t0 : TILE_TOKENS, .k = k, .out = out};
+            o->ks->gemm_tile_f32(&t);
+            for (int j = 0; j < t.nt; j++)
+                for (int r = 0; r < rows; r++) y[(size_t)(t0 + j) * ldy + p0 + r] = f32_out(o, p0 + r, out[(size_t)j * P + r]);
+        }
     }
+    free(panel);
+    return 0;
+}
+
+// Rows [n0, n1): tiles when the set has them and there are enough tokens, else each row widened
+// once and dotted with every token.
+static void gemm_f32(const f32_rows *o, const float *x, int m, int n0, int n1, float *y, int ldy, float *row) {
+    if (o->ks->tile_rows_f32 && o->k % 8 == 0 && m >= TILE_F32_MIN && gemm_f32_tiles(o, x, m, n0, n1, y, ldy) == 0) return;
+    for (int n = n0; n < n1; n++) {
+        const float *wr = f32_row(o, n, row);
+        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = f32_out(o, n, o->ks->dot_f32(x + (size_t)r * o->k, wr, o->k));
+    }
+}
+
+void k_gemm_f32(const octet_kernel_set *ks, const float *x, int m, int k, const void *w, int wdtype, int n0, int n1, float *y, int ldy, float *row) {
+    f32_rows o = {ks, w, NULL, wdtype, k};
+    gemm_f32(&o, x, m, n0, n1, y, ldy, row);
 }
 
 // Eight pairs of (token, weight row) at a time through the set's gemm8_acc: eight tokens against
 // one row (prefill), or one token against eight rows (decode); a pair's arithmetic is the same
 // in every grouping, so all paths give the same bits.
-#define MAX_BLOCKS 512
 
 // A q8 or q8g32 product's operands.
 typedef struct {
@@ -184,7 +253,6 @@ static void gemm_pairs_widened(const gemm_ops *o, int m, int n0, int n1) {
 // Register tiles (kernels.h, octet_tile) for prefills of at least TILE_MIN tokens (fewer pass
 // the rows too few times to repay the packing), TILE_TOKENS at a time per call.
 #define TILE_MIN 16
-#define TILE_TOKENS 48
 
 // Sum of the four int8 in v's bytes (each flipped to u8 and summed in two 16-bit lanes).
 static inline int32_t sum4(uint32_t v) {
@@ -296,13 +364,9 @@ void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const uin
 }
 
 void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row) {
-    for (int n = n0; n < n1; n++) {
-        const int8_t *w = wq + (size_t)n * k;
-        for (int i = 0; i < k; i++) row[i] = (float)w[i];
-        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ws[n] * ks->dot_f32(x + (size_t)r * k, row, k);
-    }
+    f32_rows o = {ks, wq, ws, OCTET_Q8, k};
+    gemm_f32(&o, x, m, n0, n1, y, ldy, row);
 }
-
 
 // Grouped weights (one scale per 32 weights). abs 32: activations with one scale per 32 inputs,
 // acc += (xs[b] * ws[b]) * dot_b; abs 0: one activation scale per row, applied to the sum of
@@ -316,17 +380,6 @@ void k_gemm_q8g_i8(const octet_kernel_set *ks, const int8_t *xq, const uint8_t *
 
 void k_gemm_q8g_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const void *ws, int f16_scales, int n0, int n1, float *y,
                     int ldy, float *row) {
-    int nb = k / (int)OCTET_Q8_GROUP;
-    float buf[MAX_BLOCKS];
-    for (int n = n0; n < n1; n++) {
-        const int8_t *w = wq + (size_t)n * k;
-        for (int b = 0; b < nb; b += MAX_BLOCKS) {  // f16 scales widened a stretch at a time (a weight-only run: the f32 dots dominate)
-            int cnt = nb - b < MAX_BLOCKS ? nb - b : MAX_BLOCKS;
-            const float *sw = f16_scales ? buf : (const float *)ws + (size_t)n * nb + b;
-            for (int i = 0; f16_scales && i < cnt; i++)  // the row's scales, 8 apart in its tile
-                buf[i] = octet_f16_to_f32(((const uint16_t *)ws)[octet_q8_scale_index(OCTET_Q8G32H, (uint64_t)n, (uint64_t)(b + i), (uint64_t)nb)]);
-            ks->row_to_f32(w + (size_t)b * OCTET_Q8_GROUP, OCTET_Q8G32, sw, cnt * (int)OCTET_Q8_GROUP, row + (size_t)b * OCTET_Q8_GROUP);
-        }
-        for (int r = 0; r < m; r++) y[(size_t)r * ldy + n] = ks->dot_f32(x + (size_t)r * k, row, k);
-    }
+    f32_rows o = {ks, wq, ws, f16_scales ? OCTET_Q8G32H : OCTET_Q8G32, k};
+    gemm_f32(&o, x, m, n0, n1, y, ldy, row);
 }

@@ -40,6 +40,17 @@ typedef struct {
     float *acc;               // out: pair (t, r) at acc[t*P + r]
 } octet_tile;
 
+// The f32 products (f32/f16/bf16 weights, and weight-only int8) in register tiles: P weight rows
+// widened to f32 once, 8 inputs of each side by side ([k/8][P][8]: row r's inputs 8c..8c+7 at
+// (c*P + r)*8), against nt tokens (k % 8 == 0). Each pair keeps dot_f32's 8 partial sums and
+// combines them in its order, so out[t*P + r] has dot_f32's bits.
+typedef struct {
+    const float *w, *a;       // the panel; token t at a + t*lda
+    size_t lda;
+    int P, nt, k;
+    float *out;
+} octet_tile_f32;
+
 // The primitives each instruction set implements. Every set gives bit-identical results: int32
 // dots are exact, and f32 dots keep the reference's 8 partial sums and their combine order.
 typedef struct {
@@ -87,11 +98,15 @@ typedef struct {
     // scale; sw, sx: q8g32, with cx asymmetric). The scalar one reads any P.
     int tile_rows;
     void (*gemm_tile)(const octet_tile *t);
+    // The same for f32 (octet_tile_f32): the set's panel height and product (the scalar one reads any P).
+    int tile_rows_f32;
+    void (*gemm_tile_f32)(const octet_tile_f32 *t);
 } octet_kernel_set;
 // The scalar gemm8_acc, which SIMD sets use for block sizes other than 32.
 void k_gemm8_acc(const octet_lanes8 *g, float acc[8]);
 // The scalar gemm_tile (any P).
 void k_gemm_tile(const octet_tile *t);
+void k_gemm_tile_f32(const octet_tile_f32 *t);
 
 extern const octet_kernel_set octet_kernels_scalar;
 // Name "unavailable" where the compiler could not build them (not x86 / not AArch64, no

@@ -441,10 +441,40 @@ static void gemm_tile(const octet_tile *t) {
     else t->cx ? tile_mode(t, G32_ASYM) : tile_mode(t, G32);
 }
 
+// f32 tiles (octet_tile_f32): 4 rows against 2 tokens, each pair's 8 partial sums in two
+// vectors (lanes 0-3 and 4-7), combined in dot_f32's order at the end.
+#define TILE_ROWS_F32 4
+HOT void tile_f32_run(const octet_tile_f32 *t, int j0) {
+    const float *a[2] = {t->a + (size_t)j0 * t->lda, t->a + (size_t)(j0 + 1 < t->nt ? j0 + 1 : j0) * t->lda};
+    float32x4_t lo[2][4], hi[2][4];
+    for (int i = 0; i < 2; i++)
+        for (int r = 0; r < 4; r++) lo[i][r] = hi[i][r] = vdupq_n_f32(0);
+    const float *w = t->w;
+    for (int c = 0; c < t->k; c += 8, w += 32)
+        for (int i = 0; i < 2; i++) {
+            float32x4_t xl = vld1q_f32(a[i] + c), xh = vld1q_f32(a[i] + c + 4);
+            for (int r = 0; r < 4; r++) {
+                lo[i][r] = vaddq_f32(lo[i][r], vmulq_f32(xl, vld1q_f32(w + 8 * r)));
+                hi[i][r] = vaddq_f32(hi[i][r], vmulq_f32(xh, vld1q_f32(w + 8 * r + 4)));
+            }
+        }
+    for (int i = 0; i < 2 && j0 + i < t->nt; i++)
+        for (int r = 0; r < 4; r++) {
+            float p[8];
+            vst1q_f32(p, lo[i][r]);
+            vst1q_f32(p + 4, hi[i][r]);
+            t->out[(size_t)(j0 + i) * TILE_ROWS_F32 + r] = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+        }
+}
+static void gemm_tile_f32(const octet_tile_f32 *t) {
+    if (t->P != TILE_ROWS_F32 || t->k % 8) { k_gemm_tile_f32(t); return; }
+    for (int j = 0; j < t->nt; j += 2) tile_f32_run(t, j);
+}
+
 const octet_kernel_set SET = {SET_NAME, dot_i8, dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, gemm8_acc,
-                              softmax, swiglu, geglu, softcap, dots8_i8, mac_probe, TILE_ROWS, gemm_tile};
+                              softmax, swiglu, geglu, softcap, dots8_i8, mac_probe, TILE_ROWS, gemm_tile, TILE_ROWS_F32, gemm_tile_f32};
 #elif defined(OCTET_NEON_DOTPROD)
-const octet_kernel_set octet_kernels_dotprod = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_dotprod = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #else
-const octet_kernel_set octet_kernels_neon = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const octet_kernel_set octet_kernels_neon = {"unavailable", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif

@@ -88,6 +88,18 @@ void k_gemm_tile(const octet_tile *t) {
         }
 }
 
+// k_dot_f32 per pair, reading the row from the panel.
+void k_gemm_tile_f32(const octet_tile_f32 *t) {
+    for (int j = 0; j < t->nt; j++)
+        for (int r = 0; r < t->P; r++) {
+            const float *a = t->a + (size_t)j * t->lda;
+            float p[8] = {0};
+            for (int i = 0; i < t->k; i += 8)
+                for (int l = 0; l < 8; l++) p[l] += a[i + l] * t->w[((size_t)(i / 8) * t->P + r) * 8 + l];
+            t->out[(size_t)j * t->P + r] = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+        }
+}
+
 static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, float *c) {
     if (c) k_quantize_row_i8_asym(x, k, bs, q, s, c);
     else k_quantize_row_i8_blocks(x, k, bs, q, s);
@@ -204,4 +216,4 @@ static uint64_t mac_probe(const int8_t *v, long steps, int32_t *check) {
 }
 
 const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, k_gemm8_acc,
-                                                k_softmax, k_swiglu, k_geglu, k_softcap, dots8_i8, mac_probe, 8, k_gemm_tile};
+                                                k_softmax, k_swiglu, k_geglu, k_softcap, dots8_i8, mac_probe, 8, k_gemm_tile, 4, k_gemm_tile_f32};

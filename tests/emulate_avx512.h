@@ -170,8 +170,17 @@ E emu_v512 emu_shuffle_i32x4(emu_v512 a, emu_v512 b, int imm) {
 }
 E emu_v512 emu_permutexvar_epi32(emu_v512 idx, emu_v512 a) { emu_v512 r; EMU_MAP(a.d[idx.d[i_] & 15], 16, d); return r; }
 E emu_v512 emu_mask_blend_ps(uint32_t k, emu_v512 a, emu_v512 b) { emu_v512 r; EMU_MAP(k >> i_ & 1 ? b.f[i_] : a.f[i_], 16, f); return r; }
+// Within each 128-bit chunk, lane j from lane (imm >> 2j) & 3.
+E emu_v512 emu_permute_ps(emu_v512 a, int imm) { emu_v512 r; EMU_MAP(a.f[i_ / 4 * 4 + (imm >> (2 * (i_ % 4)) & 3)], 16, f); return r; }
+E emu_v512 emu_broadcast_f64x4(__m256d x) { emu_v512 r; _mm256_storeu_pd(r.g, x); _mm256_storeu_pd(r.g + 4, x); return r; }
 #undef _mm512_shuffle_i32x4
 #define _mm512_shuffle_i32x4 emu_shuffle_i32x4
+#undef _mm512_shuffle_f32x4
+#define _mm512_shuffle_f32x4 emu_shuffle_i32x4
+#undef _mm512_permute_ps
+#define _mm512_permute_ps emu_permute_ps
+#undef _mm512_broadcast_f64x4
+#define _mm512_broadcast_f64x4 emu_broadcast_f64x4
 #undef _mm512_permutexvar_epi32
 #define _mm512_permutexvar_epi32 emu_permutexvar_epi32
 #undef _mm512_mask_blend_ps

@@ -379,6 +379,59 @@ static void tiled_prefill_gives_pair_bits(void) {
     }
 }
 
+// The f32 products in register tiles (octet_tile_f32) give dot_f32's bits: every set against
+// itself with tiles off, for f32, f16 and bf16 weights and weight-only q8, q8g32 and q8g32h, token
+// counts and row ranges that are not whole tiles, and large, tiny and zero values.
+static void tiled_f32_gives_dot_f32_bits(void) {
+    int ks_[] = {32, 72, 576, 1024}, ms[] = {8, 13, 50};
+    for (unsigned z = 0; z < sizeof ks_ / sizeof *ks_; z++) {
+        int k = ks_[z], n = 37, mmax = 50;
+        float *x = malloc(sizeof(float) * mmax * k), *w = malloc(sizeof(float) * n * k), *row = malloc(sizeof(float) * k);
+        for (int i = 0; i < mmax * k; i++) x[i] = i % 97 == 0 ? 1e30f : i % 89 == 0 ? 0.0f : i % 83 == 0 ? -1e-30f : frand();
+        for (int i = 0; i < n * k; i++) w[i] = i % 101 == 0 ? 3e4f : frand();
+        uint16_t *h16 = malloc(sizeof(uint16_t) * n * k), *b16 = malloc(sizeof(uint16_t) * n * k);
+        for (int i = 0; i < n * k; i++) { h16[i] = octet_f32_to_f16(w[i]); b16[i] = octet_f32_to_bf16(w[i]); }
+        uint64_t qbytes;
+        octet_tensor_nbytes(OCTET_Q8, (uint64_t)n, (uint64_t)k, &qbytes);
+        uint8_t *q8 = calloc(1, qbytes), *g32, *g16;
+        float *s8 = (float *)(q8 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k));
+        for (int c = 0; c < n; c++) k_quantize_row_i8(w + (size_t)c * k, k, (int8_t *)q8 + (size_t)c * k, &s8[c]);
+        int grouped = k % 32 == 0;   // (q8g32 needs whole groups)
+        g32 = g16 = NULL;
+        if (grouped) make_q8g32_pair(w, n, k, &g32, &g16);
+        const void *sa = grouped ? g32 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k) : NULL, *sb = grouped ? g16 + octet_q8_scales_offset((uint64_t)n, (uint64_t)k) : NULL;
+        float *y1 = malloc(sizeof(float) * mmax * n), *y2 = malloc(sizeof(float) * mmax * n);
+        const octet_kernel_set *sets[1 + MAX_SETS] = {&octet_kernels_scalar};
+        int nsets = 1 + simd_sets(sets + 1), runs = 0, same = 0;
+        for (int si = 0; si < nsets; si++) {
+            octet_kernel_set plain = *sets[si];
+            plain.tile_rows_f32 = 0;
+            CHECK(sets[si]->tile_rows_f32 > 0 && sets[si]->gemm_tile_f32, "%s has f32 tiles", sets[si]->name);
+            for (unsigned mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+                for (int n0 = 0; n0 <= 3; n0 += 3)
+                    for (int kind = 0; kind < (grouped ? 6 : 4); kind++) {
+                        const octet_kernel_set *use[2] = {sets[si], &plain};
+                        float *out[2] = {y1, y2};
+                        int m = ms[mi];
+                        for (int v = 0; v < 2; v++) {
+                            memset(out[v], 0, sizeof(float) * mmax * n);
+                            if (kind == 0) k_gemm_f32(use[v], x, m, k, w, OCTET_F32, n0, n, out[v], n, row);
+                            if (kind == 1) k_gemm_f32(use[v], x, m, k, h16, OCTET_F16, n0, n, out[v], n, row);
+                            if (kind == 2) k_gemm_f32(use[v], x, m, k, b16, OCTET_BF16, n0, n, out[v], n, row);
+                            if (kind == 3) k_gemm_q8_f32(use[v], x, m, k, (const int8_t *)q8, s8, n0, n, out[v], n, row);
+                            if (kind == 4) k_gemm_q8g_f32(use[v], x, m, k, (const int8_t *)g32, sa, 0, n0, n, out[v], n, row);
+                            if (kind == 5) k_gemm_q8g_f32(use[v], x, m, k, (const int8_t *)g16, sb, 1, n0, n, out[v], n, row);
+                        }
+                        int ok = !memcmp(y1, y2, sizeof(float) * m * n);
+                        same += ok; runs++;
+                        if (!ok) fprintf(stderr, "  %s k=%d m=%d n0=%d kind %d differs\n", sets[si]->name, k, m, n0, kind);
+                    }
+        }
+        CHECK(same == runs, "k=%d: %d of %d tiled f32 products differ from dot_f32's", k, runs - same, runs);
+        free(x); free(w); free(row); free(h16); free(b16); free(q8); free(g32); free(g16); free(y1); free(y2);
+    }
+}
+
 // Asymmetric activations with every weight layout (q8 per-32 and per-row activations, q8g32
 // per-32 and per-row; rows not a multiple of 32 and wider than the 512-block chunk) against the
 // exact product of the dequantized operands, and the SIMD set bit for bit.
@@ -812,6 +865,7 @@ int main(void) {
     RUN(asym_quantization_edges);
     RUN(asym_gemm_matches_exact);
     RUN(tiled_prefill_gives_pair_bits);
+    RUN(tiled_f32_gives_dot_f32_bits);
     RUN(backend_is_thread_count_independent);
     RUN(expf_within_1_ulp);
     RUN(gelu_and_softcap_match_tanh);
