@@ -11,6 +11,9 @@
 // Floats between an item's score rows: n_ctx plus a cache line, so that 8 rows a power of two
 // apart do not share their L1 sets.
 static size_t score_stride(int n_ctx) { return (size_t)n_ctx + 16; }
+// Floats of a thread's attention scratch: ATT_ROWS f16 rows widened, then ATT_TOKENS queries
+// packed as a panel of octet_tile_f32 and the tile's ATT_ROWS x ATT_TOKENS scores.
+static size_t att_scratch(size_t hd) { return ATT_ROWS * hd + ATT_TOKENS * hd + ATT_ROWS * ATT_TOKENS; }
 
 int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_batch, int n_threads, int act_block, int act_asym, int kv_f16) {
     memset(c, 0, sizeof *c);
@@ -21,7 +24,7 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
     c->kv_f16 = kv_f16;
     c->k_cache = calloc(cache, elt);
     c->v_cache = calloc(cache, elt);
-    c->kv_rows = malloc((size_t)n_threads * ATT_ROWS * hp->head_dim * sizeof(float));
+    c->kv_rows = malloc((size_t)n_threads * att_scratch(hp->head_dim) * sizeof(float));
     c->rope_cs = malloc(B * 2 * hp->rope_dim * sizeof(float));
     c->x = malloc(B * hp->dim * sizeof(float));
     c->xb = malloc(B * hp->dim * sizeof(float));
@@ -115,7 +118,7 @@ static void attention_worker(void *p, int ith, int nth) {
     int qd = (int)hp->q_dim, window = c->m->layers[j->layer].sliding ? (int)hp->sliding_window : 0;
     size_t ss = score_stride(c->n_ctx);
     float *scores = c->scores + (size_t)ith * ATT_TOKENS * ss, scale = hp->attn_scale, cap = hp->attn_softcap;
-    float *tmp = c->kv_rows + (size_t)ith * ATT_ROWS * hd;
+    float *tmp = c->kv_rows + (size_t)ith * att_scratch((size_t)hd), *panel = tmp + ATT_ROWS * hd, *tout = panel + ATT_TOKENS * hd;
     const void *kc = layer_cache(c, c->k_cache, j->layer), *vc = layer_cache(c, c->v_cache, j->layer);
     const octet_kernel_set *ks = octet_kernels();
     // Items are dealt round-robin: later tokens attend to more positions, so contiguous ranges
@@ -131,10 +134,28 @@ static void attention_worker(void *p, int ith, int nth) {
         // One token alone over an f32 cache reads its rows in one call (no reuse to gain).
         int step = nt == 1 && !c->kv_f16 ? end - lo0 : ATT_ROWS;
         size_t ld;
+        // Several queries: scores as register tiles (octet_tile_f32), the queries packed as the
+        // panel and the block's keys passing it, each score dot_f32's bits as dot_rows_f32 gives;
+        // the pairs the mask drops are computed and not kept.
+        int P = ks->tile_rows_f32, tiles = nt > 1 && P && hd % 8 == 0 && ATT_TOKENS % P == 0;
+        for (int u = 0; tiles && u < ATT_TOKENS; u++)
+            for (int i = 0; i < hd; i += 8) {
+                float *d = panel + (size_t)u / P * P * hd + ((size_t)(i / 8) * P + u % P) * 8;
+                if (u < nt) memcpy(d, c->q + (size_t)(t0 + u) * qd + (size_t)h * hd + i, 8 * sizeof(float));
+                else memset(d, 0, 8 * sizeof(float));
+            }
         for (int r0 = lo0; r0 < end; r0 += step) {
             int rows = end - r0 < step ? end - r0 : step;
             const float *kb = cache_rows(c, ks, kc, r0, rows, off, tmp, &ld);
-            for (int u = 0; u < nt; u++) {
+            for (int u0 = 0; tiles && u0 < nt; u0 += P) {
+                octet_tile_f32 t = {.w = panel + (size_t)u0 * hd, .a = kb, .lda = ld, .P = P, .nt = rows, .k = hd, .out = tout};
+                ks->gemm_tile_f32(&t);
+                for (int u = u0; u < u0 + P && u < nt; u++) {
+                    int a = LO(u) > r0 ? LO(u) : r0, b = first_last + u + 1 < r0 + rows ? first_last + u + 1 : r0 + rows;
+                    for (int s = a; s < b; s++) scores[u * ss + s] = tout[(size_t)(s - r0) * P + (u - u0)];
+                }
+            }
+            for (int u = 0; !tiles && u < nt; u++) {
                 int a = LO(u) > r0 ? LO(u) : r0, b = first_last + u + 1 < r0 + rows ? first_last + u + 1 : r0 + rows;
                 if (a < b) ks->dot_rows_f32(c->q + (size_t)(t0 + u) * qd + (size_t)h * hd, kb + (size_t)(a - r0) * ld, ld, b - a, hd, scores + u * ss + a);
             }
