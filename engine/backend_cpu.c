@@ -135,6 +135,11 @@ void octet_matmul_n(octet_threadpool *tp, octet_scratch *s, const octet_tensor *
     atomic_int next = 0;
     j[0].count = count;
     j[0].next = &next;
-    if (quantized(&j[0])) octet_threadpool_run(tp, quant_worker, &j[0]);
+    // One token's quantization is a microsecond of work: the calling thread does it, where a
+    // pass of the pool would cost its wake-up and barrier (decode runs ~8 passes a layer).
+    if (quantized(&j[0])) {
+        if (m == 1) quant_worker(&j[0], 0, 1);
+        else octet_threadpool_run(tp, quant_worker, &j[0]);
+    }
     octet_threadpool_run(tp, mm_worker, &j[0]);
 }
