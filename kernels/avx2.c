@@ -407,8 +407,8 @@ HOT void tile_run(const octet_tile *t, int j0, int mode) {
         }
     }
     for (int i = 0; i < TILE_T && j0 + i < t->nt; i++) {
-        _mm256_storeu_ps(t->acc + (size_t)(j0 + i) * TILE_ROWS, acc[i][0]);
-        _mm256_storeu_ps(t->acc + (size_t)(j0 + i) * TILE_ROWS + 8, acc[i][1]);
+        _mm256_storeu_ps(t->acc + (size_t)(j0 + i) * t->ldacc, acc[i][0]);
+        _mm256_storeu_ps(t->acc + (size_t)(j0 + i) * t->ldacc + 8, acc[i][1]);
     }
 }
 HOT void tile_mode(const octet_tile *t, int mode) {

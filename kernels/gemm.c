@@ -320,15 +320,18 @@ static int gemm_tiles(const gemm_ops *o, int m, int n0, int n1) {
         for (int r = 0; r < rows && g32 && !o->abs; r++) wtot[r] = row_total(o, p0 + r);
         for (int t0 = 0; t0 < m; t0 += TILE_TOKENS) {
             int nt = m - t0 < TILE_TOKENS ? m - t0 : TILE_TOKENS;
+            // Grouped weights with block activation scales: the sums are the outputs, which a
+            // whole panel writes straight into y.
+            int direct = g32 && o->abs && rows == P;
             octet_tile t = {.w = w, .wofs = wofs, .S = o->xc ? S : NULL, .sw = g32 ? sw : NULL, .a = o->xq + (size_t)t0 * k, .au = xu + (size_t)t0 * k,
                             .lda = (size_t)k, .sx = o->abs ? o->xs + (size_t)t0 * nb : NULL, .cx = o->abs && o->xc ? o->xc + (size_t)t0 * nb : NULL,
-                            .P = P, .nt = nt, .nb = nb, .acc = acc};
+                            .P = P, .nt = nt, .nb = nb, .acc = direct ? o->y + (size_t)t0 * o->ldy + p0 : acc, .ldacc = direct ? (size_t)o->ldy : (size_t)P};
             ks->gemm_tile(&t);
-            for (int j = 0; j < nt; j++) {   // finish's cases, the common two as loops of their own
+            for (int j = 0; j < nt && !direct; j++) {   // finish's cases, the common two as loops of their own
                 float *y = o->y + (size_t)(t0 + j) * o->ldy + p0;
                 const float *a = acc + (size_t)j * P;
                 if (!g32) for (int r = 0; r < rows; r++) y[r] = o->ws[p0 + r] * a[r];
-                else if (o->abs) memcpy(y, a, (size_t)rows * sizeof *y);
+                else if (o->abs) for (int r = 0; r < rows; r++) y[r] = a[r];
                 else for (int r = 0; r < rows; r++) y[r] = finish(o, t0 + j, p0 + r, a[r], wtot[r]);
             }
         }

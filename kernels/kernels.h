@@ -37,7 +37,8 @@ typedef struct {
     size_t lda;
     const float *sx, *cx;     // token t's block b scale and offset at sx[t*nb + b] (sx NULL: applied later)
     int P, nt, nb;
-    float *acc;               // out: pair (t, r) at acc[t*P + r]
+    float *acc;               // out: pair (t, r) at acc[t*ldacc + r]
+    size_t ldacc;
 } octet_tile;
 
 // The f32 products (f32/f16/bf16 weights, and weight-only int8) in register tiles: P weight rows

@@ -429,7 +429,7 @@ HOT void tile_run(const octet_tile *t, int j0, int mode) {
             for (int h = 0; h < 4; h++) acc[i][h] = vaddq_f32(acc[i][h], tile_term(t, jt[i], b, h, d[i][h], mode));
     }
     for (int i = 0; i < TILE_T && j0 + i < t->nt; i++)
-        for (int h = 0; h < 4; h++) vst1q_f32(t->acc + (size_t)(j0 + i) * TILE_ROWS + 4 * h, acc[i][h]);
+        for (int h = 0; h < 4; h++) vst1q_f32(t->acc + (size_t)(j0 + i) * t->ldacc + 4 * h, acc[i][h]);
 }
 HOT void tile_mode(const octet_tile *t, int mode) {
     for (int j = 0; j < t->nt; j += TILE_T) tile_run(t, j, mode);
