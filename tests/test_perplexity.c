@@ -80,6 +80,24 @@ static void ref_statistics(void) {
     json_free(j);
 }
 
+// The window as one batch (the default: register tiles for the int8 and the f32 model) and
+// batches of 8 tokens (below the tiles' minimum) give the same digits.
+static void batch_size_changes_nothing(void) {
+    if (!file_exists(SMOL_F32) || !file_exists(shared_path("data/fortunes-dev.txt"))) SKIP("models/ or ../shared missing");
+    json_free(fixture_and_text());
+    json *a = run_json("./octet perplexity -m %s -f " TEXT " -c 128 --chunks 2 --json --ref %s 2>/dev/null", SMOL_Q8, SMOL_F32);
+    json *b = run_json("./octet perplexity -m %s -f " TEXT " -c 128 --chunks 2 --json --ref %s -b 8 2>/dev/null", SMOL_Q8, SMOL_F32);
+    const json *ra = a ? json_get(a, "ref") : NULL, *rb = b ? json_get(b, "ref") : NULL;
+    CHECK(ra && rb, "ref objects");
+    if (ra && rb) {
+        CHECK(json_num(a, "perplexity", 0) == json_num(b, "perplexity", 1), "perplexity %.9g vs %.9g", json_num(a, "perplexity", 0), json_num(b, "perplexity", 1));
+        CHECK(json_num(ra, "perplexity", 0) == json_num(rb, "perplexity", 1), "f32 perplexity %.9g vs %.9g", json_num(ra, "perplexity", 0), json_num(rb, "perplexity", 1));
+        CHECK(json_num(ra, "kl_mean", 0) == json_num(rb, "kl_mean", 1) && json_num(ra, "top1_agreement_pct", 0) == json_num(rb, "top1_agreement_pct", 1), "KL and top-1");
+    }
+    json_free(a);
+    json_free(b);
+}
+
 static void metrics_on_known_distributions(void) {
     float a[3] = {0, 0, 0}, b[3] = {(float)log(2.0), 0, 0};
     double scratch[6];
@@ -126,6 +144,7 @@ int main(void) {
     RUN(metrics_on_known_distributions);
     RUN(f32_matches_transformers);
     RUN(ref_statistics);
+    RUN(batch_size_changes_nothing);
     RUN(bad_input);
     CHECK_DONE();
 }
