@@ -34,7 +34,7 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
     c->att = malloc(B * hp->q_dim * sizeof(float));
     c->hb = malloc(B * hp->hidden_dim * sizeof(float));
     c->hb2 = malloc(B * hp->hidden_dim * sizeof(float));
-    c->logits = malloc(B * hp->vocab_size * sizeof(float));
+    c->logits = malloc(hp->vocab_size * sizeof(float));   // the last position's (all logits go to the caller's array)
     c->scores = malloc((size_t)n_threads * ATT_TOKENS * score_stride(n_ctx) * sizeof(float));
     c->tp = octet_threadpool_new(n_threads);
     uint32_t max_k = hp->dim > hp->hidden_dim ? hp->dim : hp->hidden_dim;

@@ -16,7 +16,8 @@ typedef struct {
     void *k_cache, *v_cache;                  // [n_layers][n_ctx][kv_dim], f32 or f16
     int kv_f16;
     float *kv_rows;                           // [n_threads][att_scratch]: f16 rows converted, a panel of queries, a tile's scores
-    float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *logits;  // one row per batch token
+    float *x, *xb, *q, *k, *v, *att, *hb, *hb2;  // one row per batch token
+    float *logits;                            // the last position's (vocab floats)
     float *scores;                            // [n_threads][8][n_ctx]: attention items of 8 tokens
     float *rope_cs;                           // [n_batch][rope_dim]: cos, sin per pair
     octet_threadpool *tp;

@@ -84,6 +84,7 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
     if (p->n_ctx < 1 || p->n_batch < 1 || p->n_threads < 1) { free(s); octet_set_error("context, batch and thread counts must be positive"); return NULL; }
     if (octet_file_check(&m->file) != 0) { free(s); return NULL; }
     s->m = m; s->n_ctx = p->n_ctx;
+    int batch = p->n_batch < p->n_ctx ? p->n_batch : p->n_ctx;   // no chunk is longer than the context
     if (!(s->hist = malloc((size_t)p->n_ctx * sizeof *s->hist))) { free(s); octet_set_error("out of memory"); return NULL; }
     if (p->device == OCTET_DEVICE_CUDA) {
 #ifdef OCTET_CUDA
@@ -93,7 +94,7 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
             octet_set_error("--device cuda: --act %s runs on the CPU only; use int8 or int8-row", octet_act_name(p->act));
             return NULL;
         }
-        if (!(s->gpu = octet_cuda_new(m, p->n_ctx, p->n_batch, p->act == OCTET_ACT_INT8_ROW, p->kv_f16))) { free(s->hist); free(s); return NULL; }
+        if (!(s->gpu = octet_cuda_new(m, p->n_ctx, batch, p->act == OCTET_ACT_INT8_ROW, p->kv_f16))) { free(s->hist); free(s); return NULL; }
         return s;
 #else
         free(s->hist); free(s);
@@ -103,7 +104,7 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
     }
     int act = octet_act_resolve(m, p->act), asym = act == OCTET_ACT_INT8_ASYM;
     int act_block = act == OCTET_ACT_F32 ? -1 : act == OCTET_ACT_INT8_ROW ? 0 : 32;
-    if ((asym && octet_model_block_sums(m) != 0) || octet_context_init(&s->c, m, p->n_ctx, p->n_batch, p->n_threads, act_block, asym, p->kv_f16) != 0) {
+    if ((asym && octet_model_block_sums(m) != 0) || octet_context_init(&s->c, m, p->n_ctx, batch, p->n_threads, act_block, asym, p->kv_f16) != 0) {
         free(s->hist); free(s); return NULL;
     }
     return s;

@@ -8,7 +8,7 @@
 
 void cli_gen_defaults(cli_gen *g) {
     memset(g, 0, sizeof *g);
-    g->n_batch = 64; g->seed = -1; g->act = OCTET_ACT_INT8; g->device = OCTET_DEVICE_CPU;
+    g->n_batch = 512; g->seed = -1; g->act = OCTET_ACT_INT8; g->device = OCTET_DEVICE_CPU;
     octet_sampler_defaults(&g->sp);
 }
 
@@ -22,7 +22,7 @@ void cli_warn_threads(long n_threads, long sessions) {
 void cli_gen_help(void) {
     printf("  -c N               context size in tokens (default: the model's, at most 4096)\n"
            "  -t N               threads (default: the physical core count, at most 8)\n"
-           "  -b N               prompt batch size (default 64)\n"
+           "  -b N               prompt batch size (default 512)\n"
            "  -s SEED            random seed (default: from the clock, printed on stderr)\n"
            "  --temp T           temperature, 0 = greedy (default 0.8)\n"
            "  --top-k K          (default 40, 0 = off)   --top-p P (default 0.95)   --min-p P (default 0.05)\n"
@@ -86,7 +86,6 @@ octet_model *cli_gen_load(cli_gen *g) {
         fprintf(stderr, "octet: warning: %s was converted for asymmetric int8 activations (--act-quant asym); --device cuda quantizes them "
                         "symmetrically, as --act int8-sym\n", g->model);
     if (!g->n_ctx) g->n_ctx = octet_context_length(m) < 4096 ? octet_context_length(m) : 4096;
-    if (g->device == OCTET_DEVICE_CUDA && !g->batch_set) g->n_batch = 512;  // the GPU wants wide prompt batches
     return m;
 }
 
