@@ -382,10 +382,7 @@ HOT __m256 tile_term(const octet_tile *t, int j, int b, int h, __m256i dot, int 
 HOT void tile_run(const octet_tile *t, int j0, int mode) {
     size_t at[TILE_T];
     int jt[TILE_T];
-    for (int i = 0; i < TILE_T; i++) {
-        jt[i] = j0 + i < t->nt ? j0 + i : t->nt - 1;
-        at[i] = (size_t)jt[i] * t->lda;
-    }
+    tile_tokens(t, j0, TILE_T, jt, at);
     __m256 acc[TILE_T][2];
     _Pragma("GCC unroll 3") for (int i = 0; i < TILE_T; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     const int nb = t->nb;
@@ -411,15 +408,7 @@ HOT void tile_run(const octet_tile *t, int j0, int mode) {
         _mm256_storeu_ps(t->acc + (size_t)(j0 + i) * t->ldacc + 8, acc[i][1]);
     }
 }
-HOT void tile_mode(const octet_tile *t, int mode) {
-    for (int j = 0; j < t->nt; j += TILE_T) tile_run(t, j, mode);
-}
-static void gemm_tile(const octet_tile *t) {
-    if (t->P != TILE_ROWS) k_gemm_tile(t);
-    else if (!t->sw) t->cx ? tile_mode(t, Q8_ASYM) : tile_mode(t, Q8);
-    else if (!t->sx) tile_mode(t, G32_ROW);
-    else t->cx ? tile_mode(t, G32_ASYM) : tile_mode(t, G32);
-}
+static void gemm_tile(const octet_tile *t) { tile_by_mode(t, TILE_ROWS, TILE_T, tile_run); }
 
 // f32 tiles (octet_tile_f32): 4 rows (a vector each) against 2 tokens, each pair's 8 partial
 // sums in a vector, combined in dot_f32's order at the end.

@@ -402,10 +402,7 @@ HOT float32x4_t tile_term(const octet_tile *t, int j, int b, int h, int32x4_t do
 HOT void tile_run(const octet_tile *t, int j0, int mode) {
     size_t at[TILE_T];
     int jt[TILE_T];
-    for (int i = 0; i < TILE_T; i++) {
-        jt[i] = j0 + i < t->nt ? j0 + i : t->nt - 1;
-        at[i] = (size_t)jt[i] * t->lda;
-    }
+    tile_tokens(t, j0, TILE_T, jt, at);
     float32x4_t acc[TILE_T][4];
     for (int i = 0; i < TILE_T; i++)
         for (int h = 0; h < 4; h++) acc[i][h] = vdupq_n_f32(0);
@@ -431,15 +428,7 @@ HOT void tile_run(const octet_tile *t, int j0, int mode) {
     for (int i = 0; i < TILE_T && j0 + i < t->nt; i++)
         for (int h = 0; h < 4; h++) vst1q_f32(t->acc + (size_t)(j0 + i) * t->ldacc + 4 * h, acc[i][h]);
 }
-HOT void tile_mode(const octet_tile *t, int mode) {
-    for (int j = 0; j < t->nt; j += TILE_T) tile_run(t, j, mode);
-}
-static void gemm_tile(const octet_tile *t) {
-    if (t->P != TILE_ROWS) k_gemm_tile(t);
-    else if (!t->sw) t->cx ? tile_mode(t, Q8_ASYM) : tile_mode(t, Q8);
-    else if (!t->sx) tile_mode(t, G32_ROW);
-    else t->cx ? tile_mode(t, G32_ASYM) : tile_mode(t, G32);
-}
+static void gemm_tile(const octet_tile *t) { tile_by_mode(t, TILE_ROWS, TILE_T, tile_run); }
 
 // f32 tiles (octet_tile_f32): 4 rows against 2 tokens, each pair's 8 partial sums in two
 // vectors (lanes 0-3 and 4-7), combined in dot_f32's order at the end.

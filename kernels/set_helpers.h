@@ -25,6 +25,29 @@ HOT void gemm8_by_mode(const octet_lanes8 *g, float acc[8], gemm8_mode_fn *run) 
     else g->cx ? run(g, acc, G32_ASYM) : run(g, acc, G32);
 }
 
+// A tile's n tokens from j0: the real ones, and past the last the last again (computed, never
+// stored), each with its offset in the activations.
+HOT void tile_tokens(const octet_tile *t, int j0, int n, int jt[], size_t at[]) {
+    for (int i = 0; i < n; i++) {
+        jt[i] = j0 + i < t->nt ? j0 + i : t->nt - 1;
+        at[i] = (size_t)jt[i] * t->lda;
+    }
+}
+
+// gemm_tile (kernels.h) for a set whose `run` does tokens j0 .. j0 + tokens - 1 of a panel of
+// `rows` in one of gemm8_acc's modes (named as constants, as above); a panel of another height
+// takes the scalar tile.
+typedef void tile_run_fn(const octet_tile *t, int j0, int mode);
+HOT void tile_tokens_loop(const octet_tile *t, int tokens, tile_run_fn *run, int mode) {
+    for (int j = 0; j < t->nt; j += tokens) run(t, j, mode);
+}
+HOT void tile_by_mode(const octet_tile *t, int rows, int tokens, tile_run_fn *run) {
+    if (t->P != rows) k_gemm_tile(t);
+    else if (!t->sw) t->cx ? tile_tokens_loop(t, tokens, run, Q8_ASYM) : tile_tokens_loop(t, tokens, run, Q8);
+    else if (!t->sx) tile_tokens_loop(t, tokens, run, G32_ROW);
+    else t->cx ? tile_tokens_loop(t, tokens, run, G32_ASYM) : tile_tokens_loop(t, tokens, run, G32);
+}
+
 // quantize_i8 (kernels.h) given a set's reductions of one block (max |x|; min and max from x[0]
 // on) and its rounding of n values as (x - mid) * inv, all for multiples of 32 inputs; other
 // block sizes take the scalar reference.
