@@ -283,12 +283,12 @@ static void pack_panel(const gemm_ops *o, int p0, int rows, int P, int8_t *w, in
     }
     if (!sw) return;
     if (o->ws16 && p0 % 8 == 0) {  // whole tiles of 8 rows: [nb][8] each, widened by the set
-        for (int t = 0; t < P / 8; t++) {
+        for (int t = 0; t < (rows + 7) / 8; t++) {   // (only the tiles the matrix stores: the last may be short of the panel)
             o->ks->row_to_f32(o->ws16 + (size_t)(p0 / 8 + t) * nb * 8, OCTET_F16, NULL, nb * 8, wide);
             for (int b = 0; b < nb; b++) memcpy(sw + (size_t)b * P + t * 8, wide + (size_t)b * 8, 8 * sizeof(float));
         }
         for (int b = 0; b < nb; b++)
-            for (int r = rows; r < P; r++) sw[(size_t)b * P + r] = 0;
+            for (int r = rows; r < P; r++) sw[(size_t)b * P + r] = 0;   // (after: a stored tile's unused rows too)
         return;
     }
     for (int r = 0; r < P; r++)
