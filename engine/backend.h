@@ -6,6 +6,8 @@
 #include "threadpool.h"
 #include <stdint.h>
 
+enum { OCTET_ASYM_NONE = 0, OCTET_ASYM_ALL = 1, OCTET_ASYM_MARKED = 2 };
+
 // Scratch a backend needs for m activation rows of width up to k (one per context).
 typedef struct {
     int8_t *xq;     // m * k int8 activations
@@ -15,7 +17,8 @@ typedef struct {
     float  *rows;   // per-thread row conversion space (n_threads * k)
     int     max_m, max_k, n_threads;
     int     act_block;  // 0: one activation scale per row; >0: per block of that many inputs; <0: f32 activations
-    int     asym;       // asymmetric int8 activations (scale + offset) for weights with block sums
+    int     asym;       // asymmetric int8 activations (scale + offset) for weights with block sums:
+                        // OCTET_ASYM_NONE, _ALL, or _MARKED (tensors marked act_asym only)
 } octet_scratch;
 int  octet_scratch_init(octet_scratch *s, int max_m, int max_k, int n_threads, int act_block, int asym);
 void octet_scratch_free(octet_scratch *s);

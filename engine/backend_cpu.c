@@ -111,7 +111,7 @@ static void quant_worker(void *p, int ith, int nth) {
 }
 
 static mm_job make_job(octet_scratch *s, const octet_tensor *w, const float *x, int m, float *y) {
-    return (mm_job){s, w, x, m, y, w->act_f32 ? -1 : s->act_block, s->asym && w->block_sums, 1, NULL};
+    return (mm_job){s, w, x, m, y, w->act_f32 ? -1 : s->act_block, s->asym && w->block_sums && (s->asym == OCTET_ASYM_ALL || w->act_asym), 1, NULL};
 }
 static int quantized(const mm_job *j) { return octet_is_q8(j->w->dtype) && j->bs >= 0; }
 

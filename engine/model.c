@@ -252,10 +252,17 @@ void octet_model_free(octet_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-int octet_model_block_sums(const octet_model *m) {
+int octet_model_block_sums(const octet_model *m, int marked_only) {
     for (uint64_t i = 0; i < m->file.n_tensors; i++) {
         octet_tensor *t = &m->file.tensors[i];  // the tensor table is heap memory the model owns
+        if (marked_only && !t->act_asym) continue;
         if (octet_is_q8(t->dtype) && t->n_dims >= 2 && octet_tensor_block_sums(t) != 0) return -1;
     }
+    return 0;
+}
+
+int octet_model_asym_marks(const octet_model *m) {
+    for (uint64_t i = 0; i < m->file.n_tensors; i++)
+        if (m->file.tensors[i].act_asym) return 1;
     return 0;
 }

@@ -49,5 +49,8 @@ void octet_model_free(octet_model *m);
 int  octet_model_llama_shaped(const octet_model *m);
 // Computes the int8 block sums asymmetric activations need, once per model (DESIGN.md: "row
 // sums, computed once at load"); the model is otherwise read-only, so sessions share them.
-int  octet_model_block_sums(const octet_model *m);
+// marked_only: only for the matrices the file marks for asymmetric activations (quant.asym_act).
+int  octet_model_block_sums(const octet_model *m, int marked_only);
+// 1 when the file marks any matrix for asymmetric activations (quant.asym_act).
+int  octet_model_asym_marks(const octet_model *m);
 #endif

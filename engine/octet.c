@@ -40,7 +40,7 @@ int octet_act_mode(const char *name) {
 const char *octet_act_name(int act) { return act >= 0 && act < (int)(sizeof act_names / sizeof *act_names) ? act_names[act] : "?"; }
 
 int octet_act_resolve(const octet_model *m, int act) {
-    if (act != OCTET_ACT_INT8) return act;
+    if (act != OCTET_ACT_INT8 || octet_model_asym_marks(m)) return act;
     uint64_t n;
     const char *q = octet_kv_str(&m->file, "quant.act_quant", &n);
     return q && n == 4 && !memcmp(q, "asym", 4) ? OCTET_ACT_INT8_ASYM : OCTET_ACT_INT8_SYM;
@@ -102,9 +102,10 @@ octet_session *octet_session_new(const octet_model *m, const octet_session_param
         return NULL;
 #endif
     }
-    int act = octet_act_resolve(m, p->act), asym = act == OCTET_ACT_INT8_ASYM;
+    int act = octet_act_resolve(m, p->act);
+    int asym = act == OCTET_ACT_INT8_ASYM ? OCTET_ASYM_ALL : act == OCTET_ACT_INT8 ? OCTET_ASYM_MARKED : OCTET_ASYM_NONE;
     int act_block = act == OCTET_ACT_F32 ? -1 : act == OCTET_ACT_INT8_ROW ? 0 : 32;
-    if ((asym && octet_model_block_sums(m) != 0) || octet_context_init(&s->c, m, p->n_ctx, batch, p->n_threads, act_block, asym, p->kv_f16) != 0) {
+    if ((asym && octet_model_block_sums(m, asym == OCTET_ASYM_MARKED) != 0) || octet_context_init(&s->c, m, p->n_ctx, batch, p->n_threads, act_block, asym, p->kv_f16) != 0) {
         free(s->hist); free(s); return NULL;
     }
     return s;

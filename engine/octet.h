@@ -12,15 +12,18 @@ typedef struct octet_session octet_session;
 
 // How activations meet INT8 weights: int8 with one scale per 32 inputs (default; integer
 // matmuls), int8 with one scale per token (DESIGN's plain mode), or f32 (weight-only INT8).
-// INT8 is symmetric unless the file asks for asymmetric blocks (octet convert --act-quant asym);
-// INT8_SYM and INT8_ASYM force one (asymmetric: scale + offset per 32 inputs, CPU only).
+// INT8 is the file's mode: symmetric, asymmetric blocks for every matrix (octet convert
+// --act-quant asym), or asymmetric for the matrices the file marks (quant.asym_act, octet
+// convert's default) and symmetric for the rest; INT8_SYM and INT8_ASYM force one for every
+// matrix (asymmetric: scale + offset per 32 inputs, CPU only).
 enum { OCTET_ACT_INT8 = 0, OCTET_ACT_INT8_ROW = 1, OCTET_ACT_F32 = 2, OCTET_ACT_INT8_SYM = 3, OCTET_ACT_INT8_ASYM = 4 };
 enum { OCTET_DEVICE_CPU = 0, OCTET_DEVICE_CUDA = 1 };
 typedef struct { int n_ctx, n_batch, n_threads, act, kv_f16, device; } octet_session_params;
 // Parses "int8", "int8-row", "f32", "int8-sym" or "int8-asym"; -1 for anything else.
 int octet_act_mode(const char *name);
 const char *octet_act_name(int act);
-// The mode a session with this model runs for `act` (INT8 becomes INT8_SYM or INT8_ASYM).
+// The mode a session with this model runs for `act` (INT8 becomes INT8_SYM or INT8_ASYM, and
+// stays INT8 for a file that marks matrices for asymmetric activations).
 int octet_act_resolve(const octet_model *m, int act);
 
 // Every function that can fail returns NULL or non-zero and sets octet_last_error().

@@ -152,20 +152,23 @@ static int parse_tensor(cursor *c, octet_tensor *t, uint64_t data_size) {
 }
 
 // quant.f32_act names int8 matrices whose activations the converter measured too sensitive to
-// quantize: they run weight-only whatever the run's activation mode.
-static int mark_f32_act(octet_file *f, const char *path) {
-    const octet_kv *kv = octet_file_kv(f, "quant.f32_act");
+// quantize: they run weight-only whatever the run's activation mode. quant.asym_act names those
+// whose activations the file's own mode quantizes asymmetrically (the rest symmetrically).
+// Either list may name only int8 tensors of the file.
+static int mark_tensors(octet_file *f, const char *path, const char *key, int asym) {
+    const octet_kv *kv = octet_file_kv(f, key);
     if (!kv) return 0;
-    if (kv->type != OCTET_KV_ARR || kv->arr_type != OCTET_KV_STR || kv->count > f->n_tensors) { octet_set_error("%s: quant.f32_act is not a list of tensor names", path); return -1; }
+    if (kv->type != OCTET_KV_ARR || kv->arr_type != OCTET_KV_STR || kv->count > f->n_tensors) { octet_set_error("%s: %s is not a list of tensor names", path, key); return -1; }
     const char **names = malloc((kv->count ? kv->count : 1) * sizeof *names);
     uint32_t *lens = malloc((kv->count ? kv->count : 1) * sizeof *lens);
     int rc = names && lens && octet_kv_str_array(kv, names, lens) == 0 ? 0 : -1;
-    if (rc) octet_set_error("%s: quant.f32_act is not a list of tensor names", path);
+    if (rc) octet_set_error("%s: %s is not a list of tensor names", path, key);
     for (uint64_t i = 0; i < kv->count && rc == 0; i++) {
         octet_tensor *t = NULL;
         for (uint64_t j = 0; j < f->n_tensors && !t; j++)
             if (strlen(f->tensors[j].name) == lens[i] && !memcmp(f->tensors[j].name, names[i], lens[i])) t = &f->tensors[j];
-        if (!t || !octet_is_q8(t->dtype)) { octet_set_error("%s: quant.f32_act names '%.*s', which is not an int8 tensor of the file", path, (int)lens[i], names[i]); rc = -1; }
+        if (!t || !octet_is_q8(t->dtype)) { octet_set_error("%s: %s names '%.*s', which is not an int8 tensor of the file", path, key, (int)lens[i], names[i]); rc = -1; }
+        else if (asym) t->act_asym = 1;
         else t->act_f32 = 1;
     }
     free(names); free(lens);
@@ -225,7 +228,7 @@ int octet_file_open(octet_file *f, const char *path) {
             if (strcmp(f->tensors[j].name, f->tensors[i].name) == 0) { octet_set_error("%s: duplicate tensor '%s'", path, f->tensors[i].name); goto fail; }
     }
     if (c.p != c.end) { octet_set_error("%s: %lld stray bytes after the tensor table", path, (long long)(c.end - c.p)); goto fail; }
-    if (mark_f32_act(f, path) != 0) goto fail;
+    if (mark_tensors(f, path, "quant.f32_act", 0) != 0 || mark_tensors(f, path, "quant.asym_act", 1) != 0) goto fail;
     return 0;
 fail:
     octet_file_close(f);

@@ -35,6 +35,8 @@ typedef struct {
     uint64_t rows, cols;            // cols = last dim, rows = product of the others
     const void *data;               // into the mapping
     int act_f32;                    // listed in quant.f32_act: int8 weights, f32 activations always
+    int act_asym;                   // listed in quant.asym_act: asymmetric int8 activations in the
+                                    // file's own mode (--act int8), symmetric ones for the rest
     int16_t *block_sums;            // int8 tensors, asymmetric activations: per row, the sum of each
                                     // 32 int8 values (last block partial); NULL until computed
 } octet_tensor;

@@ -327,6 +327,71 @@ static void f32_act_and_asym_activations(void) {
     free(out);
 }
 
+// The names in quant.asym_act of a file, joined by spaces ("" when the key is absent).
+static void asym_marks(const char *path, char *buf, size_t cap) {
+    buf[0] = 0;
+    octet_file f;
+    if (octet_file_open(&f, path) != 0) { CHECK(0, "%s", octet_last_error()); return; }
+    for (uint64_t i = 0; i < f.n_tensors; i++)
+        if (f.tensors[i].act_asym) snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", buf[0] ? " " : "", f.tensors[i].name);
+    octet_file_close(&f);
+}
+
+// The default --act-quant mixed marks the LM head and the down projections for asymmetric
+// activations (quant.asym_act): `--act int8` then runs those asymmetric and the rest symmetric,
+// so it differs from both int8-sym and int8-asym; --asym-act picks other roles, sym and none none.
+static void mixed_asym_activations(void) {
+    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    struct { const char *args, *want; } cases[] = {
+        {"", "token_embd.weight blk.0.ffn_down.weight blk.1.ffn_down.weight blk.2.ffn_down.weight blk.3.ffn_down.weight blk.4.ffn_down.weight"},
+        {"--asym-act attn_v,head", "token_embd.weight blk.0.attn_v.weight blk.1.attn_v.weight blk.2.attn_v.weight blk.3.attn_v.weight blk.4.attn_v.weight"},
+        {"--asym-act none", ""},
+        {"--act-quant sym", ""},
+        {"--act-quant asym", ""},
+    };
+    char got[4096];
+    for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *out = NULL;
+        int rc = run_cmd(&out, "./octet convert %s -o tests/out/stories.mixed.octet --calib %s --quiet %s", stories(), shared_path("data/fortunes-dev.txt"), cases[i].args);
+        CHECK(rc == 0, "convert %s: %s", cases[i].args, out ? out : "");
+        free(out);
+        asym_marks("tests/out/stories.mixed.octet", got, sizeof got);
+        // (the tensor table's order: the head first, then each layer's tensors)
+        char sorted[4096] = "";
+        const char *order[] = {"token_embd", "blk.0.", "blk.1.", "blk.2.", "blk.3.", "blk.4."};
+        for (unsigned o = 0; o < 6; o++)
+            for (char *s = got; *s;) {
+                size_t n = strcspn(s, " ");
+                if (!strncmp(s, order[o], strlen(order[o]))) snprintf(sorted + strlen(sorted), sizeof sorted - strlen(sorted), "%s%.*s", sorted[0] ? " " : "", (int)n, s);
+                s += n + (s[n] == ' ');
+            }
+        CHECK(!strcmp(sorted, cases[i].want), "convert %s marks '%s', expected '%s'", cases[i].args, sorted, cases[i].want);
+    }
+    // the default again: int8 is neither int8-sym nor int8-asym, and tells the story
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet convert %s -o tests/out/stories.mixed.octet --calib %s --quiet", stories(), shared_path("data/fortunes-dev.txt"));
+    CHECK(rc == 0, "convert: %s", out ? out : "");
+    free(out);
+    rc = run_cmd(&out, "./octet info -m tests/out/stories.mixed.octet");
+    CHECK(rc == 0 && out && strstr(out, "asymmetric for 6 matrices") && strstr(out, "   asymmetric activations\n"), "octet info: %s", out ? out : "");
+    free(out);
+    char *text[3] = {NULL, NULL, NULL};
+    const char *acts[3] = {"int8", "int8-asym", "int8-sym"};
+    for (int a = 0; a < 3; a++) {
+        rc = run_cmd(&text[a], "./octet perplexity -m tests/out/stories.mixed.octet -f %s -c 128 --chunks 2 --act %s --json 2>/dev/null", shared_path("data/fortunes-dev.txt"), acts[a]);
+        CHECK(rc == 0 && text[a], "perplexity --act %s", acts[a]);
+        char *t = text[a] ? strstr(text[a], ",\"seconds\"") : NULL;
+        if (t) *t = 0;
+    }
+    CHECK(text[0] && text[1] && strcmp(text[0], text[1]), "--act int8 on a mixed file gives int8-asym's result");
+    CHECK(text[0] && text[2] && strcmp(text[0], text[2]), "--act int8 on a mixed file gives int8-sym's result");
+    for (int a = 0; a < 3; a++) free(text[a]);
+    rc = run_cmd(&out, "./octet run -m tests/out/stories.mixed.octet -p 'Once upon a time' -n 24 --temp 0 2>/dev/null");
+    CHECK(rc == 0 && out && strstr(out, "Lily"), "the mixed file does not tell the story: %s", out ? out : "");
+    free(out);
+    remove("tests/out/stories.mixed.octet");
+}
+
 // octet convert --gptq on stories260K: the same bytes twice, other bytes than plain rounding,
 // the file says so, and it still tells the stories the f32 model tells.
 static void gptq_conversion(void) {
@@ -370,6 +435,7 @@ static void calibration_bad_input(void) {
         {"--calib none --f32-act 2", "--calib"},
         {"--f32-act -1", "--f32-act"},
         {"--act-quant zero", "--act-quant"},
+        {"--asym-act ffn_down,lm_head", "--asym-act: unknown role 'lm_head'"},
         {"--calib none --gptq", "--calib"},
         {"--type f16 --gptq", "--gptq"},
         {"--gptq-damp 0", "--gptq-damp"},
@@ -393,6 +459,7 @@ int main(void) {
     RUN(max_kl_budget_is_respected);
     RUN(f16_budget_is_respected);
     RUN(f32_act_and_asym_activations);
+    RUN(mixed_asym_activations);
     RUN(calibration_bad_input);
     CHECK_DONE();
 }

@@ -574,6 +574,29 @@ static void backend_is_thread_count_independent(void) {
         octet_scratch_free(&sf); octet_scratch_free(&si);
         octet_threadpool_free(tp);
     }
+    // OCTET_ASYM_MARKED (a file's quant.asym_act): a marked tensor runs as in an all-asymmetric
+    // run, an unmarked one as in a symmetric run, alone and beside each other on one input
+    for (int wi = 0; wi < 4; wi += wi ? 1 : 2) {
+        octet_tensor marked = *ts[wi], plain = *ts[wi];
+        marked.act_asym = 1;
+        float want_a[12 * 37], want_s[12 * 37], got[2][12 * 37], *outs[2] = {got[0], got[1]};
+        octet_threadpool *tp = octet_threadpool_new(2);
+        octet_scratch sa, ss, sm;
+        CHECK(octet_scratch_init(&sa, m, k, 2, 32, OCTET_ASYM_ALL) == 0 && octet_scratch_init(&ss, m, k, 2, 32, OCTET_ASYM_NONE) == 0 &&
+              octet_scratch_init(&sm, m, k, 2, 32, OCTET_ASYM_MARKED) == 0, "scratch");
+        octet_matmul(tp, &sa, &plain, x, m, want_a);
+        octet_matmul(tp, &ss, &plain, x, m, want_s);
+        CHECK(memcmp(want_a, want_s, sizeof want_a), "%s: asymmetric and symmetric runs agree (the test shows nothing)", octet_dtype_name(plain.dtype));
+        const octet_tensor *pair[2] = {&marked, &plain};
+        for (int together = 0; together < 2; together++) {
+            if (together) octet_matmul_n(tp, &sm, pair, 2, x, m, outs);
+            else for (int i = 0; i < 2; i++) octet_matmul(tp, &sm, pair[i], x, m, got[i]);
+            CHECK(!memcmp(want_a, got[0], sizeof want_a), "%s marked act_asym (%s) differs from the asymmetric run", octet_dtype_name(plain.dtype), together ? "together" : "alone");
+            CHECK(!memcmp(want_s, got[1], sizeof want_s), "%s unmarked (%s) differs from the symmetric run", octet_dtype_name(plain.dtype), together ? "together" : "alone");
+        }
+        octet_scratch_free(&sa); octet_scratch_free(&ss); octet_scratch_free(&sm);
+        octet_threadpool_free(tp);
+    }
     free(x); free(wf); free(q8); free(g32); free(g32b); free(g16); free(tq.block_sums); free(tg.block_sums); free(th_.block_sums);
 }
 

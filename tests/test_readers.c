@@ -364,6 +364,51 @@ static void llama2c_tokenizer_matches_llama_reference(void) {
     octet_file_close(&f);
 }
 
+// Writes a file of an int8 matrix "q" and an f16 vector "h" whose metadata has key = list (n
+// names, or a u32 when n < 0), and opens it: the open's result, the file closed after checking.
+static int open_with_marks(const char *key, int n, const char *const *names, int *q_asym, int *q_f32) {
+    octet_writer w;
+    octet_meta m = {0};
+    if (n >= 0) octet_meta_arr_str(&m, key, (uint64_t)n, names, NULL);
+    else octet_meta_u32(&m, key, 1);
+    uint64_t d2[2] = {2, 32}, d1[1] = {4}, qb;
+    octet_tensor_nbytes(OCTET_Q8, 2, 32, &qb);
+    uint8_t q[256] = {0}, h[8] = {0};
+    int rc = octet_writer_open(&w, "tests/out/marks.octet") || octet_writer_add_tensor(&w, "q", OCTET_Q8, 2, d2) ||
+             octet_writer_add_tensor(&w, "h", OCTET_F16, 1, d1) || octet_writer_begin_data(&w, &m) || octet_writer_write_tensor(&w, q) ||
+             octet_writer_write_tensor(&w, h) || octet_writer_commit(&w);
+    octet_meta_free(&m);
+    if (rc || qb > sizeof q) return -2;
+    octet_file f;
+    if (octet_file_open(&f, "tests/out/marks.octet") != 0) return -1;
+    const octet_tensor *t = octet_file_tensor(&f, "q");
+    *q_asym = t->act_asym;
+    *q_f32 = t->act_f32;
+    octet_file_close(&f);
+    return 0;
+}
+
+// quant.asym_act and quant.f32_act mark int8 tensors by name; anything else is refused with one
+// line naming the file and the key.
+static void tensor_marks_are_checked(void) {
+    const char *q[] = {"q"}, *h[] = {"h"}, *missing[] = {"nope"};
+    int a = -1, f = -1;
+    CHECK(open_with_marks("quant.asym_act", 1, q, &a, &f) == 0 && a == 1 && f == 0, "asym mark: rc, act_asym %d, act_f32 %d", a, f);
+    CHECK(open_with_marks("quant.f32_act", 1, q, &a, &f) == 0 && a == 0 && f == 1, "f32 mark: act_asym %d, act_f32 %d", a, f);
+    CHECK(open_with_marks("quant.asym_act", 0, q, &a, &f) == 0 && a == 0, "an empty list marks nothing");
+    static const char *keys[2] = {"quant.asym_act", "quant.f32_act"};
+    for (int k = 0; k < 2; k++) {
+        struct { int n; const char *const *names; const char *want; } bad[] = {
+            {1, h, "names 'h', which is not an int8 tensor"}, {1, missing, "names 'nope', which is not an int8 tensor"}, {-1, NULL, "is not a list of tensor names"}};
+        for (unsigned i = 0; i < sizeof bad / sizeof *bad; i++) {
+            CHECK(open_with_marks(keys[k], bad[i].n, bad[i].names, &a, &f) == -1, "%s case %u opened", keys[k], i);
+            const char *e = octet_last_error();
+            CHECK(strstr(e, "tests/out/marks.octet") && strstr(e, keys[k]) && strstr(e, bad[i].want) && !strchr(e, '\n'), "%s case %u: %s", keys[k], i, e);
+        }
+    }
+    remove("tests/out/marks.octet");
+}
+
 static void octet_container_round_trip(void) {
     octet_writer w;
     octet_meta m = {0};
@@ -516,6 +561,7 @@ int main(void) {
     RUN(stories260k_converts_with_real_values);
     RUN(llama2c_tokenizer_matches_llama_reference);
     RUN(octet_container_round_trip);
+    RUN(tensor_marks_are_checked);
     RUN(percentile_clip);
     RUN(q8g32h_scales_are_f16);
     RUN(subnormal_weights_quantize_to_zero);

@@ -11,7 +11,7 @@ static void help(void) {
     convert_options d;
     convert_options_default(&d);
     printf("usage: octet convert INPUT -o OUTPUT.octet [--type q8g32h|q8|q8g32|f16|bf16|f32] [--clip mse|max|pXX] [--tokenizer tokenizer.bin]\n"
-           "                     [--calib TEXT|none] [--calib-tokens N] [--smooth A] [--keep-f16 N | --max-kl X] [--f16-budget PCT] [--f32-act N] [--gptq] [--act-quant sym|asym] [--vocab-only] [--quiet]\n"
+           "                     [--calib TEXT|none] [--calib-tokens N] [--smooth A] [--keep-f16 N | --max-kl X] [--f16-budget PCT] [--f32-act N] [--gptq] [--act-quant mixed|sym|asym] [--asym-act ROLES] [--vocab-only] [--quiet]\n"
            "       octet convert --synthetic SHAPE -o OUTPUT.octet [--type ...]\n"
            "  INPUT: a .gguf file, a Hugging Face directory (config.json, tokenizer.json, *.safetensors),\n"
            "         or a llama2.c .bin checkpoint (needs --tokenizer); with --vocab-only and no INPUT,\n"
@@ -34,11 +34,14 @@ static void help(void) {
            "           stay f32 (measured too): they always run weight-only (no bytes; slower matmul)\n"
            "  --gptq   round INT8 matrices with GPTQ: each rounding error pushed onto the inputs not yet\n"
            "           rounded through the calibration inputs' X^T X (--gptq-damp D: dampening, default 0.01)\n"
-           "  --act-quant asym  the file's runs quantize activations with a scale and an offset per 32\n"
-           "           inputs (its --act int8; CPU only): less error, ~15%% slower (docs/QUALITY.md); sym\n"
-           "           (default): scale only\n"
+           "  --act-quant MODE  how the file's runs (its --act int8) quantize activations: mixed (default)\n"
+           "           asymmetric (a scale and an offset per 32 inputs) for the matrices of --asym-act,\n"
+           "           symmetric (a scale only) for the rest; asym: asymmetric for all (least error, ~12%%\n"
+           "           slower decode); sym: symmetric for all (docs/QUALITY.md). The GPU runs all symmetric\n"
+           "  --asym-act ROLES  the matrices mixed makes asymmetric: a comma list of head, ffn_down,\n"
+           "           ffn_gate, ffn_up, attn_q, attn_k, attn_v, attn_output, or none (default %s)\n"
            "  --synthetic SHAPE  random weights of a real shape (%s), for speed tests only;\n"
-           "           marked synthetic in the file (octet run warns)\n", d.calib ? d.calib : "none", (double)d.smooth, synthetic_shape_names());
+           "           marked synthetic in the file (octet run warns)\n", d.calib ? d.calib : "none", (double)d.smooth, CONVERT_ASYM_ROLES, synthetic_shape_names());
 }
 
 // The integer value of flag argv[*i], at least lo (and at most 2^20); non-zero after an error.
@@ -91,9 +94,14 @@ int cmd_convert(int argc, char **argv) {
         else if (!strcmp(a, "--keep-f16")) { if (int_flag(argc, argv, &i, 0, &o.keep_f16)) return 1; }
         else if (!strcmp(a, "--act-quant")) {
             if (!(v = cli_value(argc, argv, &i))) return 1;
-            if (!strcmp(v, "asym")) o.act_asym = 1;
-            else if (!strcmp(v, "sym")) o.act_asym = 0;
-            else return cli_fail("--act-quant: unknown mode '%s' (sym, asym)", v);
+            if (!strcmp(v, "asym")) o.act_asym = ACT_ASYM;
+            else if (!strcmp(v, "sym")) o.act_asym = ACT_SYM;
+            else if (!strcmp(v, "mixed")) o.act_asym = ACT_MIXED;
+            else return cli_fail("--act-quant: unknown mode '%s' (sym, asym, mixed)", v);
+        }
+        else if (!strcmp(a, "--asym-act")) {
+            if (!(v = cli_value(argc, argv, &i))) return 1;
+            if (convert_asym_roles(v, &o.asym_roles) != 0) return cli_fail("%s", octet_last_error());
         }
         else if (!strcmp(a, "--f32-act")) { if (int_flag(argc, argv, &i, 0, &o.f32_act)) return 1; }
         else if (!strcmp(a, "--gptq")) o.gptq = 1;

@@ -104,6 +104,11 @@ int cmd_info(int argc, char **argv) {
     print_str(&f, "source", "converter.source", NULL);
     print_str(&f, "quantization", "converter.quantization", NULL);
     const float *sens = print_calibration(&f);
+    const octet_kv *asym = octet_file_kv(&f, "quant.asym_act");
+    uint64_t aq = 0;
+    const char *actq = octet_kv_str(&f, "quant.act_quant", &aq);
+    if (actq && aq == 4 && !memcmp(actq, "asym", 4)) printf("%-15s int8, asymmetric (scale and offset per 32 inputs) for every matrix\n", "activations");
+    else if (asym) printf("%-15s int8, asymmetric for %llu matrices (quant.asym_act, marked below), symmetric for the rest\n", "activations", (unsigned long long)asym->count);
 
     uint64_t params = 0, bytes = 0, by_type[OCTET_DTYPE_COUNT] = {0};
     if (tensors && f.n_tensors) printf("\n%-34s %-6s %-16s %12s%s\n", "tensor", "dtype", "shape", "bytes", sens ? "   KL alone" : "");
@@ -116,7 +121,7 @@ int cmd_info(int argc, char **argv) {
             float v;
             if (sens) memcpy(&v, sens + i, 4);
             if (sens && v >= 0) printf("   %.6f", (double)v);
-            printf("%s\n", t->act_f32 ? "   f32 activations" : "");
+            printf("%s\n", t->act_f32 ? "   f32 activations" : t->act_asym ? "   asymmetric activations" : "");
         }
         params += t->rows * t->cols;
         bytes += t->nbytes;

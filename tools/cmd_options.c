@@ -82,8 +82,8 @@ octet_model *cli_gen_load(cli_gen *g) {
     octet_model *m = octet_load(g->model);
     if (!m) { cli_fail("%s", octet_last_error()); return NULL; }
     if (octet_model_is_synthetic(m)) fprintf(stderr, "octet: warning: %s has random weights (a speed-test model); its text means nothing\n", g->model);
-    if (g->device == OCTET_DEVICE_CUDA && g->act == OCTET_ACT_INT8 && octet_act_resolve(m, OCTET_ACT_INT8) == OCTET_ACT_INT8_ASYM)
-        fprintf(stderr, "octet: warning: %s was converted for asymmetric int8 activations (--act-quant asym); --device cuda quantizes them "
+    if (g->device == OCTET_DEVICE_CUDA && g->act == OCTET_ACT_INT8 && octet_act_resolve(m, OCTET_ACT_INT8) != OCTET_ACT_INT8_SYM)
+        fprintf(stderr, "octet: warning: %s was converted for asymmetric int8 activations (in some or all matrices); --device cuda quantizes them "
                         "symmetrically, as --act int8-sym\n", g->model);
     if (!g->n_ctx) g->n_ctx = octet_context_length(m) < 4096 ? octet_context_length(m) : 4096;
     return m;

@@ -65,6 +65,42 @@ void convert_options_default(convert_options *o) {
     o->f16_budget = -1;
     o->gptq_damp = 0.01;
     o->calib = OCTET_CALIB_BUILTIN;
+    o->act_asym = ACT_MIXED;
+    convert_asym_roles(CONVERT_ASYM_ROLES, &o->asym_roles);
+}
+
+static const char *const role_names[] = {"head", "ffn_down", "ffn_gate", "ffn_up", "attn_q", "attn_k", "attn_v", "attn_output"};
+#define N_ROLES (int)(sizeof role_names / sizeof *role_names)
+
+int convert_asym_roles(const char *list, unsigned *roles) {
+    *roles = 0;
+    if (!strcmp(list, "none")) return 0;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        int r = 0;
+        while (r < N_ROLES && !(strlen(role_names[r]) == n && !strncmp(p, role_names[r], n))) r++;
+        if (r == N_ROLES) {
+            octet_set_error("--asym-act: unknown role '%.*s' (head, ffn_down, ffn_gate, ffn_up, attn_q, attn_k, attn_v, attn_output, or none)", (int)n, p);
+            return -1;
+        }
+        *roles |= 1u << r;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+// The role bit of a matrix by its name (0: none of them): blk.N.<role>.weight, and the head.
+static unsigned role_of(const conv_model *m, const char *name) {
+    if (!strcmp(name, "output.weight") || (!strcmp(name, "token_embd.weight") && !conv_find_tensor(m, "output.weight"))) return ROLE_HEAD;
+    if (strncmp(name, "blk.", 4)) return 0;
+    const char *p = strchr(name + 4, '.');
+    if (!p) return 0;
+    p++;
+    for (int r = 1; r < N_ROLES; r++) {
+        size_t n = strlen(role_names[r]);
+        if (!strncmp(p, role_names[r], n) && !strcmp(p + n, ".weight")) return 1u << r;
+    }
+    return 0;
 }
 
 enum { KEEP_F16 = 1, KEEP_F32_ACT = 2 };
@@ -95,6 +131,19 @@ static double quant_error(const float *x, uint32_t dtype, uint64_t rows, uint64_
 }
 
 static int convert_with(const convert_options *opt, const calib_plan *plan);
+
+// quant.asym_act: the int8 matrices of the chosen roles (docs/QUALITY.md: the LM head's and the
+// down projections' inputs gain most from an offset per block, for a small part of the time).
+static int write_asym_marks(octet_meta *meta, const conv_model *m, const uint32_t *dtype, size_t n, unsigned roles) {
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    if (!names) return -1;
+    int count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (octet_is_q8(dtype[i]) && (role_of(m, m->t[i].name) & roles)) names[count++] = m->t[i].name;
+    if (count) octet_meta_arr_str(meta, "quant.asym_act", (uint64_t)count, names, NULL);
+    free(names);
+    return 0;
+}
 
 static int mixed_precision(const convert_options *o) { return o->keep_f16 > 0 || o->max_kl >= 0 || o->f16_budget >= 0 || o->f32_act > 0; }
 static int f16_selection(const convert_options *o) { return o->keep_f16 > 0 || o->max_kl >= 0 || o->f16_budget >= 0; }
@@ -207,7 +256,7 @@ int octet_convert(const convert_options *in) {
     if (!opt->quiet && isatty(2)) fprintf(stderr, "calibration: writing the f32 model to %s\n", tmp);
     if (convert_with(&f32, NULL) != 0) { free(tmp); return -1; }
     calib_options co = {opt->calib, opt->calib_tokens, 128, opt->smooth, octet_is_q8(opt->type) && mixed_precision(opt), opt->f32_act > 0,
-                        opt->act_asym, octet_is_q8(opt->type) && opt->gptq, opt->type, opt->clip, opt->clip_pct, opt->quiet};
+                        opt->act_asym == ACT_ASYM, octet_is_q8(opt->type) && opt->gptq, opt->type, opt->clip, opt->clip_pct, opt->quiet};
     calib_result cal;
     int rc = calib_run(tmp, &co, &cal);
     unlink(tmp);
@@ -344,7 +393,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
     else snprintf(qdesc, sizeof qdesc, "%s symmetric int8, scale = clip/127, clip minimising the group's squared error (--clip mse)", group);
     if (plan && plan->cal->hess) strncat(qdesc, "; GPTQ rounding", sizeof qdesc - strlen(qdesc) - 1);
     octet_meta_cstr(meta, "converter.quantization", !octet_is_q8(opt->type) || opt->vocab_only ? "none" : qdesc);
-    if (opt->act_asym && octet_is_q8(opt->type) && !opt->vocab_only) octet_meta_cstr(meta, "quant.act_quant", "asym");
+    if (opt->act_asym == ACT_ASYM && octet_is_q8(opt->type) && !opt->vocab_only) octet_meta_cstr(meta, "quant.act_quant", "asym");
     if (!opt->vocab_only) octet_meta_bool(meta, "model.tied_embeddings", conv_find_tensor(&m, "output.weight") == NULL);
     const octet_file *cf = plan ? &plan->cal->m.file : NULL;
     if (cf && cf->n_tensors != m.n) { conv_model_free(&m); octet_set_error("calibration: the f32 model has %llu tensors, the input %zu", (unsigned long long)cf->n_tensors, m.n); return -1; }
@@ -364,6 +413,7 @@ static int convert_with(const convert_options *opt, const calib_plan *plan) {
         if (plan && plan->keep[i] == KEEP_F16) dtype[i] = OCTET_F16;
         if (octet_writer_add_tensor(&w, t->name, dtype[i], t->n_dims, t->dims) != 0) goto fail;
     }
+    if (opt->act_asym == ACT_MIXED && write_asym_marks(meta, &m, dtype, n, opt->asym_roles) != 0) goto fail_oom;
     w.version = file_version(meta, &m, n);
     if (octet_writer_begin_data(&w, meta) != 0) goto fail;
     uint64_t params = 0, bytes = 0;

@@ -20,13 +20,24 @@ typedef struct {
     // marked to run weight-only (no bytes, some speed).
     const char *calib;
     int calib_tokens, smooth_set, keep_f16, f32_act;
-    int act_asym;        // record asymmetric int8 activations as the file's default (quant.act_quant)
+    int act_asym;        // the file's int8 activations: ACT_SYM; ACT_ASYM for every matrix
+                         // (quant.act_quant); ACT_MIXED (default): asymmetric for the matrices
+                         // of asym_roles (quant.asym_act), symmetric for the rest
+    unsigned asym_roles; // ROLE_* bits (convert_asym_roles)
     int gptq;            // round INT8 matrices with GPTQ against the calibration inputs' X^T X
     double gptq_damp;    // its dampening, a fraction of mean(diag H) (default 0.01)
     float smooth;
     double max_kl, f16_budget;
 } convert_options;
 #define CONVERT_DEFAULT_SMOOTH 0.5f
+enum { ACT_SYM = 0, ACT_ASYM = 1, ACT_MIXED = 2 };
+// The matrices ACT_MIXED can mark, by role: the LM head (output.weight, or the tied embedding)
+// and each layer's projections.
+enum { ROLE_HEAD = 1, ROLE_FFN_DOWN = 2, ROLE_FFN_GATE = 4, ROLE_FFN_UP = 8, ROLE_ATTN_Q = 16, ROLE_ATTN_K = 32, ROLE_ATTN_V = 64, ROLE_ATTN_OUTPUT = 128 };
+#define CONVERT_ASYM_ROLES "head,ffn_down"
+// Parses a comma-separated list of roles (head, ffn_down, ffn_gate, ffn_up, attn_q, attn_k,
+// attn_v, attn_output) or "none" into ROLE_* bits; -1 with the error set for anything else.
+int convert_asym_roles(const char *list, unsigned *roles);
 // The options a plain `octet convert` starts from (q8, mse clip, calibration defaults; unless
 // --smooth is given, smoothing is on for q8g32 only).
 void convert_options_default(convert_options *o);
