@@ -273,6 +273,18 @@ static void f16_budget_is_respected(void) {
     free(sens);
 }
 
+// --act int8, int8-asym and int8-sym's perplexity JSON of a file on fortunes-dev (timing cut).
+static void act_results(const char *path, char *text[3]) {
+    const char *acts[3] = {"int8", "int8-asym", "int8-sym"};
+    for (int a = 0; a < 3; a++) {
+        text[a] = NULL;
+        int rc = run_cmd(&text[a], "./octet perplexity -m %s -f %s -c 128 --chunks 2 --act %s --json 2>/dev/null", path, shared_path("data/fortunes-dev.txt"), acts[a]);
+        CHECK(rc == 0 && text[a], "%s: perplexity --act %s", path, acts[a]);
+        char *t = text[a] ? strstr(text[a], ",\"seconds\"") : NULL;
+        if (t) *t = 0;  // timing differs between runs
+    }
+}
+
 // --f32-act N marks the N int8 tensors whose measured KL drops most with f32 activations, and
 // --act-quant asym makes asymmetric activations the file's int8 mode (measured that way too).
 static void f32_act_and_asym_activations(void) {
@@ -307,14 +319,8 @@ static void f32_act_and_asym_activations(void) {
     CHECK(rc == 0 && out && strstr(out, "2 int8 tensors run with f32 activations") && strstr(out, "   f32 activations\n"), "octet info: %s", out ? out : "");
     free(out);
     // int8 on this file is int8-asym; int8-sym differs; the story survives both
-    char *text[3] = {NULL, NULL, NULL};
-    const char *acts[3] = {"int8", "int8-asym", "int8-sym"};
-    for (int a = 0; a < 3; a++) {
-        rc = run_cmd(&text[a], "./octet perplexity -m tests/out/stories.act.octet -f %s -c 128 --chunks 2 --act %s --json 2>/dev/null", shared_path("data/fortunes-dev.txt"), acts[a]);
-        CHECK(rc == 0 && text[a], "perplexity --act %s", acts[a]);
-        char *t = text[a] ? strstr(text[a], ",\"seconds\"") : NULL;
-        if (t) *t = 0;  // timing differs between runs
-    }
+    char *text[3];
+    act_results("tests/out/stories.act.octet", text);
     CHECK(text[0] && text[1] && !strcmp(text[0], text[1]), "--act int8 on an asym file is not int8-asym");
     CHECK(text[0] && text[2] && strcmp(text[0], text[2]), "int8-sym gives the same result as int8-asym");
     for (int a = 0; a < 3; a++) free(text[a]);
@@ -339,7 +345,8 @@ static void asym_marks(const char *path, char *buf, size_t cap) {
 
 // The default --act-quant mixed marks the LM head and the down projections for asymmetric
 // activations (quant.asym_act): `--act int8` then runs those asymmetric and the rest symmetric,
-// so it differs from both int8-sym and int8-asym; --asym-act picks other roles, sym and none none.
+// so it differs from both int8-sym and int8-asym; --asym-act picks other roles, sym and none none;
+// --type q8 is symmetric unless asked.
 static void mixed_asym_activations(void) {
     if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
     struct { const char *args, *want; } cases[] = {
@@ -347,6 +354,8 @@ static void mixed_asym_activations(void) {
         {"--asym-act attn_v,head", "token_embd.weight blk.0.attn_v.weight blk.1.attn_v.weight blk.2.attn_v.weight blk.3.attn_v.weight blk.4.attn_v.weight"},
         {"--asym-act none", ""},
         {"--act-quant sym", ""},
+        {"--type q8", ""},
+        {"--type q8 --act-quant mixed --asym-act ffn_down", "blk.0.ffn_down.weight blk.1.ffn_down.weight blk.2.ffn_down.weight blk.3.ffn_down.weight blk.4.ffn_down.weight"},
         {"--act-quant asym", ""},
     };
     char got[4096];
@@ -375,14 +384,8 @@ static void mixed_asym_activations(void) {
     rc = run_cmd(&out, "./octet info -m tests/out/stories.mixed.octet");
     CHECK(rc == 0 && out && strstr(out, "asymmetric for 6 matrices") && strstr(out, "   asymmetric activations\n"), "octet info: %s", out ? out : "");
     free(out);
-    char *text[3] = {NULL, NULL, NULL};
-    const char *acts[3] = {"int8", "int8-asym", "int8-sym"};
-    for (int a = 0; a < 3; a++) {
-        rc = run_cmd(&text[a], "./octet perplexity -m tests/out/stories.mixed.octet -f %s -c 128 --chunks 2 --act %s --json 2>/dev/null", shared_path("data/fortunes-dev.txt"), acts[a]);
-        CHECK(rc == 0 && text[a], "perplexity --act %s", acts[a]);
-        char *t = text[a] ? strstr(text[a], ",\"seconds\"") : NULL;
-        if (t) *t = 0;
-    }
+    char *text[3];
+    act_results("tests/out/stories.mixed.octet", text);
     CHECK(text[0] && text[1] && strcmp(text[0], text[1]), "--act int8 on a mixed file gives int8-asym's result");
     CHECK(text[0] && text[2] && strcmp(text[0], text[2]), "--act int8 on a mixed file gives int8-sym's result");
     for (int a = 0; a < 3; a++) free(text[a]);

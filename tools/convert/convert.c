@@ -65,7 +65,7 @@ void convert_options_default(convert_options *o) {
     o->f16_budget = -1;
     o->gptq_damp = 0.01;
     o->calib = OCTET_CALIB_BUILTIN;
-    o->act_asym = ACT_MIXED;
+    o->act_asym = ACT_AUTO;
     convert_asym_roles(CONVERT_ASYM_ROLES, &o->asym_roles);
 }
 
@@ -244,6 +244,8 @@ int octet_convert(const convert_options *in) {
     convert_options resolved = *in;
     const convert_options *opt = &resolved;
     if (!in->smooth_set) resolved.smooth = octet_is_q8_grouped(in->type) ? CONVERT_DEFAULT_SMOOTH : 0;
+    // Mixed activations likewise (measured on q8g32h); --type q8 stays the plain symmetric file.
+    if (in->act_asym == ACT_AUTO) resolved.act_asym = octet_is_q8_grouped(in->type) ? ACT_MIXED : ACT_SYM;
     if (!wants_calibration(opt)) return convert_with(opt, NULL);
     // Calibration runs the unquantized model: write it as f32 beside the output, map it
     // privately (smoothing edits the mapping, never the file) and remove it at once.

@@ -22,7 +22,8 @@ typedef struct {
     int calib_tokens, smooth_set, keep_f16, f32_act;
     int act_asym;        // the file's int8 activations: ACT_SYM; ACT_ASYM for every matrix
                          // (quant.act_quant); ACT_MIXED (default): asymmetric for the matrices
-                         // of asym_roles (quant.asym_act), symmetric for the rest
+                         // of asym_roles (quant.asym_act), symmetric for the rest; ACT_AUTO
+                         // (default): mixed for grouped types, sym for q8
     unsigned asym_roles; // ROLE_* bits (convert_asym_roles)
     int gptq;            // round INT8 matrices with GPTQ against the calibration inputs' X^T X
     double gptq_damp;    // its dampening, a fraction of mean(diag H) (default 0.01)
@@ -30,7 +31,7 @@ typedef struct {
     double max_kl, f16_budget;
 } convert_options;
 #define CONVERT_DEFAULT_SMOOTH 0.5f
-enum { ACT_SYM = 0, ACT_ASYM = 1, ACT_MIXED = 2 };
+enum { ACT_SYM = 0, ACT_ASYM = 1, ACT_MIXED = 2, ACT_AUTO = 3 /* mixed for q8g32h and q8g32, sym for q8 */ };
 // The matrices ACT_MIXED can mark, by role: the LM head (output.weight, or the tied embedding)
 // and each layer's projections.
 enum { ROLE_HEAD = 1, ROLE_FFN_DOWN = 2, ROLE_FFN_GATE = 4, ROLE_FFN_UP = 8, ROLE_ATTN_Q = 16, ROLE_ATTN_K = 32, ROLE_ATTN_V = 64, ROLE_ATTN_OUTPUT = 128 };
