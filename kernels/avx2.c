@@ -403,6 +403,10 @@ HOT void tile_run(const octet_tile *t, int j0, int mode) {
             acc[i][1] = _mm256_add_ps(acc[i][1], tile_term(t, jt[i], b, 1, d[i][1], mode));
         }
     }
+    if (t->rs) {
+        __m256 r0 = _mm256_loadu_ps(t->rs), r1 = _mm256_loadu_ps(t->rs + 8);
+        for (int i = 0; i < TILE_T; i++) { acc[i][0] = _mm256_mul_ps(r0, acc[i][0]); acc[i][1] = _mm256_mul_ps(r1, acc[i][1]); }
+    }
     for (int i = 0; i < TILE_T && j0 + i < t->nt; i++) {
         _mm256_storeu_ps(t->acc + (size_t)(j0 + i) * t->ldacc, acc[i][0]);
         _mm256_storeu_ps(t->acc + (size_t)(j0 + i) * t->ldacc + 8, acc[i][1]);

@@ -322,10 +322,11 @@ static int gemm_tiles(const gemm_ops *o, int m, int n0, int n1) {
             int nt = m - t0 < TILE_TOKENS ? m - t0 : TILE_TOKENS;
             // Grouped weights with block activation scales: the sums are the outputs, which a
             // whole panel writes straight into y.
-            int direct = g32 && o->abs && rows == P;
+            // q8's row scales are multiplied in by the tile too.
+            int direct = o->abs && rows == P;
             octet_tile t = {.w = w, .wofs = wofs, .S = o->xc ? S : NULL, .sw = g32 ? sw : NULL, .a = o->xq + (size_t)t0 * k, .au = xu + (size_t)t0 * k,
                             .lda = (size_t)k, .sx = o->abs ? o->xs + (size_t)t0 * nb : NULL, .cx = o->abs && o->xc ? o->xc + (size_t)t0 * nb : NULL,
-                            .P = P, .nt = nt, .nb = nb, .acc = direct ? o->y + (size_t)t0 * o->ldy + p0 : acc, .ldacc = direct ? (size_t)o->ldy : (size_t)P};
+                            .P = P, .nt = nt, .nb = nb, .rs = direct && !g32 ? o->ws + p0 : NULL, .acc = direct ? o->y + (size_t)t0 * o->ldy + p0 : acc, .ldacc = direct ? (size_t)o->ldy : (size_t)P};
             ks->gemm_tile(&t);
             for (int j = 0; j < nt && !direct; j++) {   // finish's cases, the common two as loops of their own
                 float *y = o->y + (size_t)(t0 + j) * o->ldy + p0;

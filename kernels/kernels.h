@@ -37,6 +37,7 @@ typedef struct {
     size_t lda;
     const float *sx, *cx;     // token t's block b scale and offset at sx[t*nb + b] (sx NULL: applied later)
     int P, nt, nb;
+    const float *rs;          // [P]: q8's row scales, multiplied in last (acc = rs[r] * sum), else NULL
     float *acc;               // out: pair (t, r) at acc[t*ldacc + r]
     size_t ldacc;
 } octet_tile;

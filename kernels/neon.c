@@ -425,6 +425,8 @@ HOT void tile_run(const octet_tile *t, int j0, int mode) {
         for (int i = 0; i < TILE_T; i++)
             for (int h = 0; h < 4; h++) acc[i][h] = vaddq_f32(acc[i][h], tile_term(t, jt[i], b, h, d[i][h], mode));
     }
+    for (int i = 0; i < TILE_T && t->rs; i++)
+        for (int h = 0; h < 4; h++) acc[i][h] = vmulq_f32(vld1q_f32(t->rs + 4 * h), acc[i][h]);
     for (int i = 0; i < TILE_T && j0 + i < t->nt; i++)
         for (int h = 0; h < 4; h++) vst1q_f32(t->acc + (size_t)(j0 + i) * t->ldacc + 4 * h, acc[i][h]);
 }

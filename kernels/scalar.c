@@ -84,7 +84,7 @@ void k_gemm_tile(const octet_tile *t) {
                 else if (t->cx) acc += (x * t->sw[br]) * d + (c * t->sw[br]) * S;
                 else acc += (x * t->sw[br]) * d;
             }
-            t->acc[(size_t)j * t->ldacc + r] = acc;
+            t->acc[(size_t)j * t->ldacc + r] = t->rs ? t->rs[r] * acc : acc;
         }
 }
 
