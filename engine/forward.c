@@ -160,14 +160,18 @@ static void attention_worker(void *p, int ith, int nth) {
                 if (a < b) ks->dot_rows_f32(c->q + (size_t)(t0 + u) * qd + (size_t)h * hd, kb + (size_t)(a - r0) * ld, ld, b - a, hd, scores + u * ss + a);
             }
         }
+        float *rows_at[ATT_TOKENS];
+        int rows_n[ATT_TOKENS];
         for (int u = 0; u < nt; u++) {
             float *sc = scores + u * ss;
             int lo = LO(u);
             for (int s = lo; s <= first_last + u; s++) sc[s] *= scale;
             if (cap > 0) ks->softcap(sc + lo, first_last + u - lo + 1, cap);
-            ks->softmax(sc + lo, first_last + u + 1 - lo);
+            rows_at[u] = sc + lo;
+            rows_n[u] = first_last + u + 1 - lo;
             memset(c->att + (size_t)(t0 + u) * qd + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
         }
+        ks->softmax(rows_at, rows_n, nt);   // the item's rows together (their sums side by side)
         for (int r0 = lo0; r0 < end; r0 += step) {
             int rows = end - r0 < step ? end - r0 : step;
             const float *vb = cache_rows(c, ks, vc, r0, rows, off, tmp, &ld);

@@ -285,8 +285,8 @@ HOT __m256 exp8(__m256 x) {
 }
 
 // k_softmax: the max lane by lane (a NaN never wins; the max is the same in any order), exp eight
-// at a time, then the sum in index order as the reference adds it.
-static void softmax(float *x, int n) {
+// at a time; set_helpers.h sums several rows side by side and scales them.
+static void max_exp(float *x, int n) {
     __m256 vm = _mm256_set1_ps(-INFINITY);
     int i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -300,13 +300,14 @@ static void softmax(float *x, int n) {
     __m256 vmx = _mm256_set1_ps(mx);
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx)));
     for (; i < n; i++) x[i] = k_expf(x[i] - mx);
-    double sum = 0;
-    for (i = 0; i < n; i++) sum += x[i];
-    float inv = (float)(1.0 / sum);
+}
+static void scale_row(float *x, int n, float inv) {
+    int i = 0;
     __m256 vi = _mm256_set1_ps(inv);
-    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vi));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vi));
     for (; i < n; i++) x[i] *= inv;
 }
+static void softmax(float *const *x, const int *n, int rows) { softmax_rows(x, n, rows, max_exp, scale_row); }
 
 static void swiglu(float *y, const float *g, const float *u, int n) {
     int i = 0;

@@ -307,8 +307,8 @@ HOT __m512 exp16(__m512 x) {
 }
 
 // k_softmax: the max lane by lane (a NaN never wins; the max is the same in any order), exp
-// sixteen at a time, then the sum in index order as the reference adds it.
-static void softmax(float *x, int n) {
+// sixteen at a time; set_helpers.h sums several rows side by side and scales them.
+static void max_exp(float *x, int n) {
     __m512 vm = _mm512_set1_ps(-INFINITY);
     int i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -322,13 +322,14 @@ static void softmax(float *x, int n) {
     __m512 vmx = _mm512_set1_ps(mx);
     for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vmx)));
     for (; i < n; i++) x[i] = k_expf(x[i] - mx);
-    double sum = 0;
-    for (i = 0; i < n; i++) sum += x[i];
-    float inv = (float)(1.0 / sum);
+}
+static void scale_row(float *x, int n, float inv) {
+    int i = 0;
     __m512 vi = _mm512_set1_ps(inv);
-    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), vi));
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), vi));
     for (; i < n; i++) x[i] *= inv;
 }
+static void softmax(float *const *x, const int *n, int rows) { softmax_rows(x, n, rows, max_exp, scale_row); }
 
 static void swiglu(float *y, const float *g, const float *u, int n) {
     int i = 0;

@@ -79,8 +79,9 @@ typedef struct {
     // Each lane's arithmetic is the single-pair path's, in the same order, so every grouping of
     // tokens and rows gives the same bits.
     void    (*gemm8_acc)(const octet_lanes8 *g, float acc[8]);
-    // k_softmax, k_swiglu, k_geglu and k_softcap (below), same bits.
-    void    (*softmax)(float *x, int n);
+    // k_softmax on each of `rows` rows (row r: n[r] floats at x[r]), and k_swiglu, k_geglu and
+    // k_softcap (below), same bits.
+    void    (*softmax)(float *const *x, const int *n, int rows);
     void    (*swiglu)(float *y, const float *g, const float *u, int n);
     void    (*geglu)(float *y, const float *g, const float *u, int n);
     void    (*softcap)(float *x, int n, float cap);
@@ -181,6 +182,7 @@ extern const uint64_t k_exp2_table[32];   // bits of 2^(i/32), less i << 47 (the
 #define K_EXP_C2 0x1.62e42ff0c52d6p-6
 // In place: exp(x - max) / sum, the sum in double in index order (the sets' reference).
 void k_softmax(float *x, int n);
+void k_softmax_rows(float *const *x, const int *n, int rows);
 // y[i] = silu(g[i]) * u[i] = g / (1 + exp(-g)) * u
 void k_swiglu(float *y, const float *g, const float *u, int n);
 // y = gelu(g) * u with GELU's tanh form 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))), as

@@ -318,8 +318,8 @@ HOT float32x4_t exp4(float32x4_t x) {
 }
 
 // k_softmax: the max lane by lane (a NaN never wins; the max is the same in any order), exp four
-// at a time, then the sum in index order as the reference adds it.
-static void softmax(float *x, int n) {
+// at a time; set_helpers.h sums several rows side by side and scales them.
+static void max_exp(float *x, int n) {
     float32x4_t vm = vdupq_n_f32(-INFINITY);
     int i = 0;
     for (; i + 4 <= n; i += 4) {
@@ -331,12 +331,13 @@ static void softmax(float *x, int n) {
     float32x4_t vmx = vdupq_n_f32(mx);
     for (i = 0; i + 4 <= n; i += 4) vst1q_f32(x + i, exp4(vsubq_f32(vld1q_f32(x + i), vmx)));
     for (; i < n; i++) x[i] = k_expf(x[i] - mx);
-    double sum = 0;
-    for (i = 0; i < n; i++) sum += x[i];
-    float inv = (float)(1.0 / sum);
-    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_f32(vld1q_f32(x + i), vdupq_n_f32(inv)));
+}
+static void scale_row(float *x, int n, float inv) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_f32(vld1q_f32(x + i), vdupq_n_f32(inv)));
     for (; i < n; i++) x[i] *= inv;
 }
+static void softmax(float *const *x, const int *n, int rows) { softmax_rows(x, n, rows, max_exp, scale_row); }
 
 static void swiglu(float *y, const float *g, const float *u, int n) {
     int i = 0;

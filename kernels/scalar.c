@@ -181,6 +181,10 @@ void k_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
+void k_softmax_rows(float *const *x, const int *n, int rows) {
+    for (int r = 0; r < rows; r++) k_softmax(x[r], n[r]);
+}
+
 void k_swiglu(float *y, const float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) y[i] = g[i] / (1.0f + k_expf(-g[i])) * u[i];
 }
@@ -216,4 +220,4 @@ static uint64_t mac_probe(const int8_t *v, long steps, int32_t *check) {
 }
 
 const octet_kernel_set octet_kernels_scalar = {"scalar", k_dot_i8, k_dot_f32, block_dots_i8, row_to_f32, quantize_i8, dot_rows_f32, axpy_rows_f32, k_gemm8_acc,
-                                                k_softmax, k_swiglu, k_geglu, k_softcap, dots8_i8, mac_probe, 8, k_gemm_tile, 4, k_gemm_tile_f32};
+                                                k_softmax_rows, k_swiglu, k_geglu, k_softcap, dots8_i8, mac_probe, 8, k_gemm_tile, 4, k_gemm_tile_f32};

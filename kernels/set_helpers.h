@@ -11,6 +11,30 @@
 // gemm8_acc's scaling modes (kernels.h); HALF added to a G32 mode: the scales are sw16's f16.
 enum { Q8, Q8_ASYM, G32, G32_ASYM, G32_ROW, HALF = 8 };
 
+// k_softmax on several rows (kernels.h) for a set's max-and-exp of a row in place and its scaling
+// of a row. The reference's sum runs in index order in double, a chain of dependent adds; rows
+// side by side make eight independent chains (each row's adds still in its own order, so the same
+// bits), which is what made attention's softmax 4 cycles a score.
+HOT void softmax_rows(float *const *x, const int *n, int rows, void (*max_exp)(float *, int), void (*scale)(float *, int, float)) {
+    for (int r = 0; r < rows; r++) max_exp(x[r], n[r]);
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        int m = rows - r0 < 8 ? rows - r0 : 8, common = n[r0];
+        const float *p[8];
+        double s[8];
+        for (int j = 0; j < 8; j++) {
+            p[j] = x[r0 + (j < m ? j : 0)];   // (past the last row: the first again, summed and dropped)
+            s[j] = 0;
+            if (j < m && n[r0 + j] < common) common = n[r0 + j];
+        }
+        for (int i = 0; i < common; i++)
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) s[j] += p[j][i];
+        for (int j = 0; j < m; j++) {
+            for (int i = common; i < n[r0 + j]; i++) s[j] += p[j][i];
+            scale(x[r0 + j], n[r0 + j], (float)(1.0 / s[j]));
+        }
+    }
+}
+
 // gemm8_acc for a set whose `run` does blocks of 32 with one side shared, in one of the modes;
 // each call names its mode as a constant, so `run` (inlined) compiles one loop per mode.
 typedef void gemm8_mode_fn(const octet_lanes8 *g, float acc[8], int mode);

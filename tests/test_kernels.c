@@ -773,9 +773,26 @@ static void simd_sets_match_scalar(void) {
                 CHECK(!memcmp(&x, &y, 4), "%s dot_f32 k=%d pass %d: %g vs %g", ks->name, k, pass, x, y);
                 // softmax and SwiGLU: scores of a few units (pass 1: up to 1e6, exp saturating both ways)
                 for (int i = 0; i < k; i++) { ya[i] = fa[i] * 3.0f; yb[i] = ya[i]; }
-                ks->softmax(ya, k);
-                ref->softmax(yb, k);
+                int kn = k;
+                ks->softmax(&ya, &kn, 1);
+                k_softmax(yb, k);
                 CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s softmax k=%d pass %d", ks->name, k, pass);
+                // several rows at once (attention's items): lengths that differ, are equal, or 0, up to 11 rows
+                float *ma = malloc(sizeof(float) * 11 * k), *mb = malloc(sizeof(float) * 11 * k);
+                for (int rows = 1; rows <= 11; rows += 5) {
+                    float *ra[11], *rb[11];
+                    int rn[11];
+                    for (int r = 0; r < rows; r++) {
+                        rn[r] = r == 3 ? 0 : r == 4 ? rn[2] : (k - r * 7 > 0 ? k - r * 7 : k / (r + 1));
+                        ra[r] = ma + (size_t)r * k;
+                        rb[r] = mb + (size_t)r * k;
+                    }
+                    for (int i = 0; i < rows * k; i++) ma[i] = mb[i] = fa[i % k] * 3.0f + (float)(i / k);
+                    ks->softmax(ra, rn, rows);
+                    for (int r = 0; r < rows; r++) k_softmax(rb[r], rn[r]);
+                    CHECK(!memcmp(ma, mb, sizeof(float) * (size_t)rows * k), "%s softmax of %d rows k=%d pass %d", ks->name, rows, k, pass);
+                }
+                free(ma); free(mb);
                 ks->swiglu(ya, fa, fb, k);
                 ref->swiglu(yb, fa, fb, k);
                 CHECK(!memcmp(ya, yb, sizeof(float) * k), "%s swiglu k=%d pass %d", ks->name, k, pass);
@@ -869,8 +886,9 @@ static void simd_sets_match_scalar(void) {
             float s1[17], s2[17];
             memcpy(s1, se, sizeof se);
             memcpy(s2, se, sizeof se);
-            ks->softmax(s1, n);
-            ref->softmax(s2, n);
+            float *p1 = s1;
+            ks->softmax(&p1, &n, 1);
+            k_softmax(s2, n);
             CHECK(!memcmp(s1, s2, sizeof(float) * (size_t)n), "%s softmax edge values n=%d", ks->name, n);
         }
         free(a); free(b); free(a8); free(fa); free(fb); free(ya); free(yb);
