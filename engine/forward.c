@@ -152,7 +152,7 @@ static void attention_worker(void *p, int ith, int nth) {
                 ks->gemm_tile_f32(&t);
                 for (int u = u0; u < u0 + P && u < nt; u++) {
                     int a = LO(u) > r0 ? LO(u) : r0, b = first_last + u + 1 < r0 + rows ? first_last + u + 1 : r0 + rows;
-                    for (int s = a; s < b; s++) scores[u * ss + s] = tout[(size_t)(s - r0) * P + (u - u0)];
+                    for (int s = a; s < b; s++) scores[u * ss + s] = tout[(size_t)(s - r0) * P + (u - u0)] * scale;  // (scaled as it is copied)
                 }
             }
             for (int u = 0; !tiles && u < nt; u++) {
@@ -165,7 +165,7 @@ static void attention_worker(void *p, int ith, int nth) {
         for (int u = 0; u < nt; u++) {
             float *sc = scores + u * ss;
             int lo = LO(u);
-            for (int s = lo; s <= first_last + u; s++) sc[s] *= scale;
+            for (int s = lo; s <= first_last + u && !tiles; s++) sc[s] *= scale;
             if (cap > 0) ks->softcap(sc + lo, first_last + u - lo + 1, cap);
             rows_at[u] = sc + lo;
             rows_n[u] = first_last + u + 1 - lo;
