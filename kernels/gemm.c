@@ -254,11 +254,11 @@ static void gemm_pairs_widened(const gemm_ops *o, int m, int n0, int n1) {
 // the rows too few times to repay the packing), TILE_TOKENS at a time per call.
 #define TILE_MIN 16
 
-// Sum of the four int8 in v's bytes (each flipped to u8 and summed in two 16-bit lanes).
-static inline int32_t sum4(uint32_t v) {
-    v ^= 0x80808080u;
-    v = (v & 0x00ff00ffu) + ((v >> 8) & 0x00ff00ffu);
-    return (int32_t)((v & 0xffffu) + (v >> 16)) - 4 * 128;
+// Eight int8 in v's bytes flipped to u8 and added pairwise into four 16-bit lanes (a block's
+// 32 bytes fill each lane to at most 4 x 510, so nothing carries between lanes).
+static inline uint64_t lanes_u16(uint64_t v) {
+    v ^= 0x8080808080808080u;
+    return (v & 0x00ff00ff00ff00ffu) + ((v >> 8) & 0x00ff00ff00ff00ffu);
 }
 
 // Panel rows [p0, p0 + rows) of P packed, with their block sums, scales and (asymmetric) sums
@@ -270,13 +270,16 @@ static void pack_panel(const gemm_ops *o, int p0, int rows, int P, int8_t *w, in
         const int8_t *src = r < rows ? o->wq + (size_t)(p0 + r) * o->k : NULL;
         uint32_t *d = (uint32_t *)(void *)w + r;   // (the panel is 64-byte aligned, its units 4 bytes)
         for (int b = 0; b < nb; b++, d += 8 * (size_t)P) {
-            int32_t sum = 0;
-            for (int q = 0; q < 8; q++) {
-                uint32_t v = 0;
-                if (src) memcpy(&v, src + b * 32 + q * 4, 4);
-                d[(size_t)q * P] = v;
-                sum += sum4(v);
+            uint64_t lanes = 0;
+            for (int q = 0; q < 8; q += 2) {
+                uint64_t v = 0;
+                uint32_t u[2] = {0, 0};
+                if (src) { memcpy(&v, src + b * 32 + q * 4, 8); memcpy(u, src + b * 32 + q * 4, 8); }
+                d[(size_t)q * P] = u[0];
+                d[(size_t)(q + 1) * P] = u[1];
+                lanes += lanes_u16(v);
             }
+            int32_t sum = (int32_t)((lanes * 0x0001000100010001u) >> 48) - 32 * 128;   // the four lanes' total
             wofs[(size_t)b * P + r] = -128 * sum;
             if (S) S[(size_t)b * P + r] = (float)sum;
         }
