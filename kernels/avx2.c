@@ -184,14 +184,17 @@ static void gemm8_acc(const octet_lanes8 *g, float acc[8]) { gemm8_by_mode(g, ac
 
 // Eight whole-row dots: the weight row's 32 bytes (and their absolute value) loaded once per
 // step, each token's int32 sums kept to the end of the row, then one reduction.
-// 32 products per chain and step (maddubs + madd, or vpdpbusd in the AVX-VNNI set); the empty asm
-// makes the operand look new every step, so nothing is hoisted out of the loop.
+// 32 products per chain and step (maddubs + madd, or vpdpbusd in the AVX-VNNI set), chain j on
+// |x_{j/4}| and y_{j%4} (kernels.h); the empty asm makes the |x| operands look new every step,
+// so nothing is hoisted out of the loop. (15 registers: no spills.)
 static uint64_t mac_probe(const int8_t *v, long steps, int32_t *check) {
-    __m256i va = _mm256_loadu_si256((const __m256i *)v), a = _mm256_sign_epi8(va, va), b = _mm256_sign_epi8(va, va), acc[8];
+    __m256i x[2], y[4], acc[8];
+    for (int s = 0; s < 2; s++) { x[s] = _mm256_loadu_si256((const __m256i *)(v + s)); x[s] = _mm256_sign_epi8(x[s], x[s]); }
+    for (int t = 0; t < 4; t++) y[t] = _mm256_loadu_si256((const __m256i *)(v + 2 + t));
     _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_si256();
     for (long s = 0; s < steps; s++) {
-        __asm__ volatile("" : "+x"(a));
-        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = dot_abs_acc(acc[j], a, b);
+        __asm__ volatile("" : "+x"(x[0]), "+x"(x[1]));
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = dot_abs_acc(acc[j], x[j / 4], y[j % 4]);
     }
     __m256i t = acc[0];
     for (int j = 1; j < 8; j++) t = _mm256_add_epi32(t, acc[j]);

@@ -236,18 +236,21 @@ HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {
 
 static void gemm8_acc(const octet_lanes8 *g, float acc[8]) { gemm8_by_mode(g, acc, gemm8_mode); }
 
-// 64 products per chain and step with vpdpbusd on 512 bits; the empty asm makes the operand look
-// new every step (in memory when the instructions are emulated).
+// 64 products per chain and step with vpdpbusd on 512 bits, chain j on |x_{j/4}| and y_{j%4}
+// (kernels.h); the empty asm makes the |x| operands look new every step (in memory when the
+// instructions are emulated).
 static uint64_t mac_probe(const int8_t *v, long steps, int32_t *check) {
-    __m512i va = _mm512_loadu_si512(v), a = _mm512_abs_epi8(va), b = a, acc[8];
+    __m512i x[2], y[4], acc[8];
+    for (int s = 0; s < 2; s++) x[s] = _mm512_abs_epi8(_mm512_loadu_si512(v + s));
+    for (int t = 0; t < 4; t++) y[t] = _mm512_loadu_si512(v + 2 + t);
     _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm512_setzero_si512();
     for (long s = 0; s < steps; s++) {
 #ifdef OCTET_EMULATED_AVX512
-        __asm__ volatile("" : "+m"(a));
+        __asm__ volatile("" : "+m"(x[0]), "+m"(x[1]));
 #else
-        __asm__ volatile("" : "+v"(a));
+        __asm__ volatile("" : "+v"(x[0]), "+v"(x[1]));
 #endif
-        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm512_dpbusd_epi32(acc[j], x[j / 4], y[j % 4]);
     }
     int32_t l[16];
     uint32_t t = 0;

@@ -53,6 +53,8 @@ typedef struct {
     float *out;
 } octet_tile_f32;
 
+#define OCTET_PROBE_BYTES 128   // the bytes mac_probe's v must hold (below)
+
 // The primitives each instruction set implements. Every set gives bit-identical results: int32
 // dots are exact, and f32 dots keep the reference's 8 partial sums and their combine order.
 typedef struct {
@@ -91,9 +93,11 @@ typedef struct {
     // stream through memory, faster than 8 rows side by side.)
     void    (*dots8_i8)(const int8_t *a, size_t lda, const int8_t *w, int k, int32_t out[8]);
     // The compute probe (octet bench): `steps` rounds of 8 independent multiply-add chains on
-    // registers with the int8 dot instruction the matmuls use, on the set's widest vector of
-    // v's first bytes (v[i] in [-127, 127], 64 readable) times themselves. Returns the
-    // multiply-adds done; *check gets the sum of all products, wrapping in 32 bits.
+    // registers with the int8 dot instruction the matmuls use, over the set's widest vector W of
+    // bytes: chain j multiplies |v[j/4 + i]| by v[2 + j%4 + i], i < W (v[i] in [-127, 127],
+    // OCTET_PROBE_BYTES readable). The chains' operands differ, so a compiler cannot fold them
+    // into one (identical chains were folded: the probe then counted 8x what it did). Returns
+    // the multiply-adds done; *check gets the sum of all products, wrapping in 32 bits.
     uint64_t (*mac_probe)(const int8_t *v, long steps, int32_t *check);
     // The set's panel height P for gemm_tile (0: the set has none, gemm8_acc does prefill), and
     // the tile product itself: t->nt tokens against a panel packed for t->P rows, in

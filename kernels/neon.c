@@ -260,15 +260,16 @@ static void gemm8_acc(const octet_lanes8 *g, float acc[8]) { gemm8_by_mode(g, ac
 
 // Eight whole-row dots: the weight row's 16 bytes loaded once per step, each token's int32 sums
 // kept to the end of the row, then reduced.
-// 16 products per chain and step (smull/sadalp pairs, or sdot in the dotprod set); the empty asm
-// makes the operand look new every step.
+// 16 products per chain and step (smull/sadalp pairs, or sdot in the dotprod set), chain j on
+// |x_{j/4}| and y_{j%4} (kernels.h); the empty asm makes the |x| operands look new every step.
 static uint64_t mac_probe(const int8_t *v, long steps, int32_t *check) {
-    int8x16_t a = vld1q_s8(v), b = a;
+    int8x16_t x0 = vabsq_s8(vld1q_s8(v)), x1 = vabsq_s8(vld1q_s8(v + 1)), y[4];
     int32x4_t acc[8];
+    for (int t = 0; t < 4; t++) y[t] = vld1q_s8(v + 2 + t);
     for (int j = 0; j < 8; j++) acc[j] = vdupq_n_s32(0);
     for (long s = 0; s < steps; s++) {
-        __asm__ volatile("" : "+w"(a));
-        for (int j = 0; j < 8; j++) acc[j] = dot16_acc(acc[j], a, b);
+        __asm__ volatile("" : "+w"(x0), "+w"(x1));
+        for (int j = 0; j < 8; j++) acc[j] = dot16_acc(acc[j], j < 4 ? x0 : x1, y[j % 4]);
     }
     uint32_t t = 0;
     for (int j = 0; j < 8; j++) t += (uint32_t)vaddvq_s32(acc[j]);

@@ -207,12 +207,21 @@ static void dots8_i8(const int8_t *a, size_t lda, const int8_t *w, int k, int32_
     for (int j = 0; j < 8; j++) out[j] = k_dot_i8(a + j * lda, w, k);
 }
 
-// Four products per chain and step (unsigned sums: the probe's wrapping is defined).
+// Four products per chain and step, chain j on |x_{j/4}| and y_{j%4} (kernels.h; unsigned sums:
+// the probe's wrapping is defined). The empty asm makes x look new every step, so the loop is
+// not folded into one multiplication by steps.
 static uint64_t mac_probe(const int8_t *v, long steps, int32_t *check) {
+    int32_t x[2][4], y[4][4];
     uint32_t acc[8] = {0};
-    for (long s = 0; s < steps; s++)
+    for (int i = 0; i < 4; i++) {
+        for (int s = 0; s < 2; s++) x[s][i] = v[s + i] < 0 ? -v[s + i] : v[s + i];
+        for (int t = 0; t < 4; t++) y[t][i] = v[2 + t + i];
+    }
+    for (long s = 0; s < steps; s++) {
+        __asm__ volatile("" : "+m"(x));
         for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 4; i++) acc[j] += (uint32_t)((int32_t)v[i] * v[i]);
+            for (int i = 0; i < 4; i++) acc[j] += (uint32_t)(x[j / 4][i] * y[j % 4][i]);
+    }
     uint32_t t = 0;
     for (int j = 0; j < 8; j++) t += acc[j];
     *check = (int32_t)t;

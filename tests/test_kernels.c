@@ -600,21 +600,28 @@ static void backend_is_thread_count_independent(void) {
     free(x); free(wf); free(q8); free(g32); free(g32b); free(g16); free(tq.block_sums); free(tg.block_sums); free(th_.block_sums);
 }
 
-// octet bench's compute probe does the multiply-adds it reports, in every set: the products of
-// its operand bytes (the set's vector width of them) with themselves, summed, in 8 chains.
+// octet bench's compute probe does the multiply-adds it reports, in every set: chain j's products
+// of |v[j/4 + i]| and v[2 + j%4 + i] over the set's vector width, summed. Each chain has its own
+// operands, which is what stops a compiler folding the 8 chains into one (all 8 on the same
+// operands were folded, and the probe counted 8x the work it did): a folded probe sums 8 equal
+// chains and misses this total.
 static void mac_probe_counts_its_products(void) {
     const octet_kernel_set *sets[1 + MAX_SETS] = {&octet_kernels_scalar};
     int nsets = 1 + simd_sets(sets + 1);
-    int8_t v[64];
-    for (int i = 0; i < 64; i++) v[i] = (int8_t)(i % 2 ? 127 - i : -127 + 3 * i);  // +-127 at the ends
+    int8_t v[OCTET_PROBE_BYTES];
+    for (int i = 0; i < OCTET_PROBE_BYTES; i++) v[i] = (int8_t)(i % 2 ? 127 - i : -127 + 3 * i % 250);  // -127 among them
     for (int si = 0; si < nsets; si++)
         for (long steps = 1; steps <= 1000; steps *= 10) {
             int32_t check = 0;
             uint64_t macs = sets[si]->mac_probe(v, steps, &check);
             uint64_t width = macs / (8 * (uint64_t)steps);
             uint32_t want = 0;
-            for (uint64_t i = 0; i < width && i < 64; i++) want += (uint32_t)((int32_t)v[i] * v[i]);
-            want *= (uint32_t)(8 * steps);
+            for (int j = 0; j < 8; j++)
+                for (uint64_t i = 0; i < width && i < 64; i++) {
+                    int32_t x = v[j / 4 + i], y = v[2 + j % 4 + i];
+                    want += (uint32_t)((x < 0 ? -x : x) * y);
+                }
+            want *= (uint32_t)steps;
             CHECK(macs == 8 * (uint64_t)steps * width && (width == 4 || width == 16 || width == 32 || width == 64), "%s: %llu multiply-adds for %ld steps",
                   sets[si]->name, (unsigned long long)macs, steps);
             CHECK((uint32_t)check == want, "%s, %ld steps: products sum to %d, expected %u", sets[si]->name, steps, check, want);

@@ -107,8 +107,8 @@ typedef struct { long steps; uint64_t macs[256]; } mac_job;
 static void mac_worker(void *p, int ith, int nth) {
     (void)nth;
     mac_job *j = p;
-    int8_t v[64];
-    for (int i = 0; i < 64; i++) v[i] = (int8_t)(i % 7 - 3);
+    int8_t v[OCTET_PROBE_BYTES];
+    for (int i = 0; i < OCTET_PROBE_BYTES; i++) v[i] = (int8_t)(i % 7 - 3);
     int32_t check;
     j->macs[ith] = octet_kernels()->mac_probe(v, j->steps, &check);
 }
