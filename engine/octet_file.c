@@ -319,8 +319,8 @@ int octet_tensor_block_sums(octet_tensor *t) {
     if (t->block_sums) return 0;
     if (!octet_is_q8(t->dtype)) { octet_set_error("%s: block sums of a tensor that is not int8", t->name); return -1; }
     uint64_t nb = octet_block_sums_per_row(t->cols);
-    size_t count = (size_t)(t->rows * nb);
-    int16_t *s = malloc((count + 1) * sizeof *s);  // + 1: SIMD gathers read 4 bytes at the last sum
+    size_t count = (size_t)((t->rows + 7) / 8 * 8 * nb);   // whole tiles of 8 rows (octet_block_sum_index)
+    int16_t *s = calloc(count, sizeof *s);
     if (!s) { octet_set_error("out of memory for the block sums of %s", t->name); return -1; }
     const int8_t *q = t->data;
     for (uint64_t r = 0; r < t->rows; r++)
@@ -328,7 +328,7 @@ int octet_tensor_block_sums(octet_tensor *t) {
             int sum = 0;  // |sum| <= 32 * 127: fits int16
             uint64_t i1 = (b + 1) * OCTET_Q8_GROUP < t->cols ? (b + 1) * OCTET_Q8_GROUP : t->cols;
             for (uint64_t i = b * OCTET_Q8_GROUP; i < i1; i++) sum += q[r * t->cols + i];
-            s[r * nb + b] = (int16_t)sum;
+            s[octet_block_sum_index(r, b, nb)] = (int16_t)sum;
         }
     t->block_sums = s;
     return 0;

@@ -38,7 +38,8 @@ typedef struct {
     int act_asym;                   // listed in quant.asym_act: asymmetric int8 activations in the
                                     // file's own mode (--act int8), symmetric ones for the rest
     int16_t *block_sums;            // int8 tensors, asymmetric activations: per row, the sum of each
-                                    // 32 int8 values (last block partial); NULL until computed
+                                    // 32 int8 values (last block partial), at octet_block_sum_index;
+                                    // NULL until computed
 } octet_tensor;
 
 typedef struct {

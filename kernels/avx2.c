@@ -165,13 +165,14 @@ HOT void gemm8_loop(const octet_lanes8 *g, float acc[8], int mode, int rows) {
     const int8_t *sh = g->lda ? g->w : g->a, *ln = g->lda ? g->a : g->w;
     size_t ld = g->lda ? g->lda : g->ldw;
     __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256i isw = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldsw)), iS = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldS));
+    __m256i isw = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldsw));
     __m256 vacc = _mm256_loadu_ps(acc);
     const int nb = g->nb;   // (read once: the loop's loads may alias *g)
     const int8_t *w = g->w;
+    size_t ahead = prefetch_ahead(ld);
     for (int b = 0; b < nb; b++) {
-        if (rows && g->prefetch) prefetch_rows(w, ld, b);
-        vacc = _mm256_add_ps(vacc, block_term(g, b, dots8(sh + b * 32, ln + (size_t)b * 32, ld), mode, isw, iS));
+        if (rows && g->prefetch) prefetch_rows(w, ld, ahead, b);
+        vacc = _mm256_add_ps(vacc, block_term(g, b, dots8(sh + b * 32, ln + (size_t)b * 32, ld), mode, isw));
     }
     _mm256_storeu_ps(acc, vacc);
 }

@@ -45,43 +45,47 @@ HOT void lane_rows(const int8_t *p, size_t ld, const int8_t *at[8]) {
 }
 
 // Decode streams 8 weight rows (w, ld apart) from memory, too short for the hardware prefetcher
-// alone; every other block fetches 8 lines ahead into L2: of rows up to 4 KB, the next 8 rows'
-// bytes in address order (8 short streams run at half the speed of one); of longer rows, the same
-// lines 8 rows on. (Into L2 rather than L1: 1.1B-shape decode 22.4 -> 23.9 tok/s, SmolLM2 +6-14%,
-// interleaved runs, 2 threads, 2026-12-03.)
-HOT void prefetch_rows(const int8_t *w, size_t ld, int b) {
+// alone; every other block fetches 8 lines ahead into L2: of rows up to 4 KB, the bytes of the
+// 8 rows `ahead` rows on, in address order (8 short streams run at half the speed of one); of
+// longer rows, the same lines 8 rows on. (Into L2 rather than L1: 1.1B-shape decode 22.4 -> 23.9
+// tok/s, SmolLM2 +6-14%, interleaved runs, 2 threads, Xeon, 2026-12-03.)
+HOT void prefetch_rows(const int8_t *w, size_t ld, size_t ahead, int b) {
     if (b & 1) return;
     if (ld <= 4096) {
-        const char *next = (const char *)w + 8 * ld + (size_t)b * 256;
+        const char *next = (const char *)w + ahead * ld + (size_t)b * 256;
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm_prefetch(next + 64 * j, _MM_HINT_T1);
     } else _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm_prefetch((const char *)w + (8 + j) * ld + (size_t)b * 32, _MM_HINT_T1);
 }
+// How far ahead: whole groups of 8 rows, at least 16 KB. One group (4.6 KB of SmolLM2's
+// 576-byte rows) left a Zen 4 core's decode at 41% of its read probe, waiting on loads; 16 KB
+// gave SmolLM2 q8 tg128 95 -> 129 tok/s on 1 thread, 155-177 -> 182-207 on 2 (interleaved, 2026-12-03).
+// The 1.1B shape's 2 KB rows keep their one group (16 KB).
+HOT size_t prefetch_ahead(size_t ld) { return ld ? (16384 + 8 * ld - 1) / (8 * ld) * 8 : 8; }
 
-// Lane j's q8g32 block scale, and its weights' block sum, for block b. Lanes one row apart
-// gather (S as int32 from 2-byte steps: its owner pads one int16 past the end).
+// Lane j's q8g32 block scale, and its weights' block sum, for block b. f32 scales of lanes one
+// row apart gather; f16 scales and the sums come in tiles of 8 rows (one load).
 HOT __m256 lane_sw(const octet_lanes8 *g, int b, __m256i idx, int half) {
     if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g->sw16 + b * 8)));  // f16 tile: eight rows' scales side by side
     return g->ldsw ? _mm256_i32gather_ps(g->sw + b, idx, 4) : _mm256_set1_ps(g->sw[b]);
 }
-HOT __m256 lane_S(const octet_lanes8 *g, int b, __m256i idx) {
-    if (!g->ldS) return _mm256_set1_ps((float)g->S[b]);
-    __m256i v = _mm256_i32gather_epi32((const int *)(const void *)(g->S + b), idx, 2);
-    return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 16), 16));
+HOT __m256 lane_S(const octet_lanes8 *g, int b) {   // (a tile: the 8 rows' sums side by side)
+    if (!g->ldS) return _mm256_set1_ps((float)g->S[b * 8]);
+    return _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(g->S + b * 8))));
 }
 
 // Block b's term for the 8 lanes from their dots df, in one of set_helpers.h's modes:
-// each lane's operations as the reference's, in its order (isw, iS: lane j's offsets j*ldsw, j*ldS).
-HOT __m256 block_term(const octet_lanes8 *g, int b, __m256 df, int mode, __m256i isw, __m256i iS) {
+// each lane's operations as the reference's, in its order (isw: lane j's offsets j*ldsw).
+HOT __m256 block_term(const octet_lanes8 *g, int b, __m256 df, int mode, __m256i isw) {
     int half = mode & HALF;
     mode &= ~HALF;
     if (mode == Q8) return _mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df);
     if (mode == Q8_ASYM)
-        return _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df), _mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), lane_S(g, b, iS)));
+        return _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), df), _mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), lane_S(g, b)));
     if (mode == G32_ROW) return _mm256_mul_ps(lane_sw(g, b, isw, half), df);
     if (mode == G32_ASYM) {
         __m256 sw = lane_sw(g, b, isw, half);
         return _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), sw), df),
-                             _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), sw), lane_S(g, b, iS)));
+                             _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->cx + b * 8), sw), lane_S(g, b)));
     }
     return _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(g->sx + b * 8), lane_sw(g, b, isw, half)), df);
 }

@@ -179,29 +179,29 @@ HOT __m256 dots8(const int8_t *sh, const int8_t *p, size_t ld) {
 }
 
 // block_term for blocks b and b + 1 at once (lanes 8-15: block b + 1): the same operations per
-// lane. sx and cx are [nb][8], so the two blocks' are 16 consecutive floats; sw and S gather
-// (i16: lane j's offsets j*ld and j*ld + 1) or broadcast one value per half.
+// lane. sx and cx are [nb][8], so the two blocks' are 16 consecutive floats, and so are a tile's
+// f16 scales and block sums; f32 sw gathers (lane j's offsets j*ld and j*ld + 1); one row's
+// values broadcast one per half.
 HOT __m512 halves(float lo, float hi) { return _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(lo), _mm512_set1_ps(hi)); }
 HOT __m512 pair_sw(const octet_lanes8 *g, int b, __m512i isw, int half) {
     if (half) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g->sw16 + b * 8)));  // f16 tile: blocks b, b + 1's 16 scales
     return g->ldsw ? _mm512_i32gather_ps(isw, g->sw + b, 4) : halves(g->sw[b], g->sw[b + 1]);
 }
-HOT __m512 pair_S(const octet_lanes8 *g, int b, __m512i iS) {
-    if (!g->ldS) return halves((float)g->S[b], (float)g->S[b + 1]);
-    __m512i v = _mm512_i32gather_epi32(iS, (const void *)(g->S + b), 2);
-    return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 16), 16));
+HOT __m512 pair_S(const octet_lanes8 *g, int b) {
+    if (!g->ldS) return halves((float)g->S[b * 8], (float)g->S[b * 8 + 8]);
+    return _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(g->S + b * 8))));
 }
-HOT __m512 pair_term(const octet_lanes8 *g, int b, __m512 df, int mode, __m512i isw, __m512i iS) {
+HOT __m512 pair_term(const octet_lanes8 *g, int b, __m512 df, int mode, __m512i isw) {
     int half = mode & HALF;
     mode &= ~HALF;
     if (mode == Q8) return _mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), df);
     if (mode == Q8_ASYM)
-        return _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), df), _mm512_mul_ps(_mm512_loadu_ps(g->cx + b * 8), pair_S(g, b, iS)));
+        return _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), df), _mm512_mul_ps(_mm512_loadu_ps(g->cx + b * 8), pair_S(g, b)));
     if (mode == G32_ROW) return _mm512_mul_ps(pair_sw(g, b, isw, half), df);
     if (mode == G32_ASYM) {
         __m512 sw = pair_sw(g, b, isw, half);
         return _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), sw), df),
-                             _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(g->cx + b * 8), sw), pair_S(g, b, iS)));
+                             _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(g->cx + b * 8), sw), pair_S(g, b)));
     }
     return _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(g->sx + b * 8), pair_sw(g, b, isw, half)), df);
 }
@@ -212,21 +212,21 @@ HOT void gemm8_loop(const octet_lanes8 *g, float acc[8], int mode, int rows) {
     const int8_t *sh = g->lda ? g->w : g->a, *ln = g->lda ? g->a : g->w;
     size_t ld = g->lda ? g->lda : g->ldw;
     __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256i isw = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldsw)), iS = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldS));
+    __m256i isw = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((int)g->ldsw));
     __m512i next = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     __m512i isw2 = _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(isw), isw, 1), next);
-    __m512i iS2 = _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(iS), iS, 1), next);
     __m256 vacc = _mm256_loadu_ps(acc);
     const int nb = g->nb;   // (read once: the loop's loads may alias *g)
     const int8_t *w = g->w;
+    size_t ahead = prefetch_ahead(ld);
     int b = 0;
     for (; b + 2 <= nb; b += 2) {
-        if (rows && g->prefetch) prefetch_rows(w, ld, b);
-        __m512 t = pair_term(g, b, dots8x2(sh + b * 32, ln + (size_t)b * 32, ld), mode, isw2, iS2);
+        if (rows && g->prefetch) prefetch_rows(w, ld, ahead, b);
+        __m512 t = pair_term(g, b, dots8x2(sh + b * 32, ln + (size_t)b * 32, ld), mode, isw2);
         vacc = _mm256_add_ps(vacc, lo8(t));
         vacc = _mm256_add_ps(vacc, hi8(t));
     }
-    if (b < nb) vacc = _mm256_add_ps(vacc, block_term(g, b, dots8(sh + b * 32, ln + (size_t)b * 32, ld), mode, isw, iS));
+    if (b < nb) vacc = _mm256_add_ps(vacc, block_term(g, b, dots8(sh + b * 32, ln + (size_t)b * 32, ld), mode, isw));
     _mm256_storeu_ps(acc, vacc);
 }
 HOT void gemm8_mode(const octet_lanes8 *g, float acc[8], int mode) {

@@ -12,7 +12,7 @@
 static int32_t row_sum(const int16_t *wsum, int n, int k) {
     int nb = (int)octet_block_sums_per_row((uint64_t)k);
     int32_t t = 0;
-    for (int b = 0; b < nb; b++) t += wsum[(size_t)n * nb + b];
+    for (int b = 0; b < nb; b++) t += wsum[octet_block_sum_index((uint64_t)n, (uint64_t)b, (uint64_t)nb)];
     return t;
 }
 
@@ -151,8 +151,7 @@ static inline const uint16_t *tile_at(const gemm_ops *o, int n) { return o->ws16
 static float row_total(const gemm_ops *o, int n) {
     if (!o->g32 || o->abs || !o->xc) return 0;
     float t = 0;
-    size_t at = (size_t)n * o->nb;
-    for (int b = 0; b < o->nb; b++) t += scale_at(o, n, b) * (float)o->wsum[at + b];
+    for (int b = 0; b < o->nb; b++) t += scale_at(o, n, b) * (float)o->wsum[octet_block_sum_index((uint64_t)n, (uint64_t)b, (uint64_t)o->nb)];
     return t;
 }
 
@@ -165,14 +164,14 @@ static float finish(const gemm_ops *o, int r, int n, float acc, float wtot) {
     return o->xs[r] * acc + o->xc[r] * wtot;
 }
 
-// Lane j: token r + j*dr with weight row n + j*dn (q8g32h: decode only, n a multiple of 8, the
-// rows one tile); sx, cx the lanes' activation block values (NULL: none).
+// Lane j: token r + j*dr with weight row n + j*dn (decode with q8g32h scales or block sums: n a
+// multiple of 8, the rows one tile); sx, cx the lanes' activation block values (NULL: none).
 static void run8(const gemm_ops *o, int r, int dr, int n, int dn, const float *sx, const float *cx, int prefetch) {
     size_t nb = (size_t)o->nb;
     octet_lanes8 g = {.a = o->xq + (size_t)r * o->k, .w = o->wq + (size_t)n * o->k, .lda = (size_t)dr * o->k, .ldw = (size_t)dn * o->k,
-                      .ldsw = dn * nb, .ldS = dn * nb, .nb = o->nb, .bs = o->bs, .sx = sx, .cx = cx,
+                      .ldsw = dn * nb, .ldS = (size_t)dn, .nb = o->nb, .bs = o->bs, .sx = sx, .cx = cx,
                       .sw = o->g32 && !o->ws16 ? o->ws + (size_t)(n - o->ws_row0) * nb : NULL, .sw16 = o->ws16 ? tile_at(o, n) : NULL,
-                      .S = o->xc ? o->wsum + n * nb : NULL, .prefetch = prefetch};
+                      .S = o->xc ? o->wsum + octet_block_sum_index((uint64_t)n, 0, nb) : NULL, .prefetch = prefetch};
     float acc[8] = {0};
     o->ks->gemm8_acc(&g, acc);
     float *y = o->y + (size_t)r * o->ldy + n;
@@ -200,7 +199,7 @@ static void run1(const gemm_ops *o, int r, int n) {
     const int8_t *x = o->xq + (size_t)r * o->k, *w = o->wq + (size_t)n * o->k;
     const float *sx = o->abs ? o->xs + (size_t)r * nb : NULL, *cx = o->abs && o->xc ? o->xc + (size_t)r * nb : NULL;
     int g32 = o->g32;
-    const int16_t *S = o->xc ? o->wsum + (size_t)n * nb : NULL;
+    const int16_t *S = o->xc ? o->wsum + octet_block_sum_index((uint64_t)n, 0, (uint64_t)nb) : NULL;   // block b at S[b*8]
     int32_t dots[MAX_BLOCKS];
     float acc = 0;
     for (int b0 = 0; b0 < nb; b0 += MAX_BLOCKS) {
@@ -209,10 +208,10 @@ static void run1(const gemm_ops *o, int r, int n) {
         for (int i = 0; i < cnt; i++) {
             int b = b0 + i;
             float d = (float)dots[i];
-            if (!g32) { acc += cx ? sx[b] * d + cx[b] * (float)S[b] : sx[b] * d; continue; }
+            if (!g32) { acc += cx ? sx[b] * d + cx[b] * (float)S[b * 8] : sx[b] * d; continue; }
             float sw = scale_at(o, n, b);
             if (!sx) acc += sw * d;
-            else if (cx) acc += (sx[b] * sw) * d + (cx[b] * sw) * (float)S[b];
+            else if (cx) acc += (sx[b] * sw) * d + (cx[b] * sw) * (float)S[b * 8];
             else acc += (sx[b] * sw) * d;
         }
     }
@@ -357,7 +356,7 @@ static void gemm_pairs(const gemm_ops *o, int m, int n0, int n1) {
         int n = n0;
         if (r < m8) for (; n < n1; n++) run8(o, r, 1, n, 0, lx, lc, 0);
         else if (lanes) {
-            for (; n < n1 && o->ws16 && n % 8; n++) run1(o, r, n);   // up to a tile's first row
+            for (; n < n1 && (o->ws16 || o->xc) && n % 8; n++) run1(o, r, n);   // up to a tile's first row
             for (; n + 8 <= n1; n += 8) run8(o, r, 0, n, 1, lx, lc, n + 16 <= n1);
         }
         for (; n < n1 && r >= m8; n++) run1(o, r, n);

@@ -34,6 +34,10 @@ static inline uint64_t octet_q8_scale_index(uint32_t dtype, uint64_t r, uint64_t
 static inline uint64_t octet_q8_scale_rows(uint32_t dtype, uint64_t rows) { return dtype == OCTET_Q8G32H ? (rows + 7) / 8 * 8 : rows; }
 // int16 block sums per row of an int8 tensor (one per 32 inputs, the last block maybe short).
 static inline uint64_t octet_block_sums_per_row(uint64_t cols) { return (cols + OCTET_Q8_GROUP - 1) / OCTET_Q8_GROUP; }
+// Where block b's sum of row r sits: in tiles of 8 rows, block by block ([rows / 8][nb][8], the
+// last tile filled with 0), as q8g32h's scales, so decode's 8 rows load a block's sums as one
+// vector (a gather of 8 rows' sums cost ~13% of SmolLM2's decode on a Zen 4 core).
+static inline uint64_t octet_block_sum_index(uint64_t r, uint64_t b, uint64_t nb) { return ((r / 8) * nb + b) * 8 + r % 8; }
 
 // IEEE half and bfloat16 (kernels/half.c).
 float    octet_f16_to_f32(uint16_t h);

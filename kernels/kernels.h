@@ -8,9 +8,10 @@
 // Eight int8 dot products at once, lane j pairing activation row a + j*lda with weight row
 // w + j*ldw, block by block (bs inputs per block, nb blocks). One of lda, ldw is 0: eight tokens
 // against one weight row (prefill), or one token against eight rows (decode). Scales per lane:
-// sx and cx are [nb][8] (lane j of block b at b*8 + j); sw (q8g32 block scales) and S (weight
-// block sums, asymmetric activations) belong to lane j's weight row at sw + j*ldsw, S + j*ldS;
-// with ldS > 0, S must be readable one int16 past the last lane's last block (SIMD gathers).
+// sx and cx are [nb][8] (lane j of block b at b*8 + j); sw (q8g32 block scales) belongs to lane
+// j's weight row at sw + j*ldsw; S (weight block sums, asymmetric activations) is a tile of
+// octet_block_sum_index's layout: lane j's sum of block b at S[b*8 + j*ldS] (ldS 1: the lanes
+// are a tile's 8 rows; 0: one row, S pointing at its place in its tile).
 // sw16 (q8g32h decode, instead of sw): the f16 block scales of eight weight rows that make one
 // of the file's tiles, laid out [nb][8]: lane j's scale of block b at sw16[b*8 + j] (ldsw unused).
 typedef struct {
@@ -155,8 +156,8 @@ void k_gemm_q8_i8_blocks(const octet_kernel_set *ks, const int8_t *xq, const uin
 // Asymmetric activations: per block of bs inputs, x ~ c + s * q with q in [-127, 127] spanning
 // [min, max] (255 levels where a symmetric grid spends half on a sign one-sided data never has).
 // A matmul adds c_b * sum_b(w) to each block's product, from the weights' block sums (32 int8
-// values each, octet_tensor_block_sums, computed once): wsum[n][b], ceil(k / 32) per row, so
-// asymmetric blocks are 32 inputs or a whole row.
+// values each, octet_tensor_block_sums, computed once): wsum[octet_block_sum_index(n, b, nb)],
+// nb = ceil(k / 32) per row, so asymmetric blocks are 32 inputs or a whole row.
 void k_quantize_row_i8_asym(const float *x, int k, int bs, int8_t *q, float *s, float *c);
 // Weight-only INT8: f32 activations times dequantized q8 rows (`row` is scratch of k floats).
 void k_gemm_q8_f32(const octet_kernel_set *ks, const float *x, int m, int k, const int8_t *wq, const float *ws, int n0, int n1, float *y, int ldy, float *row);

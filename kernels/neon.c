@@ -211,11 +211,9 @@ HOT float32x4_t lane_sw(const octet_lanes8 *g, int b, int h, int half) {
     for (int j = 0; j < 4; j++) t[j] = g->sw[(size_t)(4 * h + j) * g->ldsw + b];
     return vld1q_f32(t);
 }
-HOT float32x4_t lane_S(const octet_lanes8 *g, int b, int h) {
-    if (!g->ldS) return vdupq_n_f32((float)g->S[b]);
-    float t[4];
-    for (int j = 0; j < 4; j++) t[j] = (float)g->S[(size_t)(4 * h + j) * g->ldS + b];
-    return vld1q_f32(t);
+HOT float32x4_t lane_S(const octet_lanes8 *g, int b, int h) {   // (a tile: four rows' sums side by side)
+    if (!g->ldS) return vdupq_n_f32((float)g->S[b * 8]);
+    return vcvtq_f32_s32(vmovl_s16(vld1_s16(g->S + b * 8 + 4 * h)));
 }
 
 // Block b's term for lanes 4h..4h+3 from their dots df, in one of set_helpers.h's modes: each

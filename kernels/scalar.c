@@ -60,7 +60,7 @@ void k_gemm8_acc(const octet_lanes8 *g, float acc[8]) {
             const int8_t *a = g->a + j * g->lda + (size_t)b * g->bs, *w = g->w + j * g->ldw + (size_t)b * g->bs;
             float d = (float)k_dot_i8(a, w, g->bs), x = g->sx ? g->sx[b * 8 + j] : 0;
             float sw = g->sw16 ? octet_f16_to_f32(g->sw16[b * 8 + j]) : g->sw ? g->sw[j * g->ldsw + b] : 0;
-            float c = g->cx ? g->cx[b * 8 + j] : 0, S = g->cx ? (float)g->S[j * g->ldS + b] : 0;
+            float c = g->cx ? g->cx[b * 8 + j] : 0, S = g->cx ? (float)g->S[b * 8 + j * g->ldS] : 0;
             if (!g->sw && !g->sw16) acc[j] += g->cx ? x * d + c * S : x * d;
             else if (!g->sx) acc[j] += sw * d;
             else if (g->cx) acc[j] += (x * sw) * d + (c * sw) * S;

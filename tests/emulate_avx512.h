@@ -254,6 +254,7 @@ E emu_v512 emu_cvtps_pd(__m256 x) { float v[8]; _mm256_storeu_ps(v, x); emu_v512
 E __m256 emu_cvtpd_ps(emu_v512 a) { float v[8]; for (int i = 0; i < 8; i++) v[i] = (float)a.g[i]; return _mm256_loadu_ps(v); }
 E emu_v512 emu_cvtepi8_epi32(__m128i x) { int8_t v[16]; _mm_storeu_si128((__m128i *)v, x); emu_v512 r; EMU_MAP(v[i_], 16, d); return r; }
 E emu_v512 emu_cvtepu16_epi32(__m256i x) { uint16_t v[16]; _mm256_storeu_si256((__m256i *)v, x); emu_v512 r; EMU_MAP(v[i_], 16, d); return r; }
+E emu_v512 emu_cvtepi16_epi32(__m256i x) { int16_t v[16]; _mm256_storeu_si256((__m256i *)v, x); emu_v512 r; EMU_MAP(v[i_], 16, d); return r; }
 E emu_v512 emu_cvtph_ps(__m256i x) {  // F16C's conversion, 8 halves at a time
     emu_v512 r;
     _mm256_storeu_ps(r.f, _mm256_cvtph_ps(_mm256_castsi256_si128(x)));
@@ -277,6 +278,8 @@ E __m128i emu_cvtsepi32_epi8(emu_v512 a) {
 #define _mm512_cvtepi8_epi32 emu_cvtepi8_epi32
 #undef _mm512_cvtepu16_epi32
 #define _mm512_cvtepu16_epi32 emu_cvtepu16_epi32
+#undef _mm512_cvtepi16_epi32
+#define _mm512_cvtepi16_epi32 emu_cvtepi16_epi32
 #undef _mm512_cvtph_ps
 #define _mm512_cvtph_ps emu_cvtph_ps
 #undef _mm512_cvtsepi32_epi8

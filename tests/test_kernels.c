@@ -835,13 +835,13 @@ static void simd_sets_match_scalar(void) {
                     // the microkernel in its five scaling modes (q8, q8 asym, q8g32, q8g32 asym, q8g32 row scale),
                     // lanes as 8 tokens against one weight row and as one token against 8 weight rows
                     float sx[600], cx[600], sw[600], acc1[8], acc2[8];
-                    int16_t S[601];
+                    int16_t S[600];   // a tile of block sums: [nb][8]
                     for (int i = 0; i < nb * 8; i++) { sx[i] = fabsf(frand()) * 1e-3f; cx[i] = frand(); }
                     for (int i = 0; i < nb * 8; i++) { sw[i] = fabsf(frand()) * 1e-2f; S[i] = (int16_t)(next_u32() % 8129 - 4064); }
                     for (int rows = 0; rows < 2; rows++)
                         for (int mode = 0; mode < 5; mode++) {
                             octet_lanes8 g = {.a = rows ? b : a8, .w = rows ? a8 : b, .lda = rows ? 0 : (size_t)k, .ldw = rows ? (size_t)k : 0,
-                                              .ldsw = rows ? (size_t)nb : 0, .ldS = rows ? (size_t)nb : 0, .nb = nb, .bs = bs,
+                                              .ldsw = rows ? (size_t)nb : 0, .ldS = rows ? 1 : 0, .nb = nb, .bs = bs,
                                               .sx = mode == 4 ? NULL : sx, .sw = mode >= 2 ? sw : NULL, .cx = mode == 1 || mode == 3 ? cx : NULL, .S = S};
                             for (int j = 0; j < 8; j++) acc1[j] = acc2[j] = frand();
                             ks->gemm8_acc(&g, acc1);
