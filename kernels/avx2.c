@@ -419,23 +419,25 @@ HOT void tile_run(const octet_tile *t, int j0, int mode) {
 }
 static void gemm_tile(const octet_tile *t) { tile_by_mode(t, TILE_ROWS, TILE_T, tile_run); }
 
-// f32 tiles (octet_tile_f32): 4 rows (a vector each) against 2 tokens, each pair's 8 partial
-// sums in a vector, combined in dot_f32's order at the end.
+// f32 tiles (octet_tile_f32): 4 rows (a vector each) against 3 tokens, each pair's 8 partial
+// sums in a vector, combined in dot_f32's order at the end. (12 accumulators, the 3 tokens' and
+// one row's vector: all 16 registers; against 2 tokens each row's vector was loaded twice.)
 #define TILE_ROWS_F32 4
 HOT void tile_f32_run(const octet_tile_f32 *t, int j0) {
-    const float *a0 = t->a + (size_t)j0 * t->lda, *a1 = j0 + 1 < t->nt ? a0 + t->lda : a0;
-    __m256 acc[2][4];
-    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
+    const float *a0 = t->a + (size_t)j0 * t->lda, *a1 = j0 + 1 < t->nt ? a0 + t->lda : a0, *a2 = j0 + 2 < t->nt ? a1 + t->lda : a1;
+    __m256 acc[3][4];
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) acc[0][r] = acc[1][r] = acc[2][r] = _mm256_setzero_ps();
     const float *w = t->w;
     for (int c = 0; c < t->k; c += 8, w += 32) {
-        __m256 x0 = _mm256_loadu_ps(a0 + c), x1 = _mm256_loadu_ps(a1 + c);
+        __m256 x0 = _mm256_loadu_ps(a0 + c), x1 = _mm256_loadu_ps(a1 + c), x2 = _mm256_loadu_ps(a2 + c);
         _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
             __m256 wr = _mm256_loadu_ps(w + 8 * r);
             acc[0][r] = _mm256_add_ps(acc[0][r], _mm256_mul_ps(x0, wr));
             acc[1][r] = _mm256_add_ps(acc[1][r], _mm256_mul_ps(x1, wr));
+            acc[2][r] = _mm256_add_ps(acc[2][r], _mm256_mul_ps(x2, wr));
         }
     }
-    for (int i = 0; i < 2 && j0 + i < t->nt; i++)
+    for (int i = 0; i < 3 && j0 + i < t->nt; i++)
         for (int r = 0; r < 4; r++) {
             float p[8];
             _mm256_storeu_ps(p, acc[i][r]);
@@ -444,7 +446,7 @@ HOT void tile_f32_run(const octet_tile_f32 *t, int j0) {
 }
 static void gemm_tile_f32(const octet_tile_f32 *t) {
     if (t->P != TILE_ROWS_F32 || t->k % 8) { k_gemm_tile_f32(t); return; }
-    for (int j = 0; j < t->nt; j += 2) tile_f32_run(t, j);
+    for (int j = 0; j < t->nt; j += 3) tile_f32_run(t, j);
 }
 
 const octet_kernel_set SET = {SET_NAME, dot_i8, octet_avx2_dot_f32, block_dots_i8, row_to_f32, quantize_i8, octet_avx2_dot_rows_f32, octet_avx2_axpy_rows_f32, gemm8_acc,
