@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 
 static int check_failures, check_passed, check_failed, check_skipped;
@@ -24,13 +25,18 @@ static const char *check_skip_reason;
 
 #define SKIP(why) do { check_skip_reason = (why); return; } while (0)
 
+// Each case's wall time follows its verdict (CI's 30-minute budget: which case grew).
 static inline void check_run(const char *name, void (*fn)(void)) {
     check_failures = 0;
     check_skip_reason = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     fn();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     if (check_skip_reason && !check_failures) { printf("SKIP: %s (%s)\n", name, check_skip_reason); check_skipped++; }
-    else if (check_failures) { printf("FAIL: %s (%d checks failed)\n", name, check_failures); check_failed++; }
-    else { printf("PASS: %s\n", name); check_passed++; }
+    else if (check_failures) { printf("FAIL: %s (%d checks failed) [%.1f s]\n", name, check_failures, secs); check_failed++; }
+    else { printf("PASS: %s [%.1f s]\n", name, secs); check_passed++; }
     fflush(stdout);
 }
 #define RUN(fn) check_run(#fn, fn)
