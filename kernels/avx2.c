@@ -218,15 +218,15 @@ static void dots8_i8(const int8_t *a, size_t lda, const int8_t *w, int k, int32_
         for (int j = 0; j < 8; j++) out[j] += (int32_t)w[i] * a[j * lda + i];
 }
 
-// Lane j accumulates the products i = j (mod 8) with a separate multiply and add, exactly as
+// Lane j accumulates the products i = j (mod 8) with a fused multiply-add (fmaf), exactly as
 // the reference's partial sum p[j]; the tail and the final combine follow it too.
 SHARED float octet_avx2_dot_f32(const float *a, const float *b, int k) {
     __m256 acc = _mm256_setzero_ps();
     int i = 0;
-    for (; i + 8 <= k; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    for (; i + 8 <= k; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
     float p[8];
     _mm256_storeu_ps(p, acc);
-    for (int j = 0; i < k; i++, j++) p[j] += a[i] * b[i];
+    for (int j = 0; i < k; i++, j++) p[j] = fmaf(a[i], b[i], p[j]);
     return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
 }
 
@@ -240,7 +240,7 @@ SHARED void octet_avx2_dot_rows_f32(const float *q, const float *k, size_t ld, i
         const float *kr = k + r * ld;
         for (int i = 0; i < d; i += 8) {
             __m256 vq = _mm256_loadu_ps(q + i);
-            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(vq, _mm256_loadu_ps(kr + j * ld + i)));
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(vq, _mm256_loadu_ps(kr + j * ld + i), acc[j]);
         }
         __m256 t0 = _mm256_unpacklo_ps(acc[0], acc[1]), t1 = _mm256_unpackhi_ps(acc[0], acc[1]);
         __m256 t2 = _mm256_unpacklo_ps(acc[2], acc[3]), t3 = _mm256_unpackhi_ps(acc[2], acc[3]);
@@ -432,9 +432,9 @@ HOT void tile_f32_run(const octet_tile_f32 *t, int j0) {
         __m256 x0 = _mm256_loadu_ps(a0 + c), x1 = _mm256_loadu_ps(a1 + c), x2 = _mm256_loadu_ps(a2 + c);
         _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
             __m256 wr = _mm256_loadu_ps(w + 8 * r);
-            acc[0][r] = _mm256_add_ps(acc[0][r], _mm256_mul_ps(x0, wr));
-            acc[1][r] = _mm256_add_ps(acc[1][r], _mm256_mul_ps(x1, wr));
-            acc[2][r] = _mm256_add_ps(acc[2][r], _mm256_mul_ps(x2, wr));
+            acc[0][r] = _mm256_fmadd_ps(x0, wr, acc[0][r]);
+            acc[1][r] = _mm256_fmadd_ps(x1, wr, acc[1][r]);
+            acc[2][r] = _mm256_fmadd_ps(x2, wr, acc[2][r]);
         }
     }
     for (int i = 0; i < 3 && j0 + i < t->nt; i++)

@@ -448,10 +448,10 @@ HOT void tile_f32_run(const octet_tile_f32 *t, int j0) {
         __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
         _Pragma("GCC unroll 6") for (int i = 0; i < TILE_T; i++) {
             __m512 x = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(a[i] + c))));  // (F, not DQ)
-            acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_mul_ps(x, w0));
-            acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_mul_ps(x, w1));
-            acc[i][2] = _mm512_add_ps(acc[i][2], _mm512_mul_ps(x, w2));
-            acc[i][3] = _mm512_add_ps(acc[i][3], _mm512_mul_ps(x, w3));
+            acc[i][0] = _mm512_fmadd_ps(x, w0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(x, w1, acc[i][1]);
+            acc[i][2] = _mm512_fmadd_ps(x, w2, acc[i][2]);
+            acc[i][3] = _mm512_fmadd_ps(x, w3, acc[i][3]);
         }
     }
     for (int i = 0; i < TILE_T && j0 + i < t->nt; i++)

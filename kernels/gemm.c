@@ -75,33 +75,40 @@ static const float *f32_row(const f32_rows *o, int n, float *row) {
 // Row n's output from its dot (q8: times the row scale).
 static inline float f32_out(const f32_rows *o, int n, float dot) { return o->dtype == OCTET_Q8 ? ((const float *)o->ws)[n] * dot : dot; }
 
-// Register tiles (octet_tile_f32) for prefills of at least this many tokens: each panel of rows
-// is widened once and every token passes it (one row at a time, the tokens stream from L2 once
-// per row). 0, or -1 when out of memory.
+// Register tiles (octet_tile_f32) for prefills of at least this many tokens. All the range's
+// panels are widened once; then a block of tokens small enough to stay in L2 passes every panel
+// before the next block comes. (Each panel against all the tokens re-read the whole prompt's
+// activations from L3 every P rows: 1.2-3 MB per panel at pp512.) 0, or -1 when out of memory.
 #define TILE_F32_MIN 8
+#define TILE_F32_BLOCK_BYTES (192 * 1024)   // a token block's activations
 static int gemm_f32_tiles(const f32_rows *o, const float *x, int m, int n0, int n1, float *y, int ldy) {
-    int P = o->ks->tile_rows_f32, k = o->k;
-    float *panel = malloc(sizeof(float) * ((size_t)P * k + (size_t)TILE_TOKENS * P + k));
-    if (!panel) return -1;
-    float *out = panel + (size_t)P * k, *row = out + (size_t)TILE_TOKENS * P;
-    for (int p0 = n0; p0 < n1; p0 += P) {
-        int rows = n1 - p0 < P ? n1 - p0 : P;
+    int P = o->ks->tile_rows_f32, k = o->k, np = (n1 - n0 + P - 1) / P;
+    int tb = TILE_F32_BLOCK_BYTES / (int)sizeof(float) / k / 6 * 6;   // (whole steps of 2- and 3-token tiles)
+    if (tb < 12) tb = 12;
+    if (tb > m) tb = m;
+    float *panels = malloc(sizeof(float) * ((size_t)np * P * k + (size_t)tb * P + k));
+    if (!panels) return -1;
+    float *out = panels + (size_t)np * P * k, *row = out + (size_t)tb * P;
+    for (int p = 0; p < np; p++) {
+        int p0 = n0 + p * P, rows = n1 - p0 < P ? n1 - p0 : P;
         for (int r = 0; r < P; r++) {
             const float *src = r < rows ? f32_row(o, p0 + r, row) : NULL;
             for (int c = 0; c < k; c += 8) {
-                float *d = panel + ((size_t)(c / 8) * P + r) * 8;
+                float *d = panels + (size_t)p * P * k + ((size_t)(c / 8) * P + r) * 8;
                 if (src) memcpy(d, src + c, 8 * sizeof(float));
                 else memset(d, 0, 8 * sizeof(float));
             }
         }
-        for (int t0 = 0; t0 < m; t0 += TILE_TOKENS) {
-            octet_tile_f32 t = {.w = panel, .a = x + (size_t)t0 * k, .lda = (size_t)k, .P = P, .nt = m - t0 < TILE_TOKENS ? m - t0 : TILE_TOKENS, .k = k, .out = out};
+    }
+    for (int t0 = 0; t0 < m; t0 += tb)
+        for (int p = 0; p < np; p++) {
+            int p0 = n0 + p * P, rows = n1 - p0 < P ? n1 - p0 : P;
+            octet_tile_f32 t = {.w = panels + (size_t)p * P * k, .a = x + (size_t)t0 * k, .lda = (size_t)k, .P = P, .nt = m - t0 < tb ? m - t0 : tb, .k = k, .out = out};
             o->ks->gemm_tile_f32(&t);
             for (int j = 0; j < t.nt; j++)
                 for (int r = 0; r < rows; r++) y[(size_t)(t0 + j) * ldy + p0 + r] = f32_out(o, p0 + r, out[(size_t)j * P + r]);
         }
-    }
-    free(panel);
+    free(panels);
     return 0;
 }
 

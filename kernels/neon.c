@@ -141,18 +141,18 @@ static void quantize_i8(const float *x, int k, int bs, int8_t *q, float *s, floa
 }
 
 // The reference's partial sum p[j] (products i = j mod 8) is lane j of lo (j < 4) or hi, each
-// product a multiply then an add; the tail and the final combine follow it too.
+// product a fused multiply-add (FMLA, fmaf); the tail and the final combine follow it too.
 static float dot_f32(const float *a, const float *b, int k) {
     float32x4_t lo = vdupq_n_f32(0), hi = lo;
     int i = 0;
     for (; i + 8 <= k; i += 8) {
-        lo = vaddq_f32(lo, vmulq_f32(vld1q_f32(a + i), vld1q_f32(b + i)));
-        hi = vaddq_f32(hi, vmulq_f32(vld1q_f32(a + i + 4), vld1q_f32(b + i + 4)));
+        lo = vfmaq_f32(lo, vld1q_f32(a + i), vld1q_f32(b + i));
+        hi = vfmaq_f32(hi, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
     }
     float p[8];
     vst1q_f32(p, lo);
     vst1q_f32(p + 4, hi);
-    for (int j = 0; i < k; i++, j++) p[j] += a[i] * b[i];
+    for (int j = 0; i < k; i++, j++) p[j] = fmaf(a[i], b[i], p[j]);
     return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
 }
 
@@ -167,8 +167,8 @@ static void dot_rows_f32(const float *q, const float *k, size_t ld, int n, int d
         for (int i = 0; i < d; i += 8) {
             float32x4_t ql = vld1q_f32(q + i), qh = vld1q_f32(q + i + 4);
             for (int j = 0; j < 4; j++) {
-                lo[j] = vaddq_f32(lo[j], vmulq_f32(ql, vld1q_f32(kr + j * ld + i)));
-                hi[j] = vaddq_f32(hi[j], vmulq_f32(qh, vld1q_f32(kr + j * ld + i + 4)));
+                lo[j] = vfmaq_f32(lo[j], ql, vld1q_f32(kr + j * ld + i));
+                hi[j] = vfmaq_f32(hi[j], qh, vld1q_f32(kr + j * ld + i + 4));
             }
         }
         // s[j] lanes: (p0+p4), (p1+p5), (p2+p6), (p3+p7); pairwise adds then give
@@ -445,8 +445,8 @@ HOT void tile_f32_run(const octet_tile_f32 *t, int j0) {
         for (int i = 0; i < 2; i++) {
             float32x4_t xl = vld1q_f32(a[i] + c), xh = vld1q_f32(a[i] + c + 4);
             for (int r = 0; r < 4; r++) {
-                lo[i][r] = vaddq_f32(lo[i][r], vmulq_f32(xl, vld1q_f32(w + 8 * r)));
-                hi[i][r] = vaddq_f32(hi[i][r], vmulq_f32(xh, vld1q_f32(w + 8 * r + 4)));
+                lo[i][r] = vfmaq_f32(lo[i][r], xl, vld1q_f32(w + 8 * r));
+                hi[i][r] = vfmaq_f32(hi[i][r], xh, vld1q_f32(w + 8 * r + 4));
             }
         }
     for (int i = 0; i < 2 && j0 + i < t->nt; i++)

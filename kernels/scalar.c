@@ -95,7 +95,7 @@ void k_gemm_tile_f32(const octet_tile_f32 *t) {
             const float *a = t->a + (size_t)j * t->lda;
             float p[8] = {0};
             for (int i = 0; i < t->k; i += 8)
-                for (int l = 0; l < 8; l++) p[l] += a[i + l] * t->w[((size_t)(i / 8) * t->P + r) * 8 + l];
+                for (int l = 0; l < 8; l++) p[l] = fmaf(a[i + l], t->w[((size_t)(i / 8) * t->P + r) * 8 + l], p[l]);
             t->out[(size_t)j * t->P + r] = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
         }
 }
@@ -109,8 +109,8 @@ float k_dot_f32(const float *a, const float *b, int k) {
     float p[8] = {0};
     int i = 0;
     for (; i + 8 <= k; i += 8)
-        for (int j = 0; j < 8; j++) p[j] += a[i + j] * b[i + j];
-    for (int j = 0; i < k; i++, j++) p[j] += a[i] * b[i];
+        for (int j = 0; j < 8; j++) p[j] = fmaf(a[i + j], b[i + j], p[j]);
+    for (int j = 0; i < k; i++, j++) p[j] = fmaf(a[i], b[i], p[j]);
     return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
 }
 

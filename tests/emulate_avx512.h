@@ -155,6 +155,9 @@ EMU_FN2(unpackhi_epi64, 8, q, (i_ & 1 ? b : a).q[(i_ & ~1) + 1])
 #undef _mm512_unpackhi_epi64
 #define _mm512_unpackhi_epi64 emu_unpackhi_epi64
 
+E emu_v512 emu_fmadd_ps(emu_v512 a, emu_v512 b, emu_v512 c) { emu_v512 r; EMU_MAP(fmaf(a.f[i_], b.f[i_], c.f[i_]), 16, f); return r; }
+#undef _mm512_fmadd_ps
+#define _mm512_fmadd_ps emu_fmadd_ps
 E emu_v512 emu_fmadd_pd(emu_v512 a, emu_v512 b, emu_v512 c) { emu_v512 r; EMU_MAP(fma(a.g[i_], b.g[i_], c.g[i_]), 8, g); return r; }
 E emu_v512 emu_fmsub_pd(emu_v512 a, emu_v512 b, emu_v512 c) { emu_v512 r; EMU_MAP(fma(a.g[i_], b.g[i_], -c.g[i_]), 8, g); return r; }
 #undef _mm512_fmadd_pd

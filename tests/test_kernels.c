@@ -382,8 +382,9 @@ static void tiled_prefill_gives_pair_bits(void) {
 // The f32 products in register tiles (octet_tile_f32) give dot_f32's bits: every set against
 // itself with tiles off, for f32, f16 and bf16 weights and weight-only q8, q8g32 and q8g32h, token
 // counts and row ranges that are not whole tiles, and large, tiny and zero values.
+// k = 1024 and 2560: the prompt passes the panels in token blocks of 48 and 18, the last partial.
 static void tiled_f32_gives_dot_f32_bits(void) {
-    int ks_[] = {32, 72, 576, 1024}, ms[] = {8, 13, 50};
+    int ks_[] = {32, 72, 576, 1024, 2560}, ms[] = {8, 13, 50};
     for (unsigned z = 0; z < sizeof ks_ / sizeof *ks_; z++) {
         int k = ks_[z], n = 37, mmax = 50;
         float *x = malloc(sizeof(float) * mmax * k), *w = malloc(sizeof(float) * n * k), *row = malloc(sizeof(float) * k);

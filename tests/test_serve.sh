@@ -3,8 +3,10 @@
 # into tests/out/venv-openai from PyPI on first use) via tests/serve_client.py. Servers listen
 # on 127.0.0.1 with a free port and are stopped by the test. Prints PASS:/FAIL: lines.
 cd "$(dirname "$0")/.."
-MODEL=models/smollm2-135m-instruct.q8.octet
-ID=smollm2-135m-instruct.q8
+# The f32 file: the INT8 files' first answer to "What is the capital of France?" sits on a near-tie
+# ("The" / "L'"), which the last bit of an attention score can flip; these tests are about the server.
+MODEL=models/smollm2-135m-instruct.f32.octet
+ID=smollm2-135m-instruct.f32
 pass() { echo "PASS: $1"; }
 fail() { echo "FAIL: $1${2:+: $2}"; }
 if [ ! -f "$MODEL" ]; then echo "SKIP: serve (models/ missing: make models)"; exit 0; fi
