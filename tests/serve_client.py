@@ -20,9 +20,10 @@ failed = 0
 
 def test(fn):
     global failed
+    t0 = time.time()
     try:
         fn()
-        print("PASS: serve_" + fn.__name__, flush=True)
+        print("PASS: serve_%s [%.1f s]" % (fn.__name__, time.time() - t0), flush=True)
     except Exception as e:  # noqa: BLE001 - every failure is reported, not raised
         failed += 1
         print("FAIL: serve_%s: %s: %s" % (fn.__name__, type(e).__name__, e), flush=True)
@@ -198,6 +199,11 @@ def disconnect_mid_stream_frees_the_slot():
     check("Paris" in r.choices[0].message.content, r.choices[0].message.content)
 
 
+# Under ASan (the f32 model at a fraction of its speed) 10 requests per client instead of 25: the
+# same 8 concurrent clients on 2 slots, 80 requests; the plain suite sends all 200.
+PER_CLIENT = 10 if os.environ.get("OCTET_SANITIZED") else 25
+
+
 @test
 def load_200_requests_from_8_clients():
     errors, done = [], [0]
@@ -206,7 +212,7 @@ def load_200_requests_from_8_clients():
 
     def worker(k):
         c = openai.OpenAI(base_url=BASE + "/v1", api_key="unused", max_retries=0, timeout=300)
-        for i in range(25):
+        for i in range(PER_CLIENT):
             try:
                 r = c.chat.completions.create(model=MODEL, max_tokens=3, temperature=0.7, seed=k * 100 + i,
                                               messages=[{"role": "user", "content": "Say a word (%d)." % (k * 100 + i)}])
@@ -226,8 +232,8 @@ def load_200_requests_from_8_clients():
     for t in threads:
         t.join()
     rss["end"] = rss_kb(PID)
-    print("  200 requests: %d errors; server RSS %d kB after 40, %d kB after 200" % (len(errors), rss.get("warm", -1), rss["end"]), flush=True)
-    check(done[0] == 200 and not errors, errors[:3])
+    print("  %d requests: %d errors; server RSS %d kB after 40, %d kB at the end" % (done[0], len(errors), rss.get("warm", -1), rss["end"]), flush=True)
+    check(done[0] == 8 * PER_CLIENT and not errors, errors[:3])
     if not os.environ.get("OCTET_SANITIZED"):  # ASan's quarantine holds freed memory; LeakSanitizer checks leaks
         check(rss["end"] <= rss["warm"] + 8192, "RSS grew from %d to %d kB" % (rss["warm"], rss["end"]))
 
