@@ -145,6 +145,8 @@ extern "C" octet_cuda_ctx *octet_cuda_new(const octet_model *m, int n_ctx, int n
             CK(cudaFuncSetAttribute(k_gemv_stream<EPI_ARGMAX>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
             CK(cudaFuncSetAttribute(k_gemv_stream<EPI_STORE, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
             CK(cudaFuncSetAttribute(k_gemv_stream<EPI_ARGMAX, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+            CK(cudaFuncSetAttribute(k_gemv_stream<EPI_STORE, false, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+            CK(cudaFuncSetAttribute(k_gemv_stream<EPI_ARGMAX, false, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
         }
         CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_gemv_stream<EPI_STORE, false>, 128, smem));
         c->stream_rows[0] = per_sm * c->n_sm * 4;
@@ -159,11 +161,14 @@ fail:
 
 // One token (xq, scales per 32, or per token when row) times W through k_gemv_stream: every
 // warp gets the same number of rows, as few as fit when all of the GPU's resident warps share them.
+// Grouped weights take the per-block variant in either mode (per-token scales repeat in xs).
 template <int EPI>
 static void launch_stream(octet_cuda_ctx *c, const dmat *w, int row, float *y, const float *bias, int acc, unsigned long long *best) {
+    if (w->g) row = 0;
     int resident = c->stream_rows[row != 0], per_warp = (w->n + resident - 1) / resident, warps = (w->n + per_warp - 1) / per_warp;
     size_t smem = (size_t)w->kp + w->kp / QBLOCK * 4;
-    if (row) launch_k(c, k_gemv_stream<EPI, true>, (warps + 3) / 4, 128, smem, *w, (const int8_t *)c->xq, (const float *)c->xs, y, bias, acc, per_warp, best);
+    if (w->g) launch_k(c, k_gemv_stream<EPI, false, true>, (warps + 3) / 4, 128, smem, *w, (const int8_t *)c->xq, (const float *)c->xs, y, bias, acc, per_warp, best);
+    else if (row) launch_k(c, k_gemv_stream<EPI, true>, (warps + 3) / 4, 128, smem, *w, (const int8_t *)c->xq, (const float *)c->xs, y, bias, acc, per_warp, best);
     else launch_k(c, k_gemv_stream<EPI, false>, (warps + 3) / 4, 128, smem, *w, (const int8_t *)c->xq, (const float *)c->xs, y, bias, acc, per_warp, best);
 }
 
@@ -187,6 +192,7 @@ static void matmul(octet_cuda_ctx *c, const dmat *w, const float *xf, int ldx, i
     // The input's quantization: one scale per token (--act int8-row, or a width that is not whole
     // blocks, as on the CPU; the scale is repeated in every block of xs) or one per 32.
     int row = w->k == c->dim ? c->rm_dim : c->rm_hid;
+    if (w->g) row = 0;   // grouped weights scale every block (per-token scales repeat in xs)
     if (m > 8) {
         launch_gemm(row, *w, c->xq, c->xs, m, y, ldy, bias, acc, st, &c->gw);
         return;
@@ -378,10 +384,10 @@ fail:
 }
 
 // ---- test hooks ----
-extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_t *x, const float *xs, const int8_t *w, const float *ws, int32_t *yi, float *yf) {
+extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_t *x, const float *xs, const int8_t *w, const float *ws, const float *wg, int32_t *yi, float *yf) {
     int kp = round32(k), nb = kp / QBLOCK, rc = -1, grid = (n + 3) / 4;
     int8_t *hx = (int8_t *)calloc((size_t)m * kp, 1), *hw = (int8_t *)calloc((size_t)n * kp, 1);
-    dmat d = {n, k, kp, 1, NULL, NULL, NULL};
+    dmat d = {n, k, kp, 1, NULL, NULL, NULL, NULL};
     int8_t *dx = NULL;
     float *dxs = NULL, *dy = NULL;
     int32_t *dyi = NULL;
@@ -398,19 +404,25 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
     CK(cudaMemcpy(d.q, hw, (size_t)n * kp, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d.s, ws, (size_t)n * 4, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dxs, xs, (size_t)m * nb * 4, cudaMemcpyHostToDevice));
+    if (wg) {   // grouped weights: the f32 kinds (0-3, 7) take the per-block variants
+        CK(cudaMalloc(&d.g, (size_t)n * nb * 4));
+        CK(cudaMemcpy(d.g, wg, (size_t)n * nb * 4, cudaMemcpyHostToDevice));
+    }
     CK(cudaMemset(dy, 0xff, (size_t)m * n * 4));   // poison: every output must be written
     CK(cudaMemset(dyi, 0xff, (size_t)m * n * 4));
     if (kind == 7 || kind == 8) {  // tensor-core GEMM split over k; 7: 64-row tiles, int32 in 3 splits, per 32 in 2; 8: 128-row, int32 in 2, per token in 3
         gemm_workspace gw = {};
         CK(gemm_workspace_alloc(&gw, 3 * ((m + GT_BM - 1) / GT_BM) * ((n + 63) / 64)) ? cudaErrorMemoryAllocation : cudaSuccess);
         launch_gemm_imma<GEMM_I32>(kind == 7 ? 64 : 128, d, dx, dxs, m, NULL, dyi, n, NULL, 0, 0, &gw, kind == 7 ? 3 : 2);
-        if (kind == 7) launch_gemm_imma<GEMM_BLOCK32>(64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0, &gw, 2);
+        if (kind == 7 && wg) launch_gemm_imma<GEMM_GROUP32>(64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0, &gw, 2);
+        else if (kind == 7) launch_gemm_imma<GEMM_BLOCK32>(64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0, &gw, 2);
         else launch_gemm_imma<GEMM_ROW>(128, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0, &gw, 3);
         cudaDeviceSynchronize();
         gemm_workspace_free(&gw);
     } else if (kind == 1 || kind == 3) {  // tensor-core GEMM, 128- or 64-row weight tiles
         launch_gemm_imma<GEMM_I32>(kind == 1 ? 128 : 64, d, dx, dxs, m, NULL, dyi, n, NULL, 0, 0);
-        launch_gemm_imma<GEMM_BLOCK32>(kind == 1 ? 128 : 64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
+        if (wg) launch_gemm_imma<GEMM_GROUP32>(kind == 1 ? 128 : 64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
+        else launch_gemm_imma<GEMM_BLOCK32>(kind == 1 ? 128 : 64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
     } else if (kind == 4 || kind == 5) {  // tensor-core GEMM, one activation scale per token (xs[row * nb])
         launch_gemm_imma<GEMM_I32>(64, d, dx, dxs, m, NULL, dyi, n, NULL, 0, 0);
         launch_gemm_imma<GEMM_ROW>(kind == 4 ? 128 : 64, d, dx, dxs, m, dy, NULL, n, NULL, 0, 0);
@@ -429,7 +441,8 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
         for (int r = 0; r < m; r++) {
             k_gemv_dp4a<1, true><<<grid, 128>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, NULL, dyi + (size_t)r * n, n, NULL, 0);
             int warps = (n + 2) / 3;
-            k_gemv_stream<EPI_STORE><<<(warps + 3) / 4, 128, kp + nb * 4>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, 0, 3, NULL);
+            if (wg) k_gemv_stream<EPI_STORE, false, true><<<(warps + 3) / 4, 128, kp + nb * 4>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, 0, 3, NULL);
+            else k_gemv_stream<EPI_STORE><<<(warps + 3) / 4, 128, kp + nb * 4>>>(d, dx + (size_t)r * kp, dxs + (size_t)r * nb, dy + (size_t)r * n, NULL, 0, 3, NULL);
         }
     } else {
         for (int r = 0; r < m; r++) {  // one token at a time, and (below) 3 at a time
@@ -448,7 +461,7 @@ extern "C" int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_
 fail:
 done:
     free(hx); free(hw);
-    cudaFree(dx); cudaFree(d.q); cudaFree(d.s); cudaFree(dxs); cudaFree(dy); cudaFree(dyi);
+    cudaFree(dx); cudaFree(d.q); cudaFree(d.s); cudaFree(d.g); cudaFree(dxs); cudaFree(dy); cudaFree(dyi);
     return rc;
 }
 

@@ -95,9 +95,10 @@ __device__ void attn_dec_split(const float *__restrict__ qkv, const int32_t *__r
 // memory (kp bytes, then kp / 32 scales). Each 32-value block's int32 dot (two lanes) is scaled
 // as in k_gemv_dp4a; ROW (one activation scale per token, xs[0]): int32 over the whole row, then
 // scaled once, k_gemv_dp4a's ROW formula. EPI_ARGMAX (the LM head) also packs the best (logit,
-// lowest id) into *best.
+// lowest id) into *best. G (grouped weights, w.g): each block's term also times the block's
+// weight scale (never with ROW: per-token activation scales are repeated in every block of xs).
 #define STREAM_CHUNK 4096
-template <int EPI, bool ROW = false>
+template <int EPI, bool ROW = false, bool G = false>
 __global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__restrict__ xq, const float *__restrict__ xs, float *__restrict__ y, const float *__restrict__ bias,
                                                      int accumulate, int rows_per_warp, unsigned long long *best) {
     extern __shared__ __align__(16) unsigned char ssm[];
@@ -140,7 +141,11 @@ __global__ void __launch_bounds__(128) k_gemv_stream(dmat w, const int8_t *__res
                 continue;
             }
             d += __shfl_xor_sync(0xffffffffu, d, 1);   // the other half of the 32-value block
-            if (in && !(lane & 1)) acc = __fmaf_rn(i2f_small(d), ss[o / QBLOCK], acc);
+            if (in && !(lane & 1)) {
+                float sc = ss[o / QBLOCK];
+                if (G) sc = __fmul_rn(sc, __ldg(w.g + (size_t)(wg + c / nch * W) * (kp / QBLOCK) + o / QBLOCK));
+                acc = __fmaf_rn(i2f_small(d), sc, acc);
+            }
         }
         if (c % nch == nch - 1) {
             float v = 0;

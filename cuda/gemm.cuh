@@ -53,7 +53,10 @@ __device__ __forceinline__ int gt_off(int r, int c) { return r * GT_BK + ((c ^ (
 // GEMM_I32: raw int32 sums over all of k into yi (tests). GEMM_BLOCK32: f32 with one activation
 // scale per 32 (the default int8 mode). GEMM_ROW: one activation scale per token (--act
 // int8-row, the scale repeated in every block of xs): int32 sums over all of k, scaled once.
-enum { GEMM_I32, GEMM_BLOCK32, GEMM_ROW };
+// GEMM_GROUP32: GEMM_BLOCK32 for grouped weights (w.g): each 32-wide step's int32 tile times the
+// token's activation scale and the weight row's scale of that block (either activation mode).
+enum { GEMM_I32, GEMM_BLOCK32, GEMM_ROW, GEMM_GROUP32 };
+__host__ __device__ constexpr bool gemm_f32_tiles(int mode) { return mode == GEMM_BLOCK32 || mode == GEMM_GROUP32; }
 // Split k (gemm_split, blockIdx.z = the split): each block sums its share of the k stages and
 // writes the partial tile to the workspace; the block arriving last for a tile adds the others'
 // partials to its own and does the epilogue. The result does not depend on which block that is:
@@ -116,7 +119,7 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
             bool ok = b_ok[j] && (!b_hi[j] || hi_ok);
             cp_async16(bs + b_dst[j], ok ? b_src[j] + ks * GT_BK : w.q, ok);
         }
-        if (MODE == GEMM_BLOCK32) {
+        if (gemm_f32_tiles(MODE)) {
             bool ok = s_ok && (s_blk == 0 || hi_ok);
             cp_async4(S(stage) + tid, ok ? s_src + ks * 2 : xs, ok);
         }
@@ -161,13 +164,22 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
                 ldmatrix_x4(q, bs + b_frag[h] + nt / 2 * 16 * GT_BK);
                 bf[nt][0] = q[0]; bf[nt][1] = q[1]; bf[nt + 1][0] = q[2]; bf[nt + 1][1] = q[3];
             }
-            if (MODE != GEMM_BLOCK32) {
+            if (!gemm_f32_tiles(MODE)) {
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++)
 #pragma unroll
                     for (int nt = 0; nt < NT; nt++) mma_s8(iacc[mt][nt], af[mt], bf[nt], iacc[mt][nt]);
             } else {
                 const int magic[4] = {0x4B400000, 0x4B400000, 0x4B400000, 0x4B400000};
+                // GEMM_GROUP32: this step's weight scales of the thread's columns (2 per n8 tile).
+                float gc[NT][2];
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const int col = n0 + wn * (NT * 8) + nt * 8 + t4 * 2 + e;
+                        gc[nt][e] = MODE == GEMM_GROUP32 && col < w.n ? __ldg(w.g + (size_t)col * nb + (ks0 + ks) * 2 + h) : 1.0f;
+                    }
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
                     int r = wm * (MT * 16) + mt * 16 + g;
@@ -176,6 +188,13 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
                     for (int nt = 0; nt < NT; nt++) {
                         int c[4];
                         mma_s8(c, af[mt], bf[nt], magic);
+                        if (MODE == GEMM_GROUP32) {
+                            acc[mt][nt][0] = __fmaf_rn(__int_as_float(c[0]) - 12582912.0f, __fmul_rn(s0, gc[nt][0]), acc[mt][nt][0]);
+                            acc[mt][nt][1] = __fmaf_rn(__int_as_float(c[1]) - 12582912.0f, __fmul_rn(s0, gc[nt][1]), acc[mt][nt][1]);
+                            acc[mt][nt][2] = __fmaf_rn(__int_as_float(c[2]) - 12582912.0f, __fmul_rn(s1, gc[nt][0]), acc[mt][nt][2]);
+                            acc[mt][nt][3] = __fmaf_rn(__int_as_float(c[3]) - 12582912.0f, __fmul_rn(s1, gc[nt][1]), acc[mt][nt][3]);
+                            continue;
+                        }
                         acc[mt][nt][0] = __fmaf_rn(__int_as_float(c[0]) - 12582912.0f, s0, acc[mt][nt][0]);
                         acc[mt][nt][1] = __fmaf_rn(__int_as_float(c[1]) - 12582912.0f, s0, acc[mt][nt][1]);
                         acc[mt][nt][2] = __fmaf_rn(__int_as_float(c[2]) - 12582912.0f, s1, acc[mt][nt][2]);
@@ -197,7 +216,7 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
         int *ia = &iacc[0][0][0];
         float *mine = slot(blockIdx.z);
 #pragma unroll
-        for (int e = 0; e < NE; e++) mine[e * GT_THREADS] = MODE == GEMM_BLOCK32 ? fa[e] : __int_as_float(ia[e]);
+        for (int e = 0; e < NE; e++) mine[e * GT_THREADS] = gemm_f32_tiles(MODE) ? fa[e] : __int_as_float(ia[e]);
         if (!arrived_last(sp.count + tile, sp.ksplit)) return;
         // The other splits' partials added to this block's own, one split at a time with all of
         // its loads in flight together (one per value in turn cost a memory latency each).
@@ -207,7 +226,7 @@ __global__ void __launch_bounds__(GT_THREADS) k_gemm_imma(dmat w, const int8_t *
 #pragma unroll
             for (int e = 0; e < NE; e++) {
                 float p = __ldcg(src + e * GT_THREADS);
-                if (MODE == GEMM_BLOCK32) fa[e] = __fadd_rn(fa[e], p);
+                if (gemm_f32_tiles(MODE)) fa[e] = __fadd_rn(fa[e], p);
                 else ia[e] += __float_as_int(p);
             }
         }
@@ -255,7 +274,7 @@ static inline int gemm_bn(int mode, int n, int m) {
         if (cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess || n_sm < 1) n_sm = 1;
     }
     if (forced) return forced;
-    if (mode == GEMM_BLOCK32) return 64;
+    if (gemm_f32_tiles(mode)) return 64;
     long mt = (m + GT_BM - 1) / GT_BM, t128 = mt * ((n + 127) / 128), t64 = mt * ((n + 63) / 64);
     return (t64 + n_sm - 1) / n_sm * 6 < (t128 + n_sm - 1) / n_sm * 10 ? 64 : 128;
 }
@@ -308,7 +327,7 @@ static inline int gemm_workspace_alloc(gemm_workspace *g, int cap) {
 static inline int gemm_ksplit(int mode, int tiles, int slots, int nks, const gemm_workspace *g) {
     static int off = -1;
     if (off < 0) { const char *e = getenv("OCTET_CUDA_SPLIT"); off = e && !strcmp(e, "0"); }
-    if (off || !g || mode == GEMM_BLOCK32 || nks < 80 || tiles * 2 > slots) return 1;
+    if (off || !g || gemm_f32_tiles(mode) || nks < 80 || tiles * 2 > slots) return 1;
     int s = slots / tiles;
     if (s > 4) s = 4;
     while (s > 1 && (nks / s < 8 || tiles * s > g->cap)) s--;
@@ -331,10 +350,12 @@ static void launch_gemm_imma(int bn, const dmat &w, const int8_t *xq, const floa
     else k_gemm_imma<64, MODE, false><<<g, GT_THREADS, gt_smem(64), st>>>(w, xq, xs, m, y, yi, ldy, bias, accumulate, sp);
 }
 
-// y = x · W^T with the activation scales of the mode (GEMM_BLOCK32 or GEMM_ROW).
+// y = x · W^T with the activation scales of the mode (GEMM_BLOCK32 or GEMM_ROW; grouped weights
+// GEMM_GROUP32 in either).
 static inline void launch_gemm(int row_mode, const dmat &w, const int8_t *xq, const float *xs, int m, float *y, int ldy, const float *bias, int accumulate, cudaStream_t st,
                                const gemm_workspace *gw) {
-    if (row_mode) launch_gemm_imma<GEMM_ROW>(gemm_bn(GEMM_ROW, w.n, m), w, xq, xs, m, y, NULL, ldy, bias, accumulate, st, gw);
+    if (w.g) launch_gemm_imma<GEMM_GROUP32>(gemm_bn(GEMM_GROUP32, w.n, m), w, xq, xs, m, y, NULL, ldy, bias, accumulate, st, gw);
+    else if (row_mode) launch_gemm_imma<GEMM_ROW>(gemm_bn(GEMM_ROW, w.n, m), w, xq, xs, m, y, NULL, ldy, bias, accumulate, st, gw);
     else launch_gemm_imma<GEMM_BLOCK32>(gemm_bn(GEMM_BLOCK32, w.n, m), w, xq, xs, m, y, NULL, ldy, bias, accumulate, st, gw);
 }
 #endif

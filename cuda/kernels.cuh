@@ -125,12 +125,15 @@ __device__ void quantize_row_smem(const float *v, int k, int kp, int row_mode, i
     }
 }
 
-// x[t] = row tokens[t] of the embedding (q8 rows dequantized as the CPU does: q * scale).
+// x[t] = row tokens[t] of the embedding (int8 rows dequantized as the CPU does: q * scale, the
+// row's or the group's).
 __global__ void k_embed(dmat e, const int32_t *step, float *x, int dim) {
     pdl_start();
     int t = blockIdx.x, tok = step[1 + t];
-    for (int i = threadIdx.x; i < dim; i += blockDim.x)
-        x[(size_t)t * dim + i] = e.q8 ? (float)e.q[(size_t)tok * e.kp + i] * e.s[tok] : __half2float(e.h[(size_t)tok * e.kp + i]);
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        size_t at = (size_t)tok * e.kp + i;
+        x[(size_t)t * dim + i] = !e.q8 ? __half2float(e.h[at]) : (float)e.q[at] * (e.g ? e.g[at / QBLOCK] : e.s[tok]);
+    }
 }
 
 // RMSNorm of row blockIdx.x of x (stride ldx) into out (f32, stride dim) and, when q is set,
@@ -279,12 +282,13 @@ __device__ __forceinline__ void dp4a_row(const dmat &w, int row, bool ok, const 
         for (int u = 0; u < 4; u++) {
             int b = b0 + 32 * u;
             if (b >= nb) break;
+            const float gs = !INT && w.g ? __ldg(w.g + (size_t)row * nb + b) : 1.0f;   // grouped: the block's weight scale
 #pragma unroll
             for (int r = 0; r < M; r++) {
                 const int4 *xp = (const int4 *)(xq + (size_t)r * w.kp + b * QBLOCK);
                 int d = dot32(__ldg(xp), __ldg(xp + 1), pw[2 * u], pw[2 * u + 1]);
                 if (INT) iacc[r] += d;
-                else acc[r] = __fmaf_rn(i2f_small(d), __ldg(xs + (size_t)r * nb + b), acc[r]);
+                else acc[r] = __fmaf_rn(i2f_small(d), w.g ? __fmul_rn(__ldg(xs + (size_t)r * nb + b), gs) : __ldg(xs + (size_t)r * nb + b), acc[r]);
             }
         }
 #pragma unroll
@@ -298,7 +302,8 @@ __device__ __forceinline__ void dp4a_row(const dmat &w, int row, bool ok, const 
 
 // Decode GEMV with DP4A: one warp per weight row, M tokens at once. I32: raw int32 sums (tests);
 // ROW: one activation scale per token, int32 over the whole row then scaled (the CPU's formula for
-// --act int8-row); else f32 with a scale per 32.
+// --act int8-row); else f32 with a scale per 32 (grouped weights: the activation's scale times the
+// block's weight scale; they run ROW = false, per-token scales being repeated in every block).
 template <int M, bool I32, bool ROW = false>
 __global__ void __launch_bounds__(128) k_gemv_dp4a(dmat w, const int8_t *__restrict__ xq, const float *__restrict__ xs, float *__restrict__ y, int32_t *__restrict__ yi, int ldy,
                                                       const float *__restrict__ bias, int accumulate) {

@@ -46,9 +46,11 @@ int octet_cuda_gemm_reference(int m, int n, int k, double *lt_ms, double *imma_m
 // same on 64-row tiles, 6 = DP4A GEMV, 8 = IMMA GEMM split over k (128-row tiles; int32 in 2
 // splits, f32 in 3); 7 = IMMA GEMM split over k with a scale per 32 (64-row tiles; int32 in 3
 // splits, f32 in 2); 9 = the streaming decode GEMV with one activation scale per token;
-// x is m x k int8 with m x ceil(k/32) scales, w is n x k int8 with n scales; yi gets the raw
-// int32 sums, yf the scaled f32 result (either may be NULL).
-int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_t *x, const float *xs, const int8_t *w, const float *ws, int32_t *yi, float *yf);
+// x is m x k int8 with m x ceil(k/32) scales, w is n x k int8 with n scales and, when wg is
+// not NULL, grouped: n x ceil(k/32) weight scales as well (kinds 0-3 and 7 then take the grouped
+// variants: the streaming GEMV's G, GEMM_GROUP32); yi gets the raw int32 sums, yf the scaled f32
+// result (either may be NULL).
+int octet_cuda_test_matmul(int kind, int m, int n, int k, const int8_t *x, const float *xs, const int8_t *w, const float *ws, const float *wg, int32_t *yi, float *yf);
 // Bytes of GPU memory in use on the device (all processes; total minus free), or 0 on error.
 size_t octet_cuda_memory_used(void);
 // Quantizes m rows of k floats like the CPU (q: m x ceil32(k), s: m x ceil32(k)/32).

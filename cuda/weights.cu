@@ -5,29 +5,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Matrices multiplied in int8 on the GPU: q8 without the file's f32_act mark (those, q8g32 and
-// unquantized tensors go up as f16).
-static int int8_on_gpu(const octet_tensor *t) { return t->dtype == OCTET_Q8 && !t->act_f32; }
+// Matrices multiplied in int8 on the GPU: q8, q8g32 and q8g32h without the file's f32_act mark
+// (those and unquantized tensors go up as f16).
+static int int8_on_gpu(const octet_tensor *t) { return octet_is_q8(t->dtype) && !t->act_f32; }
+
+// The scale of weight (r, c) of an int8 tensor: its row's (q8) or its group's (q8g32, q8g32h).
+static float q8_scale_at(const octet_tensor *t, uint64_t r, uint64_t c) {
+    uint64_t g = octet_q8_group(t->dtype, t->cols), sb = octet_q8_scale_bytes(t->dtype);
+    const uint8_t *sp = (const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols) + octet_q8_scale_index(t->dtype, r, c / g, t->cols / g) * sb;
+    if (sb == 2) { uint16_t v; memcpy(&v, sp, 2); return octet_f16_to_f32(v); }
+    float s;
+    memcpy(&s, sp, 4);
+    return s;
+}
 
 // Uploads the row-wise concatenation of parts (same width) as one matrix: int8 + scales when
-// every part is q8, else f16.
+// every part is int8 (one scale per row when all are q8; else one per 32 weights, a q8 part's
+// row scale in each of its row's groups), else f16.
 static int upload_mat(gpu_weights *w, dmat *d, const octet_tensor *const *parts, int np) {
     memset(d, 0, sizeof *d);
-    int k = (int)parts[0]->cols, n = 0, q8 = 1;
-    for (int i = 0; i < np; i++) { n += (int)parts[i]->rows; q8 &= int8_on_gpu(parts[i]); }
+    int k = (int)parts[0]->cols, n = 0, q8 = 1, grouped = 0;
+    for (int i = 0; i < np; i++) { n += (int)parts[i]->rows; q8 &= int8_on_gpu(parts[i]); grouped |= octet_is_q8_grouped(parts[i]->dtype); }
+    grouped &= q8;
     d->n = n; d->k = k; d->kp = (k + QBLOCK - 1) / QBLOCK * QBLOCK; d->q8 = q8;
-    size_t elt = q8 ? 1 : 2, bytes = (size_t)n * d->kp * elt;
+    int nb = d->kp / QBLOCK;
+    size_t elt = q8 ? 1 : 2, bytes = (size_t)n * d->kp * elt, gbytes = grouped ? (size_t)n * nb * sizeof(float) : 0;
     uint8_t *h = (uint8_t *)calloc(bytes, 1);
     float *hs = (float *)malloc((size_t)n * sizeof(float)), *row = (float *)malloc((size_t)k * sizeof(float));
+    float *hg = grouped ? (float *)calloc((size_t)n * nb, sizeof(float)) : NULL;
     int r0 = 0, rc = -1;
-    if (!h || !hs || !row) { octet_set_error("out of memory uploading weights"); goto done; }
+    if (!h || !hs || !row || (grouped && !hg)) { octet_set_error("out of memory uploading weights"); goto done; }
     for (int i = 0; i < np; i++) {
         const octet_tensor *t = parts[i];
         for (uint64_t r = 0; r < t->rows; r++) {
             size_t dr = (size_t)(r0 + r), dst = dr * d->kp;
             if (q8) {
                 memcpy(h + dst, (const int8_t *)t->data + r * t->cols, (size_t)k);
-                memcpy(&hs[dr], (const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols) + r * 4, 4);
+                hs[dr] = grouped ? 1.0f : q8_scale_at(t, r, 0);
+                for (int b = 0; grouped && b * QBLOCK < k; b++) hg[dr * nb + b] = q8_scale_at(t, r, (uint64_t)b * QBLOCK);
             } else {
                 octet_tensor_row_f32(t, r, row);
                 for (int j = 0; j < k; j++) ((uint16_t *)h)[dst + j] = octet_f32_to_f16(row[j]);
@@ -40,7 +55,11 @@ static int upload_mat(gpu_weights *w, dmat *d, const octet_tensor *const *parts,
         CK(cudaMemcpy(d->q, h, bytes, cudaMemcpyHostToDevice));
         CK(cudaMalloc(&d->s, (size_t)n * sizeof(float)));
         CK(cudaMemcpy(d->s, hs, (size_t)n * sizeof(float), cudaMemcpyHostToDevice));
-        w->bytes += bytes + (size_t)n * sizeof(float);
+        if (grouped) {
+            CK(cudaMalloc(&d->g, gbytes));
+            CK(cudaMemcpy(d->g, hg, gbytes, cudaMemcpyHostToDevice));
+        }
+        w->bytes += bytes + (size_t)n * sizeof(float) + gbytes;
     } else {
         CK(cudaMalloc(&d->h, bytes));
         CK(cudaMemcpy(d->h, h, bytes, cudaMemcpyHostToDevice));
@@ -49,11 +68,11 @@ static int upload_mat(gpu_weights *w, dmat *d, const octet_tensor *const *parts,
     rc = 0;
 fail:
 done:
-    free(h); free(hs); free(row);
+    free(h); free(hs); free(row); free(hg);
     return rc;
 }
 
-static void free_mat(dmat *d) { cudaFree(d->q); cudaFree(d->s); cudaFree(d->h); }
+static void free_mat(dmat *d) { cudaFree(d->q); cudaFree(d->s); cudaFree(d->h); cudaFree(d->g); }
 
 static float *upload_f32(gpu_weights *w, const float *v, size_t n) {
     float *d = NULL;

@@ -30,16 +30,19 @@ static void fill_i8(int8_t *v, size_t n, int k, int fill) {
     }
 }
 
-static void one_matmul_case(int kind, int m, int n, int k, int fill) {
+// grouped: one weight scale per 32 (wg, q8g32 on the GPU) and a row scale of 1, kinds 0-3 and 7.
+static void one_matmul_case(int kind, int m, int n, int k, int fill, int grouped) {
     int nb = (k + 31) / 32;
     int8_t *x = malloc((size_t)m * k), *w = malloc((size_t)n * k);
     float *xs = malloc((size_t)m * nb * 4), *ws = malloc((size_t)n * 4), *yf = malloc((size_t)m * n * 4);
+    float *wg = grouped ? malloc((size_t)n * nb * 4) : NULL;
     int32_t *yi = malloc((size_t)m * n * 4);
     fill_i8(x, (size_t)m * k, k, fill);
     fill_i8(w, (size_t)n * k, k, fill);
     for (int i = 0; i < m * nb; i++) xs[i] = 0.001f + (float)(rnd() % 1000) / 1e5f;
-    for (int i = 0; i < n; i++) ws[i] = 0.0005f + (float)(rnd() % 1000) / 1e6f;
-    CHECK(octet_cuda_test_matmul(kind, m, n, k, x, xs, w, ws, yi, yf) == 0, "%s", octet_last_error());
+    for (int i = 0; i < n; i++) ws[i] = grouped ? 1.0f : 0.0005f + (float)(rnd() % 1000) / 1e6f;
+    for (int i = 0; grouped && i < n * nb; i++) wg[i] = (i % 7 == 3) ? 0.0f : 0.0005f + (float)(rnd() % 1000) / 1e6f;   // (some zero groups)
+    CHECK(octet_cuda_test_matmul(kind, m, n, k, x, xs, w, ws, wg, yi, yf) == 0, "%s", octet_last_error());
     int bad_i = 0, bad_f = 0;
     double worst = 0;
     for (int r = 0; r < m; r++)
@@ -50,7 +53,7 @@ static void one_matmul_case(int kind, int m, int n, int k, int fill) {
             double acc = 0, mag = 0;
             for (int b = 0; b < nb; b++) {
                 int len = k - b * 32 < 32 ? k - b * 32 : 32;   // (kinds 4-6, 8, 9: one scale per row, xs[r * nb])
-                double d = (double)k_dot_i8(xr + b * 32, wr + b * 32, len) * xs[(size_t)r * nb + (kind >= 4 && kind != 7 ? 0 : b)];
+                double d = (double)k_dot_i8(xr + b * 32, wr + b * 32, len) * xs[(size_t)r * nb + (kind >= 4 && kind != 7 ? 0 : b)] * (wg ? wg[(size_t)c * nb + b] : 1.0);
                 acc += d;
                 mag += fabs(d);
             }
@@ -62,9 +65,9 @@ static void one_matmul_case(int kind, int m, int n, int k, int fill) {
         }
     static const char *names[] = {"dp4a", "imma 128", "streaming decode gemv", "imma 64", "imma per-token scale", "imma 64 per-token scale", "dp4a per-token scale",
                                   "imma 64 split-k", "imma 128 split-k per-token scale", "streaming decode gemv per-token scale"};
-    CHECK(bad_i == 0, "%s m=%d n=%d k=%d fill=%d: %d int32 results differ from k_dot_i8", names[kind], m, n, k, fill, bad_i);
-    CHECK(bad_f == 0, "%s m=%d n=%d k=%d fill=%d: %d f32 results off (worst %.2e relative)", names[kind], m, n, k, fill, bad_f, worst);
-    free(x); free(w); free(xs); free(ws); free(yf); free(yi);
+    CHECK(bad_i == 0, "%s%s m=%d n=%d k=%d fill=%d: %d int32 results differ from k_dot_i8", names[kind], grouped ? " grouped" : "", m, n, k, fill, bad_i);
+    CHECK(bad_f == 0, "%s%s m=%d n=%d k=%d fill=%d: %d f32 results off (worst %.2e relative)", names[kind], grouped ? " grouped" : "", m, n, k, fill, bad_f, worst);
+    free(x); free(w); free(xs); free(ws); free(wg); free(yf); free(yi);
 }
 
 static void cuda_int8_matmuls_match_scalar(void) {
@@ -73,7 +76,19 @@ static void cuda_int8_matmuls_match_scalar(void) {
                                     {70, 129, 1536}, {64, 64, 64}, {129, 193, 5632}, {2, 33, 16384}, {100, 70, 16384}, {300, 260, 96}, {257, 384, 2080}, {40, 64, 172}, {40, 344, 64}};
     for (unsigned i = 0; i < sizeof shapes / sizeof *shapes; i++)
         for (int kind = 0; kind < 10; kind++)
-            for (int fill = 0; fill < 3; fill++) one_matmul_case(kind, shapes[i][0], shapes[i][1], shapes[i][2], fill);
+            for (int fill = 0; fill < 3; fill++) one_matmul_case(kind, shapes[i][0], shapes[i][1], shapes[i][2], fill, 0);
+}
+
+// Grouped int8 (q8g32, q8g32h) stays int8 on the GPU: every f32 path (DP4A for 1 and 3 tokens,
+// the streaming decode GEMV, the tensor-core GEMM with 64- and 128-row tiles and split over k)
+// scales each block by its weight scale as well, against the exact sum.
+static void cuda_grouped_int8_matmuls_match_scalar(void) {
+    if (!have_gpu()) SKIP("no CUDA device");
+    static const int shapes[][3] = {{1, 1, 32}, {3, 67, 96}, {1, 576, 576}, {8, 1536, 576}, {70, 129, 1536}, {129, 193, 5632}, {2, 33, 16384}, {257, 384, 2080}, {40, 64, 172}};
+    static const int kinds[] = {0, 1, 2, 3, 7};
+    for (unsigned i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        for (unsigned j = 0; j < sizeof kinds / sizeof *kinds; j++)
+            for (int fill = 0; fill < 3; fill++) one_matmul_case(kinds[j], shapes[i][0], shapes[i][1], shapes[i][2], fill, 1);
 }
 
 static void cuda_quantize_matches_scalar(void) {
@@ -186,15 +201,15 @@ static void cuda_stories260k_same_tokens_as_cpu(void) { stories260k_compare(OCTE
 // the CPU does.
 static void cuda_stories260k_int8_row_same_tokens_as_cpu(void) { stories260k_compare(OCTET_ACT_INT8_ROW); }
 
-static void smollm2_fixtures_compare(int act) {
+static void smollm2_fixtures_compare_file(const char *path, int act) {
     if (!have_gpu()) SKIP("no CUDA device");
-    if (!file_exists(SMOL_Q8)) SKIP("run make models");
+    if (!file_exists(path)) SKIP("run make models");
     size_t n;
     char *text = octet_read_file("tests/fixtures/smollm2-ref.json", &n), err[128];
     json *root = text ? json_parse(text, n, err, sizeof err) : NULL;
     free(text);
     const json *cases = json_get(root, "cases");
-    octet_model *m = octet_load(SMOL_Q8);
+    octet_model *m = octet_load(path);
     CHECK(m && cases, "%s", octet_last_error());
     if (!m || !cases) { json_free(root); octet_free(m); return; }
     test_act = act;
@@ -210,8 +225,8 @@ static void smollm2_fixtures_compare(int act) {
         free(v);
     }
     test_act = OCTET_ACT_INT8;
-    printf("  SmolLM2 q8 --act %s: top-1 agreement GPU vs CPU %d/%d positions, logits within %.1e of max|logit|, %d/%zu prompts identical for 64 tokens\n",
-           octet_act_name(act), agree, positions, worst, all_equal, cases->len);
+    printf("  %s --act %s: top-1 agreement GPU vs CPU %d/%d positions, logits within %.1e of max|logit|, %d/%zu prompts identical for 64 tokens\n",
+           path, octet_act_name(act), agree, positions, worst, all_equal, cases->len);
     // INT8 activations amplify float rounding: on the CPU alone, moving the RMSNorm scale by
     // one ulp changes SmolLM2's logits by up to 3.9e-2 of max|logit| (README, GPU section). The
     // GPU sums in another order, so it is held to that noise level, not to identical bits. One
@@ -225,8 +240,12 @@ static void smollm2_fixtures_compare(int act) {
     octet_free(m);
 }
 
-static void cuda_smollm2_fixture_prompts_match_cpu(void) { smollm2_fixtures_compare(OCTET_ACT_INT8); }
-static void cuda_smollm2_int8_row_fixture_prompts_match_cpu(void) { smollm2_fixtures_compare(OCTET_ACT_INT8_ROW); }
+static void cuda_smollm2_fixture_prompts_match_cpu(void) { smollm2_fixtures_compare_file(SMOL_Q8, OCTET_ACT_INT8); }
+static void cuda_smollm2_int8_row_fixture_prompts_match_cpu(void) { smollm2_fixtures_compare_file(SMOL_Q8, OCTET_ACT_INT8_ROW); }
+// The default file (q8g32h: int8 with an f16 scale per 32 weights) runs in int8 on the GPU with
+// its group scales (it went up as f16 before); the GPU has no asymmetric activations, so both
+// sides run int8-sym.
+static void cuda_smollm2_default_file_fixture_prompts_match_cpu(void) { smollm2_fixtures_compare_file("models/smollm2-135m-instruct.octet", OCTET_ACT_INT8_SYM); }
 
 // SmolLM2 when converted; else its shape with random weights (enough for the tests that compare
 // two GPU paths, or the GPU and the CPU on the same logits).
@@ -397,11 +416,13 @@ int main(void) {
     octet_cuda_describe(buf, sizeof buf);
     printf("  gpu: %s\n", buf);
     RUN(cuda_int8_matmuls_match_scalar);
+    RUN(cuda_grouped_int8_matmuls_match_scalar);
     RUN(cuda_quantize_matches_scalar);
     RUN(cuda_stories260k_same_tokens_as_cpu);
     RUN(cuda_smollm2_fixture_prompts_match_cpu);
     RUN(cuda_stories260k_int8_row_same_tokens_as_cpu);
     RUN(cuda_smollm2_int8_row_fixture_prompts_match_cpu);
+    RUN(cuda_smollm2_default_file_fixture_prompts_match_cpu);
     RUN(cuda_decode_kernels_match_plain_kernels);
     RUN(cuda_sampling_matches_cpu_sampler);
     RUN(cuda_sessions_share_weights);
