@@ -169,10 +169,12 @@ int octet_model_llama_shaped(const octet_model *m) {
     return -1;
 }
 
-int octet_model_load(octet_model *m, const char *path) {
+int octet_model_load(octet_model *m, const char *path) { return octet_model_load_mode(m, path, 0); }
+
+int octet_model_load_mode(octet_model *m, const char *path, int in_memory) {
     memset(m, 0, sizeof *m);
     double t0 = octet_time_ms();
-    if (octet_file_open(&m->file, path) != 0) return -1;
+    if (octet_file_open_mode(&m->file, path, in_memory) != 0) return -1;
     octet_file *f = &m->file;
     octet_hparams *hp = &m->hp;
     hp->dim = octet_kv_u32(f, "model.dim", 0);

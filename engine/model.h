@@ -43,6 +43,8 @@ struct octet_model {
 typedef struct octet_model octet_model;
 
 int  octet_model_load(octet_model *m, const char *path);
+// The same with the file read into memory (octet_file_open_mode) when in_memory is set.
+int  octet_model_load_mode(octet_model *m, const char *path, int in_memory);
 void octet_model_free(octet_model *m);
 // 0 when the model uses only what the CUDA backend runs (the Llama shape); else -1 with the
 // error naming the first fact it lacks.

@@ -46,10 +46,12 @@ int octet_act_resolve(const octet_model *m, int act) {
     return q && n == 4 && !memcmp(q, "asym", 4) ? OCTET_ACT_INT8_ASYM : OCTET_ACT_INT8_SYM;
 }
 
-octet_model *octet_load(const char *path) {
+octet_model *octet_load(const char *path) { return octet_load_mode(path, OCTET_LOAD_MMAP); }
+
+octet_model *octet_load_mode(const char *path, int how) {
     octet_model *m = calloc(1, sizeof *m);
     if (!m) { octet_set_error("out of memory"); return NULL; }
-    if (octet_model_load(m, path) != 0) { free(m); return NULL; }
+    if (octet_model_load_mode(m, path, how == OCTET_LOAD_MEMORY) != 0) { free(m); return NULL; }
     return m;
 }
 void   octet_free(octet_model *m) { if (m) { octet_model_free(m); free(m); } }

@@ -29,7 +29,13 @@ int octet_act_resolve(const octet_model *m, int act);
 // Every function that can fail returns NULL or non-zero and sets octet_last_error().
 const char    *octet_last_error(void);
 octet_model   *octet_load(const char *path);
-// Models are mmap'd: if a file shrinks while in use, reading its lost pages raises SIGBUS. After
+// How octet_load_mode holds the file: OCTET_LOAD_MMAP maps it (what octet_load does: pages load on
+// first use and are shared with other processes through the page cache); OCTET_LOAD_MEMORY reads
+// it whole into private memory backed by huge pages where the kernel allows (faster decode: the
+// weights stream past with fewer TLB misses; the octet CLI's default).
+enum { OCTET_LOAD_MMAP = 0, OCTET_LOAD_MEMORY = 1 };
+octet_model   *octet_load_mode(const char *path, int how);
+// Mapped models: if a file shrinks while in use, reading its lost pages raises SIGBUS. After
 // this call (once, at start; the octet CLI does it) that ends the process with one line naming
 // the file and exit status 1 instead; new sessions on a shrunk file fail with an error.
 void           octet_guard_mappings(void);

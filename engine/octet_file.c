@@ -3,6 +3,7 @@
 #include "mapguard.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -175,21 +176,63 @@ static int mark_tensors(octet_file *f, const char *path, const char *key, int as
     return rc;
 }
 
-int octet_file_open(octet_file *f, const char *path) {
+// The file's st_size bytes read into fresh anonymous memory: 2 MiB aligned (a huge page's size)
+// with MADV_HUGEPAGE, then made read-only like the mapping. NULL (error set) on failure.
+#define HUGE_PAGE ((size_t)2 << 20)
+static uint8_t *read_into_memory(octet_file *f, int fd, size_t size) {
+    size_t len = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE + HUGE_PAGE;
+    if (len < size) { octet_set_error("%s: too large to read into memory", f->path); return NULL; }
+    void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) { octet_set_error("%s: cannot allocate %zu bytes to read it into memory: %s", f->path, size, strerror(errno)); return NULL; }
+    uint8_t *buf = (uint8_t *)(((uintptr_t)mem + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+#ifdef MADV_HUGEPAGE
+    madvise(buf, len - (size_t)(buf - (uint8_t *)mem), MADV_HUGEPAGE);   // (a hint: refused, the copy still works)
+#endif
+    for (size_t got = 0; got < size;) {
+        ssize_t r = read(fd, buf + got, size - got < ((size_t)1 << 30) ? size - got : ((size_t)1 << 30));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            if (r < 0) octet_set_error("%s: read failed: %s", f->path, strerror(errno));
+            else octet_set_error("%s: the file shrank while it was read (%zu of %zu bytes)", f->path, got, size);
+            munmap(mem, len);
+            return NULL;
+        }
+        got += (size_t)r;
+    }
+    mprotect(buf, size, PROT_READ);
+    f->mem = mem;
+    f->mem_len = len;
+    return buf;
+}
+
+int octet_file_open(octet_file *f, const char *path) { return octet_file_open_mode(f, path, 0); }
+
+int octet_file_open_mode(octet_file *f, const char *path, int in_memory) {
     memset(f, 0, sizeof *f);
     f->path = path;
+    f->fd = -1;
     // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) { octet_set_error("%s: cannot open: %s", path, strerror(errno)); return -1; }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { octet_set_error("%s: not a regular file", path); close(fd); return -1; }
     if ((uint64_t)st.st_size < OCTET_HEADER_SIZE) { octet_set_error("%s: too small to be an .octet file (%lld bytes)", path, (long long)st.st_size); close(fd); return -1; }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) { octet_set_error("%s: mmap failed: %s", path, strerror(errno)); close(fd); return -1; }
-    f->map = map;
-    f->size = (uint64_t)st.st_size;
-    f->fd = fd;  // kept: octet_file_check asks it whether the file has shrunk since
-    octet_mapguard_add(map, (size_t)st.st_size, path);
+    if ((uint64_t)st.st_size > SIZE_MAX / 2) { octet_set_error("%s: too large (%lld bytes)", path, (long long)st.st_size); close(fd); return -1; }
+    if (in_memory) {
+        uint8_t *buf = read_into_memory(f, fd, (size_t)st.st_size);
+        close(fd);
+        if (!buf) { memset(f, 0, sizeof *f); return -1; }
+        f->map = buf;
+        f->size = (uint64_t)st.st_size;
+        f->in_memory = 1;
+    } else {
+        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) { octet_set_error("%s: mmap failed: %s", path, strerror(errno)); close(fd); return -1; }
+        f->map = map;
+        f->size = (uint64_t)st.st_size;
+        f->fd = fd;  // kept: octet_file_check asks it whether the file has shrunk since
+        octet_mapguard_add(map, (size_t)st.st_size, path);
+    }
 
     const uint8_t *h = f->map;
     if (memcmp(h, OCTET_MAGIC, 8) != 0) { octet_set_error("%s: not an .octet file (bad magic)", path); goto fail; }
@@ -240,11 +283,13 @@ void octet_file_close(octet_file *f) {
     if (f->tensors) for (uint64_t i = 0; i < f->n_tensors; i++) { free(f->tensors[i].name); free(f->tensors[i].block_sums); }
     free(f->kv);
     free(f->tensors);
-    if (f->map) { octet_mapguard_remove(f->map); munmap(f->map, (size_t)f->size); close(f->fd); }
+    if (f->map && f->in_memory) munmap(f->mem, f->mem_len);
+    else if (f->map) { octet_mapguard_remove(f->map); munmap(f->map, (size_t)f->size); close(f->fd); }
     memset(f, 0, sizeof *f);
 }
 
 int octet_file_check(const octet_file *f) {
+    if (f->in_memory) return 0;   // a copy: what happens to the file no longer matters
     struct stat st;
     if (fstat(f->fd, &st) != 0 || (uint64_t)st.st_size < f->size) {
         octet_set_error("%s: the file shrank since it was opened (%lld of %llu bytes left): it was truncated or rewritten in place", f->path,

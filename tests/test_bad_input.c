@@ -2,6 +2,7 @@
 // "octet: ..." naming the problem, no crash, and no output (or temp) file left behind.
 #include "check.h"
 #include "gguf_build.h"
+#include "octet.h"
 #include "octet_file.h"
 #include "util.h"
 #include <stdint.h>
@@ -313,8 +314,8 @@ static void hostile_llama2c_files(void) {
     expect_clean_failure("checkpoint without tokenizer", cmd, "--tokenizer", out);
 }
 
-// A model file truncated while mapped: reading the lost pages raised SIGBUS and killed the
-// process; now a new session is refused and a read in flight ends with one line, exit 1.
+// A model file truncated while mapped (--mmap): reading the lost pages raised SIGBUS and killed
+// the process; now a new session is refused and a read in flight ends with one line, exit 1.
 static void model_truncated_while_mapped(void) {
     setup();
     const char *model = "models/smollm2-135m-instruct.q8.octet", *text = shared_path("data/wikitext-2/wiki.test.lf.raw");
@@ -329,10 +330,44 @@ static void model_truncated_while_mapped(void) {
 
     CHECK(run_cmd(NULL, "cp %s " D "/live.octet", model) == 0, "copy");
     char *out = NULL;
-    int rc = run_cmd(&out, "(timeout 120 ./octet perplexity -m " D "/live.octet -f %s -c 128 --chunks 200 >/dev/null 2>" D "/err.txt & p=$!; "
+    int rc = run_cmd(&out, "(timeout 120 ./octet perplexity --mmap -m " D "/live.octet -f %s -c 128 --chunks 200 >/dev/null 2>" D "/err.txt & p=$!; "
                            "sleep 1.5; truncate -s 0 " D "/live.octet; wait $p; echo rc=$?; cat " D "/err.txt)", text);
     CHECK(rc == 0 && out && strstr(out, "rc=1\n"), "perplexity must exit 1 (not die of SIGBUS): %s", out ? out : "");
     CHECK(out && strstr(out, "live.octet: the file shrank"), "one line naming the file: %s", out ? out : "");
+    free(out);
+}
+
+// Read into memory (the CLI's default, OCTET_LOAD_MEMORY) a model no longer depends on its file:
+// once it is truncated, new sessions still open and give the mapped original's logits bit for
+// bit, and a perplexity run in flight finishes with exit 0.
+static void model_in_memory_outlives_its_file(void) {
+    setup();
+    const char *model = "models/smollm2-135m-instruct.q8.octet", *text = shared_path("data/wikitext-2/wiki.test.lf.raw");
+    if (!file_exists(model) || !file_exists(text)) SKIP("run make models; ../shared missing");
+    CHECK(run_cmd(NULL, "cp %s " D "/mem.octet", model) == 0, "copy");
+    octet_model *mem = octet_load_mode(D "/mem.octet", OCTET_LOAD_MEMORY), *map = octet_load(model);
+    CHECK(mem && map, "load: %s", octet_last_error());
+    if (!mem || !map) { octet_free(mem); octet_free(map); return; }
+    CHECK(truncate(D "/mem.octet", 0) == 0, "truncate");
+    octet_session_params p = {64, 64, 2, OCTET_ACT_INT8, 0, OCTET_DEVICE_CPU};
+    octet_session *a = octet_session_new(mem, &p), *b = octet_session_new(map, &p);
+    CHECK(a && b, "sessions on the copy and on the mapped original: %s", octet_last_error());
+    int V = octet_vocab_size(map);
+    int32_t ids[5] = {504, 3458, 282, 4649, 314};
+    float *la = malloc(sizeof(float) * 5 * V), *lb = malloc(sizeof(float) * 5 * V);
+    if (a && b) {
+        CHECK(octet_eval(a, ids, 5, la, 1) == 0 && octet_eval(b, ids, 5, lb, 1) == 0, "eval: %s", octet_last_error());
+        CHECK(memcmp(la, lb, sizeof(float) * 5 * V) == 0, "the in-memory copy must give the mapped file's logits bit for bit");
+    }
+    free(la); free(lb);
+    octet_session_free(a); octet_session_free(b);
+    octet_free(mem); octet_free(map);
+
+    CHECK(run_cmd(NULL, "cp %s " D "/mem.octet", model) == 0, "copy");
+    char *out = NULL;
+    int rc = run_cmd(&out, "(timeout 300 ./octet perplexity -m " D "/mem.octet -f %s -c 128 --chunks 4 -t 2 2>" D "/err.txt & p=$!; "
+                           "sleep 0.5; truncate -s 0 " D "/mem.octet; wait $p; echo rc=$?)", text);
+    CHECK(rc == 0 && out && strstr(out, "rc=0\n") && strstr(out, "mem.octet |"), "perplexity on the in-memory copy must finish: %s", out ? out : "");
     free(out);
 }
 
@@ -398,6 +433,7 @@ int main(void) {
     RUN(hostile_hf_directories);
     RUN(hostile_llama2c_files);
     RUN(model_truncated_while_mapped);
+    RUN(model_in_memory_outlives_its_file);
     RUN(threads_beyond_the_cores);
     RUN(bad_flags);
     CHECK_DONE();

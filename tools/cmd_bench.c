@@ -26,7 +26,8 @@ static void help(void) {
            "  -o FMT       md (default), json or csv\n"
            "  --act LIST   activation modes: int8, int8-sym, int8-asym, int8-row, f32 (default int8)\n"
            "  --device D   cpu (default) or cuda\n"
-           "  -b N         prompt batch size (default: the largest -p)\n");
+           "  -b N         prompt batch size (default: the largest -p)\n"
+           "  --mmap, -mmp 1   map the model file instead of reading it into memory (default: read, -mmp 0)\n");
 }
 
 static int parse_list(const char *flag, const char *v, long lo, long hi, long *out, int *n) {
@@ -221,7 +222,7 @@ static void gpu_references(const octet_model *m, const result *res, int n_res, u
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *fmt = "md", *v;
     long pps[MAX_LIST] = {128, 512}, tgs[MAX_LIST] = {128}, threads[MAX_LIST] = {1, 2}, reps = 5, batch = 0;
-    int n_pp = 2, n_tg = 1, n_th = 2, acts[4] = {OCTET_ACT_INT8}, n_act = 1, device = OCTET_DEVICE_CPU;
+    int n_pp = 2, n_tg = 1, n_th = 2, acts[4] = {OCTET_ACT_INT8}, n_act = 1, device = OCTET_DEVICE_CPU, use_mmap = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
@@ -249,6 +250,9 @@ int cmd_bench(int argc, char **argv) {
             if (!n_act) return cli_fail("--act: empty list");
         }
         else if (!strcmp(a, "--device")) { VAL(); if (cli_device(v, &device)) return 1; }
+        else if (!strcmp(a, "--mmap")) use_mmap = 1;
+        else if (!strcmp(a, "--no-mmap")) use_mmap = 0;
+        else if (!strcmp(a, "-mmp") || !strcmp(a, "--mmap-mode")) { long l; VAL(); if (cli_int(a, v, 0, 1, &l)) return 1; use_mmap = (int)l; }
         else return cli_fail("bench: unknown argument '%s' (octet bench --help)", a);
 #undef VAL
     }
@@ -258,7 +262,7 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < n_pp; i++) if (pps[i] > max_pp) max_pp = pps[i];
     long max_tg = 1;
     for (int i = 0; i < n_tg; i++) if (tgs[i] > max_tg) max_tg = tgs[i];
-    octet_model *m = octet_load(model);
+    octet_model *m = octet_load_mode(model, use_mmap ? OCTET_LOAD_MMAP : OCTET_LOAD_MEMORY);
     if (!m) return cli_fail("%s", octet_last_error());
     if (max_pp > octet_context_length(m) || max_tg > octet_context_length(m)) {
         octet_free(m);

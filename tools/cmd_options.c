@@ -34,7 +34,10 @@ void cli_gen_help(void) {
            "                     f32 (weight-only INT8: f32 activations)\n"
            "  --cache-type T     KV cache in f32 (default) or f16 (half the memory)\n"
            "  --device D         cpu (default) or cuda (the whole model on the GPU; needs make CUDA=1)\n"
-           "  -ngl N             llama.cpp's GPU layers: N > 0 means --device cuda (all layers), 0 the CPU\n");
+           "  -ngl N             llama.cpp's GPU layers: N > 0 means --device cuda (all layers), 0 the CPU\n"
+           "  --mmap             map the model file instead of reading it into memory: pages load on first\n"
+           "                     use and are shared with other processes, decode runs slower (4 KiB pages)\n"
+           "  --no-mmap          read the model into memory, on huge pages where the kernel allows (default)\n");
 }
 
 int cli_gen_flag(cli_gen *g, int argc, char **argv, int *i) {
@@ -65,6 +68,8 @@ int cli_gen_flag(cli_gen *g, int argc, char **argv, int *i) {
         g->kv_f16 = !strcmp(v, "f16");
     }
     else if (!strcmp(a, "--device")) { VAL(); if (cli_device(v, &g->device)) return -1; }
+    else if (!strcmp(a, "--mmap")) g->use_mmap = 1;
+    else if (!strcmp(a, "--no-mmap")) g->use_mmap = 0;
     else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) { VAL(); if (cli_int(a, v, 0, 1L << 20, &l)) return -1; g->device = l > 0 ? OCTET_DEVICE_CUDA : OCTET_DEVICE_CPU; }
     else return 0;
 #undef VAL
@@ -79,7 +84,7 @@ octet_model *cli_gen_load(cli_gen *g) {
     else cli_warn_threads(g->n_threads, sessions);
     if (g->seed < 0) g->seed = (long)(time(NULL) & 0x7fffffff);
     g->sp.seed = (uint64_t)g->seed;
-    octet_model *m = octet_load(g->model);
+    octet_model *m = octet_load_mode(g->model, g->use_mmap ? OCTET_LOAD_MMAP : OCTET_LOAD_MEMORY);
     if (!m) { cli_fail("%s", octet_last_error()); return NULL; }
     if (octet_model_is_synthetic(m)) fprintf(stderr, "octet: warning: %s has random weights (a speed-test model); its text means nothing\n", g->model);
     if (g->device == OCTET_DEVICE_CUDA && g->act == OCTET_ACT_INT8 && octet_act_resolve(m, OCTET_ACT_INT8) != OCTET_ACT_INT8_SYM)

@@ -9,6 +9,7 @@ typedef struct {
     long n_ctx, n_threads, n_batch, seed;
     long sessions;       // sessions that run at once, each with n_threads (serve --parallel; else 1)
     int act, kv_f16, device, batch_set;
+    int use_mmap;        // --mmap: map the file (octet_load_mode) instead of reading it into memory
     octet_sampler_params sp;
 } cli_gen;
 
@@ -19,7 +20,7 @@ int  cli_gen_flag(cli_gen *g, int argc, char **argv, int *i);
 // The help lines for these flags.
 void cli_gen_help(void);
 void cli_warn_threads(long n_threads, long sessions);
-// Loads the model (warning on synthetic ones) and fills what depends on it or on the machine:
+// Loads the model (read into memory, or mapped with --mmap; warning on synthetic ones) and fills what depends on it or on the machine:
 // context (the model's, at most 4096), threads (the physical cores / sessions, at most 8; a
 // warning when more threads than CPUs were asked for), seed (the clock).
 octet_model *cli_gen_load(cli_gen *g);

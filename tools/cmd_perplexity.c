@@ -23,7 +23,7 @@ static void help(void) {
            "                 divergence, top-1 agreement and the relative perplexity change\n"
            "  --json         one JSON object instead of the table\n"
            "  -b N           tokens per batch (default: the window)\n"
-           "  -t N, --act MODE, --cache-type T, --device D as for octet run\n");
+           "  -t N, --act MODE, --cache-type T, --device D, --mmap as for octet run\n");
 }
 
 typedef struct {
@@ -79,7 +79,7 @@ int cmd_perplexity(int argc, char **argv) {
     long agree = 0;
     const char *paths[2] = {g.model, ref_path};  // the model goes through cli_gen_load (threads, batch)
     for (int k = 0; k < n_models; k++) {
-        if (!(sm[k].m = k ? octet_load(paths[k]) : cli_gen_load(&g))) { if (k) cli_fail("--ref %s", octet_last_error()); goto done; }
+        if (!(sm[k].m = k ? octet_load_mode(paths[k], g.use_mmap ? OCTET_LOAD_MMAP : OCTET_LOAD_MEMORY) : cli_gen_load(&g))) { if (k) cli_fail("--ref %s", octet_last_error()); goto done; }
         if (g.n_ctx > octet_context_length(sm[k].m)) { cli_fail("-c %ld: larger than the context %s was trained for (%d)", g.n_ctx, paths[k], octet_context_length(sm[k].m)); goto done; }
     }
     int V = octet_vocab_size(sm[0].m);
