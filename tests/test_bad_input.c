@@ -369,6 +369,13 @@ static void model_in_memory_outlives_its_file(void) {
                            "sleep 0.5; truncate -s 0 " D "/mem.octet; wait $p; echo rc=$?)", text);
     CHECK(rc == 0 && out && strstr(out, "rc=0\n") && strstr(out, "mem.octet |"), "perplexity on the in-memory copy must finish: %s", out ? out : "");
     free(out);
+    // run maps by default; --no-mmap reads into memory: the same tokens.
+    char *mapped = NULL, *read_in = NULL;
+    int r1 = run_cmd(&mapped, "./octet run -m %s -p 'Once upon a time' -n 8 --temp 0 --json 2>/dev/null", model);
+    int r2 = run_cmd(&read_in, "./octet run -m %s -p 'Once upon a time' -n 8 --temp 0 --json --no-mmap 2>/dev/null", model);
+    const char *ta = mapped ? strstr(mapped, "\"tokens\"") : NULL, *tb = read_in ? strstr(read_in, "\"tokens\"") : NULL;
+    CHECK(r1 == 0 && r2 == 0 && ta && tb && strncmp(ta, tb, strcspn(ta, "]")) == 0, "run --no-mmap must give run's tokens: %.80s vs %.80s", ta ? ta : "?", tb ? tb : "?");
+    free(mapped); free(read_in);
 }
 
 // More threads than CPUs: spinning workers starved the working ones (-t 16 on 2 cores did not

@@ -35,9 +35,10 @@ void cli_gen_help(void) {
            "  --cache-type T     KV cache in f32 (default) or f16 (half the memory)\n"
            "  --device D         cpu (default) or cuda (the whole model on the GPU; needs make CUDA=1)\n"
            "  -ngl N             llama.cpp's GPU layers: N > 0 means --device cuda (all layers), 0 the CPU\n"
-           "  --mmap             map the model file instead of reading it into memory: pages load on first\n"
-           "                     use and are shared with other processes, decode runs slower (4 KiB pages)\n"
-           "  --no-mmap          read the model into memory, on huge pages where the kernel allows (default)\n");
+           "  --mmap             map the model file (run's default): no load time, pages shared with other\n"
+           "                     processes, but decode runs slower on 4 KiB pages\n"
+           "  --no-mmap          read the model into memory, on huge pages where the kernel allows (the\n"
+           "                     default of chat, serve and perplexity): faster decode after a longer load\n");
 }
 
 int cli_gen_flag(cli_gen *g, int argc, char **argv, int *i) {

@@ -9,7 +9,7 @@ typedef struct {
     long n_ctx, n_threads, n_batch, seed;
     long sessions;       // sessions that run at once, each with n_threads (serve --parallel; else 1)
     int act, kv_f16, device, batch_set;
-    int use_mmap;        // --mmap: map the file (octet_load_mode) instead of reading it into memory
+    int use_mmap;        // --mmap: map the file (octet_load_mode) instead of reading it into memory (run's default)
     octet_sampler_params sp;
 } cli_gen;
 

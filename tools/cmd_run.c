@@ -36,6 +36,7 @@ int cmd_run(int argc, char **argv) {
     int no_bos = 0, special = 1, json = 0, r;
     cli_gen g;
     cli_gen_defaults(&g);
+    g.use_mmap = 1;   // one-shot: no load time (the pages load during the prompt); --no-mmap for the faster decode
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
