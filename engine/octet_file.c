@@ -185,12 +185,13 @@ static uint8_t *read_into_memory(octet_file *f, int fd, size_t size) {
     void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) { octet_set_error("%s: cannot allocate %zu bytes to read it into memory: %s", f->path, size, strerror(errno)); return NULL; }
     uint8_t *buf = (uint8_t *)(((uintptr_t)mem + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    size_t span = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;   // (within len: buf is at most HUGE_PAGE in)
 #ifdef MADV_HUGEPAGE
-    madvise(buf, len - (size_t)(buf - (uint8_t *)mem), MADV_HUGEPAGE);   // (hints: refused, the copy still works)
+    madvise(buf, span, MADV_HUGEPAGE);   // (hints: refused, the copy still works)
 #endif
 #ifdef MADV_POPULATE_WRITE
     // The pages faulted in one pass rather than one by one inside read(), which took a VM 1-3 s per GB.
-    madvise(buf, len - (size_t)(buf - (uint8_t *)mem), MADV_POPULATE_WRITE);
+    madvise(buf, span, MADV_POPULATE_WRITE);
 #endif
     for (size_t got = 0; got < size;) {
         ssize_t r = read(fd, buf + got, size - got < ((size_t)1 << 30) ? size - got : ((size_t)1 << 30));
