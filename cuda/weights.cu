@@ -9,16 +9,6 @@
 // (those and unquantized tensors go up as f16).
 static int int8_on_gpu(const octet_tensor *t) { return octet_is_q8(t->dtype) && !t->act_f32; }
 
-// The scale of weight (r, c) of an int8 tensor: its row's (q8) or its group's (q8g32, q8g32h).
-static float q8_scale_at(const octet_tensor *t, uint64_t r, uint64_t c) {
-    uint64_t g = octet_q8_group(t->dtype, t->cols), sb = octet_q8_scale_bytes(t->dtype);
-    const uint8_t *sp = (const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols) + octet_q8_scale_index(t->dtype, r, c / g, t->cols / g) * sb;
-    if (sb == 2) { uint16_t v; memcpy(&v, sp, 2); return octet_f16_to_f32(v); }
-    float s;
-    memcpy(&s, sp, 4);
-    return s;
-}
-
 // Uploads the row-wise concatenation of parts (same width) as one matrix: int8 + scales when
 // every part is int8 (one scale per row when all are q8; else one per 32 weights, a q8 part's
 // row scale in each of its row's groups), else f16.
@@ -41,8 +31,8 @@ static int upload_mat(gpu_weights *w, dmat *d, const octet_tensor *const *parts,
             size_t dr = (size_t)(r0 + r), dst = dr * d->kp;
             if (q8) {
                 memcpy(h + dst, (const int8_t *)t->data + r * t->cols, (size_t)k);
-                hs[dr] = grouped ? 1.0f : q8_scale_at(t, r, 0);
-                for (int b = 0; grouped && b * QBLOCK < k; b++) hg[dr * nb + b] = q8_scale_at(t, r, (uint64_t)b * QBLOCK);
+                hs[dr] = grouped ? 1.0f : octet_tensor_q8_scale(t, r, 0);
+                for (int b = 0; grouped && b * QBLOCK < k; b++) hg[dr * nb + b] = octet_tensor_q8_scale(t, r, (uint64_t)b * QBLOCK);
             } else {
                 octet_tensor_row_f32(t, r, row);
                 for (int j = 0; j < k; j++) ((uint16_t *)h)[dst + j] = octet_f32_to_f16(row[j]);

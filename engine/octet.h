@@ -32,7 +32,7 @@ octet_model   *octet_load(const char *path);
 // How octet_load_mode holds the file: OCTET_LOAD_MMAP maps it (what octet_load does: pages load on
 // first use and are shared with other processes through the page cache); OCTET_LOAD_MEMORY reads
 // it whole into private memory backed by huge pages where the kernel allows (faster decode: the
-// weights stream past with fewer TLB misses; the octet CLI's default).
+// weights stream past with fewer TLB misses; the default of chat, serve, perplexity and bench).
 enum { OCTET_LOAD_MMAP = 0, OCTET_LOAD_MEMORY = 1 };
 octet_model   *octet_load_mode(const char *path, int how);
 // Mapped models: if a file shrinks while in use, reading its lost pages raises SIGBUS. After

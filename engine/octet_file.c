@@ -180,12 +180,10 @@ static int mark_tensors(octet_file *f, const char *path, const char *key, int as
 // with MADV_HUGEPAGE, then made read-only like the mapping. NULL (error set) on failure.
 #define HUGE_PAGE ((size_t)2 << 20)
 static uint8_t *read_into_memory(octet_file *f, int fd, size_t size) {
-    size_t len = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE + HUGE_PAGE;
-    if (len < size) { octet_set_error("%s: too large to read into memory", f->path); return NULL; }
+    size_t span = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE, len = span + HUGE_PAGE;   // (room to align)
     void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) { octet_set_error("%s: cannot allocate %zu bytes to read it into memory: %s", f->path, size, strerror(errno)); return NULL; }
     uint8_t *buf = (uint8_t *)(((uintptr_t)mem + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-    size_t span = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;   // (within len: buf is at most HUGE_PAGE in)
 #ifdef MADV_HUGEPAGE
     madvise(buf, span, MADV_HUGEPAGE);   // (hints: refused, the copy still works)
 #endif
@@ -384,6 +382,15 @@ int octet_tensor_block_sums(octet_tensor *t) {
     return 0;
 }
 
+float octet_tensor_q8_scale(const octet_tensor *t, uint64_t row, uint64_t col) {
+    uint64_t g = octet_q8_group(t->dtype, t->cols), sb = octet_q8_scale_bytes(t->dtype);
+    const uint8_t *sp = (const uint8_t *)t->data + octet_q8_scales_offset(t->rows, t->cols) + octet_q8_scale_index(t->dtype, row, col / g, t->cols / g) * sb;
+    float s;
+    if (sb == 2) { uint16_t h; memcpy(&h, sp, 2); s = octet_f16_to_f32(h); }
+    else memcpy(&s, sp, 4);
+    return s;
+}
+
 void octet_tensor_row_f32(const octet_tensor *t, uint64_t row, float *out) {
     const uint8_t *base = t->data;
     uint64_t n = t->cols;
@@ -401,13 +408,9 @@ void octet_tensor_row_f32(const octet_tensor *t, uint64_t row, float *out) {
     }
     case OCTET_Q8: case OCTET_Q8G32: case OCTET_Q8G32H: {
         const int8_t *q = (const int8_t *)base + row * n;
-        uint64_t g = octet_q8_group(t->dtype, n), sb = octet_q8_scale_bytes(t->dtype);
-        const uint8_t *sp = base + octet_q8_scales_offset(t->rows, t->cols);
+        uint64_t g = octet_q8_group(t->dtype, n);
         for (uint64_t i = 0; i < n; i += g) {
-            float s;
-            uint64_t at = octet_q8_scale_index(t->dtype, row, i / g, n / g) * sb;
-            if (sb == 2) { uint16_t h; memcpy(&h, sp + at, 2); s = octet_f16_to_f32(h); }
-            else memcpy(&s, sp + at, 4);
+            float s = octet_tensor_q8_scale(t, row, i);
             for (uint64_t j = i; j < i + g; j++) out[j] = s * (float)q[j];
         }
         break;

@@ -89,6 +89,9 @@ const char *octet_dtype_name(uint32_t dtype);
 int octet_tensor_nbytes(uint32_t dtype, uint64_t rows, uint64_t cols, uint64_t *out);
 // Fills t->block_sums (rows * ceil(cols / 32) int16) for an int8 tensor; freed with the file.
 int octet_tensor_block_sums(octet_tensor *t);
+// The scale of weight (row, col) of an int8 tensor: its row's (q8) or its group's (q8g32, q8g32h,
+// f16 widened).
+float octet_tensor_q8_scale(const octet_tensor *t, uint64_t row, uint64_t col);
 // Dequantizes/converts one row of any dtype to f32.
 void octet_tensor_row_f32(const octet_tensor *t, uint64_t row, float *out);
 #endif
