@@ -115,7 +115,8 @@ static void attention_worker(void *p, int ith, int nth) {
     octet_context *c = j->c;
     const octet_hparams *hp = &c->m->hp;
     int hd = (int)hp->head_dim, nh = (int)hp->n_heads, group = (int)(hp->n_heads / hp->n_kv_heads);
-    int qd = (int)hp->q_dim, window = c->m->layers[j->layer].sliding ? (int)hp->sliding_window : 0;
+    // A window at or beyond the context drops no position: it is no window (and any u32 fits).
+    int qd = (int)hp->q_dim, window = c->m->layers[j->layer].sliding && hp->sliding_window < (uint32_t)c->n_ctx ? (int)hp->sliding_window : 0;
     size_t ss = score_stride(c->n_ctx);
     float *scores = c->scores + (size_t)ith * ATT_TOKENS * ss, scale = hp->attn_scale, cap = hp->attn_softcap;
     float *tmp = c->kv_rows + (size_t)ith * att_scratch((size_t)hd), *panel = tmp + ATT_ROWS * hd, *tout = panel + ATT_TOKENS * hd;

@@ -42,10 +42,28 @@ struct octet_model {
 };
 typedef struct octet_model octet_model;
 
+// The description's limits (engine/hparams.c): widths that keep every product the forward pass
+// forms in int, positions in int, and layers few enough for per-layer tables.
+#define OCTET_MAX_WIDTH    (1u << 20)   // dim, hidden_dim, q_dim
+#define OCTET_MAX_HEAD_DIM 65536u
+#define OCTET_MAX_LAYERS   4096u
+#define OCTET_MAX_CONTEXT  (1u << 30)
+#define OCTET_MAX_VOCAB    (1u << 24)   // the tokenizer's bound too
+
+// The numbers of the description (hparams.c): the shape first, then (with m->layers allocated)
+// the per-layer facts and RoPE tables. Each returns 0, or -1 with the error naming the key.
+int  octet_hparams_read(octet_model *m);
+int  octet_hparams_read_facts(octet_model *m);
+
 int  octet_model_load(octet_model *m, const char *path);
 // The same with the file read into memory (octet_file_open_mode) when in_memory is set.
 int  octet_model_load_mode(octet_model *m, const char *path, int in_memory);
 void octet_model_free(octet_model *m);
+// The loader's whole check of a description that is not a file yet (the converter's, before it
+// calibrates or writes): metadata in the file's encoding (n_kv records) and the tensors' names,
+// dtypes and shapes (no data). 0 when a file holding them would load; else -1 with the error
+// naming `path` and the problem.
+int  octet_model_check_description(const char *path, const uint8_t *meta, size_t len, uint64_t n_kv, const octet_tensor *shapes, uint64_t n_tensors);
 // 0 when the model uses only what the CUDA backend runs (the Llama shape); else -1 with the
 // error naming the first fact it lacks.
 int  octet_model_llama_shaped(const octet_model *m);

@@ -281,6 +281,34 @@ fail:
     return -1;
 }
 
+int octet_file_describe(octet_file *f, const char *path, const uint8_t *meta, size_t len, uint64_t n_kv, const octet_tensor *shapes, uint64_t n_tensors) {
+    memset(f, 0, sizeof *f);
+    f->path = path;
+    f->fd = -1;
+    f->version = OCTET_VERSION;
+    f->n_kv = n_kv;
+    f->n_tensors = n_tensors;
+    f->kv = calloc(n_kv ? n_kv : 1, sizeof *f->kv);
+    f->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *f->tensors);
+    if (!f->kv || !f->tensors) { octet_set_error("%s: out of memory", path); goto fail; }
+    cursor c = {meta, meta + len, path, 0};
+    for (uint64_t i = 0; i < n_kv; i++)
+        if (parse_kv(&c, &f->kv[i]) != 0) goto fail;
+    if (c.p != c.end) { octet_set_error("%s: %lld stray bytes after the metadata", path, (long long)(c.end - c.p)); goto fail; }
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        octet_tensor *t = &f->tensors[i];
+        *t = shapes[i];
+        t->data = NULL;
+        t->block_sums = NULL;
+        t->name = strdup(shapes[i].name);
+        if (!t->name) { octet_set_error("%s: out of memory", path); goto fail; }
+    }
+    return 0;
+fail:
+    octet_file_close(f);
+    return -1;
+}
+
 void octet_file_close(octet_file *f) {
     if (f->kv) for (uint64_t i = 0; i < f->n_kv; i++) free(f->kv[i].key);
     if (f->tensors) for (uint64_t i = 0; i < f->n_tensors; i++) { free(f->tensors[i].name); free(f->tensors[i].block_sums); }

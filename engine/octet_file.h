@@ -64,6 +64,10 @@ int  octet_file_open(octet_file *f, const char *path);
 // 4 KiB pages of the file mapping the page walks cost a Zen 4 core 8-16% of its decode speed.)
 // Such a copy no longer depends on the file: octet_file_check always passes.
 int  octet_file_open_mode(octet_file *f, const char *path, int in_memory);
+// A file's description without a file: metadata in the file's encoding (n_kv records, len bytes)
+// and tensors with names, dtypes and shapes but no data (data NULL), validated as a file's are.
+// The converter checks what it is about to write this way. Closed with octet_file_close.
+int  octet_file_describe(octet_file *f, const char *path, const uint8_t *meta, size_t len, uint64_t n_kv, const octet_tensor *shapes, uint64_t n_tensors);
 void octet_file_close(octet_file *f);
 // 0 while the file is still at least as long as when it was mapped; -1 (error set) once it
 // shrank, when reading the lost part of the mapping would raise SIGBUS.

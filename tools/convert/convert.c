@@ -1,6 +1,7 @@
 // octet convert: read a checkpoint with one of the readers, quantize, write the .octet file.
 #include "convert.h"
 #include "calibrate.h"
+#include "model.h"
 #include "util.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -51,7 +52,25 @@ static int check_model(const conv_model *m, const char *in, int vocab_only) {
     if (vocab_only) return 0;
     if (!arch_supported(m->arch, strlen(m->arch))) { octet_set_error("%s: architecture '%s' is not supported (llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3 are); --vocab-only still works", in, m->arch); return -1; }
     if (!conv_find_tensor(m, "token_embd.weight")) { octet_set_error("%s: no token embedding tensor found (is this a model or a vocabulary-only file?)", in); return -1; }
-    return 0;
+    // The loader's own check of the description (numbers, shapes, tokenizer): the converter
+    // never calibrates on, or writes, a model the loader would refuse.
+    octet_tensor *shapes = calloc(m->n ? m->n : 1, sizeof *shapes);
+    if (!shapes) { octet_set_error("out of memory"); return -1; }
+    for (size_t i = 0; i < m->n; i++) {
+        octet_tensor *t = &shapes[i];
+        t->name = m->t[i].name;
+        t->dtype = OCTET_F32;
+        t->n_dims = m->t[i].n_dims;
+        memcpy(t->dims, m->t[i].dims, sizeof t->dims);
+        t->rows = 1;
+        int ok = t->n_dims >= 1 && t->n_dims <= OCTET_MAX_DIMS;
+        for (uint32_t d = 0; ok && d + 1 < t->n_dims; d++) ok = octet_mul_u64(t->rows, t->dims[d], &t->rows);
+        if (!ok) { free(shapes); octet_set_error("%s: tensor '%s' has a bad shape", in, t->name); return -1; }
+        t->cols = t->dims[t->n_dims - 1];
+    }
+    int rc = m->meta.oom ? (octet_set_error("out of memory"), -1) : octet_model_check_description(in, m->meta.buf, m->meta.len, m->meta.count, shapes, m->n);
+    free(shapes);
+    return rc;
 }
 
 void convert_options_default(convert_options *o) {

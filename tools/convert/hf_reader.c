@@ -1,6 +1,7 @@
 // Hugging Face model directories: config.json, tokenizer.json (+ tokenizer_config.json) and
 // model.safetensors or sharded model-*.safetensors with model.safetensors.index.json.
 #include "conv_model.h"
+#include "model.h"
 #include "json.h"
 #include "safetensors.h"
 #include "util.h"
@@ -62,7 +63,7 @@ static int config_num(const json *c, const char *dir, const char *key, double de
 
 // One RoPE parameter set (a rope_parameters object, or the old layout's rope_theta and
 // rope_scaling) into the file's keys; `local` for sliding layers (only a base of their own).
-static int rope_params(conv_model *m, const json *c, const json *rp, const char *dir, int local) {
+static int rope_params(conv_model *m, const json *c, const json *rp, const char *dir, int local, uint32_t rope_dim) {
     double theta = json_num(rp, "rope_theta", local ? -1 : 10000);
     if (!(theta > 0 && theta <= 1e30)) return bad_config(dir, "rope_theta", "missing or out of range");
     const char *type = json_str(rp, "rope_type") ? json_str(rp, "rope_type") : json_str(rp, "type");
@@ -111,9 +112,7 @@ static int rope_params(conv_model *m, const json *c, const json *rp, const char 
     }
     if (!strcmp(type, "longrope")) {
         if (att < 0) att = factor <= 1 ? 1.0 : sqrt(1 + log(factor) / log(orig));
-        double hd = json_num(c, "head_dim", json_num(c, "hidden_size", 0) / json_num(c, "num_attention_heads", 1));
-        double prf = json_num(rp, "partial_rotary_factor", json_num(c, "partial_rotary_factor", 1));
-        size_t half = (size_t)(hd * prf) / 2;
+        size_t half = rope_dim / 2;   // one factor per rotated pair of the dimension read_config checked
         const char *names[2][2] = {{"short_factor", "model.rope_short_factors"}, {"long_factor", "model.rope_long_factors"}};
         for (int k = 0; k < 2; k++) {
             const json *a = json_get(rp, names[k][0]);
@@ -170,6 +169,9 @@ static int read_config(conv_model *m, const json *top, const char *dir, name_ctx
     double head_dim;
     if (config_num(c, dir, "head_dim", dim / heads, 1, 65536, 1, &head_dim)) return -1;
     octet_meta_u32(&m->meta, "model.head_dim", (uint32_t)head_dim);
+    // (the loader's limit, checked before the casts: a wider product would not fit in 32 bits)
+    if (!(heads * head_dim <= OCTET_MAX_WIDTH)) return bad_config(dir, "num_attention_heads * head_dim", "too wide");
+    if (!(kv <= heads)) return bad_config(dir, "num_key_value_heads", "more than num_attention_heads");
     nc->q_dim = (uint32_t)(heads * head_dim);
     nc->kv_dim = (uint32_t)(kv * head_dim);
     nc->hidden = (uint32_t)json_num(c, "intermediate_size", 0);
@@ -192,6 +194,14 @@ static int read_config(conv_model *m, const json *top, const char *dir, name_ctx
     if (rp && rp->type != JSON_OBJECT && rp->type != JSON_NULL) return bad_config(dir, "rope_parameters", "not an object");
     const json *full = rp ? json_get(rp, "full_attention") : NULL, *slide = rp ? json_get(rp, "sliding_attention") : NULL;
     double local_theta = json_num(c, "rope_local_base_freq", -1);
+    // The rotated share of a head: from the (full attention's) RoPE parameters, else the config's;
+    // range-checked before any product with it.
+    const json *rope_obj = full && full->type == JSON_OBJECT ? full : rp && rp->type == JSON_OBJECT ? rp : NULL;
+    double prf = json_num(c, "partial_rotary_factor", 1);
+    if (rope_obj) prf = json_num(rope_obj, "partial_rotary_factor", prf);
+    if (!(prf > 0 && prf <= 1)) return bad_config(dir, "partial_rotary_factor", "out of range (0 < factor <= 1)");
+    uint32_t rope_dim = (uint32_t)(head_dim * prf) & ~1u;
+    if (!rope_dim) return bad_config(dir, "partial_rotary_factor", "leaves no dimension to rotate");
     if (rp && rp->type == JSON_OBJECT && (full || slide)) {
         for (size_t i = 0; i < rp->len; i++)
             if (strcmp(rp->keys[i], "full_attention") && strcmp(rp->keys[i], "sliding_attention")) {
@@ -199,10 +209,10 @@ static int read_config(conv_model *m, const json *top, const char *dir, name_ctx
                 return -1;
             }
         if (!full) return bad_config(dir, "rope_parameters.full_attention", "missing");
-        if (rope_params(m, c, full, dir, 0)) return -1;
-        if (slide && rope_params(m, c, slide, dir, 1)) return -1;
+        if (rope_params(m, c, full, dir, 0, rope_dim)) return -1;
+        if (slide && rope_params(m, c, slide, dir, 1, rope_dim)) return -1;
     } else if (rp && rp->type == JSON_OBJECT) {
-        if (rope_params(m, c, rp, dir, 0)) return -1;
+        if (rope_params(m, c, rp, dir, 0, rope_dim)) return -1;
     } else {
         // The old layout: one object holding rope_theta and the rope_scaling keys.
         const json *rs = json_get(c, "rope_scaling");
@@ -217,23 +227,18 @@ static int read_config(conv_model *m, const json *top, const char *dir, name_ctx
         for (; k < use->len && k < 63; k++) { keys[k] = use->keys[k]; items[k] = use->items[k]; }
         keys[k] = "rope_theta"; items[k] = &th; k++;
         json merged = {JSON_OBJECT, 0, NULL, k, items, keys};
-        if (rope_params(m, c, &merged, dir, 0)) return -1;
+        if (rope_params(m, c, &merged, dir, 0, rope_dim)) return -1;
     }
     if (local_theta > 0 && !slide) {
         if (!(local_theta <= 1e30)) return bad_config(dir, "rope_local_base_freq", "out of range");
         octet_meta_f32(&m->meta, "model.rope_theta_swa", (float)local_theta);
     }
-    double prf = rp && rp->type == JSON_OBJECT && !full ? json_num(rp, "partial_rotary_factor", json_num(c, "partial_rotary_factor", 1))
-                                                        : json_num(c, "partial_rotary_factor", 1);
-    if (!(prf > 0 && prf <= 1)) return bad_config(dir, "partial_rotary_factor", "out of range");
-    uint32_t rope_dim = (uint32_t)(head_dim * prf) & ~1u;
-    if (!rope_dim) return bad_config(dir, "partial_rotary_factor", "leaves no dimension to rotate");
     octet_meta_u32(&m->meta, "model.rope_dim", rope_dim);
 
     // Sliding windows: layer_types when given; Qwen2/3's use_sliding_window from
     // max_window_layers on; else every layer when sliding_window is set (Mistral, Phi-3).
     double window;
-    if (config_num(c, dir, "sliding_window", 0, 0, 4e9, 1, &window)) return -1;
+    if (config_num(c, dir, "sliding_window", 0, 0, UINT32_MAX, 1, &window)) return -1;
     const json *lt = json_get(c, "layer_types");
     uint32_t n_layers = (uint32_t)json_num(c, "num_hidden_layers", 0);
     const json *usw = json_get(c, "use_sliding_window");
