@@ -219,7 +219,7 @@ FUZZ_SECONDS ?= 60
 $(FUZZ_B)/lib/liboctet.a $(FUZZ_B)/lib/libtools.a &: FORCE
 	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" B=$(FUZZ_B)/lib TOP=$(FUZZ_B)/lib CUDA=0 \
 	    $(FUZZ_B)/lib/liboctet.a $(FUZZ_B)/lib/libtools.a
-$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_B)/lib/libtools.a $(FUZZ_B)/lib/liboctet.a
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h tests/fuzz/fuzz_model.h $(FUZZ_B)/lib/libtools.a $(FUZZ_B)/lib/liboctet.a
 	$(FUZZ_CC) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Iengine -Ikernels -Itools -Itools/convert -Itools/serve -Itools/common -Itests \
 	    -o $@ $< $(FUZZ_B)/lib/libtools.a $(FUZZ_B)/lib/liboctet.a -lm -pthread
 $(B)/tests/fuzz/make_seeds: tests/fuzz/make_seeds.c tests/fuzz/fuzz_util.h tests/gguf_build.h

@@ -1,6 +1,7 @@
 // GGUF -> .octet: the GGUF reader, ggml dequantization, the vocabulary and the writer; a file
-// that converts is loaded back.
+// that converts is loaded back and run (fuzz_run_model).
 #include "fuzz_util.h"
+#include "fuzz_model.h"
 #include "convert.h"
 #include "octet.h"
 #include "util.h"
@@ -14,8 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     convert_options_default(&o);
     o.input = path; o.output = out; o.quiet = 1; o.calib = NULL;
     if (octet_convert(&o) == 0) {
-        octet_model *m = octet_load(out);
-        octet_free(m);
+        fuzz_run_model(out, OCTET_LOAD_MMAP);
     } else {
         o.vocab_only = 1;  // vocabulary-only files (and the vocabulary of broken models)
         octet_convert(&o);

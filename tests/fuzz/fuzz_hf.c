@@ -1,6 +1,7 @@
 // A Hugging Face directory: config.json, tokenizer.json, tokenizer_config.json and
 // model.safetensors, the input's four parts (separated by FUZZ_SEP); written to a directory.
 #include "fuzz_util.h"
+#include "fuzz_model.h"
 #include "convert.h"
 #include "octet.h"
 #include "util.h"
@@ -26,8 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     convert_options_default(&o);
     o.input = dir; o.output = out; o.quiet = 1; o.calib = NULL;
     if (octet_convert(&o) == 0) {
-        octet_model *m = octet_load(out);
-        octet_free(m);
+        fuzz_run_model(out, OCTET_LOAD_MMAP);
     }
     unlink(out);
     return 0;

@@ -1,5 +1,6 @@
 // A llama2.c checkpoint and its tokenizer.bin (the input: checkpoint, separator, tokenizer).
 #include "fuzz_util.h"
+#include "fuzz_model.h"
 #include "convert.h"
 #include "octet.h"
 #include "util.h"
@@ -16,8 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     convert_options_default(&o);
     o.input = ck; o.tokenizer = tk; o.output = out; o.quiet = 1; o.calib = NULL;
     if (octet_convert(&o) == 0) {
-        octet_model *m = octet_load(out);
-        octet_free(m);
+        fuzz_run_model(out, OCTET_LOAD_MMAP);
     }
     o.input = NULL; o.vocab_only = 1;  // the tokenizer alone
     octet_convert(&o);
