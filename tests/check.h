@@ -53,6 +53,15 @@ static inline const char *shared_path(const char *rel) {
 }
 static inline int file_exists(const char *p) { struct stat st; return stat(p, &st) == 0; }
 
+// NULL when ../shared holds rel; else why a test skips, naming the missing path (README, "Tests").
+static inline const char *shared_missing(const char *rel) {
+    static char why[1200];
+    if (file_exists(shared_path(rel))) return NULL;
+    snprintf(why, sizeof why, "needs %s, which is not there: ../shared (or $OCTET_SHARED) is missing or lacks it", shared_path(rel));
+    return why;
+}
+#define SKIP_WITHOUT_SHARED(rel) do { const char *why_ = shared_missing(rel); if (why_) SKIP(why_); } while (0)
+
 // Runs a shell command, capturing stdout and stderr (2>&1 unless the command redirects them).
 // Returns the exit status (or -1); *out receives a malloc'd copy of the output if out != NULL.
 static inline int run_cmd(char **out, const char *fmt, ...) {

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #define D "tests/out/bad"
+// A vocabulary to convert that every clone has (a Hugging Face tokenizer.json).
+#define VOCAB_SRC "tests/fixtures/arch/qwen3"
 
 static void put(const char *path, const void *data, size_t n) {
     FILE *fp = fopen(path, "wb");
@@ -88,10 +90,14 @@ static void hostile_octet_files(void) {
     expect_clean_failure("missing file", "./octet info -m " D "/nope.octet", "nope.octet", NULL);
     expect_clean_failure("directory as model", "./octet info -m " D, "not a regular file", NULL);
 
-    // A real vocabulary file, truncated and patched.
-    const char *good = "tests/out/vocab-gpt-2.octet";
-    if (!file_exists(good)) run_cmd(NULL, "./octet convert %s -o %s --vocab-only --quiet", shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf"), good);
-    copy_patched(good, D "/trunc.octet", 100000, 0, NULL, 0);
+    // A real file (the Qwen3 fixture's, which needs no ../shared), truncated and patched.
+    const char *good = "tests/out/bad-input-qwen3.octet";
+    if (!file_exists(good)) run_cmd(NULL, "./octet convert tests/fixtures/arch/qwen3 -o %s --type f32 --calib none --quiet", good);
+    size_t n = 0;
+    uint8_t *b = slurp(good, &n);
+    CHECK(b && n > 4096, "cannot make %s: %s", good, b ? "too small" : "missing");
+    if (!b || n <= 4096) { free(b); return; }   // (the checks below would read what is missing)
+    copy_patched(good, D "/trunc.octet", n / 2, 0, NULL, 0);
     expect_clean_failure("truncated .octet", "./octet info -m " D "/trunc.octet", "truncated", NULL);
     uint32_t v9 = 9;
     copy_patched(good, D "/version.octet", 0, 8, &v9, 4);
@@ -102,10 +108,8 @@ static void hostile_octet_files(void) {
     size_t at = find_bytes(good, "tokenizer.tokens");
     copy_patched(good, D "/arrcount.octet", 0, at + 16 + 4 + 4, &huge, 8);
     expect_clean_failure("huge array count", "./octet info -m " D "/arrcount.octet", "past the end", NULL);
-    // Data byte flipped: opens, but --verify names the corruption.
-    size_t n;
-    uint8_t *b = slurp(good, &n);
-    b[n / 2] ^= 0x40;
+    // Data byte flipped (the last tensor's): opens, but --verify names the corruption.
+    b[n - 64] ^= 0x40;
     put(D "/flip.octet", b, n);
     free(b);
     expect_clean_failure("corrupt data", "./octet info -m " D "/flip.octet --verify --no-tensors", "checksum mismatch", NULL);
@@ -166,9 +170,16 @@ static void hostile_gguf_files(void) {
     copy_patched(src, D "/ndims.gguf", 0, at + 6, &nd9, 4);
     snprintf(cmd, sizeof cmd, "./octet convert " D "/ndims.gguf -o %s", out);
     expect_clean_failure("9 dims", cmd, "9 dims", out);
-    // A vocabulary file is not a model.
-    snprintf(cmd, sizeof cmd, "./octet convert %s -o %s", shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf"), out);
-    expect_clean_failure("vocab-only GGUF as a model", cmd, "not supported", out);
+}
+
+// A vocabulary file is not a model (a real one: ../shared's GPT-2 vocabulary).
+static void vocab_gguf_is_not_a_model(void) {
+    setup();
+    const char *src = shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf");
+    SKIP_WITHOUT_SHARED("data/tokenizer/ggml-vocab-gpt-2.gguf");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "./octet convert %s -o " D "/out.octet", src);
+    expect_clean_failure("vocab-only GGUF as a model", cmd, "not supported", D "/out.octet");
 }
 
 // Values that reach float-to-int casts or loops: each is refused by name (issue 22).
@@ -295,7 +306,7 @@ static void hostile_llama2c_files(void) {
     const char *out = D "/out.octet";
     char cmd[1024];
     const char *bin = shared_path("models/stories260K/stories260K.bin"), *tok = shared_path("models/stories260K/tok512.bin");
-    if (!file_exists(bin)) SKIP("../shared missing");
+    SKIP_WITHOUT_SHARED("models/stories260K/stories260K.bin");
     copy_patched(tok, D "/tok.bin", 3000, 0, NULL, 0);
     snprintf(cmd, sizeof cmd, "./octet convert %s --tokenizer " D "/tok.bin -o %s", bin, out);
     expect_clean_failure("truncated tokenizer.bin", cmd, "tok.bin", out);
@@ -314,12 +325,20 @@ static void hostile_llama2c_files(void) {
     expect_clean_failure("checkpoint without tokenizer", cmd, "--tokenizer", out);
 }
 
+// Text for perplexity runs that must outlast a truncation: the project's own docs, repeated
+// (any English text will do; every clone has these).
+static const char *long_text(void) {
+    const char *p = D "/long.txt";
+    run_cmd(NULL, "for i in $(seq 40); do cat README.md docs/*.md models/FORMAT.md; done > %s", p);
+    return p;
+}
+
 // A model file truncated while mapped (--mmap): reading the lost pages raised SIGBUS and killed
 // the process; now a new session is refused and a read in flight ends with one line, exit 1.
 static void model_truncated_while_mapped(void) {
     setup();
-    const char *model = "models/smollm2-135m-instruct.q8.octet", *text = shared_path("data/wikitext-2/wiki.test.lf.raw");
-    if (!file_exists(model) || !file_exists(text)) SKIP("run make models; ../shared missing");
+    const char *model = "models/smollm2-135m-instruct.q8.octet", *text = long_text();
+    if (!file_exists(model)) SKIP("models/smollm2-135m-instruct.q8.octet missing (make models)");
     CHECK(run_cmd(NULL, "cp %s " D "/live.octet", model) == 0, "copy");
     octet_file f;
     CHECK(octet_file_open(&f, D "/live.octet") == 0, "open: %s", octet_last_error());
@@ -342,8 +361,8 @@ static void model_truncated_while_mapped(void) {
 // bit, and a perplexity run in flight finishes with exit 0.
 static void model_in_memory_outlives_its_file(void) {
     setup();
-    const char *model = "models/smollm2-135m-instruct.q8.octet", *text = shared_path("data/wikitext-2/wiki.test.lf.raw");
-    if (!file_exists(model) || !file_exists(text)) SKIP("run make models; ../shared missing");
+    const char *model = "models/smollm2-135m-instruct.q8.octet", *text = long_text();
+    if (!file_exists(model)) SKIP("models/smollm2-135m-instruct.q8.octet missing (make models)");
     CHECK(run_cmd(NULL, "cp %s " D "/mem.octet", model) == 0, "copy");
     octet_model *mem = octet_load_mode(D "/mem.octet", OCTET_LOAD_MEMORY), *map = octet_load(model);
     CHECK(mem && map, "load: %s", octet_last_error());
@@ -404,7 +423,7 @@ static void bad_flags(void) {
     expect_clean_failure("two text sources", "./octet tokenize -m x -p a -f b", "exactly one", NULL);
     expect_clean_failure("missing -o", "./octet convert tests/fixtures/quant-types.gguf", "-o", NULL);
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "./octet convert --vocab-only %s -o /nonexistent-dir/x.octet", shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf"));
+    snprintf(cmd, sizeof cmd, "./octet convert --vocab-only %s -o /nonexistent-dir/x.octet", VOCAB_SRC);
     expect_clean_failure("unwritable output", cmd, "/nonexistent-dir", NULL);
     expect_clean_failure("missing -f file", "./octet tokenize -m models/smollm2-135m-instruct.q8.octet -f " D "/none.txt", "none.txt", NULL);
     // Issue 22's minor items: a directory as -f said "out of memory (9223372036854775807 bytes)";
@@ -421,14 +440,14 @@ static void bad_flags(void) {
     free(out);
     puts_file(D "/target.txt", "keep");
     run_cmd(NULL, "ln -s target.txt " D "/link.octet");
-    snprintf(cmd, sizeof cmd, "./octet convert --vocab-only %s -o " D "/link.octet", shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf"));
+    snprintf(cmd, sizeof cmd, "./octet convert --vocab-only %s -o " D "/link.octet", VOCAB_SRC);
     expect_clean_failure("-o is a symlink", cmd, "symbolic link", NULL);
     char *kept = octet_read_file(D "/target.txt", NULL);
     CHECK(kept && !strcmp(kept, "keep"), "the symlink's target is untouched");
     free(kept);
     struct stat st;
     CHECK(lstat(D "/link.octet", &st) == 0 && S_ISLNK(st.st_mode), "the symlink is still a symlink");
-    snprintf(cmd, sizeof cmd, "./octet convert --vocab-only %s -o " D "/fifo", shared_path("data/tokenizer/ggml-vocab-gpt-2.gguf"));
+    snprintf(cmd, sizeof cmd, "./octet convert --vocab-only %s -o " D "/fifo", VOCAB_SRC);
     expect_clean_failure("-o is a FIFO", cmd, "FIFO", NULL);
     CHECK(lstat(D "/fifo", &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO is still a FIFO");
 }
@@ -436,6 +455,7 @@ static void bad_flags(void) {
 int main(void) {
     RUN(hostile_octet_files);
     RUN(hostile_gguf_files);
+    RUN(vocab_gguf_is_not_a_model);
     RUN(hostile_gguf_values);
     RUN(hostile_hf_directories);
     RUN(hostile_llama2c_files);

@@ -16,7 +16,9 @@ static const char *stories(void) {
     snprintf(stories_args, sizeof stories_args, "%s --tokenizer %s", shared_path("models/stories260K/stories260K.bin"), shared_path("models/stories260K/tok512.bin"));
     return stories_args;
 }
-static int have_stories(void) { return file_exists(shared_path("models/stories260K/stories260K.bin")) && file_exists(shared_path("data/fortunes-dev.txt")); }
+// stories260K and the calibration text, from ../shared: without them a test skips naming the first missing.
+#define SKIP_WITHOUT_STORIES() do { SKIP_WITHOUT_SHARED("models/stories260K/stories260K.bin"); SKIP_WITHOUT_SHARED("models/stories260K/tok512.bin"); \
+                                    SKIP_WITHOUT_SHARED("data/fortunes-dev.txt"); } while (0)
 
 // Logits of every position of TEXT (n * vocab floats, malloc'd).
 static float *text_logits(const char *path, int *n_out, int *vocab) {
@@ -88,7 +90,7 @@ static void check_smoothing_exact(const char *plain, const char *smoothed) {
 }
 
 static void smoothing_folds_exactly_stories260k(void) {
-    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    SKIP_WITHOUT_STORIES();
     char *out = NULL;
     int rc = run_cmd(&out, "./octet convert %s -o tests/out/stories.f32.octet --type f32 --calib none --quiet && "
                            "./octet convert %s -o tests/out/stories.f32-smooth.octet --type f32 --smooth 0.5 --calib %s --quiet",
@@ -101,7 +103,7 @@ static void smoothing_folds_exactly_stories260k(void) {
 // SmolLM2: grouped-query attention (3 query heads per kv head) and tied embeddings.
 static void smoothing_folds_exactly_smollm2(void) {
     if (!file_exists(SMOL_GGUF) || !file_exists(SMOL_F32)) SKIP("run make models");
-    if (!file_exists(shared_path("data/fortunes-dev.txt"))) SKIP("fortunes-dev.txt missing");
+    SKIP_WITHOUT_SHARED("data/fortunes-dev.txt");
     char *out = NULL;
     int rc = run_cmd(&out, "./octet convert " SMOL_GGUF " -o tests/out/smollm2.f32-smooth.octet --type f32 --smooth 0.5 --calib %s --calib-tokens 64 --quiet",
                      shared_path("data/fortunes-dev.txt"));
@@ -142,7 +144,7 @@ static int calibrated_sensitivities(float **sens, uint64_t *n_tensors) {
 }
 // Same input and options give the same bytes; the kept tensors are the most sensitive ones.
 static void calibrated_conversion_is_deterministic(void) {
-    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    SKIP_WITHOUT_STORIES();
     const char *cmd = "./octet convert %s -o %s --type q8g32 --smooth 0.5 --keep-f16 3 --calib %s --quiet";
     char *out = NULL;
     int rc = run_cmd(&out, cmd, stories(), "tests/out/stories.cal1.octet", shared_path("data/fortunes-dev.txt"));
@@ -185,8 +187,9 @@ static void calibrated_conversion_is_deterministic(void) {
 // same from any working directory (here one with no ../shared beside it); --calib builtin names it.
 static void default_conversion_is_q8g32h_on_the_builtin_text(void) {
     char bin[4096], tok[4096];
-    if (!realpath(shared_path("models/stories260K/stories260K.bin"), bin) || !realpath(shared_path("models/stories260K/tok512.bin"), tok))
-        SKIP("../shared/models/stories260K missing");
+    SKIP_WITHOUT_SHARED("models/stories260K/stories260K.bin");
+    SKIP_WITHOUT_SHARED("models/stories260K/tok512.bin");
+    CHECK(realpath(shared_path("models/stories260K/stories260K.bin"), bin) && realpath(shared_path("models/stories260K/tok512.bin"), tok), "realpath");
     char *out = NULL;
     int rc = run_cmd(&out, "cd tests/out && ../../octet convert %s --tokenizer %s -o stories.default.octet --quiet", bin, tok);
     CHECK(rc == 0, "convert: %s", out ? out : "");
@@ -208,7 +211,7 @@ static void default_conversion_is_q8g32h_on_the_builtin_text(void) {
 
 // --max-kl X keeps the fewest most-sensitive tensors that bring the sum of the rest to <= X.
 static void max_kl_budget_is_respected(void) {
-    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    SKIP_WITHOUT_STORIES();
     float *sens;
     uint64_t n;
     if (calibrated_sensitivities(&sens, &n) != 0) SKIP("needs calibrated_conversion_is_deterministic");
@@ -240,7 +243,7 @@ static void max_kl_budget_is_respected(void) {
 // --f16-budget PCT alone: the f16 tensors add at most PCT% to the tensor data, and no more
 // sensitive quantized tensor would have fit in what is left.
 static void f16_budget_is_respected(void) {
-    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    SKIP_WITHOUT_STORIES();
     float *sens;
     uint64_t n;
     if (calibrated_sensitivities(&sens, &n) != 0) SKIP("needs calibrated_conversion_is_deterministic");
@@ -288,7 +291,7 @@ static void act_results(const char *path, char *text[3]) {
 // --f32-act N marks the N int8 tensors whose measured KL drops most with f32 activations, and
 // --act-quant asym makes asymmetric activations the file's int8 mode (measured that way too).
 static void f32_act_and_asym_activations(void) {
-    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    SKIP_WITHOUT_STORIES();
     char *out = NULL;
     int rc = run_cmd(&out, "./octet convert %s -o tests/out/stories.act.octet --type q8g32 --f32-act 2 --act-quant asym --calib %s --quiet",
                      stories(), shared_path("data/fortunes-dev.txt"));
@@ -348,7 +351,7 @@ static void asym_marks(const char *path, char *buf, size_t cap) {
 // so it differs from both int8-sym and int8-asym; --asym-act picks other roles, sym and none none;
 // --type q8 is symmetric unless asked.
 static void mixed_asym_activations(void) {
-    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    SKIP_WITHOUT_STORIES();
     struct { const char *args, *want; } cases[] = {
         {"", "token_embd.weight blk.0.ffn_down.weight blk.1.ffn_down.weight blk.2.ffn_down.weight blk.3.ffn_down.weight blk.4.ffn_down.weight"},
         {"--asym-act attn_v,head", "token_embd.weight blk.0.attn_v.weight blk.1.attn_v.weight blk.2.attn_v.weight blk.3.attn_v.weight blk.4.attn_v.weight"},
@@ -398,7 +401,7 @@ static void mixed_asym_activations(void) {
 // octet convert --gptq on stories260K: the same bytes twice, other bytes than plain rounding,
 // the file says so, and it still tells the stories the f32 model tells.
 static void gptq_conversion(void) {
-    if (!have_stories()) SKIP("../shared/models/stories260K or fortunes-dev.txt missing");
+    SKIP_WITHOUT_STORIES();
     const char *cmd = "./octet convert %s -o %s --type q8 --calib %s --quiet %s";
     char *out = NULL;
     const char *fd = shared_path("data/fortunes-dev.txt");
@@ -423,7 +426,7 @@ static void gptq_conversion(void) {
 }
 
 static void calibration_bad_input(void) {
-    if (!have_stories()) SKIP("../shared/models/stories260K missing");
+    SKIP_WITHOUT_STORIES();
     FILE *fp = fopen("tests/out/short.txt", "w");
     if (fp) { fputs("Too short.", fp); fclose(fp); }
     struct { const char *args, *want; } cases[] = {

@@ -186,7 +186,7 @@ static void message_text_never_becomes_control_tokens(void) {
 // A conversation's second turn evaluated after reusing the first turn's cache gives the same
 // logits as evaluating everything from scratch.
 static void prefix_reuse_matches_fresh_eval(void) {
-    if (!file_exists(shared_path("models/stories260K/stories260K.bin"))) SKIP("../shared missing");
+    SKIP_WITHOUT_SHARED("models/stories260K/stories260K.bin");
     if (!file_exists(STORIES_Q8))
         run_cmd(NULL, "./octet convert %s --tokenizer %s -o %s --quiet", shared_path("models/stories260K/stories260K.bin"), shared_path("models/stories260K/tok512.bin"), STORIES_Q8);
     octet_model *m = octet_load(STORIES_Q8);

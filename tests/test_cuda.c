@@ -166,7 +166,7 @@ static int compare_prompt(const octet_model *m, const int32_t *ids, int np, int 
 // stories260K (hid 172: its down-projection input is always quantized per row) on CPU and GPU.
 static void stories260k_compare(int act) {
     if (!have_gpu()) SKIP("no CUDA device");
-    if (!file_exists(shared_path("models/stories260K/stories260K.bin"))) SKIP("../shared missing");
+    SKIP_WITHOUT_SHARED("models/stories260K/stories260K.bin");
     if (!file_exists(STORIES_Q8))
         run_cmd(NULL, "./octet convert %s --tokenizer %s -o %s --quiet", shared_path("models/stories260K/stories260K.bin"), shared_path("models/stories260K/tok512.bin"), STORIES_Q8);
     octet_model *m = octet_load(STORIES_Q8);

@@ -35,7 +35,7 @@ static json *fixture_and_text(void) {
 
 static void f32_matches_transformers(void) {
     if (!file_exists(SMOL_F32)) SKIP("models/ missing (make models)");
-    if (!file_exists(shared_path("data/fortunes-dev.txt"))) SKIP("../shared missing");
+    SKIP_WITHOUT_SHARED("data/fortunes-dev.txt");
     json *f = fixture_and_text();
     if (!f) return;
     char args[64];
@@ -53,7 +53,8 @@ static void f32_matches_transformers(void) {
 }
 
 static void ref_statistics(void) {
-    if (!file_exists(SMOL_F32) || !file_exists(shared_path("data/fortunes-dev.txt"))) SKIP("models/ or ../shared missing");
+    if (!file_exists(SMOL_F32)) SKIP(SMOL_F32 " missing (make models)");
+    SKIP_WITHOUT_SHARED("data/fortunes-dev.txt");
     json_free(fixture_and_text());
     // Against itself: no divergence at all.
     json *j = run_json("./octet perplexity -m %s -f " TEXT " -c 128 --chunks 3 --json --ref %s 2>/dev/null", SMOL_Q8, SMOL_Q8);
@@ -83,7 +84,8 @@ static void ref_statistics(void) {
 // The window as one batch (the default: register tiles for the int8 and the f32 model) and
 // batches of 8 tokens (below the tiles' minimum) give the same digits.
 static void batch_size_changes_nothing(void) {
-    if (!file_exists(SMOL_F32) || !file_exists(shared_path("data/fortunes-dev.txt"))) SKIP("models/ or ../shared missing");
+    if (!file_exists(SMOL_F32)) SKIP(SMOL_F32 " missing (make models)");
+    SKIP_WITHOUT_SHARED("data/fortunes-dev.txt");
     json_free(fixture_and_text());
     json *a = run_json("./octet perplexity -m %s -f " TEXT " -c 128 --chunks 2 --json --ref %s 2>/dev/null", SMOL_Q8, SMOL_F32);
     json *b = run_json("./octet perplexity -m %s -f " TEXT " -c 128 --chunks 2 --json --ref %s -b 8 2>/dev/null", SMOL_Q8, SMOL_F32);
@@ -124,13 +126,14 @@ static void bad_input(void) {
         {"-f tests/out/ppl-short.txt -c 100000", "larger than the context"},
         {"-f tests/out/no-such-text.txt", "no-such-text.txt"},
         {"-f tests/out/ppl-short.txt -c 8 --ref tests/out/no-such-model.octet", "no-such-model.octet"},
-        {"-f tests/out/ppl-short.txt -c 8 --ref tests/out/chat-stories260K.q8.octet", "vocabulary"},
+        {"-f tests/out/ppl-short.txt -c 8 --ref tests/out/ppl-qwen3-fixture.octet", "vocabulary"},
         {"-c 8", "missing -f"},
         {"-f tests/out/ppl-short.txt -c 4", "at least 8"},
     };
     run_cmd(NULL, ": > tests/out/ppl-empty.txt; printf 'A short text.' > tests/out/ppl-short.txt");
-    if (!file_exists("tests/out/chat-stories260K.q8.octet"))
-        run_cmd(NULL, "./octet convert %s --tokenizer %s -o tests/out/chat-stories260K.q8.octet --quiet", shared_path("models/stories260K/stories260K.bin"), shared_path("models/stories260K/tok512.bin"));
+    // (a model of another vocabulary that every clone has: the Qwen3 fixture)
+    if (!file_exists("tests/out/ppl-qwen3-fixture.octet"))
+        run_cmd(NULL, "./octet convert tests/fixtures/arch/qwen3 -o tests/out/ppl-qwen3-fixture.octet --type q8 --calib none --quiet");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *out = NULL;
         int rc = run_cmd(&out, "./octet perplexity -m " SMOL_Q8 " %s 2>&1", cases[i].args);

@@ -303,7 +303,7 @@ static void llama2c_version1_round_trip(void) { check_llama2c(1, 0); check_llama
 
 static void stories260k_converts_with_real_values(void) {
     const char *bin = shared_path("models/stories260K/stories260K.bin"), *tok = shared_path("models/stories260K/tok512.bin");
-    if (!file_exists(bin)) SKIP("../shared/models/stories260K missing");
+    SKIP_WITHOUT_SHARED("models/stories260K/stories260K.bin");
     char *out = NULL;
     int rc = run_cmd(&out, "./octet convert %s --tokenizer %s -o tests/out/stories260K.f32.octet --type f32", bin, tok);
     CHECK(rc == 0, "%s", out);
@@ -333,7 +333,8 @@ static void stories260k_converts_with_real_values(void) {
 static void llama2c_tokenizer_matches_llama_reference(void) {
     const char *tb = shared_path("models/llama2c/tokenizer.bin"), *inp = shared_path("data/tokenizer/ggml-vocab-llama-spm.gguf.inp"),
                *outp = shared_path("data/tokenizer/ggml-vocab-llama-spm.gguf.out");
-    if (!file_exists(tb) || !file_exists(inp)) SKIP("../shared missing");
+    SKIP_WITHOUT_SHARED("models/llama2c/tokenizer.bin");
+    SKIP_WITHOUT_SHARED("data/tokenizer/ggml-vocab-llama-spm.gguf.inp");
     char *out = NULL;
     int rc = run_cmd(&out, "./octet convert --vocab-only --tokenizer %s -o tests/out/llama2c-vocab.octet", tb);
     CHECK(rc == 0, "%s", out);

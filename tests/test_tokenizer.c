@@ -37,7 +37,7 @@ static void reference_cases(const char *name) {
     snprintf(gguf, sizeof gguf, "%s", shared_path("data/tokenizer/ggml-vocab-"));
     strncat(gguf, name, sizeof gguf - strlen(gguf) - 6);
     strcat(gguf, ".gguf");
-    if (!file_exists(gguf)) SKIP("../shared/data/tokenizer is missing");
+    if (!file_exists(gguf)) { static char why[1200]; snprintf(why, sizeof why, "needs %s: ../shared (or $OCTET_SHARED) is missing or lacks it", gguf); SKIP(why); }
     snprintf(inp, sizeof inp, "%s.inp", gguf);
     snprintf(outp, sizeof outp, "%s.out", gguf);
     snprintf(oct, sizeof oct, "tests/out/vocab-%s.octet", name);
@@ -132,7 +132,7 @@ static void vocabulary_without_pre_matches_llama_cpp(void) {
     for (int k = 0; k < 2; k++) {
         char src[512], gguf[256], oct[256];
         snprintf(src, sizeof src, "%sggml-vocab-%s.gguf", shared_path("data/tokenizer/"), names[k]);
-        if (!file_exists(src)) { json_free(fx); SKIP("../shared/data/tokenizer is missing"); }
+        if (!file_exists(src)) { json_free(fx); SKIP_WITHOUT_SHARED("data/tokenizer/"); }
         snprintf(gguf, sizeof gguf, "tests/out/vocab-%s-nopre.gguf", names[k]);
         snprintf(oct, sizeof oct, "tests/out/vocab-%s-nopre.octet", names[k]);
         // The same edit as the fixture script: the key renamed, the file otherwise identical.
@@ -194,7 +194,7 @@ static void round_trip(vocab *v, const char *label) {
 }
 
 static void round_trip_every_vocabulary(void) {
-    if (!file_exists(shared_path("data/fortunes-dev.txt"))) SKIP("../shared is missing");
+    SKIP_WITHOUT_SHARED("data/fortunes-dev.txt");
     for (unsigned i = 0; i < sizeof VOCABS / sizeof *VOCABS + sizeof EXTRA / sizeof *EXTRA; i++) {
         const char *name = i < 4 ? VOCABS[i] : EXTRA[i - 4];
         char gguf[512], oct[256];
@@ -210,7 +210,7 @@ static void round_trip_every_vocabulary(void) {
 
 static void round_trip_smollm2(void) {
     if (!file_exists("models/smollm2-135m-instruct.q8.octet")) SKIP("run make models");
-    if (!file_exists(shared_path("data/fortunes-dev.txt"))) SKIP("../shared is missing");
+    SKIP_WITHOUT_SHARED("data/fortunes-dev.txt");
     vocab v;
     CHECK(open_vocab(&v, NULL, "models/smollm2-135m-instruct.q8.octet") == 0, "load");
     if (v.ok) round_trip(&v, "smollm2");
@@ -318,7 +318,7 @@ static void check_bytes(vocab *v, const char *label, const char *s, size_t n) {
 // Stray bytes (issue 22): a truncated UTF-8 lead before a space overflowed the SentencePiece
 // symbol array; bytes missing from a byte-level vocabulary became id 0, an end token.
 static void hostile_bytes_round_trip(void) {
-    if (!file_exists(shared_path("data/tokenizer/ggml-vocab-llama-spm.gguf"))) SKIP("../shared is missing");
+    SKIP_WITHOUT_SHARED("data/tokenizer/ggml-vocab-llama-spm.gguf");
     int done = 0;
     for (unsigned i = 0; i < sizeof VOCABS / sizeof *VOCABS + sizeof EXTRA / sizeof *EXTRA + 1; i++) {
         char oct[256];

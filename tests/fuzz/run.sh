@@ -11,7 +11,8 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=($(ls build/fuzz/fuzz_* | sed 's|.*/fuzz_||'))
 mkdir -p build/fuzz/crashes build/fuzz/logs
 run_one() {
-    local n=$1 secs=$2
+    local n=$1 secs=$2 missing
+    if missing=$(bash tests/fuzz/missing.sh "$n"); then printf 'SKIP: fuzz_%s (needs %s: made from ../shared)\n' "$n" "$missing"; return; fi
     mkdir -p "build/fuzz/corpus/$n"
     build/fuzz/fuzz_$n -max_total_time="$secs" -timeout=10 -rss_limit_mb=3072 -max_len=1048576 -print_final_stats=1 \
         -artifact_prefix="build/fuzz/crashes/$n-" "build/fuzz/corpus/$n" "build/fuzz/seeds/$n" $(ls -d tests/fuzz/regressions/$n 2>/dev/null) >"build/fuzz/logs/$n.log" 2>&1
