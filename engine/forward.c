@@ -51,7 +51,7 @@ int octet_context_init(octet_context *c, const octet_model *m, int n_ctx, int n_
 
 void octet_context_free(octet_context *c) {
     free(c->k_cache); free(c->v_cache); free(c->x); free(c->xb); free(c->q); free(c->k); free(c->v);
-    free(c->att); free(c->hb); free(c->hb2); free(c->logits); free(c->scores); free(c->kv_rows); free(c->rope_cs);
+    free(c->att); free(c->hb); free(c->hb2); free(c->logits); free(c->scores); free(c->kv_rows); free(c->rope_cs); free(c->step_logits);
     if (c->tp) octet_threadpool_free(c->tp);
     octet_scratch_free(&c->scratch);
     memset(c, 0, sizeof *c);
@@ -80,7 +80,17 @@ static void rope(float *v, const float *cs_sn, const octet_hparams *hp) {
     }
 }
 
-typedef struct { octet_context *c; int layer, n; } att_job;
+// One sequence's part of a step: its context (KV cache, position), its tokens and where their
+// rows sit among the step's, and where its logits go.
+typedef struct {
+    octet_context *kv;
+    const int32_t *tokens;
+    int n, t0;
+    float *logits;   // NULL: none; else every row's (all) or the last row's
+    int all;
+} step_seq;
+
+typedef struct { octet_context *c; const step_seq *seqs; int n_seqs, layer; } att_job;
 
 // Rows [r0, r0 + n) of one head in a layer's cache as f32 rows ld floats apart: the cache itself
 // (f32), or the rows converted into tmp (f16, ld = hd).
@@ -114,22 +124,31 @@ static void attention_worker(void *p, int ith, int nth) {
     att_job *j = p;
     octet_context *c = j->c;
     const octet_hparams *hp = &c->m->hp;
-    int hd = (int)hp->head_dim, nh = (int)hp->n_heads, group = (int)(hp->n_heads / hp->n_kv_heads);
-    // A window at or beyond the context drops no position: it is no window (and any u32 fits).
-    int qd = (int)hp->q_dim, window = c->m->layers[j->layer].sliding && hp->sliding_window < (uint32_t)c->n_ctx ? (int)hp->sliding_window : 0;
+    int hd = (int)hp->head_dim, nh = (int)hp->n_heads, group = (int)(hp->n_heads / hp->n_kv_heads), qd = (int)hp->q_dim;
     size_t ss = score_stride(c->n_ctx);
     float *scores = c->scores + (size_t)ith * ATT_TOKENS * ss, scale = hp->attn_scale, cap = hp->attn_softcap;
     float *tmp = c->kv_rows + (size_t)ith * att_scratch((size_t)hd), *panel = tmp + ATT_ROWS * hd, *tout = panel + ATT_TOKENS * hd;
-    const void *kc = layer_cache(c, c->k_cache, j->layer), *vc = layer_cache(c, c->v_cache, j->layer);
     const octet_kernel_set *ks = octet_kernels();
-    // Items are dealt round-robin: later tokens attend to more positions, so contiguous ranges
-    // would leave the thread with the early tokens idle.
-    int blocks = (j->n + ATT_TOKENS - 1) / ATT_TOKENS;
-    for (int it = ith; it < blocks * nh; it += nth) {
-        int t0 = it / nh * ATT_TOKENS, h = it % nh, off = h / group * hd, nt = j->n - t0 < ATT_TOKENS ? j->n - t0 : ATT_TOKENS;
+    // Items (a head for up to ATT_TOKENS tokens of one sequence) are numbered sequence after
+    // sequence and dealt round-robin: later tokens attend to more positions, so contiguous ranges
+    // would leave the thread with the early tokens idle. Each sequence's items are those it
+    // would have alone, so its bits do not depend on what shares the step.
+    int items = 0;
+    for (int q = 0; q < j->n_seqs; q++) items += (j->seqs[q].n + ATT_TOKENS - 1) / ATT_TOKENS * nh;
+    for (int it = ith, q = 0, q_first = 0; it < items; it += nth) {
+        while (it >= q_first + (j->seqs[q].n + ATT_TOKENS - 1) / ATT_TOKENS * nh) q_first += (j->seqs[q++].n + ATT_TOKENS - 1) / ATT_TOKENS * nh;
+        const step_seq *sq = &j->seqs[q];
+        const octet_context *kv = sq->kv;
+        int local = it - q_first, n = sq->n;
+        int t0 = local / nh * ATT_TOKENS, h = local % nh, off = h / group * hd, nt = n - t0 < ATT_TOKENS ? n - t0 : ATT_TOKENS;
+        // A window at or beyond the context drops no position: it is no window (and any u32 fits).
+        int window = c->m->layers[j->layer].sliding && hp->sliding_window < (uint32_t)kv->n_ctx ? (int)hp->sliding_window : 0;
+        const void *kc = layer_cache(kv, kv->k_cache, j->layer), *vc = layer_cache(kv, kv->v_cache, j->layer);
+        const float *q_rows = c->q + (size_t)sq->t0 * qd;
+        float *att_rows = c->att + (size_t)sq->t0 * qd;
         // Token t0 + u attends to positions [lo(u), first_last + u]: from 0, or on a sliding layer
         // the last `window` positions.
-        int first_last = c->pos + t0, end = first_last + nt;
+        int first_last = kv->pos + t0, end = first_last + nt;
 #define LO(u) (window && first_last + (u) + 1 > window ? first_last + (u) + 1 - window : 0)
         int lo0 = LO(0);
         // One token alone over an f32 cache reads its rows in one call (no reuse to gain).
@@ -142,12 +161,12 @@ static void attention_worker(void *p, int ith, int nth) {
         for (int u = 0; tiles && u < ATT_TOKENS; u++)
             for (int i = 0; i < hd; i += 8) {
                 float *d = panel + (size_t)u / P * P * hd + ((size_t)(i / 8) * P + u % P) * 8;
-                if (u < nt) memcpy(d, c->q + (size_t)(t0 + u) * qd + (size_t)h * hd + i, 8 * sizeof(float));
+                if (u < nt) memcpy(d, q_rows + (size_t)(t0 + u) * qd + (size_t)h * hd + i, 8 * sizeof(float));
                 else memset(d, 0, 8 * sizeof(float));
             }
         for (int r0 = lo0; r0 < end; r0 += step) {
             int rows = end - r0 < step ? end - r0 : step;
-            const float *kb = cache_rows(c, ks, kc, r0, rows, off, tmp, &ld);
+            const float *kb = cache_rows(kv, ks, kc, r0, rows, off, tmp, &ld);
             for (int u0 = 0; tiles && u0 < nt; u0 += P) {
                 octet_tile_f32 t = {.w = panel + (size_t)u0 * hd, .a = kb, .lda = ld, .P = P, .nt = rows, .k = hd, .out = tout};
                 ks->gemm_tile_f32(&t);
@@ -158,7 +177,7 @@ static void attention_worker(void *p, int ith, int nth) {
             }
             for (int u = 0; !tiles && u < nt; u++) {
                 int a = LO(u) > r0 ? LO(u) : r0, b = first_last + u + 1 < r0 + rows ? first_last + u + 1 : r0 + rows;
-                if (a < b) ks->dot_rows_f32(c->q + (size_t)(t0 + u) * qd + (size_t)h * hd, kb + (size_t)(a - r0) * ld, ld, b - a, hd, scores + u * ss + a);
+                if (a < b) ks->dot_rows_f32(q_rows + (size_t)(t0 + u) * qd + (size_t)h * hd, kb + (size_t)(a - r0) * ld, ld, b - a, hd, scores + u * ss + a);
             }
         }
         float *rows_at[ATT_TOKENS];
@@ -170,15 +189,15 @@ static void attention_worker(void *p, int ith, int nth) {
             if (cap > 0) ks->softcap(sc + lo, first_last + u - lo + 1, cap);
             rows_at[u] = sc + lo;
             rows_n[u] = first_last + u + 1 - lo;
-            memset(c->att + (size_t)(t0 + u) * qd + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
+            memset(att_rows + (size_t)(t0 + u) * qd + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
         }
         ks->softmax(rows_at, rows_n, nt);   // the item's rows together (their sums side by side)
         for (int r0 = lo0; r0 < end; r0 += step) {
             int rows = end - r0 < step ? end - r0 : step;
-            const float *vb = cache_rows(c, ks, vc, r0, rows, off, tmp, &ld);
+            const float *vb = cache_rows(kv, ks, vc, r0, rows, off, tmp, &ld);
             for (int u = 0; u < nt; u++) {
                 int a = LO(u) > r0 ? LO(u) : r0, b = first_last + u + 1 < r0 + rows ? first_last + u + 1 : r0 + rows;
-                if (a < b) ks->axpy_rows_f32(scores + u * ss + a, vb + (size_t)(a - r0) * ld, ld, b - a, c->att + (size_t)(t0 + u) * qd + (size_t)h * hd, hd);
+                if (a < b) ks->axpy_rows_f32(scores + u * ss + a, vb + (size_t)(a - r0) * ld, ld, b - a, att_rows + (size_t)(t0 + u) * qd + (size_t)h * hd, hd);
             }
         }
 #undef LO
@@ -240,25 +259,33 @@ static void add_bias(float *y, const octet_tensor *b, int n, int width) {
         for (int i = 0; i < width; i++) y[(size_t)t * width + i] += bb[i];
 }
 
-// One chunk of at most n_batch tokens; logits_out NULL skips the final norm and LM head.
-static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int all, float *logits_out) {
+// One step: the seqs' tokens, at most n_batch rows in all, through every layer with c's buffers
+// and threads; each sequence's rows attend to its own cache. Every row's result is computed as
+// it would be alone (the matmuls and norms work row by row, attention per sequence), so a
+// sequence's logits do not depend on what else shares the step.
+static int forward_step(octet_context *c, const step_seq *seqs, int n_seqs) {
     const octet_model *m = c->m;
     const octet_hparams *hp = &m->hp;
     int dim = (int)hp->dim, qd = (int)hp->q_dim, kvd = (int)hp->kv_dim, hid = (int)hp->hidden_dim, hd = (int)hp->head_dim, rd = (int)hp->rope_dim;
+    int n = seqs[n_seqs - 1].t0 + seqs[n_seqs - 1].n;
     uint32_t first = (uint32_t)c->first_layer;
     c->first_layer = 0;
-    for (int t = 0; t < n; t++) {
-        if (!first) {
-            float *x = c->x + (size_t)t * dim;
-            octet_tensor_row_f32(m->tok_embd, (uint64_t)tokens[t], x);
-            if (hp->embed_scale != 1.0f)
-                for (int i = 0; i < dim; i++) x[i] *= hp->embed_scale;
-        }
-        for (int r = 0; r < 2 && m->rope[r].inv_freq; r++) {
-            // LongRoPE: the long-context frequencies for a chunk that ends past the original context.
-            const octet_rope_table *rt = &m->rope[r];
-            const float *f = rt->inv_freq_long && (uint32_t)(c->pos + n) > rt->long_after ? rt->inv_freq_long : rt->inv_freq;
-            rope_angles(c->rope_cs + ((size_t)t * 2 + r) * rd, c->pos + t, hp, f, rt->mscale);
+    for (int q = 0; q < n_seqs; q++) {
+        const step_seq *sq = &seqs[q];
+        for (int u = 0; u < sq->n; u++) {
+            int t = sq->t0 + u;
+            if (!first) {
+                float *x = c->x + (size_t)t * dim;
+                octet_tensor_row_f32(m->tok_embd, (uint64_t)sq->tokens[u], x);
+                if (hp->embed_scale != 1.0f)
+                    for (int i = 0; i < dim; i++) x[i] *= hp->embed_scale;
+            }
+            for (int r = 0; r < 2 && m->rope[r].inv_freq; r++) {
+                // LongRoPE: the long-context frequencies for a chunk that ends past the original context.
+                const octet_rope_table *rt = &m->rope[r];
+                const float *f = rt->inv_freq_long && (uint32_t)(sq->kv->pos + sq->n) > rt->long_after ? rt->inv_freq_long : rt->inv_freq;
+                rope_angles(c->rope_cs + ((size_t)t * 2 + r) * rd, sq->kv->pos + u, hp, f, rt->mscale);
+            }
         }
     }
 #define OBSERVE(layer, site, x, k) if (c->observe) c->observe(c->observe_ud, (int)(layer), site, x, n, k)
@@ -275,16 +302,19 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
         add_bias(c->v, L->bv, n, kvd);
         head_norms(c->q, L->q_norm, n, (int)hp->n_heads, hd, hp->norm_eps);
         head_norms(c->k, L->k_norm, n, (int)hp->n_kv_heads, hd, hp->norm_eps);
-        void *kc = layer_cache(c, c->k_cache, (int)l), *vc = layer_cache(c, c->v_cache, (int)l);
-        for (int t = 0; t < n; t++) {
-            int pos = c->pos + t;
-            const float *angles = c->rope_cs + ((size_t)t * 2 + L->rope) * rd;
-            for (uint32_t h = 0; h < hp->n_heads; h++) rope(c->q + (size_t)t * qd + h * hd, angles, hp);
-            for (uint32_t h = 0; h < hp->n_kv_heads; h++) rope(c->k + (size_t)t * kvd + h * hd, angles, hp);
-            cache_store(c, kc, pos, c->k + (size_t)t * kvd);
-            cache_store(c, vc, pos, c->v + (size_t)t * kvd);
+        for (int q = 0; q < n_seqs; q++) {
+            octet_context *kv = seqs[q].kv;
+            void *kc = layer_cache(kv, kv->k_cache, (int)l), *vc = layer_cache(kv, kv->v_cache, (int)l);
+            for (int u = 0; u < seqs[q].n; u++) {
+                int t = seqs[q].t0 + u;
+                const float *angles = c->rope_cs + ((size_t)t * 2 + L->rope) * rd;
+                for (uint32_t h = 0; h < hp->n_heads; h++) rope(c->q + (size_t)t * qd + h * hd, angles, hp);
+                for (uint32_t h = 0; h < hp->n_kv_heads; h++) rope(c->k + (size_t)t * kvd + h * hd, angles, hp);
+                cache_store(kv, kc, kv->pos + u, c->k + (size_t)t * kvd);
+                cache_store(kv, vc, kv->pos + u, c->v + (size_t)t * kvd);
+            }
         }
-        att_job aj = {c, (int)l, n};
+        att_job aj = {c, seqs, n_seqs, (int)l};
         octet_threadpool_run(c->tp, attention_worker, &aj);
         OBSERVE(l, OCTET_SITE_ATTN_OUT, c->att, qd);
         octet_matmul(c->tp, &c->scratch, L->wo, c->att, n, c->xb);
@@ -300,15 +330,41 @@ static void forward_chunk(octet_context *c, const int32_t *tokens, int n, int al
         octet_matmul(c->tp, &c->scratch, L->w_down, c->hb, n, c->xb);
         residual_add(c, c->x, c->xb, L->ffn_post_norm, n, dim);
     }
-    c->pos += n;
-    if (!logits_out) return;
-    // Only the rows whose logits are wanted go through the final norm and the LM head.
-    int first_row = all ? 0 : n - 1, rows = n - first_row;
-    for (int t = first_row; t < n; t++) k_rmsnorm(c->xb + (size_t)(t - first_row) * dim, c->x + (size_t)t * dim, m->output_norm->data, dim, hp->norm_eps);
+    for (int q = 0; q < n_seqs; q++) seqs[q].kv->pos += seqs[q].n;
+    // Only the rows whose logits are wanted go through the final norm and the LM head, in one
+    // pass over its weights for every sequence of the step.
+    int rows = 0;
+    for (int q = 0; q < n_seqs; q++) {
+        const step_seq *sq = &seqs[q];
+        if (!sq->logits) continue;
+        for (int t = sq->all ? sq->t0 : sq->t0 + sq->n - 1; t < sq->t0 + sq->n; t++, rows++)
+            k_rmsnorm(c->xb + (size_t)rows * dim, c->x + (size_t)t * dim, m->output_norm->data, dim, hp->norm_eps);
+    }
+    if (!rows) return 0;
     if (c->observe) c->observe(c->observe_ud, (int)hp->n_layers, OCTET_SITE_HEAD_IN, c->xb, rows, dim);
 #undef OBSERVE
-    octet_matmul(c->tp, &c->scratch, m->output, c->xb, rows, logits_out);
-    soft_cap(logits_out, (size_t)rows * hp->vocab_size, hp->final_softcap);
+    size_t V = hp->vocab_size;
+    float *out = n_seqs == 1 ? seqs[0].logits : NULL;
+    if (!out) {   // several sequences: the step's rows, then each sequence's copied out
+        if ((size_t)rows > c->step_rows) {
+            float *b = realloc(c->step_logits, (size_t)rows * V * sizeof *b);
+            if (!b) { octet_set_error("out of memory for %d rows of logits", rows); return -1; }
+            c->step_logits = b;
+            c->step_rows = (size_t)rows;
+        }
+        out = c->step_logits;
+    }
+    octet_matmul(c->tp, &c->scratch, m->output, c->xb, rows, out);
+    soft_cap(out, (size_t)rows * V, hp->final_softcap);
+    if (n_seqs > 1)
+        for (int q = 0, r = 0; q < n_seqs; q++) {
+            const step_seq *sq = &seqs[q];
+            if (!sq->logits) continue;
+            int k = sq->all ? sq->n : 1;
+            memcpy(sq->logits, out + (size_t)r * V, (size_t)k * V * sizeof *out);
+            r += k;
+        }
+    return 0;
 }
 
 int octet_forward_check(const octet_model *m, int pos, int n_ctx, const int32_t *tokens, int n) {
@@ -324,10 +380,49 @@ int octet_forward(octet_context *c, const int32_t *tokens, int n, float *logits,
     if (octet_forward_check(c->m, c->pos, c->n_ctx, tokens, n) != 0) return -1;
     for (int done = 0; done < n;) {
         int k = n - done < c->n_batch ? n - done : c->n_batch, last_chunk = done + k == n;
-        float *out = all ? logits + (size_t)done * hp->vocab_size : c->logits;
-        forward_chunk(c, tokens + done, k, all, all || last_chunk ? out : NULL);
+        step_seq sq = {c, tokens + done, k, 0, NULL, all};
+        if (all) sq.logits = logits + (size_t)done * hp->vocab_size;
+        else if (last_chunk) sq.logits = c->logits;
+        if (forward_step(c, &sq, 1) != 0) return -1;
         done += k;
     }
     if (!all) memcpy(logits, c->logits, (size_t)hp->vocab_size * sizeof(float));
     return 0;
+}
+
+int octet_forward_batch(octet_context *c, const octet_batch_seq *seqs, int n_seqs) {
+    step_seq *step = malloc((size_t)(n_seqs > 0 ? n_seqs : 1) * sizeof *step);
+    int *done = calloc((size_t)(n_seqs > 0 ? n_seqs : 1), sizeof *done);
+    if (!step || !done) { free(step); free(done); octet_set_error("out of memory"); return -1; }
+    int rc = 0;
+    for (int q = 0; q < n_seqs && rc == 0; q++) {
+        const octet_context *kv = seqs[q].kv;
+        if (kv->m != c->m || kv->kv_f16 != c->kv_f16 || kv->n_ctx > c->n_ctx) {
+            octet_set_error("batch: sequence %d has another model, KV cache type or a larger context than the step's context", q);
+            rc = -1;
+        }
+        for (int p = 0; p < q && rc == 0; p++)
+            if (seqs[p].kv == kv) { octet_set_error("batch: sequences %d and %d share one context", p, q); rc = -1; }
+        if (rc == 0 && octet_forward_check(c->m, kv->pos, kv->n_ctx, seqs[q].tokens, seqs[q].n) != 0) rc = -1;
+    }
+    // Steps of at most n_batch rows: each sequence in order takes what is left of its tokens up
+    // to what is left of the step, so a long prompt is cut into chunks between the others' tokens.
+    for (int left = 1; rc == 0 && left;) {
+        int rows = 0, k = 0;
+        left = 0;
+        for (int q = 0; q < n_seqs; q++) {
+            const octet_batch_seq *b = &seqs[q];
+            int take = b->n - done[q] < c->n_batch - rows ? b->n - done[q] : c->n_batch - rows;
+            if (take <= 0) { left |= done[q] < b->n; continue; }
+            step[k] = (step_seq){b->kv, b->tokens + done[q], take, rows, NULL, 0};
+            if (b->logits && done[q] + take == b->n) step[k].logits = b->logits;
+            rows += take;
+            done[q] += take;
+            left |= done[q] < b->n;
+            k++;
+        }
+        if (k && forward_step(c, step, k) != 0) rc = -1;
+    }
+    free(step); free(done);
+    return rc;
 }

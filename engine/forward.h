@@ -20,6 +20,8 @@ typedef struct {
     float *logits;                            // the last position's (vocab floats)
     float *scores;                            // [n_threads][8][n_ctx]: attention items of 8 tokens
     float *rope_cs;                           // [n_batch][rope_dim]: cos, sin per pair
+    float *step_logits;                       // a batched step's LM head rows (step_rows of them), grown on demand
+    size_t step_rows;
     octet_threadpool *tp;
     octet_scratch scratch;
     octet_observe_fn observe;                 // NULL unless calibrating
@@ -36,6 +38,15 @@ void octet_context_free(octet_context *c);
 // Writes logits of every token (all = 1: n * vocab floats) or of the last (vocab floats).
 // Returns 0, or -1 when the context is full or a token id is invalid.
 int  octet_forward(octet_context *c, const int32_t *tokens, int n, float *logits, int all);
+// One sequence of a batched evaluation: its own context (whose KV cache and position it
+// advances), n tokens, and where the logits of its last token go (vocab floats; NULL: none).
+typedef struct { octet_context *kv; const int32_t *tokens; int n; float *logits; } octet_batch_seq;
+// Evaluates several sequences together on c's buffers and threads (c may be one of them): steps
+// of at most c->n_batch rows in all, each sequence taking its tokens in order (a long prompt is
+// cut into chunks). Every sequence's logits equal, bit for bit, those octet_forward gives it
+// alone in the same chunks (same model, KV cache type and activation mode; contexts no larger
+// than c's). Returns 0, or -1 with the error set before anything is evaluated.
+int  octet_forward_batch(octet_context *c, const octet_batch_seq *seqs, int n_seqs);
 // The checks octet_forward makes before evaluating (any backend): n > 0, room in the context,
 // token ids inside the vocabulary. Returns 0 or -1 with the error set.
 int  octet_forward_check(const octet_model *m, int pos, int n_ctx, const int32_t *tokens, int n);

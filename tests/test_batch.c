@@ -1,0 +1,200 @@
+// Batched evaluation (octet_eval_batch): several sequences in one forward step give each the
+// logits it gets alone, bit for bit: prompts of different lengths cut into chunks between the
+// others' decode tokens, sequences joining and leaving mid-run, 1 and 2 threads, the native
+// kernel set and the scalar reference (a second run of this binary with OCTET_KERNELS=scalar).
+// Models: the default SmolLM2 file (per-32 int8 with marked asymmetric activations), and the
+// Gemma 3 (sliding window, GELU) and Gemma 2 (soft-caps) fixtures, which need nothing but the repo.
+#include "check.h"
+#include "octet.h"
+#include "sampler.h"
+#include "util.h"
+
+#define N_SEQ 4
+#define DECODE 5
+#define MAX_PROMPT 48
+
+typedef struct { int32_t prompt[MAX_PROMPT]; int n_prompt, join_at, leave_after; } seqdef;
+
+// Each sequence alone: its prompt in one evaluation, then DECODE greedy steps; the logits after
+// the prompt and after each step ((DECODE + 1) * vocab floats per sequence).
+static float *alone(octet_model *m, const seqdef *d, int threads) {
+    int V = octet_vocab_size(m);
+    float *L = malloc((size_t)N_SEQ * (DECODE + 1) * V * sizeof *L);
+    for (int i = 0; L && i < N_SEQ; i++) {
+        octet_session_params sp = {128, 64, threads, OCTET_ACT_INT8, 0, OCTET_DEVICE_CPU};
+        octet_session *s = octet_session_new(m, &sp);
+        float *l = L + (size_t)i * (DECODE + 1) * V;
+        int ok = s && octet_eval(s, d[i].prompt, d[i].n_prompt, l, 0) == 0;
+        for (int k = 1; ok && k <= DECODE; k++) {
+            int32_t next = octet_argmax(l + (size_t)(k - 1) * V, V);
+            ok = octet_eval(s, &next, 1, l + (size_t)k * V, 0) == 0;
+        }
+        CHECK(ok, "sequence %d alone: %s", i, octet_last_error());
+        octet_session_free(s);
+    }
+    return L;
+}
+
+// The same sequences through octet_eval_batch: step g evaluates every sequence that has joined
+// (join_at <= g) and not left: its whole prompt at its first step (cut into chunks of the step's
+// 16 rows, between the others' tokens), one greedy token after that.
+static int batched_equals_alone(octet_model *m, const seqdef *d, const float *ref, int threads, const char *label) {
+    int V = octet_vocab_size(m), k[N_SEQ] = {0}, mismatches = 0, steps_with_mixed = 0;
+    octet_session *s[N_SEQ];
+    float *l = malloc((size_t)N_SEQ * V * sizeof *l);
+    int32_t next[N_SEQ];
+    for (int i = 0; i < N_SEQ; i++) {
+        octet_session_params sp = {128, 16, threads, OCTET_ACT_INT8, 0, OCTET_DEVICE_CPU};
+        s[i] = octet_session_new(m, &sp);
+        CHECK(s[i] != NULL, "%s: session: %s", label, octet_last_error());
+        if (!s[i]) return -1;
+    }
+    for (int g = 0; g < 16; g++) {
+        octet_session *ss[N_SEQ];
+        const int32_t *tok[N_SEQ];
+        int n[N_SEQ], who[N_SEQ], c = 0, prompts = 0;
+        float *out[N_SEQ];
+        for (int i = 0; i < N_SEQ; i++) {
+            if (g < d[i].join_at || k[i] > d[i].leave_after || k[i] > DECODE) continue;
+            ss[c] = s[i];
+            tok[c] = k[i] == 0 ? d[i].prompt : &next[i];
+            n[c] = k[i] == 0 ? d[i].n_prompt : 1;
+            prompts += k[i] == 0;
+            out[c] = l + (size_t)i * V;
+            who[c++] = i;
+        }
+        if (!c) break;
+        steps_with_mixed += prompts && prompts < c;
+        // The first sequence's session runs the step (its buffers and threads): after sequence 0
+        // leaves, another one does, and nothing may change.
+        int rc = octet_eval_batch(ss, c, tok, n, out);
+        CHECK(rc == 0, "%s: step %d: %s", label, g, octet_last_error());
+        if (rc != 0) break;
+        for (int j = 0; j < c; j++) {
+            int i = who[j];
+            const float *want = ref + ((size_t)i * (DECODE + 1) + k[i]) * V;
+            if (memcmp(l + (size_t)i * V, want, (size_t)V * sizeof *l)) {
+                if (mismatches++ < 3) CHECK(0, "%s: sequence %d, output %d differs from the sequence alone", label, i, k[i]);
+            }
+            next[i] = octet_argmax(l + (size_t)i * V, V);
+            k[i]++;
+        }
+    }
+    CHECK(steps_with_mixed > 0, "%s: no step mixed a prompt with decode tokens", label);
+    for (int i = 0; i < N_SEQ; i++) {
+        CHECK(k[i] == (d[i].leave_after < DECODE ? d[i].leave_after + 1 : DECODE + 1), "%s: sequence %d produced %d outputs", label, i, k[i]);
+        octet_session_free(s[i]);
+    }
+    free(l);
+    return mismatches;
+}
+
+static void set_up(octet_model *m, seqdef *d, const char *const *texts) {
+    int V = octet_vocab_size(m);
+    static const int lens[N_SEQ] = {5, 40, 1, 17}, join[N_SEQ] = {0, 0, 2, 1}, leave[N_SEQ] = {2, DECODE, DECODE, DECODE};
+    for (int i = 0; i < N_SEQ; i++) {
+        d[i].n_prompt = lens[i];
+        d[i].join_at = join[i];
+        d[i].leave_after = leave[i];
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (texts && octet_tokenize_text(m, texts[i], strlen(texts[i]), -1, 0, &ids, &n) == 0 && n >= 1) {
+            d[i].n_prompt = (int)(n < MAX_PROMPT ? n : MAX_PROMPT);
+            memcpy(d[i].prompt, ids, (size_t)d[i].n_prompt * sizeof *ids);
+        } else
+            for (int t = 0; t < lens[i]; t++) d[i].prompt[t] = (int32_t)((i * 131 + t * 37 + 11) % V);
+        free(ids);
+    }
+}
+
+static void check_model(const char *path, const char *const *texts) {
+    octet_model *m = octet_load(path);
+    CHECK(m != NULL, "%s: %s", path, octet_last_error());
+    if (!m) return;
+    seqdef d[N_SEQ];
+    set_up(m, d, texts);
+    for (int threads = 1; threads <= 2; threads++) {
+        float *ref = alone(m, d, threads);
+        char label[300];
+        snprintf(label, sizeof label, "%s, %d thread%s", path, threads, threads > 1 ? "s" : "");
+        int bad = ref ? batched_equals_alone(m, d, ref, threads, label) : -1;
+        printf("  %s: %s\n", label, bad == 0 ? "every output identical" : "DIFFERS");
+        free(ref);
+    }
+    octet_free(m);
+}
+
+static const char *fixture(const char *name, const char *type) {
+    static char out[4][256];
+    static int k;
+    char *o = out[k++ & 3];
+    snprintf(o, sizeof out[0], "tests/out/batch-%s.%s.octet", name, type);
+    if (!file_exists(o)) run_cmd(NULL, "mkdir -p tests/out && ./octet convert tests/fixtures/arch/%s -o %s --type %s --calib none --quiet", name, o, type);
+    return o;
+}
+
+static void smollm2_batched_equals_alone(void) {
+    const char *path = "models/smollm2-135m-instruct.octet";
+    if (!file_exists(path)) SKIP("models/smollm2-135m-instruct.octet missing (make models)");
+    if (getenv("OCTET_KERNELS") && !strcmp(getenv("OCTET_KERNELS"), "scalar")) SKIP("the scalar set runs the fixtures only (SmolLM2 takes it a minute)");
+    static const char *const texts[N_SEQ] = {
+        "The capital of France is",
+        "Once upon a time, in a small village at the edge of a great forest, there lived an old clockmaker who had never once left",
+        "Hi",
+        "def fibonacci(n):\n    if n < 2:\n        return n",
+    };
+    check_model(path, texts);
+}
+
+static void gemma3_fixture_batched_equals_alone(void) { check_model(fixture("gemma3", "q8g32h"), NULL); }
+static void gemma2_fixture_batched_equals_alone(void) { check_model(fixture("gemma2", "q8"), NULL); }
+
+// A batch is checked whole before anything runs: no session advances when one is refused.
+static void bad_batches_change_nothing(void) {
+    octet_model *m = octet_load(fixture("gemma3", "q8g32h"));
+    CHECK(m != NULL, "%s", octet_last_error());
+    if (!m) return;
+    octet_session_params sp = {32, 8, 1, OCTET_ACT_INT8, 0, OCTET_DEVICE_CPU}, f32 = sp, big = sp;
+    f32.act = OCTET_ACT_F32;
+    big.n_ctx = 64;
+    octet_session *a = octet_session_new(m, &sp), *b = octet_session_new(m, &sp), *c = octet_session_new(m, &f32), *d = octet_session_new(m, &big);
+    int32_t ok[3] = {1, 2, 3}, bad[2] = {1, 1 << 30};
+    const int32_t *tok[2] = {ok, bad};
+    int n[2] = {3, 2};
+    octet_session *pair[2] = {a, b};
+    CHECK(octet_eval_batch(pair, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "vocabulary"), "a bad token id: %s", octet_last_error());
+    CHECK(octet_session_pos(a) == 0 && octet_session_pos(b) == 0, "a refused batch advanced a session");
+    tok[1] = ok;
+    octet_session *dup[2] = {a, a}, *mixed[2] = {a, c}, *larger[2] = {a, d};
+    CHECK(octet_eval_batch(dup, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "share"), "one session twice: %s", octet_last_error());
+    CHECK(octet_eval_batch(mixed, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "activation"), "another activation mode: %s", octet_last_error());
+    CHECK(octet_eval_batch(larger, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "context"), "a larger context: %s", octet_last_error());
+    n[1] = 40;   // more than b's context
+    int32_t many[40] = {0};
+    tok[1] = many;
+    CHECK(octet_eval_batch(pair, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "context"), "a full context: %s", octet_last_error());
+    CHECK(octet_session_pos(a) == 0 && octet_session_pos(b) == 0, "a refused batch advanced a session");
+    octet_session_free(a); octet_session_free(b); octet_session_free(c); octet_session_free(d);
+    octet_free(m);
+}
+
+// The scalar reference set: this binary again with OCTET_KERNELS=scalar.
+static void scalar_set_too(void) {
+    if (getenv("OCTET_KERNELS")) SKIP("already running one forced set");
+    if (getenv("OCTET_SANITIZED")) SKIP("the sanitized suite runs the native set only (time)");
+    char *out = NULL;
+    int rc = run_cmd(&out, "OCTET_KERNELS=scalar ./build/tests/test_batch 2>&1");
+    printf("%s", out ? out : "");
+    CHECK(rc == 0, "OCTET_KERNELS=scalar: exit %d", rc);
+    free(out);
+}
+
+int main(void) {
+    if (getenv("OCTET_KERNELS")) printf("  (kernel set forced: %s)\n", getenv("OCTET_KERNELS"));
+    RUN(gemma3_fixture_batched_equals_alone);
+    RUN(gemma2_fixture_batched_equals_alone);
+    RUN(smollm2_batched_equals_alone);
+    RUN(bad_batches_change_nothing);
+    RUN(scalar_set_too);
+    CHECK_DONE();
+}
