@@ -178,6 +178,20 @@ static void bad_batches_change_nothing(void) {
     octet_free(m);
 }
 
+// octet bench -pl: batched decode rows in the table and the JSON (the speed itself is measured by
+// benchmarks, not here).
+static void bench_batched_decode(void) {
+    const char *path = fixture("gemma3", "q8g32h");
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet bench -m %s -p 0 -n 4 -t 1 -r 1 -pl 1,3 -o json 2>/dev/null", path);
+    CHECK(rc == 0 && out && strstr(out, "\"test\":\"tg4 pl3\"") && strstr(out, "\"n_parallel\":3") && strstr(out, "\"test\":\"tg4 pl1\""),
+          "bench -pl 1,3: exit %d: %s", rc, out ? out : "");
+    free(out);
+    rc = run_cmd(&out, "./octet bench -m %s -p 0 -n 4 -pl 0 2>&1", path);
+    CHECK(rc == 1 && out && !strncmp(out, "octet: ", 7) && strstr(out, "-pl"), "bench -pl 0: exit %d: %s", rc, out ? out : "");
+    free(out);
+}
+
 // The scalar reference set: this binary again with OCTET_KERNELS=scalar.
 static void scalar_set_too(void) {
     if (getenv("OCTET_KERNELS")) SKIP("already running one forced set");
@@ -195,6 +209,7 @@ int main(void) {
     RUN(gemma2_fixture_batched_equals_alone);
     RUN(smollm2_batched_equals_alone);
     RUN(bad_batches_change_nothing);
+    RUN(bench_batched_decode);
     RUN(scalar_set_too);
     CHECK_DONE();
 }

@@ -1,10 +1,13 @@
 // octet bench: llama-bench-style throughput table. pp N = one prompt of N tokens from an empty
-// context; tg N = N single-token steps (greedy, each feeding the next). Random token ids.
+// context; tg N = N single-token steps (greedy, each feeding the next); tg N plB (-pl) = B
+// sequences decoding together, N steps of B tokens after a 64-token prompt each, aggregate tok/s
+// (llama-batched-bench's S_TG). Random token ids.
 #include "cli.h"
 #include "cmd_options.h"
 #include "kernels.h"
 #include "model.h"
 #include "octet.h"
+#include "sampler.h"
 #include "threadpool.h"
 #include "util.h"
 #include <math.h>
@@ -22,6 +25,8 @@ static void help(void) {
            "  -p LIST      prompt sizes, comma-separated (default 128,512; 0 = none)\n"
            "  -n LIST      generation lengths (default 128; 0 = none)\n"
            "  -t LIST      thread counts for the CPU (default 1,2)\n"
+           "  -pl LIST     batched decode: each B decodes B sequences together (after a 64-token prompt\n"
+           "               each) for every -n, aggregate tok/s (default none; CPU)\n"
            "  -r N         repetitions (default 5), after one warm-up run of each test\n"
            "  -o FMT       md (default), json or csv\n"
            "  --act LIST   activation modes: int8, int8-sym, int8-asym, int8-row, f32 (default int8)\n"
@@ -42,7 +47,7 @@ static int parse_list(const char *flag, const char *v, long lo, long hi, long *o
     return 0;
 }
 
-typedef struct { const char *test; int threads, act; double mean, sd; } result;
+typedef struct { const char *test; int threads, act; double mean, sd; int par; } result;
 
 // One measurement: tokens per second of a pp or tg test on a fresh (reset) session.
 static double run_once(octet_session *s, int vocab, int pp, int tg, uint64_t *seed) {
@@ -63,6 +68,30 @@ static double run_once(octet_session *s, int vocab, int pp, int tg, uint64_t *se
     return t > 0 ? (pp ? pp : tg) * 1000.0 / t : -1;
 }
 
+// Batched decode: B sessions each given a 64-token prompt (not timed), then tg steps that
+// evaluate one token of each together (octet_eval_batch), each sequence's next token its greedy
+// choice. Tokens per second of all B; -1 on failure.
+#define PL_PROMPT 64
+static double run_batched(octet_session *const *s, int B, int vocab, int tg, uint64_t *seed) {
+    int32_t *ids = malloc((size_t)B * PL_PROMPT * sizeof *ids), *tok = malloc((size_t)B * sizeof *tok);
+    const int32_t **tp = malloc((size_t)B * sizeof *tp);
+    int *n = malloc((size_t)B * sizeof *n);
+    float **lp = malloc((size_t)B * sizeof *lp), *logits = malloc((size_t)B * vocab * sizeof *logits);
+    double t = -1;
+    if (ids && tok && tp && n && lp && logits) {
+        for (int i = 0; i < B * PL_PROMPT; i++) { *seed = *seed * 6364136223846793005ull + 1442695040888963407ull; ids[i] = (int32_t)((*seed >> 33) % (uint64_t)vocab); }
+        for (int b = 0; b < B; b++) { octet_session_reset(s[b]); tp[b] = ids + (size_t)b * PL_PROMPT; n[b] = PL_PROMPT; lp[b] = logits + (size_t)b * vocab; }
+        int ok = octet_eval_batch(s, B, tp, n, lp) == 0;
+        double t0 = octet_time_ms();
+        for (int k = 0; k < tg && ok; k++) {
+            for (int b = 0; b < B; b++) { tok[b] = octet_argmax(lp[b], vocab); tp[b] = &tok[b]; n[b] = 1; }
+            ok = octet_eval_batch(s, B, tp, n, lp) == 0;
+        }
+        if (ok) t = octet_time_ms() - t0;
+    }
+    free(ids); free(tok); free(tp); free(n); free(lp); free(logits);
+    return t > 0 ? (double)B * tg * 1000.0 / t : -1;
+}
 
 // The CPU's memory read bandwidth with n threads: each reads its share of 256 MiB (8x a large
 // L3) either with memchr for a byte that is not there (libc's widest loads, one stream) or with
@@ -166,7 +195,7 @@ static const roof *roof_of(const roof *r, int n, int threads) {
 // are not counted); < 0: no roof measured.
 static double share(const result *t, const roof *r, uint64_t bytes, uint64_t macs) {
     if (!r) return -1;
-    if (t->test[0] == 't') return r->gbps > 0 ? 100.0 * t->mean * bytes / 1e9 / r->gbps : -1;
+    if (t->test[0] == 't') return r->gbps > 0 ? 100.0 * t->mean / t->par * bytes / 1e9 / r->gbps : -1;   // (a batched step reads the weights once for par tokens)
     return r->gmacs > 0 ? 100.0 * t->mean * macs / 1e9 / r->gmacs : -1;
 }
 
@@ -182,8 +211,8 @@ static void print_roofs(const roof *r, int n_roofs, const result *res, int n_res
             double sh = share(&res[k], &r[i], bytes, macs);
             if (sh < 0) continue;
             if (res[k].test[0] == 't')
-                printf("%s, %d thread%s: %.1f GB/s of weights read = %.0f%% of it (limit %.1f tok/s)\n", res[k].test, r[i].threads, s, res[k].mean * bytes / 1e9, sh,
-                       r[i].gbps * 1e9 / bytes);
+                printf("%s, %d thread%s: %.1f GB/s of weights read = %.0f%% of it (limit %.1f tok/s)\n", res[k].test, r[i].threads, s, res[k].mean / res[k].par * bytes / 1e9, sh,
+                       r[i].gbps * 1e9 / bytes * res[k].par);
             else
                 printf("%s, %d thread%s: %.1f G MAC/s in the matmuls (%.1f M per token) = %.0f%% of it (limit %.0f tok/s)\n", res[k].test, r[i].threads, s,
                        res[k].mean * macs / 1e9, macs / 1e6, sh, r[i].gmacs * 1e9 / macs);
@@ -221,8 +250,8 @@ static void gpu_references(const octet_model *m, const result *res, int n_res, u
 
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *fmt = "md", *v;
-    long pps[MAX_LIST] = {128, 512}, tgs[MAX_LIST] = {128}, threads[MAX_LIST] = {1, 2}, reps = 5, batch = 0;
-    int n_pp = 2, n_tg = 1, n_th = 2, acts[4] = {OCTET_ACT_INT8}, n_act = 1, device = OCTET_DEVICE_CPU, use_mmap = 0;
+    long pps[MAX_LIST] = {128, 512}, tgs[MAX_LIST] = {128}, threads[MAX_LIST] = {1, 2}, reps = 5, batch = 0, pls[MAX_LIST] = {0};
+    int n_pp = 2, n_tg = 1, n_th = 2, n_pl = 0, acts[4] = {OCTET_ACT_INT8}, n_act = 1, device = OCTET_DEVICE_CPU, use_mmap = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
@@ -231,6 +260,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-p")) { VAL(); if (parse_list(a, v, 0, 16384, pps, &n_pp)) return 1; }
         else if (!strcmp(a, "-n")) { VAL(); if (parse_list(a, v, 0, 16384, tgs, &n_tg)) return 1; }
         else if (!strcmp(a, "-t")) { VAL(); if (parse_list(a, v, 1, 256, threads, &n_th)) return 1; }
+        else if (!strcmp(a, "-pl") || !strcmp(a, "-npl")) { VAL(); if (parse_list(a, v, 1, 256, pls, &n_pl)) return 1; }
         else if (!strcmp(a, "-r")) { VAL(); if (cli_int(a, v, 1, 1000, &reps)) return 1; }
         else if (!strcmp(a, "-b")) { VAL(); if (cli_int(a, v, 1, 16384, &batch)) return 1; }
         else if (!strcmp(a, "-o")) {
@@ -258,13 +288,14 @@ int cmd_bench(int argc, char **argv) {
     }
     if (!model) return cli_fail("bench: missing -m FILE");
     if (device == OCTET_DEVICE_CUDA && !octet_has_cuda()) return cli_fail("--device cuda: this octet was built without CUDA (rebuild with make CUDA=1)");
+    if (device == OCTET_DEVICE_CUDA && n_pl) return cli_fail("-pl: batched decode runs on the CPU only for now");
     long max_pp = 1;
     for (int i = 0; i < n_pp; i++) if (pps[i] > max_pp) max_pp = pps[i];
     long max_tg = 1;
     for (int i = 0; i < n_tg; i++) if (tgs[i] > max_tg) max_tg = tgs[i];
     octet_model *m = octet_load_mode(model, use_mmap ? OCTET_LOAD_MMAP : OCTET_LOAD_MEMORY);
     if (!m) return cli_fail("%s", octet_last_error());
-    if (max_pp > octet_context_length(m) || max_tg > octet_context_length(m)) {
+    if (max_pp > octet_context_length(m) || max_tg + (n_pl ? PL_PROMPT : 0) > octet_context_length(m)) {
         octet_free(m);
         return cli_fail("bench: a test of %ld tokens exceeds the model's context (%d)", max_pp > max_tg ? max_pp : max_tg, octet_context_length(m));
     }
@@ -288,9 +319,9 @@ int cmd_bench(int argc, char **argv) {
 #endif
     int n_dev_threads = device == OCTET_DEVICE_CUDA ? 1 : n_th;
     for (int ti = 0; ti < n_dev_threads; ti++) cli_warn_threads(threads[ti], 1);
-    result *res = calloc((size_t)n_dev_threads * n_act * (n_pp + n_tg), sizeof *res);
+    result *res = calloc((size_t)n_dev_threads * n_act * (n_pp + n_tg + n_pl * n_tg), sizeof *res);
     int n_res = 0, rc = 1;
-    char (*names)[32] = calloc((size_t)(n_pp + n_tg), sizeof *names);
+    char (*names)[32] = calloc((size_t)(n_pp + n_tg + n_pl * n_tg), sizeof *names);
     if (!res || !names) { cli_fail("out of memory"); goto done; }
     uint64_t seed = 42;
     for (int ti = 0; ti < n_dev_threads; ti++)
@@ -314,9 +345,39 @@ int cmd_bench(int argc, char **argv) {
                 }
                 fputc('\n', stderr);
                 double mean = sum / reps, var = reps > 1 ? (sq - sum * sum / reps) / (reps - 1) : 0;
-                res[n_res++] = (result){names[k], (int)threads[ti], acts[ai], mean, var > 0 ? sqrt(var) : 0};
+                res[n_res++] = (result){names[k], (int)threads[ti], acts[ai], mean, var > 0 ? sqrt(var) : 0, 1};
             }
             octet_session_free(s);
+            // Batched decode: session 0 runs every step on this thread count (its batch holds
+            // all B tokens); the others hold their KV caches.
+            for (int pi = 0; pi < n_pl; pi++)
+                for (int gi = 0; gi < n_tg; gi++) {
+                    int B = (int)pls[pi], tg = (int)tgs[gi], k = n_pp + n_tg + pi * n_tg + gi;
+                    if (!tg) continue;
+                    octet_session **ss = calloc((size_t)B, sizeof *ss);
+                    if (!ss) { cli_fail("out of memory"); goto done; }
+                    int ok = 1;
+                    for (int b = 0; b < B && ok; b++) {
+                        octet_session_params bp = {PL_PROMPT + tg + 1, b ? 1 : (B > PL_PROMPT ? B : PL_PROMPT), b ? 1 : (int)threads[ti], acts[ai], 0, device};
+                        ok = (ss[b] = octet_session_new(m, &bp)) != NULL;
+                    }
+                    snprintf(names[k], sizeof names[k], "tg%d pl%d", tg, B);
+                    fprintf(stderr, "bench: %s, cpu, %ld threads, %s: warm-up", names[k], threads[ti], octet_act_name(acts[ai]));
+                    double sum = 0, sq = 0;
+                    ok = ok && run_batched(ss, B, octet_vocab_size(m), tg, &seed) > 0;
+                    for (long r = 0; r < reps && ok; r++) {
+                        double x = run_batched(ss, B, octet_vocab_size(m), tg, &seed);
+                        ok = x > 0;
+                        sum += x; sq += x * x;
+                        fprintf(stderr, " %.1f", x);
+                    }
+                    fputc('\n', stderr);
+                    for (int b = 0; b < B; b++) octet_session_free(ss[b]);
+                    free(ss);
+                    if (!ok) { cli_fail("%s", octet_last_error()); goto done; }
+                    double mean = sum / reps, var = reps > 1 ? (sq - sum * sum / reps) / (reps - 1) : 0;
+                    res[n_res++] = (result){names[k], (int)threads[ti], acts[ai], mean, var > 0 ? sqrt(var) : 0, B};
+                }
         }
     uint64_t nlen = 0;
     const char *mname = octet_kv_str(&m->file, "general.name", &nlen);
@@ -341,6 +402,7 @@ int cmd_bench(int argc, char **argv) {
             printf("%s\n  {\"model\":\"%s\",\"size_bytes\":%llu,\"params\":%llu,\"backend\":\"%s\",\"threads\":%d,\"act\":\"%s\",\"test\":\"%s\",\"tok_s\":%.2f,\"stddev\":%.2f",
                    i ? "," : "", label, (unsigned long long)bytes, (unsigned long long)params, backend, device == OCTET_DEVICE_CUDA ? 0 : res[i].threads,
                    octet_act_name(res[i].act), res[i].test, res[i].mean, res[i].sd);
+            if (res[i].par > 1 || strstr(res[i].test, " pl")) printf(",\"n_parallel\":%d", res[i].par);
             const roof *r = roof_of(roofs, n_roofs, res[i].threads);
             if (r) {  // the roofs of this thread count and the test's share of its own (decode: bandwidth, prefill: compute)
                 printf(",\"weight_bytes_per_token\":%llu,\"weight_macs_per_token\":%llu,\"probe_read_gbps\":%.2f", (unsigned long long)dec_bytes, (unsigned long long)macs, r->gbps);
