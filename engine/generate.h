@@ -16,4 +16,10 @@ typedef struct {
 int octet_generate(octet_session *s, const octet_model *m, octet_sampler *smp, const int32_t *prompt, int n_prompt,
                    int n_predict, int (*on_token)(void *ud, int32_t id, const char *text, size_t len), void *ud,
                    int32_t *ids, octet_gen_stats *st);
+// The same with the evaluations made by eval (a server's batched steps: it gives the logits of
+// the last of n tokens evaluated after those in s, or -1 with the error set); the host samples.
+typedef int (*octet_eval_fn)(void *eval_ud, octet_session *s, const int32_t *t, int n, float *logits);
+int octet_generate_via(octet_eval_fn eval, void *eval_ud, octet_session *s, const octet_model *m, octet_sampler *smp, const int32_t *prompt,
+                       int n_prompt, int n_predict, int (*on_token)(void *ud, int32_t id, const char *text, size_t len), void *ud,
+                       int32_t *ids, octet_gen_stats *st);
 #endif

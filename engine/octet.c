@@ -165,22 +165,24 @@ int octet_eval(octet_session *s, const int32_t *t, int n, float *logits, int all
     return 0;
 }
 
-int octet_eval_batch(octet_session *const *s, int n_seqs, const int32_t *const *tokens, const int *n, float *const *logits) {
+int octet_eval_batch(octet_session *runner, octet_session *const *s, int n_seqs, const int32_t *const *tokens, const int *n, float *const *logits) {
     if (n_seqs < 1) { octet_set_error("batch: no sequence"); return -1; }
+    if (!runner) runner = s[0];
+    if (runner->gpu) { octet_set_error("batch: the runner session runs on the GPU (batched steps are CPU-only for now)"); return -1; }
     octet_batch_seq *b = malloc((size_t)n_seqs * sizeof *b);
     int *before = malloc((size_t)n_seqs * sizeof *before);
     if (!b || !before) { free(b); free(before); octet_set_error("out of memory"); return -1; }
     int rc = 0;
     for (int i = 0; i < n_seqs && rc == 0; i++) {
         if (s[i]->gpu) { octet_set_error("batch: session %d runs on the GPU (batched steps are CPU-only for now)", i); rc = -1; }
-        else if (s[i]->c.scratch.act_block != s[0]->c.scratch.act_block || s[i]->c.scratch.asym != s[0]->c.scratch.asym) {
-            octet_set_error("batch: session %d has another activation mode than session 0", i);
+        else if (s[i]->c.scratch.act_block != runner->c.scratch.act_block || s[i]->c.scratch.asym != runner->c.scratch.asym) {
+            octet_set_error("batch: session %d has another activation mode than the runner", i);
             rc = -1;
         }
         b[i] = (octet_batch_seq){&s[i]->c, tokens[i], n[i], logits ? logits[i] : NULL};
         before[i] = s[i]->c.pos;
     }
-    if (rc == 0) rc = octet_forward_batch(&s[0]->c, b, n_seqs);
+    if (rc == 0) rc = octet_forward_batch(&runner->c, b, n_seqs);
     for (int i = 0; i < n_seqs && rc == 0; i++) remember(s[i], before[i], tokens[i], n[i]);
     free(b); free(before);
     return rc;

@@ -67,13 +67,15 @@ int            octet_session_shared(const octet_session *s, const int32_t *t, in
 // Evaluates n tokens after those already in the session; logits of all (n * vocab floats) or
 // of the last token (vocab floats).
 int            octet_eval(octet_session *s, const int32_t *tokens, int n, float *logits, int all);
-// Evaluates several sessions' tokens together: steps of at most session 0's batch size (-b) on
-// its threads, in which every weight is read once for all the sessions' tokens (decode of B
+// Evaluates several sessions' tokens together: steps of at most the runner's batch size (-b) on
+// the runner's buffers and threads (runner: any CPU session of the model, one of them or not;
+// NULL: s[0]), in which every weight is read once for all the sessions' tokens (decode of B
 // sequences costs about one). Session i gets its n[i] >= 1 tokens and, when logits and logits[i]
 // are not NULL, the logits of its last token (vocab floats). Each session's logits equal bit for
 // bit those octet_eval gives it alone: what shares a step changes nothing. CPU sessions of one
-// model, with one activation mode and KV cache type, contexts no larger than session 0's.
-int            octet_eval_batch(octet_session *const *s, int n_seqs, const int32_t *const *tokens, const int *n, float *const *logits);
+// model, with the runner's activation mode and KV cache type, contexts no larger than the
+// runner's. Only the sessions evaluated (and the runner's scratch) are touched.
+int            octet_eval_batch(octet_session *runner, octet_session *const *s, int n_seqs, const int32_t *const *tokens, const int *n, float *const *logits);
 // Evaluates n tokens and gives the most likely next token (the greedy choice); on a GPU only
 // the id leaves the device.
 int            octet_eval_greedy(octet_session *s, const int32_t *tokens, int n, int32_t *next);

@@ -43,8 +43,12 @@ static int batched_equals_alone(octet_model *m, const seqdef *d, const float *re
     octet_session *s[N_SEQ];
     float *l = malloc((size_t)N_SEQ * V * sizeof *l);
     int32_t next[N_SEQ];
+    // With 2 threads the steps run on a session of their own (a server's one pool), the
+    // sequences' sessions having 1 thread each; with 1, on the first sequence's session.
+    octet_session_params rp = {128, 16, threads, OCTET_ACT_INT8, 0, OCTET_DEVICE_CPU};
+    octet_session *runner = threads > 1 ? octet_session_new(m, &rp) : NULL;
     for (int i = 0; i < N_SEQ; i++) {
-        octet_session_params sp = {128, 16, threads, OCTET_ACT_INT8, 0, OCTET_DEVICE_CPU};
+        octet_session_params sp = {128, 16, runner ? 1 : threads, OCTET_ACT_INT8, 0, OCTET_DEVICE_CPU};
         s[i] = octet_session_new(m, &sp);
         CHECK(s[i] != NULL, "%s: session: %s", label, octet_last_error());
         if (!s[i]) return -1;
@@ -65,9 +69,9 @@ static int batched_equals_alone(octet_model *m, const seqdef *d, const float *re
         }
         if (!c) break;
         steps_with_mixed += prompts && prompts < c;
-        // The first sequence's session runs the step (its buffers and threads): after sequence 0
-        // leaves, another one does, and nothing may change.
-        int rc = octet_eval_batch(ss, c, tok, n, out);
+        // Without a runner the first sequence's session runs the step (its buffers and threads):
+        // after sequence 0 leaves, another one does, and nothing may change.
+        int rc = octet_eval_batch(runner, ss, c, tok, n, out);
         CHECK(rc == 0, "%s: step %d: %s", label, g, octet_last_error());
         if (rc != 0) break;
         for (int j = 0; j < c; j++) {
@@ -85,6 +89,7 @@ static int batched_equals_alone(octet_model *m, const seqdef *d, const float *re
         CHECK(k[i] == (d[i].leave_after < DECODE ? d[i].leave_after + 1 : DECODE + 1), "%s: sequence %d produced %d outputs", label, i, k[i]);
         octet_session_free(s[i]);
     }
+    octet_session_free(runner);
     free(l);
     return mismatches;
 }
@@ -162,17 +167,17 @@ static void bad_batches_change_nothing(void) {
     const int32_t *tok[2] = {ok, bad};
     int n[2] = {3, 2};
     octet_session *pair[2] = {a, b};
-    CHECK(octet_eval_batch(pair, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "vocabulary"), "a bad token id: %s", octet_last_error());
+    CHECK(octet_eval_batch(NULL, pair, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "vocabulary"), "a bad token id: %s", octet_last_error());
     CHECK(octet_session_pos(a) == 0 && octet_session_pos(b) == 0, "a refused batch advanced a session");
     tok[1] = ok;
     octet_session *dup[2] = {a, a}, *mixed[2] = {a, c}, *larger[2] = {a, d};
-    CHECK(octet_eval_batch(dup, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "share"), "one session twice: %s", octet_last_error());
-    CHECK(octet_eval_batch(mixed, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "activation"), "another activation mode: %s", octet_last_error());
-    CHECK(octet_eval_batch(larger, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "context"), "a larger context: %s", octet_last_error());
+    CHECK(octet_eval_batch(NULL, dup, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "share"), "one session twice: %s", octet_last_error());
+    CHECK(octet_eval_batch(NULL, mixed, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "activation"), "another activation mode: %s", octet_last_error());
+    CHECK(octet_eval_batch(NULL, larger, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "context"), "a larger context: %s", octet_last_error());
     n[1] = 40;   // more than b's context
     int32_t many[40] = {0};
     tok[1] = many;
-    CHECK(octet_eval_batch(pair, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "context"), "a full context: %s", octet_last_error());
+    CHECK(octet_eval_batch(NULL, pair, 2, tok, n, NULL) != 0 && strstr(octet_last_error(), "context"), "a full context: %s", octet_last_error());
     CHECK(octet_session_pos(a) == 0 && octet_session_pos(b) == 0, "a refused batch advanced a session");
     octet_session_free(a); octet_session_free(b); octet_session_free(c); octet_session_free(d);
     octet_free(m);

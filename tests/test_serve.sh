@@ -91,6 +91,34 @@ else
         || fail serve_survives_truncated_utf8 "$(cat tests/out/serve-spm.out) / $(tail -2 tests/out/serve-spm.log)"
     stop "$PID" || fail serve_spm_server_shutdown
 fi
+# Continuous batching (--parallel 8: every slot's tokens in shared forward steps): each of 8
+# requests of different lengths, sent together (two streamed, one seeded at temperature 0.8, one
+# cancelled mid-stream beside them), gets the tokens it gets alone. The default INT8 file: the
+# steps' matmuls are integer ones.
+MODEL=models/smollm2-135m-instruct.octet
+start tests/out/serve-batch.log --parallel 8 -t 2 -b 64
+prompts=("Once upon a time" "The capital of France is" "def fibonacci(n):" "List three colors:" "Water boils at" "The first man on the moon was"
+         "Write a haiku about the sea." "In 1492,")
+body() { echo "{\"prompt\":\"${prompts[$1]}\",\"max_tokens\":$((12 + 7 * $1)),\"temperature\":$([ "$1" = 3 ] && echo 0.8 || echo 0),\"seed\":11$([ "$1" -ge 6 ] && echo ',"stream":true')}"; }
+text() { python3 -c 'import json,sys
+d=sys.stdin.read()
+if d.startswith("data:"):
+    print("".join(json.loads(l[6:])["choices"][0]["text"] for l in d.splitlines() if l.startswith("data: {") and json.loads(l[6:])["choices"]))
+else:
+    print(json.loads(d)["choices"][0]["text"])'; }
+for i in $(seq 0 7); do curl -sN "$URL/v1/completions" -d "$(body $i)" | text >tests/out/serve-alone.$i; done
+curl -sN "$URL/v1/completions" -d '{"prompt":"Tell me a long story.","max_tokens":300,"stream":true}' >/dev/null & CANCEL=$!
+pids=()
+for i in $(seq 0 7); do { curl -sN "$URL/v1/completions" -d "$(body $i)" | text >tests/out/serve-together.$i; } & pids+=($!); done
+sleep 0.3; kill "$CANCEL" 2>/dev/null
+wait "${pids[@]}"
+same=0
+for i in $(seq 0 7); do cmp -s tests/out/serve-alone.$i tests/out/serve-together.$i && [ -s tests/out/serve-alone.$i ] && same=$((same + 1)); done
+[ $same = 8 ] && pass serve_batched_replies_equal_replies_alone || fail serve_batched_replies_equal_replies_alone "$same of 8 the same: $(head -c 300 tests/out/serve-together.0)"
+stop "$PID" || fail serve_batch_server_shutdown
+steps=$(sed -n 's/.*: \([0-9]*\) batched steps, \([0-9.]*\) rows.*/\2/p' tests/out/serve-batch.log)
+awk -v r="${steps:-0}" 'BEGIN { exit !(r > 1.5) }' && pass serve_steps_are_shared || fail serve_steps_are_shared "$(tail -2 tests/out/serve-batch.log)"
+MODEL=models/smollm2-135m-instruct.f32.octet
 out=$(./octet serve -m "$MODEL" --port 99999 2>&1); [ $? -eq 1 ] && grep -q -- "--port" <<<"$out" && pass serve_bad_port || fail serve_bad_port "$out"
 out=$(./octet serve -m "$MODEL" --chat-template nope 2>&1); [ $? -eq 1 ] && grep -q "chatml" <<<"$out" && pass serve_bad_template || fail serve_bad_template "$out"
 exit $rc

@@ -81,11 +81,11 @@ static double run_batched(octet_session *const *s, int B, int vocab, int tg, uin
     if (ids && tok && tp && n && lp && logits) {
         for (int i = 0; i < B * PL_PROMPT; i++) { *seed = *seed * 6364136223846793005ull + 1442695040888963407ull; ids[i] = (int32_t)((*seed >> 33) % (uint64_t)vocab); }
         for (int b = 0; b < B; b++) { octet_session_reset(s[b]); tp[b] = ids + (size_t)b * PL_PROMPT; n[b] = PL_PROMPT; lp[b] = logits + (size_t)b * vocab; }
-        int ok = octet_eval_batch(s, B, tp, n, lp) == 0;
+        int ok = octet_eval_batch(NULL, s, B, tp, n, lp) == 0;
         double t0 = octet_time_ms();
         for (int k = 0; k < tg && ok; k++) {
             for (int b = 0; b < B; b++) { tok[b] = octet_argmax(lp[b], vocab); tp[b] = &tok[b]; n[b] = 1; }
-            ok = octet_eval_batch(s, B, tp, n, lp) == 0;
+            ok = octet_eval_batch(NULL, s, B, tp, n, lp) == 0;
         }
         if (ok) t = octet_time_ms() - t0;
     }

@@ -1,6 +1,7 @@
 // octet serve: an OpenAI-compatible HTTP server. One thread per connection (at most
 // MAX_CONNECTIONS); --parallel N sessions ("slots"), each with its own KV cache, so N requests
-// generate at once and the rest wait for a free slot. SIGINT/SIGTERM stop accepting, end the
+// generate at once (on the CPU in shared forward steps: serve/batcher.c) and the rest wait for a
+// free slot. SIGINT/SIGTERM stop accepting, end the
 // running generations and exit once every connection is closed.
 #include "cli.h"
 #include "cmd_options.h"
@@ -35,7 +36,8 @@ static void help(void) {
     printf("usage: octet serve -m FILE [options]\n"
            "  --host ADDR          address to listen on (default 127.0.0.1)\n"
            "  --port N             port (default 8080; 0 picks a free one, printed on stderr)\n"
-           "  --parallel N, -np N  requests generated at once, each with its own KV cache (default 1)\n"
+           "  --parallel N, -np N  requests generated at once, each with its own KV cache, in shared\n"
+           "                       forward steps on the CPU (continuous batching; default 1)\n"
            "  --api-key KEY        require Authorization: Bearer KEY on /v1/* (default: none)\n"
            "  --chat-template NAME override the model's chat template (%s)\n"
            "  --max-body BYTES     largest request body accepted (default 1048576)\n"
@@ -43,7 +45,8 @@ static void help(void) {
            "                       arrive in full, headers and body (default 30); also the send timeout\n"
            "  -n, --n-predict N    most tokens a reply may have, whatever the request asks (default -1: the context)\n"
            "  --gen-timeout S      a reply stops (finish_reason \"length\") after S seconds of generation (default 600)\n"
-           "  -c N is the context of each slot; -t N the threads of each slot (default: physical cores / parallel);\n"
+           "  -c N is the context of each slot; -t N the threads of the shared steps (default: the physical cores;\n"
+           "  with --device cuda each slot's own); -b N the rows of one step (prompts are cut into chunks of it);\n"
            "  sampling flags set the defaults for requests that do not give them.\n"
            "  Limits: %d connections (%d per client address; idle ones make room for new ones), /health always answers.\n",
            octet_chat_template_names(), MAX_CONNECTIONS, MAX_PER_CLIENT);
@@ -251,10 +254,12 @@ int cmd_serve(int argc, char **argv) {
 #undef VAL
     }
     if (!g.model) return cli_fail("serve: missing -m FILE");
-    g.sessions = parallel;
+    // On the CPU the slots share one pool (continuous batching): the threads are the machine's.
+    g.sessions = g.device == OCTET_DEVICE_CPU ? 1 : parallel;
     octet_model *m = cli_gen_load(&g);
     if (!m) return 1;
     serve_state sv = {0};
+    serve_batcher batcher;
     sv.m = m; sv.model_path = g.model; sv.api_key = api_key; sv.chat_template = tmpl; sv.defaults = g.sp;
     sv.n_ctx = (int)g.n_ctx; sv.created = (long)time(NULL); sv.stopping = &stopping; sv.max_body = (size_t)max_body;
     sv.n_predict = n_predict; sv.gen_timeout_s = (double)gen_timeout;
@@ -266,8 +271,17 @@ int cmd_serve(int argc, char **argv) {
     pthread_cond_init(&sv.slot_free, NULL);
     int rc = 1, lfd = -1;
     if (!(sv.slots = calloc((size_t)parallel, sizeof *sv.slots))) { cli_fail("out of memory"); goto done; }
-    for (sv.n_slots = 0; sv.n_slots < parallel; sv.n_slots++)
-        if (!(sv.slots[sv.n_slots].s = cli_gen_session(&g, m))) goto done;
+    // CPU: slot 0's session runs every batched step (its threads, its batch of -b rows); the
+    // other slots only hold their KV caches (1 thread, 1 row of buffers).
+    for (sv.n_slots = 0; sv.n_slots < parallel; sv.n_slots++) {
+        cli_gen one = g;
+        if (sv.n_slots && g.device == OCTET_DEVICE_CPU) one.n_threads = one.n_batch = 1;
+        if (!(sv.slots[sv.n_slots].s = cli_gen_session(&one, m))) goto done;
+    }
+    if (g.device == OCTET_DEVICE_CPU) {
+        if (batcher_init(&batcher, sv.slots[0].s, (int)(g.n_batch < g.n_ctx ? g.n_batch : g.n_ctx)) != 0) { cli_fail("cannot start the batcher"); goto done; }
+        sv.batcher = &batcher;
+    }
     if ((lfd = listen_on(host, port)) < 0) goto done;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -275,8 +289,8 @@ int cmd_serve(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "octet serve: %s on http://%s:%d (%ld slot%s of %ld tokens, %ld thread%s each)\n", sv.model_id, host, bound_port(lfd),
-            parallel, parallel > 1 ? "s" : "", g.n_ctx, g.n_threads, g.n_threads > 1 ? "s" : "");
+    fprintf(stderr, "octet serve: %s on http://%s:%d (%ld slot%s of %ld tokens, %ld thread%s %s)\n", sv.model_id, host, bound_port(lfd),
+            parallel, parallel > 1 ? "s" : "", g.n_ctx, g.n_threads, g.n_threads > 1 ? "s" : "", sv.batcher ? "in shared batched steps" : "each");
     while (!stopping) {
         struct pollfd p = {lfd, POLLIN, 0};
         if (poll(&p, 1, 250) <= 0) continue;
@@ -317,6 +331,10 @@ int cmd_serve(int argc, char **argv) {
     rc = 0;
 done:
     if (lfd >= 0) close(lfd);
+    if (sv.batcher) {
+        fprintf(stderr, "octet serve: %ld batched steps, %.1f rows each on average\n", batcher.steps, batcher.steps ? (double)batcher.rows / batcher.steps : 0.0);
+        batcher_free(&batcher);
+    }
     for (int i = 0; sv.slots && i < sv.n_slots; i++) octet_session_free(sv.slots[i].s);
     free(sv.slots);
     octet_free(m);

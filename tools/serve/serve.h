@@ -2,6 +2,7 @@
 // the OpenAI-compatible endpoints (serve_api.c).
 #ifndef OCTET_SERVE_H
 #define OCTET_SERVE_H
+#include "batcher.h"
 #include "http.h"
 #include "octet.h"
 #include <pthread.h>
@@ -26,6 +27,7 @@ typedef struct {
     size_t max_body;
     long n_predict;        // the most tokens of any reply (-1: up to the context)
     double gen_timeout_s;  // the most seconds of generation of any reply
+    serve_batcher *batcher;  // CPU: every slot's evaluations in shared steps; NULL: each slot alone (GPU)
 } serve_state;
 
 // Serves one request on fd; *keep_alive is cleared when the connection must close.

@@ -330,7 +330,13 @@ static void completion(serve_state *sv, int fd, const http_request *r, int chat,
     if (q.max_tokens >= 0 && q.max_tokens < max) max = q.max_tokens;
     if (!g.gone && octet_sampler_init(&smp, &q.sp, octet_vocab_size(sv->m)) == 0) {
         for (int i = 0; i < keep; i++) octet_sampler_accept(&smp, ids[i]);
-        rc = max == 0 ? 0 : octet_generate(slot->s, sv->m, &smp, ids + keep, (int)n - keep, (int)max, on_token, &g, NULL, &st);
+        if (max == 0) rc = 0;
+        else if (sv->batcher) {   // continuous batching: this slot's steps are shared with the others'
+            batcher_join(sv->batcher);
+            rc = octet_generate_via(batcher_eval, sv->batcher, slot->s, sv->m, &smp, ids + keep, (int)n - keep, (int)max, on_token, &g, NULL, &st);
+            batcher_leave(sv->batcher);
+        } else
+            rc = octet_generate(slot->s, sv->m, &smp, ids + keep, (int)n - keep, (int)max, on_token, &g, NULL, &st);
         octet_sampler_free(&smp);
     }
     slot_release(sv, slot);
