@@ -5,9 +5,11 @@
 // Models: the default SmolLM2 file (per-32 int8 with marked asymmetric activations), and the
 // Gemma 3 (sliding window, GELU) and Gemma 2 (soft-caps) fixtures, which need nothing but the repo.
 #include "check.h"
+#include "json.h"
 #include "octet.h"
 #include "sampler.h"
 #include "util.h"
+#include <unistd.h>
 
 #define N_SEQ 4
 #define DECODE 5
@@ -197,6 +199,91 @@ static void bench_batched_decode(void) {
     free(out);
 }
 
+// The text `octet run` gives for a prompt (greedy or seeded), to compare with batch's records.
+static char *run_text(const char *model, const char *prompt, int n, const char *temp, int seed) {
+    char *out = NULL;
+    int rc = run_cmd(&out, "./octet run -m %s -p '%s' -n %d --temp %s -s %d -c 64 --json 2>/dev/null", model, prompt, n, temp, seed);
+    char err[128];
+    json *j = rc == 0 && out ? json_parse(out, strlen(out), err, sizeof err) : NULL;
+    const char *t = json_str(j, "text");
+    char *r = t ? strdup(t) : NULL;
+    json_free(j);
+    free(out);
+    return r;
+}
+
+static json **records(const char *path, int *n) {
+    size_t len;
+    char *t = octet_read_file(path, &len);
+    json **r = calloc(64, sizeof *r);
+    *n = 0;
+    for (char *p = t, *e; t && r && p < t + len && *n < 64; p = e + 1) {
+        e = memchr(p, '\n', (size_t)(t + len - p));
+        if (!e) e = t + len;
+        char err[128];
+        r[(*n)++] = json_parse(p, (size_t)(e - p), err, sizeof err);
+    }
+    free(t);
+    return r;
+}
+static void free_records(json **r, int n) { for (int i = 0; i < n; i++) json_free(r[i]); free(r); }
+
+// octet batch: records in input order, each line's text as `octet run` gives it, refusals as error
+// records, resuming after an interruption, an empty file.
+static void batch_command(void) {
+    const char *model = fixture("qwen3", "q8");
+    const char *in = "tests/out/batch-in.jsonl", *out = "tests/out/batch-out.jsonl";
+    FILE *fp = fopen(in, "wb");
+    fprintf(fp, "{\"id\":\"a\",\"prompt\":\"hello world\",\"max_tokens\":9,\"temperature\":0}\n"
+                "{\"id\":2,\"prompt\":\"the cat sat\",\"max_tokens\":5,\"temperature\":0.9,\"seed\":3}\n"
+                "\n"
+                "{\"prompt\":\"x\",\"colour\":1}\n"
+                "{\"id\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}\n"
+                "{\"id\":\"long\",\"prompt\":\"%s\"}\n"
+                "{\"id\":\"c\",\"prompt\":\"one two three four five six\",\"max_tokens\":12,\"temperature\":0}\n",
+            "a b c d e f g h i j k l m n o p q r s t u v w x y z a b c d e f g h i j k l m n o p q r s t u v w x y z a b c d e f g h i j k l");
+    fclose(fp);
+    unlink(out);
+    char *log = NULL;
+    int rc = run_cmd(&log, "./octet batch -m %s -f %s -o %s --parallel 3 -c 64 -s 1 2>&1", model, in, out);
+    CHECK(rc == 0, "batch: exit %d: %s", rc, log ? log : "");
+    free(log);
+    int n;
+    json **r = records(out, &n);
+    CHECK(n == 6, "6 records for 6 non-blank lines, got %d", n);
+    static const int lines[6] = {1, 2, 4, 5, 6, 7};
+    for (int i = 0; i < n && i < 6; i++) CHECK(json_num(r[i], "line", 0) == lines[i], "record %d is of line %g, want %d", i, json_num(r[i], "line", 0), lines[i]);
+    if (n == 6) {
+        char *a = run_text(model, "hello world", 9, "0", 1), *b = run_text(model, "the cat sat", 5, "0.9", 3), *c = run_text(model, "one two three four five six", 12, "0", 1);
+        CHECK(a && json_str(r[0], "text") && !strcmp(a, json_str(r[0], "text")), "line 1: '%s' vs run's '%s'", json_str(r[0], "text"), a ? a : "?");
+        CHECK(b && json_str(r[1], "text") && !strcmp(b, json_str(r[1], "text")), "line 2 (seeded): '%s' vs run's '%s'", json_str(r[1], "text"), b ? b : "?");
+        CHECK(c && json_str(r[5], "text") && !strcmp(c, json_str(r[5], "text")), "line 7: '%s' vs run's '%s'", json_str(r[5], "text"), c ? c : "?");
+        free(a); free(b); free(c);
+        CHECK(json_str(r[2], "error") && strstr(json_str(r[2], "error"), "colour"), "unknown field: %s", json_str(r[2], "error") ? json_str(r[2], "error") : "no error");
+        CHECK(json_str(r[3], "error") && strstr(json_str(r[3], "error"), "template"), "no chat template: %s", json_str(r[3], "error") ? json_str(r[3], "error") : "no error");
+        CHECK(json_str(r[4], "error") && strstr(json_str(r[4], "error"), "context"), "a prompt over the context: %s", json_str(r[4], "error") ? json_str(r[4], "error") : "no error");
+        CHECK(json_num(json_get(r[0], "usage"), "completion_tokens", -1) == 9 && !strcmp(json_str(r[0], "finish_reason"), "length"), "line 1's usage and finish");
+    }
+    free_records(r, n);
+    // Resume: the last record lost (an interruption); the next run writes that line only.
+    run_cmd(NULL, "head -n 5 %s > %s.tmp && mv %s.tmp %s", out, out, out, out);
+    rc = run_cmd(&log, "./octet batch -m %s -f %s -o %s --parallel 2 -c 64 -s 1 2>&1", model, in, out);
+    CHECK(rc == 0, "resume: exit %d: %s", rc, log ? log : "");
+    free(log);
+    r = records(out, &n);
+    int errors = 0;
+    for (int i = 0; i < n; i++) errors += json_get(r[i], "error") != NULL;
+    CHECK(n == 9 && json_str(r[8], "id") && !strcmp(json_str(r[8], "id"), "c") && errors == 6, "resumed: %d records (%d errors), want the 5 kept, the 3 refusals again and line 7", n, errors);
+    free_records(r, n);
+    run_cmd(NULL, ": > tests/out/batch-empty.jsonl");
+    rc = run_cmd(&log, "./octet batch -m %s -f tests/out/batch-empty.jsonl -o tests/out/batch-empty.out 2>&1 && wc -c < tests/out/batch-empty.out", model);
+    CHECK(rc == 0 && log && strstr(log, "0 lines"), "empty job file: exit %d: %s", rc, log ? log : "");
+    free(log);
+    rc = run_cmd(&log, "./octet batch -m %s -f tests/out/none.jsonl -o tests/out/x.jsonl 2>&1", model);
+    CHECK(rc == 1 && log && !strncmp(log, "octet: ", 7) && strstr(log, "none.jsonl"), "missing input: exit %d: %s", rc, log ? log : "");
+    free(log);
+}
+
 // The scalar reference set: this binary again with OCTET_KERNELS=scalar.
 static void scalar_set_too(void) {
     if (getenv("OCTET_KERNELS")) SKIP("already running one forced set");
@@ -215,6 +302,7 @@ int main(void) {
     RUN(smollm2_batched_equals_alone);
     RUN(bad_batches_change_nothing);
     RUN(bench_batched_decode);
+    RUN(batch_command);
     RUN(scalar_set_too);
     CHECK_DONE();
 }

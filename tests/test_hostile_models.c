@@ -149,13 +149,19 @@ static int patch_kv(const char *src, const char *dst, const char *key, uint32_t 
     return at ? 0 : -1;
 }
 
+// Fixture `name` converted to f32 at out (returned).
+static const char *f32_fixture(const char *name, const char *out) {
+    char dir[128], *log = NULL;
+    snprintf(dir, sizeof dir, "tests/fixtures/arch/%s", name);
+    run_cmd(NULL, "mkdir -p " D);
+    CHECK(convert(dir, out, "--type f32 --calib none", &log) == 0, "%s: %s", name, log ? log : "");
+    free(log);
+    return out;
+}
+
 // The audit's .octet file: model.sliding_window = 0x80000000 made `octet run` segfault.
 static void hostile_window_in_octet_file(void) {
-    run_cmd(NULL, "mkdir -p " D);
-    const char *src = D "/phi3-file.octet";
-    char *log = NULL;
-    CHECK(convert("tests/fixtures/arch/phi3", src, "--type f32 --calib none", &log) == 0, "phi3: %s", log ? log : "");
-    free(log);
+    const char *src = f32_fixture("phi3", D "/phi3-file.octet");
     uint32_t ctx = N_CTX;
     patch_kv(src, D "/phi3-file-wctx.octet", "model.sliding_window", OCTET_KV_U32, &ctx, 4, -1);
     char *want = NULL;
@@ -176,11 +182,7 @@ static void hostile_window_in_octet_file(void) {
 
 // Numbers the loader must refuse by name before any of them reaches a product or a cast.
 static void hostile_numbers_in_octet_file(void) {
-    run_cmd(NULL, "mkdir -p " D);
-    const char *src = D "/gemma3-file.octet";
-    char *log = NULL;
-    CHECK(convert("tests/fixtures/arch/gemma3", src, "--type f32 --calib none", &log) == 0, "gemma3: %s", log ? log : "");
-    free(log);
+    const char *src = f32_fixture("gemma3", D "/gemma3-file.octet");
     static const struct { const char *key; uint32_t type; uint32_t u; float f; int type_to; const char *mention; } cases[] = {
         {"model.n_heads", OCTET_KV_U32, 0xffffffffu, 0, -1, "model.n_heads"},
         {"model.n_kv_heads", OCTET_KV_U32, 0, 0, -1, "model.n_kv_heads"},

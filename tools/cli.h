@@ -9,6 +9,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
 
 // Prints "octet: <message>" on one line to stderr and returns 1 (the exit status).
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

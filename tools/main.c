@@ -55,6 +55,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     {"chat", cmd_chat, "talk with a chat model in the terminal (or one turn per line of stdin)"},
     {"serve", cmd_serve, "serve an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions)"},
     {"perplexity", cmd_perplexity, "perplexity of a model on a text; with --ref, KL divergence and top-1 agreement vs another"},
+    {"batch", cmd_batch, "generate for every line of a JSONL job file, many lines together (resumable)"},
     {"bench", cmd_bench, "measure prompt (pp) and generation (tg) speed, llama-bench style"},
     {"info", cmd_info, "show a model's hyperparameters, tensors and the CPU kernels that would run"},
     {"tokenize", cmd_tokenize, "tokenize text with a model's tokenizer"},

@@ -37,6 +37,11 @@ for b in 0 1 2 3 4; do
         done
     done
 done
+# octet batch's job lines.
+mkdir -p "$S/batch_line"
+printf '%s\n' '{"id":"a","prompt":"Hello","max_tokens":8,"temperature":0.7,"seed":3,"stop":["\n","."]}' \
+    '{"id":7,"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi \u00e9"}],"top_k":40,"top_p":0.9,"min_p":0.05}' \
+    '{"prompt":"x","bogus":1}' 'not json' '' '{"prompt":null,"messages":null}' > "$S/batch_line/lines"
 # .octet files: the tiny model in every type, a real one, and a vocabulary cut short.
 mkdir -p "$S/octet_file"
 for t in q8 q8g32 f16 bf16 f32; do "$OCTET" convert "$D/tiny.gguf" -o "$S/octet_file/tiny-$t.octet" --type $t --quiet --calib none; done
