@@ -187,11 +187,7 @@ int cmd_batch(int argc, char **argv) {
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { VAL(); out = v; }
         else if (!strcmp(a, "--parallel") || !strcmp(a, "-np")) { VAL(); if (cli_int(a, v, 1, 256, &parallel)) return 1; }
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VAL(); if (cli_int(a, v, 0, 1L << 30, &n_default)) return 1; }
-        else if (!strcmp(a, "--chat-template")) {
-            VAL();
-            if (!octet_chat_template_known(v)) return cli_fail("--chat-template: unknown template '%s' (known: %s)", v, octet_chat_template_names());
-            tmpl = v;
-        }
+        else if (!strcmp(a, "--chat-template")) { VAL(); if (cli_chat_template(v, &tmpl)) return 1; }
         else return cli_fail("batch: unknown argument '%s' (octet batch --help)", a);
 #undef VAL
     }

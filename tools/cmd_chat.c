@@ -164,11 +164,7 @@ int cmd_chat(int argc, char **argv) {
         if ((r = cli_gen_flag(&g, argc, argv, &i)) < 0) return 1;
         if (r) continue;
         if (!strcmp(a, "-sys") || !strcmp(a, "--system")) { if (!(v = cli_value(argc, argv, &i))) return 1; system = v; }
-        else if (!strcmp(a, "--chat-template")) {
-            if (!(v = cli_value(argc, argv, &i))) return 1;
-            if (!octet_chat_template_known(v)) return cli_fail("--chat-template: unknown template '%s' (known: %s)", v, octet_chat_template_names());
-            tmpl = v;
-        }
+        else if (!strcmp(a, "--chat-template")) { if (!(v = cli_value(argc, argv, &i)) || cli_chat_template(v, &tmpl)) return 1; }
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { if (!(v = cli_value(argc, argv, &i)) || cli_int(a, v, -1, 1L << 30, &n_predict)) return 1; }
         else if (!strcmp(a, "--verbose")) verbose = 1;
         else return cli_fail("chat: unknown argument '%s' (octet chat --help)", a);

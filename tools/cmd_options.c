@@ -19,6 +19,12 @@ void cli_warn_threads(long n_threads, long sessions) {
                 sessions > 1 ? " in all" : "", cpus, cpus / (int)sessions > 0 ? cpus / (int)sessions : 1);
 }
 
+int cli_chat_template(const char *v, const char **out) {
+    if (!octet_chat_template_known(v)) { cli_fail("--chat-template: unknown template '%s' (known: %s)", v, octet_chat_template_names()); return -1; }
+    *out = v;
+    return 0;
+}
+
 void cli_gen_help(void) {
     printf("  -c N               context size in tokens (default: the model's, at most 4096)\n"
            "  -t N               threads (default: the physical core count, at most 8)\n"

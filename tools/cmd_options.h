@@ -20,6 +20,8 @@ int  cli_gen_flag(cli_gen *g, int argc, char **argv, int *i);
 // The help lines for these flags.
 void cli_gen_help(void);
 void cli_warn_threads(long n_threads, long sessions);
+// --chat-template NAME: *out = NAME when octet knows it; else prints an error and returns -1.
+int  cli_chat_template(const char *v, const char **out);
 // Loads the model (read into memory, or mapped with --mmap; warning on synthetic ones) and fills what depends on it or on the machine:
 // context (the model's, at most 4096), threads (the physical cores / sessions, at most 8; a
 // warning when more threads than CPUs were asked for), seed (the clock).

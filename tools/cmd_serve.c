@@ -245,11 +245,7 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--timeout")) { VAL(); if (cli_int(a, v, 1, 3600, &timeout)) return 1; }
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VAL(); if (cli_int(a, v, -1, 1L << 30, &n_predict)) return 1; }
         else if (!strcmp(a, "--gen-timeout")) { VAL(); if (cli_int(a, v, 1, 1L << 20, &gen_timeout)) return 1; }
-        else if (!strcmp(a, "--chat-template")) {
-            VAL();
-            if (!octet_chat_template_known(v)) return cli_fail("--chat-template: unknown template '%s' (known: %s)", v, octet_chat_template_names());
-            tmpl = v;
-        }
+        else if (!strcmp(a, "--chat-template")) { VAL(); if (cli_chat_template(v, &tmpl)) return 1; }
         else return cli_fail("serve: unknown argument '%s' (octet serve --help)", a);
 #undef VAL
     }
