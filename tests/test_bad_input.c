@@ -325,11 +325,12 @@ static void hostile_llama2c_files(void) {
     expect_clean_failure("checkpoint without tokenizer", cmd, "--tokenizer", out);
 }
 
-// Text for perplexity runs that must outlast a truncation: the project's own docs, repeated
-// (any English text will do; every clone has these).
-static const char *long_text(void) {
+// Text for perplexity runs: the project's own docs (any English text will do; every clone has
+// these), `copies` times (once is ~30k tokens). Short enough to tokenize at once: perplexity
+// reads its text before the model, and these tests truncate the model file soon after starting.
+static const char *long_text(int copies) {
     const char *p = D "/long.txt";
-    run_cmd(NULL, "for i in $(seq 40); do cat README.md docs/*.md models/FORMAT.md; done > %s", p);
+    run_cmd(NULL, "for i in $(seq %d); do cat README.md docs/*.md models/FORMAT.md; done > %s", copies, p);
     return p;
 }
 
@@ -337,7 +338,7 @@ static const char *long_text(void) {
 // the process; now a new session is refused and a read in flight ends with one line, exit 1.
 static void model_truncated_while_mapped(void) {
     setup();
-    const char *model = "models/smollm2-135m-instruct.q8.octet", *text = long_text();
+    const char *model = "models/smollm2-135m-instruct.q8.octet", *text = long_text(3);
     if (!file_exists(model)) SKIP("models/smollm2-135m-instruct.q8.octet missing (make models)");
     CHECK(run_cmd(NULL, "cp %s " D "/live.octet", model) == 0, "copy");
     octet_file f;
@@ -361,7 +362,7 @@ static void model_truncated_while_mapped(void) {
 // bit, and a perplexity run in flight finishes with exit 0.
 static void model_in_memory_outlives_its_file(void) {
     setup();
-    const char *model = "models/smollm2-135m-instruct.q8.octet", *text = long_text();
+    const char *model = "models/smollm2-135m-instruct.q8.octet", *text = long_text(1);
     if (!file_exists(model)) SKIP("models/smollm2-135m-instruct.q8.octet missing (make models)");
     CHECK(run_cmd(NULL, "cp %s " D "/mem.octet", model) == 0, "copy");
     octet_model *mem = octet_load_mode(D "/mem.octet", OCTET_LOAD_MEMORY), *map = octet_load(model);
@@ -384,8 +385,12 @@ static void model_in_memory_outlives_its_file(void) {
 
     CHECK(run_cmd(NULL, "cp %s " D "/mem.octet", model) == 0, "copy");
     char *out = NULL;
-    int rc = run_cmd(&out, "(timeout 300 ./octet perplexity -m " D "/mem.octet -f %s -c 128 --chunks 4 -t 2 2>" D "/err.txt & p=$!; "
-                           "sleep 0.5; truncate -s 0 " D "/mem.octet; wait $p; echo rc=$?)", text);
+    // The file is truncated once the process has read as many bytes as it holds (/proc/PID/io:
+    // a fixed sleep lost the race to a slow read on a busy machine).
+    int rc = run_cmd(&out, "(./octet perplexity -m " D "/mem.octet -f %s -c 128 --chunks 4 -t 2 2>" D "/err.txt & p=$!; size=$(stat -c %%s " D "/mem.octet); "
+                           "for i in $(seq 6000); do r=$(sed -n 's/^rchar: //p' /proc/$p/io 2>/dev/null); [ \"${r:-0}\" -ge \"$size\" ] && break; "
+                           "kill -0 $p 2>/dev/null || break; sleep 0.01; done; "
+                           "truncate -s 0 " D "/mem.octet; wait $p; echo rc=$?)", text);
     CHECK(rc == 0 && out && strstr(out, "rc=0\n") && strstr(out, "mem.octet |"), "perplexity on the in-memory copy must finish: %s", out ? out : "");
     free(out);
     // run maps by default; --no-mmap reads into memory: the same tokens.
