@@ -199,10 +199,11 @@ static void bench_batched_decode(void) {
     free(out);
 }
 
-// The text `octet run` gives for a prompt (greedy or seeded), to compare with batch's records.
-static char *run_text(const char *model, const char *prompt, int n, const char *temp, int seed) {
+// The text `octet run` gives for a prompt (greedy or seeded), to compare with batch's records;
+// bin: the octet to run with its environment ("./octet", "OCTET_KERNELS=neon qemu-aarch64 ...").
+static char *run_text_of(const char *bin, const char *model, const char *prompt, int n, const char *temp, int seed) {
     char *out = NULL;
-    int rc = run_cmd(&out, "./octet run -m %s -p '%s' -n %d --temp %s -s %d -c 64 --json 2>/dev/null", model, prompt, n, temp, seed);
+    int rc = run_cmd(&out, "%s run -m %s -p '%s' -n %d --temp %s -s %d -c 64 --json 2>/dev/null", bin, model, prompt, n, temp, seed);
     char err[128];
     json *j = rc == 0 && out ? json_parse(out, strlen(out), err, sizeof err) : NULL;
     const char *t = json_str(j, "text");
@@ -211,6 +212,8 @@ static char *run_text(const char *model, const char *prompt, int n, const char *
     free(out);
     return r;
 }
+
+static char *run_text(const char *model, const char *prompt, int n, const char *temp, int seed) { return run_text_of("./octet", model, prompt, n, temp, seed); }
 
 static json **records(const char *path, int *n) {
     size_t len;
@@ -284,6 +287,44 @@ static void batch_command(void) {
     free(log);
 }
 
+// The sets this binary cannot call: the AVX-VNNI and AVX-512 sets emulated (build/emu/octet) and
+// the NEON and dotprod sets under qemu (build/aarch64/octet). Each one's batch records (three
+// lines of different lengths in shared steps) carry the text its own `octet run` gives each line.
+static void batch_in_every_set(void) {
+    static const struct { const char *bin, *set, *needs; } runs[] = {
+        {"build/emu/octet", "avxvnni", "build/emu/octet"}, {"build/emu/octet", "avx512", "build/emu/octet"},
+        {"qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/octet", "neon", "build/aarch64/octet"},
+        {"qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/octet", "dotprod", "build/aarch64/octet"}};
+    if (getenv("OCTET_KERNELS")) SKIP("the run with a forced set leaves the other binaries to the main run");
+    static const char *const prompts[3] = {"one", "the cat sat on the mat and then it", "a b c d e"};
+    const char *model = fixture("gemma3", "q8g32h"), *in = "tests/out/batch-sets.jsonl", *out = "tests/out/batch-sets.out";
+    FILE *fp = fopen(in, "wb");
+    for (int i = 0; i < 3; i++) fprintf(fp, "{\"prompt\":\"%s\",\"max_tokens\":%d,\"temperature\":0}\n", prompts[i], 4 + 3 * i);
+    fclose(fp);
+    int ran = 0;
+    for (unsigned r = 0; r < sizeof runs / sizeof *runs; r++) {
+        if (!file_exists(runs[r].needs) || (strstr(runs[r].bin, "qemu") && run_cmd(NULL, "command -v qemu-aarch64 >/dev/null") != 0)) continue;
+        char bin[256], *log = NULL;
+        snprintf(bin, sizeof bin, "OCTET_KERNELS=%s %s", runs[r].set, runs[r].bin);
+        unlink(out);
+        int rc = run_cmd(&log, "%s batch -m %s -f %s -o %s --parallel 3 -c 64 2>&1", bin, model, in, out);
+        CHECK(rc == 0, "%s: batch exit %d: %s", bin, rc, log ? log : "");
+        free(log);
+        int n;
+        json **rec = records(out, &n);
+        CHECK(n == 3, "%s: %d records", bin, n);
+        for (int i = 0; i < n && i < 3; i++) {
+            char *want = run_text_of(bin, model, prompts[i], 4 + 3 * i, "0", 1);
+            CHECK(want && json_str(rec[i], "text") && !strcmp(want, json_str(rec[i], "text")), "%s: line %d batched differs from run", bin, i + 1);
+            free(want);
+        }
+        free_records(rec, n);
+        ran++;
+    }
+    if (!ran) SKIP("neither build/emu/octet nor build/aarch64/octet with qemu-aarch64 is here");
+    printf("  %d emulated or qemu sets checked\n", ran);
+}
+
 // The scalar reference set: this binary again with OCTET_KERNELS=scalar.
 static void scalar_set_too(void) {
     if (getenv("OCTET_KERNELS")) SKIP("already running one forced set");
@@ -304,6 +345,7 @@ int main(void) {
     RUN(bad_batches_change_nothing);
     RUN(bench_batched_decode);
     RUN(batch_command);
+    RUN(batch_in_every_set);
     RUN(scalar_set_too);
     CHECK_DONE();
 }
